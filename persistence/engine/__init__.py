@@ -1,0 +1,27 @@
+"""The async MongoEngine engine: a greenlet bridge over PyMongo's async API."""
+
+from .bridge import BridgeError, await_only, greenlet_spawn, in_bridge
+from .connection import (
+    connect_async,
+    disconnect_all_async,
+    disconnect_async,
+    get_async_connection,
+    get_async_db,
+    is_async_connection,
+)
+from .transactions import TransactionsNotSupportedError, async_run_in_transaction
+
+__all__ = [
+    "BridgeError",
+    "TransactionsNotSupportedError",
+    "async_run_in_transaction",
+    "await_only",
+    "connect_async",
+    "disconnect_all_async",
+    "disconnect_async",
+    "get_async_connection",
+    "get_async_db",
+    "greenlet_spawn",
+    "in_bridge",
+    "is_async_connection",
+]

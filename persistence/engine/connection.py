@@ -1,0 +1,213 @@
+"""Async connections: ``connect_async`` and the registry of async aliases.
+
+Async aliases live in their own registry, beside MongoEngine's: an async alias never
+shares a client with a sync alias (two async aliases with identical settings do share
+one, as MongoEngine does for sync aliases).  MongoEngine's ``get_db``/``get_connection``
+are taught (in :mod:`persistence.engine.graft`) to answer for async aliases: inside the
+bridge they return blocking facades, anywhere else PyMongo's async objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mongoengine import connection as me_connection
+from mongoengine.connection import (
+    DEFAULT_CONNECTION_NAME,
+    ConnectionFailure,
+    _get_connection_settings,
+)
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from .bridge import in_bridge
+from .facades import ClientFacade, DatabaseFacade
+
+__all__ = [
+    "connect_async",
+    "disconnect_all_async",
+    "disconnect_async",
+    "get_async_connection",
+    "get_async_db",
+    "is_async_connection",
+]
+
+_settings: dict[str, dict[str, Any]] = {}
+_clients: dict[str, Any] = {}
+_dbs: dict[str, Any] = {}
+_facade_dbs: dict[str, DatabaseFacade] = {}
+_facade_clients: dict[str, ClientFacade] = {}
+
+# Settings that select the database or are ours, not the driver's.
+_NOT_FOR_DRIVER = frozenset({"name", "mongo_client_class"})
+_RENAMED = {"authentication_source": "authSource", "authentication_mechanism": "authMechanism"}
+
+
+def is_async_connection(alias: str = DEFAULT_CONNECTION_NAME) -> bool:
+    """True when ``alias`` was registered with :func:`connect_async`."""
+    return alias in _settings
+
+
+def _driver_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
+    kwargs = {
+        _RENAMED.get(key, key): value
+        for key, value in settings.items()
+        if key not in _NOT_FOR_DRIVER and value is not None
+    }
+    try:
+        from pymongo.driver_info import DriverInfo
+
+        import mongoengine
+
+        kwargs.setdefault("driver", DriverInfo("MongoEngine-async", mongoengine.__version__))
+    except ImportError:  # pragma: no cover - every supported PyMongo has it
+        pass
+    return kwargs
+
+
+def _is_mongomock_class(cls: Any) -> bool:
+    try:
+        import mongomock
+    except ImportError:  # pragma: no cover - mongomock is a dependency
+        return False
+    return isinstance(cls, type) and issubclass(cls, mongomock.MongoClient)
+
+
+def _new_client(alias: str, settings: dict[str, Any]) -> Any:
+    client_class = settings.get("mongo_client_class")
+    kwargs = _driver_kwargs(settings)
+    try:
+        if _is_mongomock_class(client_class):
+            from .mongomock_async import AsyncMongomockClient
+
+            kwargs.pop("driver", None)
+            return AsyncMongomockClient(client_class(**kwargs))
+        if client_class is None:
+            client_class = AsyncMongoClient
+        elif not (isinstance(client_class, type) and issubclass(client_class, AsyncMongoClient)):
+            raise ConnectionFailure(
+                f"connect_async() needs an AsyncMongoClient (or mongomock.MongoClient) class, "
+                f"got {client_class!r}; use connect() for a sync client"
+            )
+        return client_class(**kwargs)
+    except ConnectionFailure:
+        raise
+    except Exception as exc:
+        raise ConnectionFailure(f"Cannot connect to database {alias} :\n{exc}") from exc
+
+
+def _shared_client(settings: dict[str, Any]) -> Any | None:
+    wanted = {k: v for k, v in settings.items() if k != "name"}
+    for other_alias, other in _settings.items():
+        if {k: v for k, v in other.items() if k != "name"} == wanted and other_alias in _clients:
+            return _clients[other_alias]
+    return None
+
+
+async def connect_async(
+    db: str | None = None, alias: str = DEFAULT_CONNECTION_NAME, **kwargs: Any
+) -> Any:
+    """Register an async alias and return its ``AsyncMongoClient``.
+
+    Takes what :func:`mongoengine.connect` takes.  With
+    ``mongo_client_class=mongomock.MongoClient`` the alias is an in-process mongomock
+    database driven by the same async API (no server, no transactions).  Connecting
+    does no network round trip: the first operation does.
+    """
+    if alias in me_connection._connection_settings:
+        raise ConnectionFailure(
+            f"Alias {alias!r} is already registered as a sync connection; "
+            "use another alias or disconnect() it first"
+        )
+    settings = _get_connection_settings(db, **kwargs)
+    if alias in _settings:
+        if _settings[alias] != settings:
+            raise ConnectionFailure(
+                f"A different connection with alias `{alias}` was already registered. "
+                "Use disconnect_async() first"
+            )
+        return _clients[alias]
+    client = _shared_client(settings) or _new_client(alias, settings)
+    _settings[alias] = settings
+    _clients[alias] = client
+    return client
+
+
+def _require(alias: str) -> None:
+    if alias not in _settings:
+        if alias in me_connection._connection_settings:
+            raise ConnectionFailure(
+                f"Alias {alias!r} is a sync connection; register it with connect_async() "
+                "to use async_ methods"
+            )
+        if alias == DEFAULT_CONNECTION_NAME:
+            raise ConnectionFailure("You have not defined a default connection")
+        raise ConnectionFailure(f'Connection with alias "{alias}" has not been defined')
+
+
+def get_async_connection(alias: str = DEFAULT_CONNECTION_NAME) -> Any:
+    """The ``AsyncMongoClient`` (or mongomock twin) of an async alias."""
+    _require(alias)
+    return _clients[alias]
+
+
+def get_async_db(alias: str = DEFAULT_CONNECTION_NAME) -> AsyncDatabase[Any]:
+    """The ``AsyncDatabase`` of an async alias."""
+    db = _dbs.get(alias)
+    if db is None:
+        _require(alias)
+        db = _dbs[alias] = _clients[alias][_settings[alias]["name"]]
+    return db
+
+
+def get_facade_db(alias: str) -> DatabaseFacade:
+    """The blocking facade of an async alias's database (for code in the bridge)."""
+    db = _facade_dbs.get(alias)
+    if db is None:
+        db = _facade_dbs[alias] = DatabaseFacade(get_async_db(alias))
+    return db
+
+
+def get_facade_client(alias: str) -> ClientFacade:
+    """The blocking facade of an async alias's client (for code in the bridge)."""
+    client = _facade_clients.get(alias)
+    if client is None:
+        client = _facade_clients[alias] = ClientFacade(get_async_connection(alias))
+    return client
+
+
+def db_for_alias(alias: str) -> Any:
+    """What ``get_db(alias)`` answers for an async alias, depending on the caller."""
+    return get_facade_db(alias) if in_bridge() else get_async_db(alias)
+
+
+def connection_for_alias(alias: str) -> Any:
+    """What ``get_connection(alias)`` answers for an async alias."""
+    return get_facade_client(alias) if in_bridge() else get_async_connection(alias)
+
+
+async def disconnect_async(alias: str = DEFAULT_CONNECTION_NAME) -> None:
+    """Forget an async alias; close its client unless another alias shares it."""
+    from .collections import forget_alias
+
+    settings = _settings.pop(alias, None)
+    client = _clients.pop(alias, None)
+    _dbs.pop(alias, None)
+    _facade_dbs.pop(alias, None)
+    _facade_clients.pop(alias, None)
+    if settings is None:
+        return
+    forget_alias(alias)
+    if client is not None and all(client is not other for other in _clients.values()):
+        await client.close()
+
+
+async def disconnect_all_async() -> None:
+    """Disconnect every async alias."""
+    for alias in list(_settings):
+        await disconnect_async(alias)
+
+
+def async_aliases() -> frozenset[str]:
+    """The registered async aliases."""
+    return frozenset(_settings)

@@ -1,0 +1,237 @@
+"""The one module that grafts the async API onto the unmodified PyPI MongoEngine.
+
+:func:`activate` (run by ``import persistence``) is idempotent.  It adds the ``async_``
+twins, guards the sync I/O methods against async aliases, teaches ``get_db`` and
+``get_connection`` about async aliases, routes ``Document._get_collection`` for async
+classes to I/O-free facades, makes MongoEngine's thread-local state task-local, and
+exports the new names from the ``mongoengine`` package.  It never overwrites a name that
+MongoEngine itself defines, and refuses to run on an unsupported MongoEngine version.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import mongoengine
+from mongoengine import connection as me_connection
+from mongoengine.connection import DEFAULT_CONNECTION_NAME
+
+from . import catalogue, collections, connection, iteration, transactions, twins
+from .guard import guard_classmethod, guard_item_access, guard_method, targets_async
+from .task_local import TaskLocal
+
+__all__ = ["SUPPORTED_MONGOENGINE", "GraftError", "activate", "is_active"]
+
+SUPPORTED_MONGOENGINE = ((0, 29), (0, 30))  # [low, high)
+_MARK = "__persistence_async__"
+
+
+class GraftError(ImportError):
+    """MongoEngine cannot be grafted (unsupported version or a name clash)."""
+
+
+def is_active() -> bool:
+    """True once :func:`activate` has run."""
+    return bool(getattr(mongoengine, _MARK, False))
+
+
+def _check_version(version: tuple[int, ...]) -> None:
+    low, high = SUPPORTED_MONGOENGINE
+    if not (low <= tuple(version[:2]) < high):
+        raise GraftError(
+            f"persistence supports mongoengine>={'.'.join(map(str, low))},"
+            f"<{'.'.join(map(str, high))}; found {mongoengine.get_version()}"
+        )
+
+
+def _add(owner: Any, name: str, value: Any) -> None:
+    """Add a new attribute, refusing to shadow anything MongoEngine defines."""
+    if name in vars(owner):
+        raise GraftError(f"{getattr(owner, '__name__', owner)}.{name} already exists")
+    setattr(owner, name, value)
+
+
+def _replace(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
+    """Wrap an existing attribute of MongoEngine (kept reachable as ``__wrapped__``)."""
+    original = vars(owner)[name]
+    setattr(owner, name, make(original))
+
+
+# -- connections -------------------------------------------------------------------
+
+
+def _get_db_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def get_db(alias: str = DEFAULT_CONNECTION_NAME, reconnect: bool = False) -> Any:
+        if alias in connection._settings:
+            return connection.db_for_alias(alias)
+        return original(alias, reconnect)
+
+    return get_db
+
+
+def _get_connection_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def get_connection(alias: str = DEFAULT_CONNECTION_NAME, reconnect: bool = False) -> Any:
+        if alias in connection._settings:
+            return connection.connection_for_alias(alias)
+        return original(alias, reconnect)
+
+    return get_connection
+
+
+def _register_connection_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def register_connection(alias: str, *args: Any, **kwargs: Any) -> Any:
+        if alias in connection._settings:
+            raise me_connection.ConnectionFailure(
+                f"Alias {alias!r} is already registered as an async connection; "
+                "use another alias or await disconnect_async() first"
+            )
+        return original(alias, *args, **kwargs)
+
+    return register_connection
+
+
+def _disconnect_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def disconnect(alias: str = DEFAULT_CONNECTION_NAME) -> Any:
+        if alias in connection._settings:
+            raise RuntimeError(
+                f"disconnect() cannot close async connection '{alias}': "
+                f"use await disconnect_async({alias!r})"
+            )
+        return original(alias)
+
+    return disconnect
+
+
+def _graft_connections() -> None:
+    import mongoengine.context_managers as me_cm
+    import mongoengine.dereference as me_deref
+    import mongoengine.document as me_document
+    import mongoengine.fields as me_fields
+    import mongoengine.mongodb_support as me_support
+    import mongoengine.queryset.base as me_qs_base
+
+    get_db = _get_db_wrapper(me_connection.get_db)
+    get_connection = _get_connection_wrapper(me_connection.get_connection)
+    for module in (me_connection, mongoengine, me_cm, me_deref, me_document, me_fields, me_qs_base):
+        if getattr(module, "get_db", None) is not None:
+            module.get_db = get_db
+    me_connection._get_db = get_db
+    for module in (me_connection, mongoengine, me_support):
+        if getattr(module, "get_connection", None) is not None:
+            module.get_connection = get_connection
+    me_connection._get_connection = get_connection
+    register = _register_connection_wrapper(me_connection.register_connection)
+    me_connection.register_connection = register
+    mongoengine.register_connection = register
+    disconnect = _disconnect_wrapper(me_connection.disconnect)
+    me_connection.disconnect = disconnect
+    mongoengine.disconnect = disconnect
+
+
+# -- documents and querysets ---------------------------------------------------------
+
+
+def _get_collection_wrapper(original: classmethod) -> classmethod:  # type: ignore[type-arg]
+    fetch = original.__func__
+
+    @functools.wraps(fetch)
+    def _get_collection(cls: Any) -> Any:
+        if connection._settings and collections.is_async_class(cls):
+            return collections.facade_collection(cls)
+        return fetch(cls)
+
+    return classmethod(_get_collection)
+
+
+def _safe_repr_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def __repr__(self: Any) -> str:
+        if targets_async(self):
+            name = self._document.__name__
+            return f"<{type(self).__name__} of {name} on an async connection (not evaluated)>"
+        return original(self)  # type: ignore[no-any-return]
+
+    return __repr__
+
+
+def _graft_documents() -> None:
+    from mongoengine.document import Document
+
+    _replace(Document, "_get_collection", _get_collection_wrapper)
+    for name, twin in catalogue.DOCUMENT_INSTANCE_IO.items():
+        _replace(Document, name, lambda original, twin=twin: guard_method(original, twin))
+        _add(Document, twin, twins.instance_twin(name, twin))
+    for name, twin in catalogue.DOCUMENT_CLASS_IO.items():
+        _replace(Document, name, lambda original, twin=twin: guard_classmethod(original, twin))
+        _add(Document, twin, twins.class_twin(name, twin))
+
+
+def _graft_querysets() -> None:
+    from mongoengine.queryset.base import BaseQuerySet
+    from mongoengine.queryset.queryset import QuerySet, QuerySetNoCache
+
+    for owner in (BaseQuerySet, QuerySet, QuerySetNoCache):
+        for name, twin in catalogue.QUERYSET_IO.items():
+            if name in vars(owner):
+                guard = guard_item_access if name == "__getitem__" else guard_method
+                _replace(owner, name, lambda original, twin=twin, g=guard: g(original, twin))
+        if "__repr__" in vars(owner):
+            _replace(owner, "__repr__", _safe_repr_wrapper)
+    for name, twin in catalogue.generated_queryset_twins().items():
+        _add(BaseQuerySet, twin, twins.queryset_twin(name, twin))
+    _add(BaseQuerySet, "__aiter__", iteration.queryset_aiter)
+    _add(BaseQuerySet, "async_to_list", iteration.queryset_async_to_list)
+    _add(BaseQuerySet, "async_values_list", iteration.queryset_async_values_list)
+    _add(BaseQuerySet, "async_values", iteration.queryset_async_values)
+    for name, method in catalogue.extra_queryset_twins().items():
+        _add(BaseQuerySet, name, method)
+
+
+# -- task-local state ----------------------------------------------------------------
+
+
+def _graft_task_local_state() -> None:
+    import mongoengine.context_managers as me_cm
+    from mongoengine.base.fields import BaseField
+
+    me_cm.thread_locals = TaskLocal(no_dereferencing_class=dict)
+    BaseField._thread_local_storage = TaskLocal()
+
+
+# -- exports -------------------------------------------------------------------------
+
+EXPORTS: dict[str, Any] = {
+    "connect_async": connection.connect_async,
+    "disconnect_async": connection.disconnect_async,
+    "disconnect_all_async": connection.disconnect_all_async,
+    "is_async_connection": connection.is_async_connection,
+    "get_async_db": connection.get_async_db,
+    "get_async_connection": connection.get_async_connection,
+    "async_run_in_transaction": transactions.async_run_in_transaction,
+}
+
+
+def _graft_exports() -> None:
+    for name, value in EXPORTS.items():
+        _add(mongoengine, name, value)
+        if name not in mongoengine.__all__:
+            mongoengine.__all__ = [*mongoengine.__all__, name]
+
+
+def activate() -> None:
+    """Graft the async API onto MongoEngine (once; later calls do nothing)."""
+    if is_active():
+        return
+    _check_version(mongoengine.VERSION)
+    _graft_connections()
+    _graft_documents()
+    _graft_querysets()
+    _graft_task_local_state()
+    _graft_exports()
+    setattr(mongoengine, _MARK, True)

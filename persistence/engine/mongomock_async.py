@@ -1,0 +1,217 @@
+"""Async-shaped wrappers over mongomock, so an in-process alias runs the same async API.
+
+``connect_async(..., mongo_client_class=mongomock.MongoClient)`` registers one of these
+in place of an ``AsyncMongoClient``.  Each wrapper mirrors the PyMongo async class it
+stands for: where PyMongo's method is a coroutine, the wrapper's is too (it runs the
+mongomock call and returns); everything else is forwarded and its result wrapped.  The
+sync facades (:mod:`.facades`) then treat both backends alike.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import deque
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.command_cursor import AsyncCommandCursor
+from pymongo.asynchronous.cursor import AsyncCursor
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.mongo_client import AsyncMongoClient
+
+from .facades import CommandCursorFacade, CursorFacade, facade_for, register_facade
+
+__all__ = ["AsyncMongomockClient", "wrap_mongomock"]
+
+_WRAPPERS: dict[type, type[_AsyncShaped]] = {}
+
+
+def wrap_mongomock(value: Any) -> Any:
+    """Wrap a mongomock client/database/collection/cursor in its async-shaped twin."""
+    for base in type(value).__mro__:
+        wrapper = _WRAPPERS.get(base)
+        if wrapper is not None:
+            return wrapper(value)
+    return value
+
+
+def _plain_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    session = kwargs.pop("session", None)
+    if session is not None:
+        raise NotImplementedError("mongomock has no sessions or transactions")
+    return kwargs
+
+
+class _AsyncShaped:
+    __slots__ = ("_target",)
+    _mirror: ClassVar[type]
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        return wrap_mongomock(getattr(self._target, name))
+
+    def __getitem__(self, key: Any) -> Any:
+        return wrap_mongomock(self._target[key])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _AsyncShaped) and self._target == other._target
+
+    def __hash__(self) -> int:
+        return hash(id(self._target))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._target!r})"
+
+
+def _coroutine(name: str) -> Callable[..., Any]:
+    async def method(self: _AsyncShaped, *args: Any, **kwargs: Any) -> Any:
+        return wrap_mongomock(getattr(self._target, name)(*args, **_plain_kwargs(kwargs)))
+
+    method.__name__ = name
+    return method
+
+
+def _plain(name: str) -> Callable[..., Any]:
+    def method(self: _AsyncShaped, *args: Any, **kwargs: Any) -> Any:
+        return wrap_mongomock(getattr(self._target, name)(*args, **_plain_kwargs(kwargs)))
+
+    method.__name__ = name
+    return method
+
+
+def _async_property(name: str) -> property:
+    async def getter(self: _AsyncShaped) -> Any:
+        return wrap_mongomock(getattr(self._target, name))
+
+    return property(getter)
+
+
+def _mirror(cls: type[_AsyncShaped], mirror: type, *mongomock_types: type) -> None:
+    own = {name for klass in cls.__mro__[:-2] for name in vars(klass)}  # not _AsyncShaped/object
+    for name in dir(mirror):
+        if name.startswith("_") or name in own:
+            continue
+        attr = inspect.getattr_static(mirror, name)
+        if isinstance(attr, property):
+            if attr.fget is not None and inspect.iscoroutinefunction(attr.fget):
+                setattr(cls, name, _async_property(name))
+            continue
+        func = getattr(attr, "__func__", attr)
+        if inspect.iscoroutinefunction(func):
+            setattr(cls, name, _coroutine(name))
+        elif callable(func):
+            setattr(cls, name, _plain(name))
+    cls._mirror = mirror
+    for mongomock_type in mongomock_types:
+        _WRAPPERS[mongomock_type] = cls
+
+
+class AsyncMongomockClient(_AsyncShaped):
+    """An ``AsyncMongoClient``-shaped client over ``mongomock.MongoClient``."""
+
+    __slots__ = ()
+
+    def __init__(self, target: Any = None, **kwargs: Any) -> None:
+        if target is None:
+            import mongomock
+
+            target = mongomock.MongoClient(**kwargs)
+        super().__init__(target)
+
+    async def close(self) -> None:
+        self._target.close()
+
+    aclose = close
+
+    async def aconnect(self) -> None:
+        return None
+
+    def start_session(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("mongomock has no sessions or transactions")
+
+
+class AsyncMongomockDatabase(_AsyncShaped):
+    """An ``AsyncDatabase``-shaped wrapper over a mongomock database."""
+
+    __slots__ = ()
+
+
+class AsyncMongomockCollection(_AsyncShaped):
+    """An ``AsyncCollection``-shaped wrapper over a mongomock collection."""
+
+    __slots__ = ()
+
+
+class _AsyncMongomockCursorBase(_AsyncShaped):
+    __slots__ = ()
+    # The sync facade looks for a prefetched batch here; mongomock has none.
+    _data: ClassVar[deque[Any]] = deque()
+
+    def __aiter__(self) -> _AsyncMongomockCursorBase:
+        return self
+
+    async def __anext__(self) -> Any:
+        return await self.next()
+
+    async def next(self) -> Any:
+        try:
+            return next(self._target)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+    async def to_list(self, length: int | None = None) -> list[Any]:
+        if length is None:
+            return list(self._target)
+        out = []
+        for doc in self._target:
+            out.append(doc)
+            if len(out) >= length:
+                break
+        return out
+
+
+class AsyncMongomockCursor(_AsyncMongomockCursorBase):
+    """An ``AsyncCursor``-shaped wrapper over a mongomock cursor."""
+
+    __slots__ = ()
+
+
+class AsyncMongomockCommandCursor(_AsyncMongomockCursorBase):
+    """An ``AsyncCommandCursor``-shaped wrapper over a mongomock command cursor."""
+
+    __slots__ = ()
+
+
+class MongomockCursorFacade(CursorFacade):
+    """Sync facade over the mongomock cursor wrapper: indexing is mongomock's own."""
+
+    __slots__ = ()
+
+    def __getitem__(self, index: Any) -> Any:
+        return facade_for(wrap_mongomock(self._target._target[index]))
+
+
+def _install() -> None:
+    import mongomock
+    from mongomock.collection import Collection, Cursor
+    from mongomock.command_cursor import CommandCursor
+    from mongomock.database import Database
+
+    _mirror(AsyncMongomockClient, AsyncMongoClient, mongomock.MongoClient)
+    _mirror(AsyncMongomockDatabase, AsyncDatabase, Database)
+    _mirror(AsyncMongomockCollection, AsyncCollection, Collection)
+    _mirror(AsyncMongomockCursor, AsyncCursor, Cursor)
+    _mirror(AsyncMongomockCommandCursor, AsyncCommandCursor, CommandCursor)
+    from .facades import ClientFacade, CollectionFacade, DatabaseFacade
+
+    register_facade(AsyncMongomockClient, ClientFacade)
+    register_facade(AsyncMongomockDatabase, DatabaseFacade)
+    register_facade(AsyncMongomockCollection, CollectionFacade)
+    register_facade(AsyncMongomockCursor, MongomockCursorFacade)
+    register_facade(AsyncMongomockCommandCursor, CommandCursorFacade)
+
+
+_install()

@@ -1,0 +1,38 @@
+"""Task-local registry of the client sessions that async operations must join.
+
+A transaction started by ``async_run_in_transaction`` binds its session to its client for
+the current task (and the bridge greenlets it spawns, which share the task's Context).
+Every facade call and async-native operation on that client picks the session up from
+here, so callers never thread ``session=`` through their code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+__all__ = ["bind_session", "session_for"]
+
+_EMPTY: dict[int, Any] = {}
+_sessions: ContextVar[dict[int, Any]] = ContextVar("persistence_sessions", default=_EMPTY)
+
+
+def session_for(client: object) -> Any | None:
+    """The session bound to ``client`` in this task, if any."""
+    sessions = _sessions.get()
+    if not sessions:
+        return None
+    return sessions.get(id(client))
+
+
+@contextmanager
+def bind_session(client: object, session: Any) -> Iterator[None]:
+    """Bind ``session`` to ``client`` for the current task while the block runs."""
+    current = _sessions.get()
+    token = _sessions.set({**current, id(client): session})
+    try:
+        yield
+    finally:
+        _sessions.reset(token)
