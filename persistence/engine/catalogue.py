@@ -70,7 +70,7 @@ QUERYSET_IO: dict[str, str] = {
 }
 
 # Twins that are not a plain "run the sync method in the bridge".
-HAND_WRITTEN_TWINS = frozenset({"async_aggregate"})
+HAND_WRITTEN_TWINS = frozenset({"async_aggregate", "async_item_frequencies"})
 
 
 def generated_queryset_twins() -> dict[str, str]:
@@ -84,6 +84,11 @@ def generated_queryset_twins() -> dict[str, str]:
 
 def extra_queryset_twins() -> dict[str, Callable[..., Any]]:
     """Hand-written QuerySet twins, by name."""
+    from .frequencies import queryset_item_frequencies
     from .twins import queryset_aggregate, queryset_exists
 
-    return {"async_aggregate": queryset_aggregate, "async_exists": queryset_exists}
+    return {
+        "async_aggregate": queryset_aggregate,
+        "async_exists": queryset_exists,
+        "async_item_frequencies": queryset_item_frequencies,
+    }

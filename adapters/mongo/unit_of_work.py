@@ -1,0 +1,125 @@
+"""The MongoDB unit of work: one transaction per block, through ``async_run_in_transaction``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
+from typing import Any
+
+from mongoengine.connection import DEFAULT_CONNECTION_NAME
+from pymongo.errors import OperationFailure
+
+from domain.entities import User
+from domain.errors import TransactionsUnsupported, UnitOfWorkError
+from persistence.engine import TransactionsNotSupportedError, async_run_in_transaction
+from persistence.mapping import DocumentMapper
+from persistence.models import UserDocument
+
+from .repositories import MongoRepository
+
+__all__ = ["MongoUnitOfWork"]
+
+_ILLEGAL_OPERATION = 20  # "Transaction numbers are only allowed on a replica set member"
+
+
+class _Rollback(Exception):
+    """Thrown into the transaction context to abort it."""
+
+
+class MongoUnitOfWork:
+    """``async with uow:`` runs one MongoDB transaction on ``alias``.
+
+    Work is committed only by ``await uow.commit()``; leaving the block without it
+    (normally or by an exception, which propagates) rolls back.  After a commit the block
+    goes on in a new transaction.  With ``transactions=False`` (mongomock) writes apply
+    immediately and ``rollback`` cannot undo them.
+    """
+
+    def __init__(self, alias: str = DEFAULT_CONNECTION_NAME, *, transactions: bool = True) -> None:
+        self.alias = alias
+        self.transactions = transactions
+        self._users: MongoRepository[User] = MongoRepository(
+            self, DocumentMapper(User, UserDocument)
+        )
+        self._context: AbstractAsyncContextManager[Any] | None = None
+        self._session: Any = None
+        self._active = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def users(self) -> MongoRepository[User]:
+        """The users repository of this unit of work."""
+        self._require_active()
+        return self._users
+
+    def _require_active(self) -> None:
+        if not self._active:
+            raise UnitOfWorkError("use the unit of work inside `async with uow:`")
+
+    @asynccontextmanager
+    async def operation(self) -> AsyncIterator[None]:
+        """Serialize repository operations: one session never runs two at once."""
+        self._require_active()
+        async with self._lock:
+            yield
+
+    async def __aenter__(self) -> MongoUnitOfWork:
+        if self._active:
+            raise UnitOfWorkError("this unit of work is already in a block")
+        if self.transactions:
+            await self._begin()
+        self._active = True
+        return self
+
+    async def _begin(self) -> None:
+        context = async_run_in_transaction(self.alias)
+        try:
+            self._session = await context.__aenter__()
+        except TransactionsNotSupportedError as exc:
+            raise TransactionsUnsupported(str(exc)) from exc
+        self._context = context
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self._end(commit=False)
+        finally:
+            self._active = False
+
+    async def _end(self, *, commit: bool) -> None:
+        context, self._context = self._context, None
+        if context is None:
+            return
+        if commit:
+            try:
+                await context.__aexit__(None, None, None)
+            except OperationFailure as exc:
+                if exc.code == _ILLEGAL_OPERATION:
+                    raise TransactionsUnsupported(
+                        f"alias {self.alias!r} is not a replica set member: {exc}"
+                    ) from exc
+                raise
+        else:
+            await context.__aexit__(_Rollback, _Rollback(), None)
+
+    async def commit(self) -> None:
+        """Commit the work done so far in the block; later work starts a new transaction."""
+        self._require_active()
+        async with self._lock:
+            if self.transactions:
+                await self._end(commit=True)
+                await self._begin()
+
+    async def rollback(self) -> None:
+        """Discard the work done since the last commit."""
+        self._require_active()
+        async with self._lock:
+            if self.transactions:
+                await self._end(commit=False)
+                await self._begin()

@@ -1,0 +1,85 @@
+"""A guided tour: the embedded server, a service on the unit of work, the async API.
+
+Run with ``python -m examples.demo``.  Without ``MONGODB_URI`` it starts the embedded
+SecantusDB server itself (a single-node replica set, so transactions work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import persistence  # noqa: F401  (activates the async API on MongoEngine)
+from adapters.mongo import MongoUnitOfWork
+from domain.errors import Conflict
+from domain.services import register_user
+from mongoengine import Document, IntField, StringField, connect_async, disconnect_async
+from persistence.testing import server_uri_from_env_or_start
+
+
+class Visitor(Document):
+    """A plain MongoEngine model, used exactly as the spec shows."""
+
+    name = StringField(required=True)
+    email = StringField(required=True)
+    visits = IntField(default=0)
+
+
+def say(text: str) -> None:
+    print(f"  {text}")
+
+
+async def tour(uri: str) -> None:
+    db_name = f"demo_{uuid.uuid4().hex[:8]}"
+    client = await connect_async(db_name, host=uri)
+    try:
+        print("1. A service through the unit of work (one transaction per block)")
+        user = await register_user(MongoUnitOfWork(), name="Ada", email="ada@example.com")
+        say(f"registered {user.name} <{user.email}> as {user.id}")
+        try:
+            await register_user(MongoUnitOfWork(), name="Ada again", email="ada@example.com")
+        except Conflict as exc:
+            say(f"second registration refused: {exc}")
+        async with MongoUnitOfWork() as uow:
+            stored = await uow.users.get(user.id)
+        say(f"read back in a new unit of work: {stored.name}, version {stored.version}")
+
+        print("2. The spec's basic operations on a MongoEngine model")
+        visitor = Visitor(name="John", email="john@example.com")
+        await visitor.async_save()
+        say(f"async_save -> id {visitor.id}")
+        await Visitor.objects(id=visitor.id).async_update_one(inc__visits=1)
+        await visitor.async_reload()
+        say(f"async_update_one(inc__visits=1) + async_reload -> visits = {visitor.visits}")
+        await Visitor.objects.async_create(name="Jane", email="jane@gmail.com")
+        names = [v.name async for v in Visitor.objects.order_by("name")]
+        say(f"async for over Visitor.objects.order_by('name') -> {names}")
+        say(f"async_count -> {await Visitor.objects.async_count()}")
+        first = await Visitor.objects.filter(email__contains="@gmail.com").async_first()
+        say(f"filter(email__contains='@gmail.com').async_first() -> {first.name}")
+        try:
+            visitor.save()
+        except RuntimeError as exc:
+            say(f"sync save() on an async alias -> RuntimeError: {exc}")
+        await visitor.async_delete()
+        say(f"async_delete -> {await Visitor.objects.async_count()} visitor(s) left")
+        await Visitor.async_drop_collection()
+    finally:
+        await client.drop_database(db_name)
+        await disconnect_async()
+
+
+def main() -> None:
+    """Start the embedded server unless ``MONGODB_URI`` is set, then run the tour."""
+    uri, server = server_uri_from_env_or_start()
+    print(f"MongoDB at {uri}" + (" (embedded SecantusDB)" if server else ""))
+    try:
+        asyncio.run(tour(uri))
+    finally:
+        if server is not None:
+            server.stop()
+    print("Done.")
+
+
+if __name__ == "__main__":
+    main()
