@@ -13,7 +13,7 @@ from typing import Any
 
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 
-from . import connection
+from . import connection, overrides
 from .bridge import greenlet_spawn, in_bridge
 from .facades import CollectionFacade
 
@@ -23,16 +23,20 @@ __all__ = [
     "ensure_prepared",
     "facade_collection",
     "forget_alias",
+    "forget_prepared",
     "is_async_class",
 ]
 
-# (alias, collection name) -> facade; and the classes whose indexes are still to be made.
+# (alias, collection name) -> facade; and the (class, alias, collection) already prepared.
 _facades: dict[tuple[str, str], CollectionFacade] = {}
-_unprepared: set[type] = set()
+_prepared: set[tuple[type, str, str]] = set()
 
 
 def alias_of(cls: Any) -> str:
-    """The connection alias a Document class currently uses."""
+    """The connection alias a Document class currently uses (task-local switch first)."""
+    switched = overrides.active(cls)
+    if switched is not None and switched.alias is not None:
+        return switched.alias
     return cls._meta.get("db_alias", DEFAULT_CONNECTION_NAME)  # type: ignore[no-any-return]
 
 
@@ -42,24 +46,28 @@ def is_async_class(cls: Any) -> bool:
 
 
 def facade_collection(cls: Any) -> CollectionFacade:
-    """``_get_collection()`` for a class on an async alias: no I/O here."""
+    """``_get_collection()`` for a class on an async alias: no I/O outside the bridge.
+
+    Inside the bridge the first call for a (class, alias, collection) prepares it.
+    """
     alias = alias_of(cls)
     name = cls._get_collection_name()
-    key = (alias, name)
-    facade = _facades.get(key)
+    facade = _facades.get((alias, name))
     if facade is None:
-        facade = _facades[key] = CollectionFacade(connection.get_async_db(alias)[name])
-    if getattr(cls, "_collection", None) is not facade:
+        facade = _facades[(alias, name)] = CollectionFacade(connection.get_async_db(alias)[name])
+    key = (cls, alias, name)
+    if overrides.active(cls) is None and getattr(cls, "_collection", None) is not facade:
+        # First use, or MongoEngine reset it (drop_collection, disconnect): prepare again.
         cls._collection = facade
-        _unprepared.add(cls)
-    if cls in _unprepared and in_bridge():
-        _prepare(cls)
+        _prepared.discard(key)
+    if key not in _prepared and in_bridge():
+        _prepare(cls, key)
     return facade
 
 
-def _prepare(cls: Any) -> None:
+def _prepare(cls: Any, key: tuple[type, str, str]) -> None:
     """Create the class's capped/time-series collection and indexes (in the bridge)."""
-    _unprepared.discard(cls)
+    _prepared.add(key)
     try:
         meta = cls._meta
         if meta.get("max_size") or meta.get("max_documents"):
@@ -69,14 +77,19 @@ def _prepare(cls: Any) -> None:
         if meta.get("auto_create_index", True) and cls._get_db().client.is_primary:
             cls.ensure_indexes()
     except BaseException:
-        _unprepared.add(cls)
+        _prepared.discard(key)
         raise
+
+
+def forget_prepared(cls: Any) -> None:
+    """Forget that ``cls``'s current collection was prepared (after dropping it)."""
+    _prepared.discard((cls, alias_of(cls), cls._get_collection_name()))
 
 
 async def ensure_prepared(cls: Any) -> CollectionFacade:
     """Prepare ``cls`` from async code (one bridge hop only the first time)."""
     facade = facade_collection(cls)
-    if cls in _unprepared:
+    if (cls, alias_of(cls), cls._get_collection_name()) not in _prepared:
         await greenlet_spawn(facade_collection, cls)
     return facade
 
@@ -96,4 +109,5 @@ def forget_alias(alias: str) -> None:
     for doc_cls in _get_documents_by_db(alias, DEFAULT_CONNECTION_NAME):
         if issubclass(doc_cls, Document):
             doc_cls._collection = None
-            _unprepared.discard(doc_cls)
+    for key in [key for key in _prepared if key[1] == alias]:
+        _prepared.discard(key)

@@ -18,7 +18,7 @@ import mongoengine
 from mongoengine import connection as me_connection
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 
-from . import catalogue, collections, connection, iteration, transactions, twins
+from . import catalogue, collections, connection, iteration, switching, transactions, twins
 from .guard import guard_classmethod, guard_item_access, guard_method, targets_async
 from .task_local import TaskLocal
 
@@ -161,9 +161,12 @@ def _safe_repr_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _graft_documents() -> None:
+    from mongoengine.base.document import BaseDocument
     from mongoengine.document import Document
 
     _replace(Document, "_get_collection", _get_collection_wrapper)
+    _replace(Document, "_get_db", switching.get_db_wrapper)
+    _replace(BaseDocument, "_get_collection_name", switching.collection_name_wrapper)
     for name, twin in catalogue.DOCUMENT_INSTANCE_IO.items():
         _replace(Document, name, lambda original, twin=twin: guard_method(original, twin))
         _add(Document, twin, twins.instance_twin(name, twin))
@@ -176,6 +179,7 @@ def _graft_querysets() -> None:
     from mongoengine.queryset.base import BaseQuerySet
     from mongoengine.queryset.queryset import QuerySet, QuerySetNoCache
 
+    _replace(BaseQuerySet, "__init__", switching.queryset_init_wrapper)
     for owner in (BaseQuerySet, QuerySet, QuerySetNoCache):
         for name, twin in catalogue.QUERYSET_IO.items():
             if name in vars(owner):
@@ -214,6 +218,10 @@ EXPORTS: dict[str, Any] = {
     "get_async_db": connection.get_async_db,
     "get_async_connection": connection.get_async_connection,
     "async_run_in_transaction": transactions.async_run_in_transaction,
+    "async_switch_db": switching.async_switch_db,
+    "async_switch_collection": switching.async_switch_collection,
+    "async_no_dereference": switching.async_no_dereference,
+    "async_no_sub_classes": switching.async_no_sub_classes,
 }
 
 

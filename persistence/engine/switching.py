@@ -1,0 +1,98 @@
+"""Async, task-local twins of MongoEngine's context managers.
+
+``async_switch_db``, ``async_switch_collection`` and ``async_no_sub_classes`` record a
+task-local override (:mod:`.overrides`) rather than mutating the class, and
+``async_no_dereference`` relies on MongoEngine's dereferencing counters, which the graft
+made task-local.  Each yields the class, as the sync managers do, and affects only the
+task that entered it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from mongoengine.context_managers import no_dereference
+
+from . import overrides
+
+__all__ = [
+    "async_no_dereference",
+    "async_no_sub_classes",
+    "async_switch_collection",
+    "async_switch_db",
+]
+
+C = TypeVar("C", bound=type)
+
+
+@asynccontextmanager
+async def async_switch_db(cls: C, db_alias: str) -> AsyncIterator[C]:
+    """Use ``db_alias`` for ``cls`` in this task while the block runs."""
+    with overrides.override(cls, alias=db_alias):
+        yield cls
+
+
+@asynccontextmanager
+async def async_switch_collection(cls: C, collection_name: str) -> AsyncIterator[C]:
+    """Use ``collection_name`` for ``cls`` in this task while the block runs."""
+    with overrides.override(cls, collection=collection_name):
+        yield cls
+
+
+@asynccontextmanager
+async def async_no_sub_classes(cls: C) -> AsyncIterator[C]:
+    """Query only ``cls`` itself, not its subclasses, in this task."""
+    with overrides.override(cls, no_sub_classes=True):
+        yield cls
+
+
+@asynccontextmanager
+async def async_no_dereference(cls: C) -> AsyncIterator[C]:
+    """Turn off dereferencing for ``cls`` in this task while the block runs."""
+    with no_dereference(cls):
+        yield cls
+
+
+def collection_name_wrapper(original: Any) -> Any:
+    """``_get_collection_name`` that honours a task-local ``async_switch_collection``."""
+    fetch = original.__func__
+
+    def _get_collection_name(cls: Any) -> Any:
+        switched = overrides.active(cls)
+        if switched is not None and switched.collection is not None:
+            return switched.collection
+        return fetch(cls)
+
+    _get_collection_name.__doc__ = fetch.__doc__
+    return classmethod(_get_collection_name)
+
+
+def get_db_wrapper(original: Any) -> Any:
+    """``Document._get_db`` that honours a task-local ``async_switch_db``."""
+    fetch = original.__func__
+
+    def _get_db(cls: Any) -> Any:
+        switched = overrides.active(cls)
+        if switched is not None and switched.alias is not None:
+            from mongoengine.connection import get_db
+
+            return get_db(switched.alias)
+        return fetch(cls)
+
+    _get_db.__doc__ = fetch.__doc__
+    return classmethod(_get_db)
+
+
+def queryset_init_wrapper(original: Any) -> Any:
+    """``BaseQuerySet.__init__`` that honours a task-local ``async_no_sub_classes``."""
+
+    def __init__(self: Any, document: Any, collection: Any) -> None:
+        original(self, document, collection)
+        switched = overrides.active(document)
+        if switched is not None and switched.no_sub_classes and self._cls_query:
+            self._cls_query = {"_cls": document._class_name}
+
+    __init__.__doc__ = original.__doc__
+    return __init__
