@@ -18,7 +18,16 @@ import mongoengine
 from mongoengine import connection as me_connection
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 
-from . import catalogue, collections, connection, iteration, switching, transactions, twins
+from . import (
+    catalogue,
+    collections,
+    connection,
+    iteration,
+    references,
+    switching,
+    transactions,
+    twins,
+)
 from .guard import guard_classmethod, guard_item_access, guard_method, targets_async
 from .task_local import TaskLocal
 
@@ -197,6 +206,27 @@ def _graft_querysets() -> None:
         _add(BaseQuerySet, name, method)
 
 
+# -- references -------------------------------------------------------------------------
+
+
+def _graft_references() -> None:
+    from mongoengine.base.datastructures import LazyReference
+    from mongoengine.dereference import DeReference
+    from mongoengine.document import Document
+    from mongoengine.fields import CachedReferenceField, GenericReferenceField, ReferenceField
+
+    for field_cls in (ReferenceField, CachedReferenceField, GenericReferenceField):
+        _replace(field_cls, "_lazy_load_ref", references.lazy_load_ref_wrapper)
+    _replace(CachedReferenceField, "to_python", references.cached_to_python_wrapper)
+    _replace(CachedReferenceField, "to_mongo", references.cached_to_mongo_wrapper)
+    _replace(CachedReferenceField, "validate", references.cached_validate_wrapper)
+    _replace(GenericReferenceField, "to_mongo", references.generic_to_mongo_wrapper)
+    _replace(DeReference, "__call__", references.dereference_wrapper)
+    _replace(LazyReference, "fetch", references.lazy_fetch_wrapper)
+    _add(LazyReference, "async_fetch", references.lazy_reference_async_fetch)
+    _add(Document, "async_fetch", references.document_async_fetch)
+
+
 # -- task-local state ----------------------------------------------------------------
 
 
@@ -222,6 +252,7 @@ EXPORTS: dict[str, Any] = {
     "async_switch_collection": switching.async_switch_collection,
     "async_no_dereference": switching.async_no_dereference,
     "async_no_sub_classes": switching.async_no_sub_classes,
+    "AsyncReferenceProxy": references.AsyncReferenceProxy,
 }
 
 
@@ -240,6 +271,7 @@ def activate() -> None:
     _graft_connections()
     _graft_documents()
     _graft_querysets()
+    _graft_references()
     _graft_task_local_state()
     _graft_exports()
     setattr(mongoengine, _MARK, True)

@@ -1,0 +1,296 @@
+"""References on async aliases: ``AsyncReferenceProxy`` instead of I/O on attribute access.
+
+MongoEngine dereferences a ``ReferenceField`` (and generic and cached references, and
+references inside lists, dicts and maps) the moment the attribute is read.  For a class
+on an async alias that read happens outside the bridge, where no I/O is possible, so
+the graft routes MongoEngine's loading points (``_lazy_load_ref``, ``DeReference`` on a
+field, ``CachedReferenceField.to_python``) here: they hand back
+:class:`AsyncReferenceProxy` objects, which know
+their id without I/O and load the document on ``await proxy.async_fetch()``.  Inside
+the bridge (``async_select_related``, delete rules) MongoEngine's own dereferencing runs
+unchanged and batches one query per referenced collection; elsewhere in the bridge
+(signal receivers, delete rules) references stay proxies, as they do outside it.
+
+A proxy is a ``DBRef`` (as MongoEngine's ``LazyReference`` is), so saving, validation,
+queries and delete rules treat it as the reference it stands for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bson import DBRef, ObjectId
+from mongoengine.base import get_document
+from mongoengine.errors import DoesNotExist
+
+from .collections import ensure_prepared, is_async_class
+from .sessions import session_for
+
+__all__ = [
+    "AsyncReferenceProxy",
+    "document_async_fetch",
+    "lazy_reference_async_fetch",
+    "proxify",
+]
+
+
+class AsyncReferenceProxy(DBRef):
+    """A reference that has not been loaded: ``await ref.async_fetch()`` loads it.
+
+    ``id``/``pk`` and the ``DBRef`` are available without I/O; it compares equal to the
+    referenced document, to its id and to an equal ``DBRef``.  Once fetched, the document
+    is remembered (a second ``async_fetch()`` runs no query) and its attributes can be
+    read through the proxy.  Fields kept by a ``CachedReferenceField`` are readable
+    before any fetch.
+    """
+
+    def __init__(
+        self, document_type: type, ref: DBRef | Any, cached: Any = None, document: Any = None
+    ) -> None:
+        if isinstance(ref, DBRef):
+            super().__init__(ref.collection, ref.id, ref.database)
+        else:
+            super().__init__(document_type._get_collection_name(), ref)
+        self.__dict__["document_type"] = document_type
+        self.__dict__["_cached"] = cached
+        self.__dict__["_document"] = document
+
+    @property
+    def pk(self) -> Any:
+        """The referenced document's primary key (no I/O)."""
+        return self.id
+
+    @property
+    def is_fetched(self) -> bool:
+        """True once the document has been loaded."""
+        return self._document is not None
+
+    def to_dbref(self) -> DBRef:
+        """The plain ``DBRef`` of the reference."""
+        return DBRef(self.collection, self.id, self.database)
+
+    async def async_fetch(self, force_reload: bool = False) -> Any:
+        """The referenced document (``DoesNotExist`` if it is gone)."""
+        if self._document is not None and not force_reload:
+            return self._document
+        document = await fetch_by_id(self.document_type, self.id, self.to_dbref())
+        self.__dict__["_document"] = document
+        return document
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        document = self.__dict__.get("_document")
+        if document is not None:
+            return getattr(document, name)
+        cached = self.__dict__.get("_cached")
+        if cached is not None and name in cached._data:
+            return getattr(cached, name)
+        raise AttributeError(
+            f"{self.document_type.__name__} reference {self.id!r} is not loaded and "
+            f"attribute access does no I/O: use `await ref.async_fetch()` first "
+            f"(or async_select_related())"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DBRef):
+            return self.id == other.id and self.collection == other.collection
+        if hasattr(other, "_get_collection_name") and hasattr(other, "pk"):
+            return other.pk == self.id and other._get_collection_name() == self.collection
+        return bool(self.id == other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        state = "fetched" if self._document is not None else "not fetched"
+        return f"<AsyncReferenceProxy {self.document_type.__name__} id={self.id!r} ({state})>"
+
+    def __deepcopy__(self, memo: Any) -> AsyncReferenceProxy:
+        return AsyncReferenceProxy(self.document_type, self.to_dbref(), self._cached)
+
+
+async def fetch_by_id(document_type: Any, pk: Any, ref: Any) -> Any:
+    """Load one document by primary key on its async alias, joining any transaction."""
+    collection = (await ensure_prepared(document_type)).async_target
+    session = session_for(collection.database.client)
+    son = await collection.find_one({"_id": pk}, session=session)
+    if son is None:
+        raise DoesNotExist(f"Trying to dereference unknown document {ref}")
+    return document_type._from_son(son)
+
+
+def wants_proxy(document_type: Any) -> bool:
+    """True when a reference to ``document_type`` is handed out as a proxy.
+
+    Always so for async classes, in the bridge too, so a document looks the same however
+    it was loaded; explicit loading (``async_fetch``, ``async_select_related``) fetches.
+    """
+    return is_async_class(document_type)
+
+
+def lazy_load_ref_wrapper(original: staticmethod) -> staticmethod:  # type: ignore[type-arg]
+    """``_lazy_load_ref`` that hands back a proxy (no I/O) for async classes."""
+    load = original.__func__
+
+    def _lazy_load_ref(ref_cls: Any, dbref: Any) -> Any:
+        if isinstance(dbref, AsyncReferenceProxy):
+            return dbref._document if dbref._document is not None else dbref
+        if wants_proxy(ref_cls):
+            return AsyncReferenceProxy(ref_cls, dbref)
+        return load(ref_cls, dbref)
+
+    return staticmethod(_lazy_load_ref)
+
+
+def cached_to_python_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``CachedReferenceField.to_python``: cached fields without I/O on async aliases."""
+
+    def to_python(self: Any, value: Any) -> Any:
+        if isinstance(value, dict) and wants_proxy(self.document_type):
+            document_type = self.document_type
+            cached = document_type._from_son(value)
+            pk = document_type.id.to_python(value["_id"])
+            return AsyncReferenceProxy(document_type, pk, cached=cached)
+        return original(self, value)
+
+    return to_python
+
+
+def cached_to_mongo_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``CachedReferenceField.to_mongo`` of a proxy: its cached fields and id."""
+
+    def to_mongo(self: Any, document: Any, use_db_field: bool = True, fields: Any = None) -> Any:
+        if isinstance(document, AsyncReferenceProxy):
+            document = document._document or document._cached
+        return original(self, document, use_db_field, fields)
+
+    return to_mongo
+
+
+def cached_validate_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``CachedReferenceField.validate`` accepts a proxy to the right document type."""
+
+    def validate(self: Any, value: Any) -> Any:
+        if isinstance(value, AsyncReferenceProxy) and issubclass(
+            value.document_type, self.document_type
+        ):
+            return None
+        return original(self, value)
+
+    return validate
+
+
+def generic_to_mongo_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``GenericReferenceField.to_mongo`` of a proxy keeps the ``{_cls, _ref}`` shape."""
+
+    def to_mongo(self: Any, document: Any) -> Any:
+        if isinstance(document, AsyncReferenceProxy):
+            from bson import SON
+
+            return SON(
+                (("_cls", document.document_type._class_name), ("_ref", document.to_dbref()))
+            )
+        return original(self, document)
+
+    return to_mongo
+
+
+def _proxy_for(value: Any, document_type: Any) -> Any:
+    if isinstance(value, AsyncReferenceProxy):
+        return value
+    if isinstance(value, dict) and "_ref" in value and "_cls" in value:
+        return AsyncReferenceProxy(get_document(value["_cls"]), value["_ref"])
+    if isinstance(value, DBRef) and document_type is not None:
+        cls = get_document(value.cls) if hasattr(value, "cls") else document_type
+        return AsyncReferenceProxy(cls, value)
+    if isinstance(value, ObjectId) and document_type is not None:
+        return AsyncReferenceProxy(document_type, value)
+    return value
+
+
+def proxify(items: Any, document_type: Any) -> Any:
+    """``items`` (list, dict, nested) with every reference turned into a proxy."""
+    if isinstance(items, dict) and not ("_ref" in items and "_cls" in items):
+        converted = {key: proxify(value, document_type) for key, value in items.items()}
+        return type(items)(converted) if type(items) is dict else _refill(items, converted)
+    if isinstance(items, (list, tuple)):
+        converted_list = [proxify(value, document_type) for value in items]
+        if isinstance(items, tuple):
+            return tuple(converted_list)
+        return _refill(items, converted_list) if type(items) is not list else converted_list
+    return _proxy_for(items, document_type)
+
+
+def _refill(container: Any, values: Any) -> Any:
+    """Put ``values`` back into MongoEngine's change-tracking container in place."""
+    if isinstance(container, dict):
+        dict.clear(container)
+        dict.update(container, values)
+    else:
+        list.__setitem__(container, slice(None), values)
+    return container
+
+
+def dereference_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``DeReference.__call__`` that proxies instead of querying on async aliases."""
+
+    def __call__(
+        self: Any, items: Any, max_depth: int = 1, instance: Any = None, name: Any = None
+    ) -> Any:
+        if instance is not None and _owner_is_async(instance):
+            field = instance._fields.get(name) if name else None
+            while field is not None and hasattr(field, "field"):
+                field = field.field
+            document_type = getattr(field, "document_type", None)
+            if document_type is None or is_async_class(document_type):
+                return proxify(items, document_type)
+        return original(self, items, max_depth, instance, name)
+
+    return __call__
+
+
+def _owner_is_async(instance: Any) -> bool:
+    owner = instance
+    while owner is not None and not hasattr(type(owner), "objects"):
+        owner = getattr(owner, "_instance", None)
+    return owner is not None and is_async_class(type(owner))
+
+
+async def document_async_fetch(self: Any, force_reload: bool = False) -> Any:
+    """``Document.async_fetch()``: the document itself (reloaded with ``force_reload``).
+
+    Lets ``await obj.ref.async_fetch()`` work whether the reference holds a proxy or a
+    document assigned in this process.
+    """
+    if force_reload:
+        await self.async_reload()
+    return self
+
+
+async def lazy_reference_async_fetch(self: Any, force_reload: bool = False) -> Any:
+    """``LazyReference.async_fetch()``: load (once) the referenced document."""
+    if self._cached_doc is None or force_reload:
+        self._cached_doc = await fetch_by_id(self.document_type, self.pk, DBRef(self.collection, self.pk))
+    return self._cached_doc
+
+
+def lazy_fetch_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``LazyReference.fetch`` refuses async aliases, naming ``async_fetch``."""
+
+    def fetch(self: Any, force: bool = False) -> Any:
+        if wants_proxy(self.document_type) and (self._cached_doc is None or force):
+            from .collections import alias_of
+
+            raise RuntimeError(
+                f"LazyReference.fetch() cannot run on async connection "
+                f"'{alias_of(self.document_type)}': use await ref.async_fetch()"
+            )
+        return original(self, force)
+
+    fetch.__doc__ = original.__doc__
+    return fetch
