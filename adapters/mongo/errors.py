@@ -3,20 +3,48 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from mongoengine.errors import NotUniqueError
 
 from domain.errors import Conflict
 
-__all__ = ["conflict_from"]
+__all__ = ["conflict_from", "duplicated_field"]
 
 _DUP_KEY = re.compile(r"dup key: \{ ?\"?([\w.]+)\"?:")
-_INDEX = re.compile(r"index: ([\w.]+?)_-?1")
 
 
-def conflict_from(error: NotUniqueError, entity_name: str) -> Conflict:
-    """A domain ``Conflict`` naming the duplicated field of a ``NotUniqueError``."""
-    text = str(error)
-    match = _DUP_KEY.search(text) or _INDEX.search(text)
-    field = match.group(1) if match else "id"
+def duplicated_field(error: NotUniqueError) -> str | None:
+    """The field a duplicate-key error is about, when the server says so."""
+    cause = error.__cause__ or error.__context__
+    details = getattr(cause, "details", None) or {}
+    pattern = details.get("keyPattern") if isinstance(details, dict) else None
+    if pattern:
+        field = next(iter(pattern))
+    else:
+        match = _DUP_KEY.search(str(error))
+        if match is None:
+            return None
+        field = match.group(1)
+    return "id" if field == "_id" else field
+
+
+async def conflict_from(error: NotUniqueError, entity_name: str, document: Any) -> Conflict:
+    """A domain ``Conflict`` naming the duplicated field of a ``NotUniqueError``.
+
+    Backends that do not say which key clashed (mongomock) are asked: the id if a
+    document with it exists, else the first unique field holding the same value.
+    """
+    field = duplicated_field(error)
+    if field is None:
+        cls = type(document)
+        if await cls.objects(pk=document.pk).async_exists():
+            field = "id"
+        else:
+            unique = [name for name, f in cls._fields.items() if f.unique and name != "id"]
+            field = unique[0] if unique else "id"
+            for name in unique:
+                if await cls.objects(**{name: document[name]}).async_exists():
+                    field = name
+                    break
     return Conflict(entity_name, field)

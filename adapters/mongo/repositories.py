@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from mongoengine.errors import NotUniqueError
+from pymongo.errors import OperationFailure
 
 from domain.errors import ConcurrencyConflict, NotFound
 from persistence.mapping import DocumentMapper, to_object_id
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from .unit_of_work import MongoUnitOfWork
 
 E = TypeVar("E")
+
+_WRITE_CONFLICT = 112
 
 __all__ = ["MongoRepository"]
 
@@ -41,7 +44,8 @@ class MongoRepository(Generic[E]):
             try:
                 await document.async_save(force_insert=True)
             except NotUniqueError as exc:
-                raise conflict_from(exc, self._name) from None
+                conflict = await conflict_from(exc, self._name, document)
+                raise self._uow.doom(conflict) from None
         return self._mapper.to_entity(document)
 
     async def get(self, entity_id: str) -> E:
@@ -91,10 +95,19 @@ class MongoRepository(Generic[E]):
             try:
                 updated = await self._document.objects(**query).async_update_one(**changes)
             except NotUniqueError as exc:
-                raise conflict_from(exc, self._name) from None
+                conflict = await conflict_from(exc, self._name, self._document(pk=oid, **{
+                    k[5:]: v for k, v in changes.items()
+                }))
+                raise self._uow.doom(conflict) from None
+            except OperationFailure as exc:
+                if exc.code != _WRITE_CONFLICT:
+                    raise
+                conflict = ConcurrencyConflict(self._name, entity.id)  # type: ignore[attr-defined]
+                raise self._uow.doom(conflict) from exc
             if not updated:
                 if await self._document.objects(pk=oid).async_exists():
-                    raise ConcurrencyConflict(self._name, entity.id)  # type: ignore[attr-defined]
+                    conflict = ConcurrencyConflict(self._name, entity.id)  # type: ignore[attr-defined]
+                    raise self._uow.doom(conflict)
                 raise NotFound(self._name, entity.id)  # type: ignore[attr-defined]
         if version is not None:
             entity.version = version + 1  # type: ignore[attr-defined]

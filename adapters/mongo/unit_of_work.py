@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from pymongo.errors import OperationFailure
@@ -20,6 +20,8 @@ from persistence.models import UserDocument
 from .repositories import MongoRepository
 
 __all__ = ["MongoUnitOfWork"]
+
+E_ = TypeVar("E_", bound=BaseException)
 
 _ILLEGAL_OPERATION = 20  # "Transaction numbers are only allowed on a replica set member"
 
@@ -46,6 +48,7 @@ class MongoUnitOfWork:
         self._context: AbstractAsyncContextManager[Any] | None = None
         self._session: Any = None
         self._active = False
+        self._failed: BaseException | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -91,6 +94,7 @@ class MongoUnitOfWork:
             await self._end(commit=False)
         finally:
             self._active = False
+            self._failed = None
 
     async def _end(self, *, commit: bool) -> None:
         context, self._context = self._context, None
@@ -108,10 +112,23 @@ class MongoUnitOfWork:
         else:
             await context.__aexit__(_Rollback, _Rollback(), None)
 
+    def doom(self, error: E_) -> E_:
+        """Make the current transaction rollback-only after a refused write."""
+        self._failed = error
+        return error
+
     async def commit(self) -> None:
         """Commit the work done so far in the block; later work starts a new transaction."""
         self._require_active()
         async with self._lock:
+            failed, self._failed = self._failed, None
+            if failed is not None:
+                if self.transactions:
+                    await self._end(commit=False)
+                    await self._begin()
+                raise UnitOfWorkError(
+                    f"the unit of work was rolled back after an earlier error: {failed}"
+                ) from failed
             if self.transactions:
                 await self._end(commit=True)
                 await self._begin()
@@ -120,6 +137,7 @@ class MongoUnitOfWork:
         """Discard the work done since the last commit."""
         self._require_active()
         async with self._lock:
+            self._failed = None
             if self.transactions:
                 await self._end(commit=False)
                 await self._begin()

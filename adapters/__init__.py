@@ -1,0 +1,1 @@
+"""Adapters implementing the domain's ports: ``mongo`` (MongoDB) and ``memory``."""

@@ -1,0 +1,132 @@
+"""The in-memory unit of work: writes staged in an overlay, applied atomically on commit."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, TypeVar
+
+from domain.entities import User
+from domain.errors import ConcurrencyConflict, Conflict, UnitOfWorkError
+
+from .repositories import DELETED, InMemoryRepository
+from .store import InMemoryStore
+
+__all__ = ["InMemoryUnitOfWork"]
+
+E = TypeVar("E", bound=BaseException)
+
+
+class InMemoryUnitOfWork:
+    """``async with uow:`` stages writes; ``commit()`` applies them all or none.
+
+    Same rule as every unit of work: leaving the block without ``commit()`` rolls
+    back.  Units of work on one :class:`InMemoryStore` (for example one per task) never
+    see each other's uncommitted writes; a commit whose reads went stale (another unit
+    committed a newer version meanwhile) raises ``ConcurrencyConflict`` and applies
+    nothing.
+    """
+
+    def __init__(self, store: InMemoryStore | None = None) -> None:
+        self.store = store if store is not None else InMemoryStore()
+        self._staged: dict[str, dict[str, Any]] = {}
+        # (table, id) -> the committed entity the staged write was based on (None: absent)
+        self._expected: dict[tuple[str, str], Any] = {}
+        self._active = False
+        self._failed: BaseException | None = None
+        self._users: InMemoryRepository[User] = InMemoryRepository(
+            self, "users", User, unique=("email",)
+        )
+        self._repositories = [self._users]
+
+    @property
+    def users(self) -> InMemoryRepository[User]:
+        """The users repository of this unit of work."""
+        self.require_active()
+        return self._users
+
+    def require_active(self) -> None:
+        """``UnitOfWorkError`` outside ``async with``."""
+        if not self._active:
+            raise UnitOfWorkError("use the unit of work inside `async with uow:`")
+
+    def staged(self, table: str) -> dict[str, Any]:
+        """The staged writes of ``table`` (``DELETED`` marks a removal)."""
+        return self._staged.setdefault(table, {})
+
+    def expect(self, table: str, entity_id: str) -> None:
+        """Remember what a staged write was based on, the first time it is staged."""
+        self._expected.setdefault((table, entity_id), self.store.table(table).get(entity_id))
+
+    async def __aenter__(self) -> InMemoryUnitOfWork:
+        if self._active:
+            raise UnitOfWorkError("this unit of work is already in a block")
+        self._discard()
+        self._active = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._discard()
+        self._active = False
+
+    def _discard(self) -> None:
+        self._staged = {}
+        self._expected = {}
+        self._failed = None
+
+    def doom(self, error: E) -> E:
+        """Make the current unit rollback-only after a refused write; return ``error``."""
+        self._failed = error
+        return error
+
+    async def rollback(self) -> None:
+        """Discard the staged writes."""
+        self.require_active()
+        self._discard()
+
+    async def commit(self) -> None:
+        """Check every staged write against the committed state, then apply them all."""
+        self.require_active()
+        if self._failed is not None:
+            failed = self._failed
+            self._discard()
+            raise UnitOfWorkError(
+                f"the unit of work was rolled back after an earlier error: {failed}"
+            ) from failed
+        async with self.store.commit_lock:
+            self._check()
+            for table, writes in self._staged.items():
+                committed = self.store.table(table)
+                for entity_id, entity in writes.items():
+                    if entity is DELETED:
+                        committed.pop(entity_id, None)
+                    else:
+                        committed[entity_id] = entity
+        self._discard()
+
+    def _check(self) -> None:
+        for (table, entity_id), based_on in self._expected.items():
+            committed = self.store.table(table).get(entity_id)
+            if committed is based_on:
+                continue
+            if based_on is None:
+                raise Conflict(table, "id")
+            raise ConcurrencyConflict(table, entity_id)
+        for repository in self._repositories:
+            final = self._final_items(repository.table)
+            for entity_id, entity in self.staged(repository.table).items():
+                if entity is not DELETED:
+                    repository.check_unique(entity, final)
+
+    def _final_items(self, table: str) -> list[tuple[str, Any]]:
+        final = dict(self.store.table(table))
+        for entity_id, entity in self.staged(table).items():
+            if entity is DELETED:
+                final.pop(entity_id, None)
+            else:
+                final[entity_id] = entity
+        return list(final.items())

@@ -1,0 +1,42 @@
+"""Entities and value objects (attrs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from .ids import is_valid_id, new_id
+
+__all__ = ["User"]
+
+
+def _valid_id(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not is_valid_id(value):
+        raise ValueError(f"{attribute.name} must be 24 lowercase hex characters, got {value!r}")
+
+
+def _name(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, str) or not value.strip() or len(value) > 100:
+        raise ValueError(f"{attribute.name} must be 1 to 100 characters, got {value!r}")
+
+
+def _email(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    local, at, domain = value.partition("@") if isinstance(value, str) else ("", "", "")
+    if not (local and at and domain and "@" not in domain and "." in domain):
+        raise ValueError(f"{attribute.name} is not an email address: {value!r}")
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+@attrs.define(kw_only=True)
+class User:
+    """A registered user.  ``email`` is unique; ``version`` counts saved changes."""
+
+    id: str = attrs.field(factory=new_id, validator=_valid_id)
+    name: str = attrs.field(validator=_name)
+    email: str = attrs.field(converter=_lower, validator=_email)
+    active: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    version: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))

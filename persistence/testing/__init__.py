@@ -1,0 +1,17 @@
+"""Helpers to run code and tests against the embedded MongoDB wire server."""
+
+from .embedded_server import (
+    EmbeddedServer,
+    async_configure_fail_point,
+    configure_fail_point,
+    fail_point,
+    server_uri_from_env_or_start,
+)
+
+__all__ = [
+    "EmbeddedServer",
+    "async_configure_fail_point",
+    "configure_fail_point",
+    "fail_point",
+    "server_uri_from_env_or_start",
+]

@@ -1,0 +1,48 @@
+"""One contract suite for the ports, run on every backend.
+
+``uow_factory`` returns a callable making fresh units of work over one shared backend
+state for the test: the memory adapters, the mongo adapters on the real server, and the
+mongo adapters on mongomock.  Backends lacking a capability skip with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from adapter_fixtures import mongo_uow_factory, mongomock_uow_factory  # noqa: F401
+
+from adapters.memory import InMemoryStore, InMemoryUnitOfWork
+
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "memory": frozenset({"transactions"}),
+    "mongo": frozenset({"transactions"}),
+    "mongomock": frozenset(),
+}
+
+
+@pytest.fixture(params=sorted(CAPABILITIES))
+def backend_name(request: pytest.FixtureRequest) -> str:
+    """The backend under test."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def uow_factory(backend_name: str, request: pytest.FixtureRequest) -> Callable[[], Any]:
+    """Makes units of work sharing one backend state for this test."""
+    if backend_name == "memory":
+        store = InMemoryStore()
+        return lambda: InMemoryUnitOfWork(store)
+    return request.getfixturevalue(f"{backend_name}_uow_factory")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def requires(backend_name: str) -> Callable[[str], None]:
+    """``requires("transactions")`` skips the test on a backend without it."""
+
+    def check(capability: str) -> None:
+        if capability not in CAPABILITIES[backend_name]:
+            pytest.skip(f"{backend_name} has no {capability}")
+
+    return check
