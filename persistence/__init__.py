@@ -10,4 +10,4 @@ from .engine import graft as _graft
 _graft.activate()
 
 from .engine import *  # noqa: E402,F403
-from .engine import __all__  # noqa: E402
+from .engine import __all__ as __all__  # noqa: E402

@@ -36,7 +36,9 @@ class DocumentMapper(Generic[E, D]):
         names = [field.name for field in attrs.fields(entity_cls)]  # type: ignore[arg-type]
         missing = [n for n in names if n != "id" and n not in document_cls._fields]
         if missing:
-            raise TypeError(f"{document_cls.__name__} lacks fields {missing} of {entity_cls.__name__}")
+            raise TypeError(
+                f"{document_cls.__name__} lacks fields {missing} of {entity_cls.__name__}"
+            )
         self.fields = tuple(n for n in names if n != "id")
 
     def to_document(self, entity: E) -> D:

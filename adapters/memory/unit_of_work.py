@@ -118,7 +118,7 @@ class InMemoryUnitOfWork:
             raise ConcurrencyConflict(table, entity_id)
         for repository in self._repositories:
             final = self._final_items(repository.table)
-            for entity_id, entity in self.staged(repository.table).items():
+            for entity in self.staged(repository.table).values():
                 if entity is not DELETED:
                     repository.check_unique(entity, final)
 

@@ -55,9 +55,8 @@ def _driver_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
         if key not in _NOT_FOR_DRIVER and value is not None
     }
     try:
-        from pymongo.driver_info import DriverInfo
-
         import mongoengine
+        from pymongo.driver_info import DriverInfo
 
         kwargs.setdefault("driver", DriverInfo("MongoEngine-async", mongoengine.__version__))
     except ImportError:  # pragma: no cover - every supported PyMongo has it

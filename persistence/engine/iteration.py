@@ -25,7 +25,7 @@ __all__ = [
 class QuerySetAsyncIterator:
     """Async iterator over a queryset's results (documents, dicts or scalars)."""
 
-    __slots__ = ("_convert", "_cursor", "_started", "_queryset")
+    __slots__ = ("_convert", "_cursor", "_queryset", "_started")
 
     def __init__(self, queryset: Any) -> None:
         self._queryset = queryset
@@ -113,5 +113,5 @@ async def queryset_async_values(self: Any, *fields: str) -> list[dict[str, Any]]
     rows = await queryset_async_to_list(self.values_list(*fields))
     if len(fields) == 1:
         return [{fields[0]: value} for value in rows]
-    return [dict(zip(fields, row)) for row in rows]
+    return [dict(zip(fields, row, strict=True)) for row in rows]
 

@@ -275,7 +275,8 @@ async def document_async_fetch(self: Any, force_reload: bool = False) -> Any:
 async def lazy_reference_async_fetch(self: Any, force_reload: bool = False) -> Any:
     """``LazyReference.async_fetch()``: load (once) the referenced document."""
     if self._cached_doc is None or force_reload:
-        self._cached_doc = await fetch_by_id(self.document_type, self.pk, DBRef(self.collection, self.pk))
+        ref = DBRef(self.collection, self.pk)
+        self._cached_doc = await fetch_by_id(self.document_type, self.pk, ref)
     return self._cached_doc
 
 

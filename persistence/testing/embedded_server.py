@@ -105,7 +105,7 @@ class EmbeddedServer:
         if self.auth:
             args.append("--auth")
         args.extend(self.extra_args)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
+        log = open(self.log_path, "ab")
         try:
             self._process = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL

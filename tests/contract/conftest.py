@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from adapter_fixtures import mongo_uow_factory, mongomock_uow_factory  # noqa: F401
 
+from adapter_fixtures import mongo_uow_factory, mongomock_uow_factory  # noqa: F401
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
 
 CAPABILITIES: dict[str, frozenset[str]] = {

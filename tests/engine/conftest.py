@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import mongomock
 import pytest
+from mongoengine import connect, disconnect
 
 import persistence  # noqa: F401  (activates the async API)
-from mongoengine import connect, disconnect
 from persistence.engine import connect_async, disconnect_async
 
 
