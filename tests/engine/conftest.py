@@ -45,10 +45,10 @@ async def mongomock_db(db_name: str) -> AsyncIterator[object]:
 
 
 @pytest.fixture(params=["server", "mongomock"])
-async def any_async_db(request: pytest.FixtureRequest) -> AsyncIterator[object]:
+def any_async_db(request: pytest.FixtureRequest) -> object:
     """Alias "default" on the server and on mongomock (for behaviour both must share)."""
     fixture = "async_db" if request.param == "server" else "mongomock_db"
-    yield request.getfixturevalue(fixture)
+    return request.getfixturevalue(fixture)
 
 
 @pytest.fixture

@@ -1,0 +1,160 @@
+"""connect_async and the async alias registry."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import mongomock
+import pytest
+from mongoengine import Document, StringField, connect, disconnect
+from mongoengine.connection import ConnectionFailure, get_db
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ServerSelectionTimeoutError
+
+import persistence  # noqa: F401
+from persistence.engine import (
+    TransactionsNotSupportedError,
+    async_run_in_transaction,
+    connect_async,
+    disconnect_all_async,
+    disconnect_async,
+    get_async_db,
+    is_async_connection,
+)
+
+
+class Note(Document):
+    text = StringField()
+    meta = {"db_alias": "conn_test"}
+
+
+def _name() -> str:
+    return f"c_{uuid.uuid4().hex[:10]}"
+
+
+def test_names_are_exported_from_mongoengine() -> None:
+    from mongoengine import (
+        async_run_in_transaction as exported_tx,
+    )
+    from mongoengine import (
+        connect_async as exported_connect,
+    )
+    from mongoengine import (
+        disconnect_async as exported_disconnect,
+    )
+    from mongoengine import (
+        get_async_db as exported_db,
+    )
+    from mongoengine import (
+        is_async_connection as exported_is_async,
+    )
+
+    assert exported_connect is connect_async
+    assert exported_disconnect is disconnect_async
+    assert exported_tx is async_run_in_transaction
+    assert exported_db is get_async_db
+    assert exported_is_async is is_async_connection
+
+
+async def test_connect_async_registers_an_async_client(mongodb_uri: str) -> None:
+    name = _name()
+    client = await connect_async(name, alias="conn_test", host=mongodb_uri)
+    try:
+        assert isinstance(client, AsyncMongoClient)
+        assert is_async_connection("conn_test") and not is_async_connection("nope")
+        db = get_async_db("conn_test")
+        assert isinstance(db, AsyncDatabase) and db.name == name
+        await Note(text="hello").async_save()
+        assert [d["text"] for d in await client[name]["note"].find().to_list()] == ["hello"]
+    finally:
+        await client.drop_database(name)
+        await disconnect_async("conn_test")
+    assert not is_async_connection("conn_test")
+
+
+async def test_connect_async_does_no_io_and_first_use_fails_fast() -> None:
+    started = time.monotonic()
+    await connect_async(
+        "unreachable",
+        alias="conn_test",
+        host="mongodb://127.0.0.1:1/",
+        serverSelectionTimeoutMS=300,
+    )
+    assert time.monotonic() - started < 0.5
+    try:
+        with pytest.raises(ServerSelectionTimeoutError):
+            await Note(text="x").async_save()
+        assert time.monotonic() - started < 5
+    finally:
+        await disconnect_async("conn_test")
+
+
+async def test_same_alias_with_other_settings_is_refused(mongodb_uri: str) -> None:
+    await connect_async("one", alias="conn_test", host=mongodb_uri)
+    try:
+        again = await connect_async("one", alias="conn_test", host=mongodb_uri)
+        assert again is get_async_db("conn_test").client
+        with pytest.raises(ConnectionFailure, match="different connection"):
+            await connect_async("two", alias="conn_test", host=mongodb_uri)
+    finally:
+        await disconnect_async("conn_test")
+
+
+async def test_async_alias_never_shares_a_client_with_a_sync_alias(mongodb_uri: str) -> None:
+    sync_client = connect("shared", alias="conn_sync", host=mongodb_uri)
+    try:
+        async_client = await connect_async("shared", alias="conn_async", host=mongodb_uri)
+        twin = await connect_async("shared", alias="conn_async2", host=mongodb_uri)
+        try:
+            assert async_client is not sync_client
+            assert twin is async_client  # identical async settings share, as MongoEngine does
+            with pytest.raises(ConnectionFailure, match="async connection"):
+                connect("shared", alias="conn_async", host=mongodb_uri)
+            with pytest.raises(ConnectionFailure, match="sync connection"):
+                await connect_async("shared", alias="conn_sync", host=mongodb_uri)
+            with pytest.raises(RuntimeError, match="disconnect_async"):
+                disconnect("conn_async")
+        finally:
+            await disconnect_all_async()
+        assert not is_async_connection("conn_async2")
+    finally:
+        disconnect("conn_sync")
+
+
+async def test_get_db_returns_the_async_database_for_user_code(mongodb_uri: str) -> None:
+    name = _name()
+    await connect_async(name, host=mongodb_uri)
+    try:
+        db = get_db()
+        assert isinstance(db, AsyncDatabase)
+        collection = db[Note._get_collection_name()]
+        await collection.insert_one({"text": "t", "active": True})
+        explanation = await collection.find({"active": True}).explain()
+        assert "queryPlanner" in explanation or "ok" in explanation
+    finally:
+        await get_db().client.drop_database(name)
+        await disconnect_async()
+
+
+async def test_mongomock_alias_runs_the_async_api_without_transactions() -> None:
+    await connect_async("mock", alias="conn_test", mongo_client_class=mongomock.MongoClient)
+    try:
+        await Note(text="in memory").async_save()
+        assert [n.text async for n in Note.objects] == ["in memory"]
+        with pytest.raises(TransactionsNotSupportedError):
+            async with async_run_in_transaction("conn_test"):
+                pass
+    finally:
+        await disconnect_async("conn_test")
+
+
+async def test_unknown_alias_is_a_connection_failure() -> None:
+    class Orphan(Document):
+        meta = {"db_alias": "never_connected"}
+
+    with pytest.raises(ConnectionFailure):
+        get_async_db("never_connected")
+    with pytest.raises((ConnectionFailure, RuntimeError)):
+        await Orphan().async_save()
