@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from mongoengine import Document, IntField, StringField, connect_async, disconnect_async
+from mongoengine import Document, IntField, StringField
 
 import persistence  # noqa: F401  (activates the async API on MongoEngine)
 from adapters.mongo import MongoUnitOfWork
 from domain.errors import Conflict
 from domain.services import register_user
+from persistence.engine import connect_async, disconnect_async
 from persistence.testing import server_uri_from_env_or_start
 
 

@@ -15,16 +15,8 @@ from typing import Any
 import pymongo
 import pytest
 
+from markers import EMBEDDED
 from persistence.testing import EmbeddedServer
-
-EMBEDDED = not os.environ.get("MONGODB_URI")
-
-
-def server_gap(reason: str) -> pytest.MarkDecorator:
-    """``xfail(strict=True)`` for a documented embedded-server gap, only on that server."""
-    if EMBEDDED:
-        return pytest.mark.xfail(strict=True, reason=f"embedded server gap: {reason}")
-    return pytest.mark.usefixtures()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,109 @@
+"""The embedded server: start, restart with the same storage, fail points, and its gaps.
+
+Gap tests assert MongoDB's real behaviour; on the embedded server they are
+``xfail(strict=True)`` (see docs/server-gaps.md), on a real mongod they pass.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pymongo
+import pytest
+from pymongo.errors import OperationFailure
+
+from markers import server_gap
+from persistence.testing import EmbeddedServer, fail_point
+
+
+def test_server_answers_as_a_replica_set_primary(sync_client: pymongo.MongoClient[Any]) -> None:
+    hello = sync_client.admin.command("hello")
+    assert hello["isWritablePrimary"] is True
+    assert hello.get("setName")  # a replica set: transactions work
+
+
+def test_writes_survive_a_restart_on_the_same_storage() -> None:
+    with EmbeddedServer() as server:
+        with pymongo.MongoClient(server.uri) as client:
+            client.keep.items.insert_one({"name": "durable"})
+        port = server.port
+        server.restart()
+        assert server.port == port
+        with pymongo.MongoClient(server.uri) as client:
+            assert client.keep.items.find_one({}, {"_id": 0}) == {"name": "durable"}
+
+
+def test_fail_command_fails_exactly_once(sync_client: pymongo.MongoClient[Any]) -> None:
+    collection = sync_client.fp_test.items
+    collection.drop()
+    with fail_point(
+        sync_client,
+        mode={"times": 1},
+        data={"failCommands": ["insert"], "errorCode": 2},
+    ):
+        with pytest.raises(OperationFailure):
+            collection.insert_one({"n": 1})
+        collection.insert_one({"n": 2})
+    assert [d["n"] for d in collection.find()] == [2]
+
+
+def test_block_connection_delays_the_command(sync_client: pymongo.MongoClient[Any]) -> None:
+    collection = sync_client.fp_test.items
+    collection.insert_one({"n": 1})
+    with fail_point(
+        sync_client,
+        mode={"times": 1},
+        data={"failCommands": ["find"], "blockConnection": True, "blockTimeMS": 300},
+    ):
+        started = time.monotonic()
+        collection.find_one()
+        elapsed = time.monotonic() - started
+    assert elapsed >= 0.25
+
+
+def test_unanchored_regex_on_an_indexed_field(sync_client: pymongo.MongoClient[Any]) -> None:
+    collection = sync_client.gaps.regex
+    collection.drop()
+    collection.create_index("name")
+    collection.insert_one({"name": "alice"})
+    assert [d["name"] for d in collection.find({"name": {"$regex": "lic"}})] == ["alice"]
+
+
+@server_gap("no JavaScript engine: $where is refused")
+def test_where_clause(sync_client: pymongo.MongoClient[Any]) -> None:
+    collection = sync_client.gaps.where
+    collection.drop()
+    collection.insert_one({"name": "alice"})
+    assert len(list(collection.find({"$where": "this.name == 'alice'"}))) == 1
+
+
+@server_gap("mapReduce answers with no results")
+def test_map_reduce(sync_client: pymongo.MongoClient[Any]) -> None:
+    db = sync_client.gaps
+    db.mr.drop()
+    db.mr.insert_many([{"k": "a"}, {"k": "a"}, {"k": "b"}])
+    result = db.command(
+        "mapReduce",
+        "mr",
+        map="function() { emit(this.k, 1); }",
+        reduce="function(key, values) { return Array.sum(values); }",
+        out={"inline": 1},
+    )
+    assert {r["_id"]: r["value"] for r in result["results"]} == {"a": 2, "b": 1}
+
+
+@server_gap("text indexes are not supported")
+def test_text_index(sync_client: pymongo.MongoClient[Any]) -> None:
+    collection = sync_client.gaps.text
+    collection.drop()
+    collection.create_index([("body", "text")])
+    collection.insert_one({"body": "hello world"})
+    assert len(list(collection.find({"$text": {"$search": "hello"}}))) == 1
+
+
+@server_gap("hashed indexes are not supported")
+def test_hashed_index(sync_client: pymongo.MongoClient[Any]) -> None:
+    collection = sync_client.gaps.hashed
+    collection.drop()
+    assert collection.create_index([("k", "hashed")]) == "k_hashed"
