@@ -8,7 +8,7 @@ import attrs
 
 from .ids import is_valid_id, new_id
 
-__all__ = ["User"]
+__all__ = ["Dimensions", "Product", "User"]
 
 
 def _valid_id(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -39,4 +39,32 @@ class User:
     name: str = attrs.field(validator=_name)
     email: str = attrs.field(converter=_lower, validator=_email)
     active: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    version: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
+
+
+@attrs.frozen(kw_only=True)
+class Dimensions:
+    """A value object: a product's size in centimetres."""
+
+    width: float | None = None
+    height: float | None = None
+
+
+def _tags(value: Any) -> list[str]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(t, str) for t in value):
+        raise ValueError(f"tags must be a list of strings, got {value!r}")
+    return list(value)
+
+
+@attrs.define(kw_only=True)
+class Product:
+    """A catalogue product: the aggregate the query specs are exercised on."""
+
+    id: str = attrs.field(factory=new_id, validator=_valid_id)
+    name: str = attrs.field(validator=_name)
+    category: str | None = None
+    price: float | None = None
+    stock: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
+    tags: list[str] = attrs.field(factory=list, converter=_tags)
+    dimensions: Dimensions | None = None
     version: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))

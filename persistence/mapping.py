@@ -1,7 +1,8 @@
 """Mapping between attrs entities (``domain``) and MongoEngine documents.
 
 Entities carry their id as a 24-hex string; documents as an ``ObjectId``.  Every other
-attrs field maps to the document field of the same name.
+attrs field maps to the document field of the same name; nested attrs values map to
+embedded documents.
 """
 
 from __future__ import annotations
@@ -12,19 +13,33 @@ import attrs
 from bson import ObjectId
 from bson.errors import InvalidId
 from mongoengine import Document
+from mongoengine.base import BaseDict, BaseList
+
+from domain.codec import from_dict, to_dict
 
 E = TypeVar("E")
 D = TypeVar("D", bound=Document)
 
-__all__ = ["DocumentMapper", "to_object_id"]
+__all__ = ["DocumentMapper", "plain", "to_object_id"]
 
 
-def to_object_id(entity_id: str) -> ObjectId | None:
+def to_object_id(entity_id: Any) -> ObjectId | None:
     """The ObjectId of an entity id, or None when it cannot be one."""
     try:
         return ObjectId(entity_id)
     except (InvalidId, TypeError):
         return None
+
+
+def plain(value: Any) -> Any:
+    """Document values as plain Python: embedded documents become dicts."""
+    if hasattr(value, "_fields") and hasattr(value, "_data"):
+        return {name: plain(value._data.get(name)) for name in value._fields}
+    if isinstance(value, (list, BaseList)):
+        return [plain(v) for v in value]
+    if isinstance(value, (dict, BaseDict)):
+        return {k: plain(v) for k, v in value.items()}
+    return value
 
 
 class DocumentMapper(Generic[E, D]):
@@ -43,15 +58,20 @@ class DocumentMapper(Generic[E, D]):
 
     def to_document(self, entity: E) -> D:
         """A new (unsaved) document holding the entity's state."""
-        values = {name: getattr(entity, name) for name in self.fields}
-        return self.document_cls(id=ObjectId(entity.id), **values)  # type: ignore[attr-defined]
+        values = to_dict(entity)
+        son = {name: values[name] for name in self.fields if values[name] is not None}
+        son["_id"] = ObjectId(values["id"])
+        return self.document_cls._from_son(son, created=True)  # type: ignore[no-any-return]
 
     def to_entity(self, document: D) -> E:
         """The entity a loaded document describes."""
         data = document._data
-        values: dict[str, Any] = {name: data.get(name) for name in self.fields}
-        return self.entity_cls(id=str(document.pk), **values)
+        values: dict[str, Any] = {name: plain(data.get(name)) for name in self.fields}
+        values["id"] = str(document.pk)
+        return from_dict(self.entity_cls, values)
 
-    def changes(self, entity: E) -> dict[str, Any]:
-        """``set__field=value`` keyword arguments for an update of every mapped field."""
-        return {f"set__{name}": getattr(entity, name) for name in self.fields}
+    def from_son(self, son: dict[str, Any]) -> E:
+        """The entity a raw stored document describes."""
+        values = {name: son[name] for name in self.fields if name in son}
+        values["id"] = str(son["_id"])
+        return from_dict(self.entity_cls, values)

@@ -3,8 +3,8 @@
 Shipped for users' unit tests of their services (hence ``InMemory...``, not ``Fake``).
 """
 
-from .repositories import InMemoryRepository
+from .repositories import InMemoryQueries, InMemoryRepository
 from .store import InMemoryStore
 from .unit_of_work import InMemoryUnitOfWork
 
-__all__ = ["InMemoryRepository", "InMemoryStore", "InMemoryUnitOfWork"]
+__all__ = ["InMemoryQueries", "InMemoryRepository", "InMemoryStore", "InMemoryUnitOfWork"]

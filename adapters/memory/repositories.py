@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import attrs
+import mongomock
+
+from domain.codec import from_dict, to_dict
 from domain.errors import ConcurrencyConflict, Conflict, NotFound
+from domain.specs import (
+    ALL,
+    FIRST_PAGE,
+    NO_ORDER,
+    Changes,
+    GroupBy,
+    Order,
+    Page,
+    Predicate,
+    field_paths,
+    project_row,
+    validate_changes,
+    validate_paths,
+)
+
+from ..mongo_query import (
+    compile_changes,
+    compile_filter,
+    compile_group,
+    compile_sort,
+    db_path,
+    group_rows,
+    keyset_filter,
+)
 
 if TYPE_CHECKING:
     from .unit_of_work import InMemoryUnitOfWork
 
 E = TypeVar("E")
 
-__all__ = ["DELETED", "InMemoryRepository"]
+__all__ = ["DELETED", "InMemoryQueries", "InMemoryRepository"]
 
 
 class _Deleted:
@@ -40,6 +68,7 @@ class InMemoryRepository(Generic[E]):
     ) -> None:
         self._uow = uow
         self.table = table
+        self.entity_cls = entity_cls
         self._name = entity_cls.__name__
         self.unique = unique
 
@@ -140,3 +169,169 @@ class InMemoryRepository(Generic[E]):
             raise NotFound(self._name, entity_id)
         self._uow.expect(self.table, entity_id)
         self._staged()[entity_id] = DELETED
+
+
+class InMemoryQueries(InMemoryRepository[E]):
+    """The query methods of the port, evaluated with MongoDB's semantics.
+
+    The visible entities are loaded into a throwaway mongomock collection, and the spec
+    is compiled exactly as the mongo adapter compiles it: the same filter, sort, paging,
+    grouping and update documents give the same results as on a server.
+    """
+
+    def _scratch(self) -> Any:
+        collection = mongomock.MongoClient().db.entities
+        docs = []
+        for entity_id, entity in self.visible_items():
+            doc = _stored(to_dict(entity))
+            doc["_id"] = doc.pop("id", entity_id)
+            docs.append(doc)
+        if docs:
+            collection.insert_many(docs)
+        return collection
+
+    def _check(self, paths: Iterable[str]) -> None:
+        validate_paths(self.entity_cls, paths)
+
+    def _filter(self, spec: Predicate, order: Order, page: Page) -> dict[str, Any]:
+        self._check([*field_paths(spec), *(k.path for k in order.keys)])
+        parts = [compile_filter(spec), keyset_filter(order, page)]
+        return {"$and": [p for p in parts if p]} if any(parts) else {}
+
+    def _cursor(self, spec: Predicate, order: Order, page: Page) -> Any:
+        cursor = self._scratch().find(self._filter(spec, order, page))
+        cursor = cursor.sort(compile_sort(order)).skip(page.skip)
+        return cursor.limit(page.limit) if page.limit else cursor
+
+    def _entities(self, docs: Iterable[dict[str, Any]]) -> list[E]:
+        return [copy.deepcopy(self._visible(doc["_id"])) for doc in docs]
+
+    async def find(
+        self, spec: Predicate = ALL, *, order: Order = NO_ORDER, page: Page = FIRST_PAGE
+    ) -> list[E]:
+        """Entities matching ``spec`` in ``order`` (id last), paged."""
+        self._uow.require_active()
+        if page.limit == 0:
+            return []
+        return self._entities(self._cursor(spec, order, page))
+
+    async def iterate(
+        self, spec: Predicate = ALL, *, order: Order = NO_ORDER, batch_size: int = 100
+    ) -> AsyncIterator[E]:
+        """Entities matching ``spec``, one at a time."""
+        for entity in await self.find(spec, order=order):
+            yield entity
+
+    async def first(self, spec: Predicate = ALL, *, order: Order = NO_ORDER) -> E | None:
+        """The first entity matching ``spec`` in ``order``, or None."""
+        found = await self.find(spec, order=order, page=Page(limit=1))
+        return found[0] if found else None
+
+    async def count(self, spec: Predicate = ALL) -> int:
+        """How many entities match ``spec``."""
+        self._uow.require_active()
+        self._check(field_paths(spec))
+        return self._scratch().count_documents(compile_filter(spec))  # type: ignore[no-any-return]
+
+    async def exists(self, spec: Predicate = ALL) -> bool:
+        """True if any entity matches ``spec``."""
+        return await self.count(spec) > 0
+
+    async def distinct(self, path: str, spec: Predicate = ALL) -> list[Any]:
+        """Distinct values at ``path`` among matching entities (arrays flattened)."""
+        self._uow.require_active()
+        self._check([path, *field_paths(spec)])
+        return list(self._scratch().distinct(db_path(path), compile_filter(spec)))
+
+    async def project(
+        self,
+        fields: Iterable[str],
+        spec: Predicate = ALL,
+        *,
+        order: Order = NO_ORDER,
+        page: Page = FIRST_PAGE,
+    ) -> list[dict[str, Any]]:
+        """Only ``fields`` (and ``id``) of matching entities, as dicts keyed by path."""
+        self._uow.require_active()
+        fields = tuple(fields)
+        self._check(fields)
+        if page.limit == 0:
+            return []
+        return [project_row(doc, fields) for doc in self._cursor(spec, order, page)]
+
+    async def aggregate(self, group: GroupBy) -> list[dict[str, Any]]:
+        """Rows of ``group``: its keys and aggregates."""
+        self._uow.require_active()
+        self._check([*group.keys, *(a.path for a in group.aggregates if a.path)])
+        self._check(field_paths(group.where))
+        rows = list(self._scratch().aggregate(compile_group(group)))
+        return group_rows(group, rows)
+
+    async def add_many(self, entities: Iterable[E]) -> list[E]:
+        """Add several entities: all of them, or (on a conflict) none."""
+        self._uow.require_active()
+        batch = [copy.deepcopy(e) for e in entities]
+        items = list(self.visible_items())
+        seen_ids = {entity_id for entity_id, _ in items}
+        for entity in batch:
+            entity_id = entity.id  # type: ignore[attr-defined]
+            if entity_id in seen_ids:
+                raise self._uow.doom(Conflict(self._name, "id"))
+            try:
+                self.check_unique(entity, items)
+            except Conflict as error:
+                raise self._uow.doom(error) from None
+            seen_ids.add(entity_id)
+            items.append((entity_id, entity))
+        for entity in batch:
+            self._uow.expect(self.table, entity.id)  # type: ignore[attr-defined]
+            self._staged()[entity.id] = entity  # type: ignore[attr-defined]
+        return [copy.deepcopy(e) for e in batch]
+
+    async def update_where(self, spec: Predicate, changes: Changes) -> int:
+        """Apply ``changes`` to every matching entity (validated first); return the count."""
+        self._uow.require_active()
+        self._check([*field_paths(spec), *(c.path for c in changes.items)])
+        changes = validate_changes(self.entity_cls, changes)
+        scratch = self._scratch()
+        ids = [doc["_id"] for doc in scratch.find(compile_filter(spec), {"_id": 1})]
+        update = compile_changes(changes)
+        if "version" in attrs.fields_dict(self.entity_cls) and not _touches(changes, "version"):
+            update.setdefault("$inc", {})["version"] = 1
+        scratch.update_many({"_id": {"$in": ids}}, update)
+        updated = []
+        for doc in scratch.find({"_id": {"$in": ids}}):
+            doc["id"] = doc.pop("_id")
+            updated.append(from_dict(self.entity_cls, doc))  # validates every entity
+        items = [(i, e) for i, e in self.visible_items() if i not in set(ids)]
+        for entity in updated:
+            try:
+                self.check_unique(entity, [*items, *((u.id, u) for u in updated)])  # type: ignore[attr-defined]
+            except Conflict as error:
+                raise self._uow.doom(error) from None
+        for entity in updated:
+            self._uow.expect(self.table, entity.id)  # type: ignore[attr-defined]
+            self._staged()[entity.id] = entity  # type: ignore[attr-defined]
+        return len(updated)
+
+    async def remove_where(self, spec: Predicate) -> int:
+        """Remove every matching entity; return the count."""
+        self._uow.require_active()
+        self._check(field_paths(spec))
+        ids = [doc["_id"] for doc in self._scratch().find(compile_filter(spec), {"_id": 1})]
+        for entity_id in ids:
+            await self.remove(entity_id)
+        return len(ids)
+
+
+def _stored(value: Any) -> Any:
+    """A document as MongoEngine stores it: fields holding None are left out."""
+    if isinstance(value, dict):
+        return {k: _stored(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_stored(v) for v in value]
+    return value
+
+
+def _touches(changes: Changes, path: str) -> bool:
+    return any(c.path == path for c in changes.items)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, TypeVar
 
-from domain.entities import User
+from domain.entities import Product, User
 from domain.errors import ConcurrencyConflict, Conflict, UnitOfWorkError
 
-from .repositories import DELETED, InMemoryRepository
+from .repositories import DELETED, InMemoryQueries
 from .store import InMemoryStore
 
 __all__ = ["InMemoryUnitOfWork"]
@@ -33,16 +33,23 @@ class InMemoryUnitOfWork:
         self._expected: dict[tuple[str, str], Any] = {}
         self._active = False
         self._failed: BaseException | None = None
-        self._users: InMemoryRepository[User] = InMemoryRepository(
+        self._users: InMemoryQueries[User] = InMemoryQueries(
             self, "users", User, unique=("email",)
         )
-        self._repositories = [self._users]
+        self._products: InMemoryQueries[Product] = InMemoryQueries(self, "products", Product)
+        self._repositories = [self._users, self._products]
 
     @property
-    def users(self) -> InMemoryRepository[User]:
+    def users(self) -> InMemoryQueries[User]:
         """The users repository of this unit of work."""
         self.require_active()
         return self._users
+
+    @property
+    def products(self) -> InMemoryQueries[Product]:
+        """The products repository of this unit of work."""
+        self.require_active()
+        return self._products
 
     def require_active(self) -> None:
         """``UnitOfWorkError`` outside ``async with``."""

@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import attrs
+from bson import ObjectId
 from mongoengine.errors import NotUniqueError
 from pymongo.errors import OperationFailure
 
-from domain.errors import ConcurrencyConflict, NotFound
-from persistence.mapping import DocumentMapper, to_object_id
+from domain.errors import ConcurrencyConflict, Conflict, NotFound
+from domain.specs import (
+    ALL,
+    FIRST_PAGE,
+    NO_ORDER,
+    Changes,
+    GroupBy,
+    Order,
+    Page,
+    Predicate,
+    field_paths,
+    project_row,
+    validate_changes,
+    validate_paths,
+)
+from persistence.mapping import DocumentMapper, plain, to_object_id
 
-from .errors import conflict_from
+from ..mongo_query import (
+    compile_changes,
+    compile_filter,
+    compile_group,
+    group_rows,
+    keyset_filter,
+)
+from .errors import conflict_from, duplicated_field
 
 if TYPE_CHECKING:
     from .unit_of_work import MongoUnitOfWork
@@ -20,7 +43,7 @@ E = TypeVar("E")
 
 _WRITE_CONFLICT = 112
 
-__all__ = ["MongoRepository"]
+__all__ = ["MongoQueries", "MongoRepository"]
 
 
 class MongoRepository(Generic[E]):
@@ -84,20 +107,26 @@ class MongoRepository(Generic[E]):
         oid = to_object_id(entity.id)  # type: ignore[attr-defined]
         if oid is None:
             raise NotFound(self._name, entity.id)  # type: ignore[attr-defined]
-        changes = self._mapper.changes(entity)
         version = getattr(entity, "version", None)
-        query: dict[str, Any] = {"pk": oid}
+        stored = attrs.evolve(entity, version=version + 1) if version is not None else entity
+        document = self._mapper.to_document(stored)
+        document.validate()
+        son = document.to_mongo().to_dict()
+        son.pop("_id", None)
+        update: dict[str, Any] = {"$set": son}
+        unset = {name: "" for name in self._mapper.fields if name not in son}
+        if unset:
+            update["$unset"] = unset
+        query: dict[str, Any] = {"_id": oid}
         if version is not None:
             query["version"] = version
-            changes["set__version"] = version + 1
-        self._document(**{k[5:]: v for k, v in changes.items()}).validate()
         async with self._uow.operation():
             try:
-                updated = await self._document.objects(**query).async_update_one(**changes)
+                updated = await self._document.objects(__raw__=query).async_update_one(
+                    __raw__=update
+                )
             except NotUniqueError as exc:
-                conflict = await conflict_from(exc, self._name, self._document(pk=oid, **{
-                    k[5:]: v for k, v in changes.items()
-                }))
+                conflict = await conflict_from(exc, self._name, document)
                 raise self._uow.doom(conflict) from None
             except OperationFailure as exc:
                 if exc.code != _WRITE_CONFLICT:
@@ -112,3 +141,143 @@ class MongoRepository(Generic[E]):
         if version is not None:
             entity.version = version + 1  # type: ignore[attr-defined]
         return entity
+
+
+class MongoQueries(MongoRepository[E]):
+    """The query methods of the port: specs compiled to MongoEngine querysets.
+
+    Every method checks the spec's field paths against the entity first
+    (``UnknownField`` before any query), then runs through the engine's ``async_``
+    methods inside the unit of work's transaction.
+    """
+
+    def _check(self, paths: Iterable[str]) -> None:
+        validate_paths(self._mapper.entity_cls, paths)
+
+    def _queryset(self, spec: Predicate, order: Order = NO_ORDER, page: Page = FIRST_PAGE) -> Any:
+        self._check([*field_paths(spec), *(k.path for k in order.keys)])
+        parts = [compile_filter(spec, ObjectId), keyset_filter(order, page, ObjectId)]
+        query = {"$and": [p for p in parts if p]} if any(parts) else {}
+        queryset = self._document.objects(__raw__=query)
+        keys = order.with_id()
+        queryset = queryset.order_by(*(f"{'-' if k.descending else ''}{k.path}" for k in keys))
+        if page.skip:
+            queryset = queryset.skip(page.skip)
+        if page.limit:
+            queryset = queryset.limit(page.limit)
+        return queryset
+
+    async def find(
+        self, spec: Predicate = ALL, *, order: Order = NO_ORDER, page: Page = FIRST_PAGE
+    ) -> list[E]:
+        """Entities matching ``spec`` in ``order`` (id last), paged."""
+        if page.limit == 0:
+            self._queryset(spec, order, page)
+            return []
+        queryset = self._queryset(spec, order, page).as_pymongo()
+        async with self._uow.operation():
+            rows = await queryset.async_to_list()
+        return [self._mapper.from_son(row) for row in rows]
+
+    async def iterate(
+        self, spec: Predicate = ALL, *, order: Order = NO_ORDER, batch_size: int = 100
+    ) -> AsyncIterator[E]:
+        """Entities matching ``spec``, fetched ``batch_size`` at a time."""
+        queryset = self._queryset(spec, order).as_pymongo().batch_size(batch_size)
+        async with self._uow.operation():
+            async for row in queryset:
+                yield self._mapper.from_son(row)
+
+    async def first(self, spec: Predicate = ALL, *, order: Order = NO_ORDER) -> E | None:
+        """The first entity matching ``spec`` in ``order``, or None."""
+        found = await self.find(spec, order=order, page=Page(limit=1))
+        return found[0] if found else None
+
+    async def count(self, spec: Predicate = ALL) -> int:
+        """How many entities match ``spec``."""
+        queryset = self._queryset(spec).order_by()
+        async with self._uow.operation():
+            return await queryset.async_count()  # type: ignore[no-any-return]
+
+    async def exists(self, spec: Predicate = ALL) -> bool:
+        """True if any entity matches ``spec``."""
+        queryset = self._queryset(spec).order_by()
+        async with self._uow.operation():
+            return await queryset.async_exists()  # type: ignore[no-any-return]
+
+    async def distinct(self, path: str, spec: Predicate = ALL) -> list[Any]:
+        """Distinct values at ``path`` among matching entities (arrays flattened)."""
+        self._check([path])
+        queryset = self._queryset(spec).order_by()
+        async with self._uow.operation():
+            values = await queryset.as_pymongo().async_distinct(path)
+        if path == "id":
+            return [str(v) for v in values]
+        return [plain(v) for v in values]
+
+    async def project(
+        self,
+        fields: Iterable[str],
+        spec: Predicate = ALL,
+        *,
+        order: Order = NO_ORDER,
+        page: Page = FIRST_PAGE,
+    ) -> list[dict[str, Any]]:
+        """Only ``fields`` (and ``id``) of matching entities, as dicts keyed by path."""
+        fields = tuple(fields)
+        self._check(fields)
+        queryset = self._queryset(spec, order, page)
+        if page.limit == 0:
+            return []
+        queryset = queryset.as_pymongo().only(*(f for f in fields if f != "id"))
+        async with self._uow.operation():
+            rows = await queryset.async_to_list()
+        return [project_row(row, fields) for row in rows]
+
+    async def aggregate(self, group: GroupBy) -> list[dict[str, Any]]:
+        """Rows of ``group``: its keys and aggregates."""
+        self._check([*group.keys, *(a.path for a in group.aggregates if a.path)])
+        self._check(field_paths(group.where))
+        pipeline = compile_group(group, ObjectId)
+        async with self._uow.operation():
+            cursor = await self._document.objects.async_aggregate(pipeline)
+            rows = await cursor.to_list()
+        return group_rows(group, rows)
+
+    async def add_many(self, entities: Iterable[E]) -> list[E]:
+        """Insert several entities in one round trip; on a conflict, none stay."""
+        documents = [self._mapper.to_document(entity) for entity in entities]
+        for document in documents:
+            document.validate()
+        if not documents:
+            return []
+        async with self._uow.operation():
+            try:
+                await self._document.objects.async_insert(documents, load_bulk=False)
+            except NotUniqueError as exc:
+                field = duplicated_field(exc) or "id"
+                raise self._uow.doom(Conflict(self._name, field)) from None
+        return [self._mapper.to_entity(document) for document in documents]
+
+    async def update_where(self, spec: Predicate, changes: Changes) -> int:
+        """Apply ``changes`` to every matching entity (validated first); return the count."""
+        self._check([*field_paths(spec), *(c.path for c in changes.items)])
+        changes = validate_changes(self._mapper.entity_cls, changes)
+        update = compile_changes(changes, ObjectId)
+        if "version" in self._document._fields and not any(
+            c.path == "version" for c in changes.items
+        ):
+            update.setdefault("$inc", {})["version"] = 1
+        queryset = self._queryset(spec).order_by()
+        async with self._uow.operation():
+            try:
+                return await queryset.async_update(__raw__=update)  # type: ignore[no-any-return]
+            except NotUniqueError as exc:
+                field = duplicated_field(exc) or "id"
+                raise self._uow.doom(Conflict(self._name, field)) from None
+
+    async def remove_where(self, spec: Predicate) -> int:
+        """Remove every matching entity, applying delete rules; return the count."""
+        queryset = self._queryset(spec).order_by()
+        async with self._uow.operation():
+            return await queryset.async_delete()  # type: ignore[no-any-return]

@@ -11,13 +11,13 @@ from typing import Any, TypeVar
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from pymongo.errors import OperationFailure
 
-from domain.entities import User
+from domain.entities import Product, User
 from domain.errors import TransactionsUnsupported, UnitOfWorkError
 from persistence.engine import TransactionsNotSupportedError, async_run_in_transaction
 from persistence.mapping import DocumentMapper
-from persistence.models import UserDocument
+from persistence.models import ProductDocument, UserDocument
 
-from .repositories import MongoRepository
+from .repositories import MongoQueries
 
 __all__ = ["MongoUnitOfWork"]
 
@@ -42,8 +42,9 @@ class MongoUnitOfWork:
     def __init__(self, alias: str = DEFAULT_CONNECTION_NAME, *, transactions: bool = True) -> None:
         self.alias = alias
         self.transactions = transactions
-        self._users: MongoRepository[User] = MongoRepository(
-            self, DocumentMapper(User, UserDocument)
+        self._users: MongoQueries[User] = MongoQueries(self, DocumentMapper(User, UserDocument))
+        self._products: MongoQueries[Product] = MongoQueries(
+            self, DocumentMapper(Product, ProductDocument)
         )
         self._context: AbstractAsyncContextManager[Any] | None = None
         self._session: Any = None
@@ -52,10 +53,16 @@ class MongoUnitOfWork:
         self._lock = asyncio.Lock()
 
     @property
-    def users(self) -> MongoRepository[User]:
+    def users(self) -> MongoQueries[User]:
         """The users repository of this unit of work."""
         self._require_active()
         return self._users
+
+    @property
+    def products(self) -> MongoQueries[Product]:
+        """The products repository of this unit of work."""
+        self._require_active()
+        return self._products
 
     def _require_active(self) -> None:
         if not self._active:

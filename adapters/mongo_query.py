@@ -1,0 +1,174 @@
+"""Query specs compiled to MongoDB's query language (plain dicts, no driver needed).
+
+Both adapters use it: the mongo adapter sends the result to the server through the
+engine, the memory adapter evaluates it with mongomock's matcher.  So both give MongoDB's
+semantics for the same spec.  Keys come only from validated field paths and values only
+from the spec's scalar values, so user input cannot turn into operators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from domain.errors import UnsupportedSpec
+from domain.ids import is_valid_id
+from domain.specs import (
+    And,
+    ArrayContains,
+    Changes,
+    Compare,
+    Exists,
+    GroupBy,
+    In,
+    Matches,
+    Not,
+    Or,
+    Order,
+    Page,
+    Predicate,
+)
+
+__all__ = [
+    "IdCodec",
+    "compile_changes",
+    "compile_filter",
+    "compile_group",
+    "compile_sort",
+    "db_path",
+    "group_rows",
+    "keyset_filter",
+]
+
+IdCodec = Callable[[str], Any]
+_OPS = {"eq": None, "ne": "$ne", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
+
+
+def db_path(path: str) -> str:
+    """The stored name of a field path (``id`` is ``_id``)."""
+    return "_id" if path == "id" else path
+
+
+def _value(path: str, value: Any, encode_id: IdCodec) -> Any:
+    if path != "id" or value is None:
+        return value
+    if not is_valid_id(value):
+        raise UnsupportedSpec(f"not an id: {value!r}")
+    return encode_id(value)
+
+
+def compile_filter(predicate: Predicate, encode_id: IdCodec = str) -> dict[str, Any]:
+    """The MongoDB filter document for ``predicate``."""
+    if isinstance(predicate, Compare):
+        value = _value(predicate.path, predicate.value, encode_id)
+        op = _OPS[predicate.op]
+        return {db_path(predicate.path): value if op is None else {op: value}}
+    if isinstance(predicate, In):
+        values = [_value(predicate.path, v, encode_id) for v in predicate.values]
+        return {db_path(predicate.path): {"$nin" if predicate.negate else "$in": values}}
+    if isinstance(predicate, Matches):
+        condition: dict[str, Any] = {"$regex": predicate.regex}
+        if predicate.ignore_case:
+            condition["$options"] = "i"
+        return {db_path(predicate.path): condition}
+    if isinstance(predicate, Exists):
+        return {db_path(predicate.path): {"$exists": predicate.exists}}
+    if isinstance(predicate, ArrayContains):
+        value = _value(predicate.path, predicate.value, encode_id)
+        return {db_path(predicate.path): {"$elemMatch": {"$eq": value}}}
+    if isinstance(predicate, And):
+        parts = [compile_filter(item, encode_id) for item in predicate.items]
+        return {"$and": parts} if parts else {}
+    if isinstance(predicate, Or):
+        return {"$or": [compile_filter(item, encode_id) for item in predicate.items]}
+    if isinstance(predicate, Not):
+        return {"$nor": [compile_filter(predicate.item, encode_id)]}
+    raise UnsupportedSpec(f"cannot translate {predicate!r}")
+
+
+def compile_sort(order: Order) -> list[tuple[str, int]]:
+    """The sort specification, with ``_id`` as the last key."""
+    return [(db_path(k.path), -1 if k.descending else 1) for k in order.with_id()]
+
+
+def keyset_filter(order: Order, page: Page, encode_id: IdCodec = str) -> dict[str, Any]:
+    """The filter selecting what comes after ``page.after`` in ``order`` (BSON order).
+
+    In ascending order null sorts first, so "after null" is "not null"; in descending
+    order null sorts last, so "after v" includes the nulls.
+    """
+    if page.after is None:
+        return {}
+    keys = order.with_id()
+    if len(page.after) != len(keys):
+        raise UnsupportedSpec(
+            f"Page.after needs {len(keys)} values ({[k.path for k in keys]}), "
+            f"got {len(page.after)}"
+        )
+    branches = []
+    for i, key in enumerate(keys):
+        ties = [
+            {db_path(k.path): _value(k.path, v, encode_id)}
+            for k, v in zip(keys[:i], page.after[:i], strict=True)
+        ]
+        value = _value(key.path, page.after[i], encode_id)
+        path = db_path(key.path)
+        if key.descending:
+            if value is None:
+                continue  # nothing sorts after null in descending order
+            beyond: dict[str, Any] = {"$or": [{path: {"$lt": value}}, {path: None}]}
+        else:
+            beyond = {path: {"$ne": None}} if value is None else {path: {"$gt": value}}
+        branches.append({"$and": [*ties, beyond]} if ties else beyond)
+    return {"$or": branches} if branches else {"_id": {"$exists": False}}
+
+
+def compile_group(group: GroupBy, encode_id: IdCodec = str) -> list[dict[str, Any]]:
+    """The aggregation pipeline for ``group`` (rows come out of :func:`group_rows`)."""
+    accumulators: dict[str, Any] = {}
+    for aggregate in group.aggregates:
+        if aggregate.op == "count":
+            accumulators[aggregate.name] = {"$sum": 1}
+        else:
+            accumulators[aggregate.name] = {f"${aggregate.op}": f"${db_path(aggregate.path or '')}"}
+    key_names = {key: f"k{i}" for i, key in enumerate(group.keys)}
+    stage_id = {name: f"${db_path(key)}" for key, name in key_names.items()}
+    sort: dict[str, int] = {}
+    for key in group.order.keys:
+        if key.path in key_names:
+            sort[f"_id.{key_names[key.path]}"] = -1 if key.descending else 1
+        elif key.path in accumulators:
+            sort[key.path] = -1 if key.descending else 1
+        else:
+            raise UnsupportedSpec(f"GroupBy can only be sorted by its keys or aggregates: {key}")
+    for name in key_names.values():
+        sort.setdefault(f"_id.{name}", 1)
+    return [
+        {"$match": compile_filter(group.where, encode_id)},
+        {"$group": {"_id": stage_id, **accumulators}},
+        {"$sort": sort},
+    ]
+
+
+def group_rows(group: GroupBy, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pipeline output rows as ``{key path: value, aggregate name: value}`` dicts."""
+    out = []
+    for row in rows:
+        ids = row.get("_id") or {}
+        item = {key: ids.get(f"k{i}") for i, key in enumerate(group.keys)}
+        for aggregate in group.aggregates:
+            item[aggregate.name] = row.get(aggregate.name)
+        out.append(item)
+    return out
+
+
+def compile_changes(changes: Changes, encode_id: IdCodec = str) -> dict[str, Any]:
+    """The MongoDB update document for ``changes``."""
+    if not changes.items:
+        raise UnsupportedSpec("an empty change set")
+    update: dict[str, dict[str, Any]] = {}
+    operator = {"set": "$set", "unset": "$unset", "inc": "$inc", "push": "$push", "pull": "$pull"}
+    for change in changes.items:
+        value = "" if change.op == "unset" else change.value
+        update.setdefault(operator[change.op], {})[db_path(change.path)] = value
+    return update

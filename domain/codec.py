@@ -1,0 +1,36 @@
+"""Entities to plain dicts and back (nested attrs values included)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import attrs
+
+from .specs import _nested_type
+
+__all__ = ["from_dict", "to_dict"]
+
+T = TypeVar("T")
+
+
+def to_dict(entity: Any) -> dict[str, Any]:
+    """The entity's fields as plain dicts, lists and scalars (copies)."""
+    return attrs.asdict(entity, recurse=True)
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """An instance of the attrs class ``cls`` built (and validated) from ``data``.
+
+    Nested attrs values are built from nested dicts; keys ``cls`` lacks are ignored.
+    """
+    attrs.resolve_types(cls)
+    values: dict[str, Any] = {}
+    for name, field in attrs.fields_dict(cls).items():
+        if name not in data:
+            continue
+        value = data[name]
+        nested = _nested_type(field.type)
+        if nested is not None and isinstance(value, dict):
+            value = from_dict(nested, value)
+        values[name] = value
+    return cls(**values)
