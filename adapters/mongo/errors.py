@@ -9,15 +9,27 @@ from mongoengine.errors import NotUniqueError
 
 from domain.errors import Conflict
 
-__all__ = ["conflict_from", "duplicated_field"]
+__all__ = ["conflict_from", "duplicated_field", "is_duplicate_key"]
 
 _DUP_KEY = re.compile(r"dup key: \{ ?\"?([\w.]+)\"?:")
 
 
-def duplicated_field(error: NotUniqueError) -> str | None:
+def is_duplicate_key(error: Exception) -> bool:
+    """True for a duplicate-key failure, single or inside a bulk write."""
+    if isinstance(error, NotUniqueError):
+        return True
+    cause = error.__cause__ or error.__context__
+    details = getattr(cause, "details", None) or {}
+    write_errors = details.get("writeErrors", []) if isinstance(details, dict) else []
+    return bool(write_errors) and all(e.get("code") == 11000 for e in write_errors)
+
+
+def duplicated_field(error: Exception) -> str | None:
     """The field a duplicate-key error is about, when the server says so."""
     cause = error.__cause__ or error.__context__
     details = getattr(cause, "details", None) or {}
+    if isinstance(details, dict) and details.get("writeErrors"):
+        details = details["writeErrors"][0]
     pattern = details.get("keyPattern") if isinstance(details, dict) else None
     if pattern:
         field = next(iter(pattern))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 from bson import ObjectId
-from mongoengine.errors import NotUniqueError
+from mongoengine.errors import BulkWriteError, NotUniqueError
 from pymongo.errors import OperationFailure
 
 from domain.errors import ConcurrencyConflict, Conflict, NotFound
@@ -34,7 +34,7 @@ from ..mongo_query import (
     group_rows,
     keyset_filter,
 )
-from .errors import conflict_from, duplicated_field
+from .errors import conflict_from, duplicated_field, is_duplicate_key
 
 if TYPE_CHECKING:
     from .unit_of_work import MongoUnitOfWork
@@ -254,7 +254,9 @@ class MongoQueries(MongoRepository[E]):
         async with self._uow.operation():
             try:
                 await self._document.objects.async_insert(documents, load_bulk=False)
-            except NotUniqueError as exc:
+            except (NotUniqueError, BulkWriteError) as exc:
+                if not is_duplicate_key(exc):
+                    raise
                 field = duplicated_field(exc) or "id"
                 raise self._uow.doom(Conflict(self._name, field)) from None
         return [self._mapper.to_entity(document) for document in documents]
