@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import platform
 import statistics
 import time
@@ -22,7 +23,19 @@ from typing import Any
 
 import mongoengine
 import pymongo
-from mongoengine import Document, IntField, StringField, connect, disconnect
+from mongoengine import (
+    BooleanField,
+    DateTimeField,
+    Document,
+    EmbeddedDocument,
+    EmbeddedDocumentField,
+    FloatField,
+    IntField,
+    ListField,
+    StringField,
+    connect,
+    disconnect,
+)
 from pymongo import AsyncMongoClient
 
 import persistence  # noqa: F401  (activates the async API)
@@ -45,6 +58,51 @@ class AsyncItem(Document):
     name = StringField()
     n = IntField()
     meta = {"db_alias": "default", "collection": "items_async"}
+
+
+class Spec(EmbeddedDocument):
+    colour = StringField()
+    weight = FloatField()
+
+
+def _wide_fields() -> dict[str, Any]:
+    return {
+        "name": StringField(),
+        "n": IntField(),
+        "price": FloatField(),
+        "active": BooleanField(),
+        "created": DateTimeField(),
+        "category": StringField(),
+        "code": StringField(),
+        "rank": IntField(),
+        "spec": EmbeddedDocumentField(Spec),
+        "tags": ListField(StringField()),
+    }
+
+
+SyncWide = type(
+    "SyncWide",
+    (Document,),
+    {**_wide_fields(), "meta": {"db_alias": "bench_sync", "collection": "wide"}},
+)
+AsyncWide = type("AsyncWide", (Document,), {**_wide_fields(), "meta": {"collection": "wide"}})
+
+
+def _wide_doc(i: int) -> dict[str, Any]:
+    import datetime
+
+    return {
+        "name": f"item{i}",
+        "n": i,
+        "price": i * 0.5,
+        "active": i % 2 == 0,
+        "created": datetime.datetime(2026, 1, 1) + datetime.timedelta(seconds=i),
+        "category": f"c{i % 7}",
+        "code": f"{i:08d}",
+        "rank": i % 100,
+        "spec": {"colour": "red", "weight": 1.5},
+        "tags": ["a", "b", f"t{i % 3}"],
+    }
 
 
 @dataclass
@@ -98,6 +156,35 @@ async def bench_save_new(row: Row, raw_db: Any, ops: int, reps: int) -> None:
         row.samples.setdefault("repository", []).append(await _measure_async(add_user, ops))
 
 
+async def bench_iterate(row: Row, raw_db: Any, docs: int, reps: int) -> None:
+    """Per-document CPU of reading ``docs`` documents of ten fields."""
+    await raw_db["wide"].insert_many([_wide_doc(i) for i in range(docs)])
+    raw = raw_db["wide"]
+
+    async def raw_list() -> None:
+        await raw.find().to_list()
+
+    async def engine_list() -> None:
+        [d async for d in AsyncWide.objects]
+
+    await raw_list()  # warm up every path once
+    list(SyncWide.objects)
+    await engine_list()
+    for _ in range(reps):
+        gc.collect()
+        start = time.process_time()
+        await raw_list()
+        row.samples.setdefault("raw", []).append((time.process_time() - start) / docs * 1e6)
+        gc.collect()
+        start = time.process_time()
+        list(SyncWide.objects)
+        row.samples.setdefault("sync", []).append((time.process_time() - start) / docs * 1e6)
+        gc.collect()
+        start = time.process_time()
+        await engine_list()
+        row.samples.setdefault("engine", []).append((time.process_time() - start) / docs * 1e6)
+
+
 async def run(uri: str, ops: int, reps: int) -> list[Row]:
     db_name = f"bench_{uuid.uuid4().hex[:8]}"
     connect(db_name, alias="bench_sync", host=uri)
@@ -113,6 +200,9 @@ async def run(uri: str, ops: int, reps: int) -> list[Row]:
         rows = []
         row = Row("save (new document)")
         await bench_save_new(row, raw_db, ops, reps)
+        rows.append(row)
+        row = Row("iterate (per document, 5,000 docs)")
+        await bench_iterate(row, raw_db, 5000, reps)
         rows.append(row)
         for row in rows:
             for key, samples in row.samples.items():

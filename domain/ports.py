@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from .entities import User
+from .entities import Product, User
+from .specs import ALL, FIRST_PAGE, NO_ORDER, Changes, GroupBy, Order, Page, Predicate
 
-__all__ = ["FileInfo", "FileStore", "Repository", "UnitOfWork"]
+__all__ = ["FileInfo", "FileStore", "QueryRepository", "Repository", "UnitOfWork"]
 
 E = TypeVar("E")
 
@@ -51,6 +52,70 @@ class Repository(Protocol[E]):
 
 
 @runtime_checkable
+class QueryRepository(Repository[E], Protocol[E]):
+    """A repository that answers query specs (:mod:`domain.specs`), with MongoDB's semantics.
+
+    Every method refuses a field the entity lacks with ``UnknownField`` before any query,
+    and a spec it cannot translate with ``UnsupportedSpec``.
+    """
+
+    async def find(
+        self, spec: Predicate = ALL, *, order: Order = NO_ORDER, page: Page = FIRST_PAGE
+    ) -> list[E]:
+        """Matching entities in ``order`` (the id breaks ties), paged."""
+        ...
+
+    def iterate(
+        self, spec: Predicate = ALL, *, order: Order = NO_ORDER, batch_size: int = 100
+    ) -> AsyncIterator[E]:
+        """Matching entities one by one, fetched in batches."""
+        ...
+
+    async def first(self, spec: Predicate = ALL, *, order: Order = NO_ORDER) -> E | None:
+        """The first matching entity, or None."""
+        ...
+
+    async def count(self, spec: Predicate = ALL) -> int:
+        """How many entities match."""
+        ...
+
+    async def exists(self, spec: Predicate = ALL) -> bool:
+        """True if any entity matches."""
+        ...
+
+    async def distinct(self, path: str, spec: Predicate = ALL) -> list[Any]:
+        """Distinct values at ``path`` (array elements counted singly; order unspecified)."""
+        ...
+
+    async def project(
+        self,
+        fields: Iterable[str],
+        spec: Predicate = ALL,
+        *,
+        order: Order = NO_ORDER,
+        page: Page = FIRST_PAGE,
+    ) -> list[dict[str, Any]]:
+        """``{"id": ..., path: value}`` rows of the matching entities."""
+        ...
+
+    async def aggregate(self, group: GroupBy) -> list[dict[str, Any]]:
+        """Grouped rows: the key paths and the aggregate names."""
+        ...
+
+    async def add_many(self, entities: Iterable[E]) -> list[E]:
+        """Add several entities in one go (``Conflict`` as ``add`` does)."""
+        ...
+
+    async def update_where(self, spec: Predicate, changes: Changes) -> int:
+        """Apply a typed change set to every match (validated first); the count."""
+        ...
+
+    async def remove_where(self, spec: Predicate) -> int:
+        """Remove every match, with the delete rules of ``remove``; the count."""
+        ...
+
+
+@runtime_checkable
 class UnitOfWork(Protocol):
     """A block of work that is atomic: all of it is kept, or none.
 
@@ -64,7 +129,8 @@ class UnitOfWork(Protocol):
     (``uow.users``) used outside a block raise ``UnitOfWorkError``.
     """
 
-    users: Repository[User]
+    users: QueryRepository[User]
+    products: QueryRepository[Product]
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -2,8 +2,11 @@
 
 With ``MONGODB_URI`` set the tests use that server; otherwise one embedded SecantusDB
 server is started for the whole session (free loopback port, temporary storage, test
-commands enabled).  Every async test shares one event loop (see setup.cfg), because an
-``AsyncMongoClient`` is bound to the loop it first ran on.
+commands enabled) and stopped at the end.  Every async test shares one event loop (see
+setup.cfg), because an ``AsyncMongoClient`` is bound to the loop it first ran on.
+
+Marks for tests live in ``tests/markers.py`` (importable as ``markers``):
+``server_gap(reason)`` is re-exported here for reference.
 """
 
 from __future__ import annotations
@@ -15,8 +18,13 @@ from typing import Any
 import pymongo
 import pytest
 
-from markers import EMBEDDED
+from markers import EMBEDDED, server_gap
 from persistence.testing import EmbeddedServer
+
+__all__ = ["server_gap"]
+
+
+# --- The server under test ------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +48,11 @@ def mongodb_uri(embedded_server: EmbeddedServer | None) -> str:
 
 @pytest.fixture(scope="session")
 def embedded_server_in_use() -> bool:
-    """True when the tests run on the embedded server."""
+    """True when the tests run on the embedded server, False with ``MONGODB_URI``."""
     return EMBEDDED
+
+
+# --- Clients ----------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -52,3 +63,6 @@ def sync_client(mongodb_uri: str) -> Iterator[pymongo.MongoClient[Any]]:
         yield client
     finally:
         client.close()
+
+
+# --- Shared fixtures added by other test packages go below ------------------------------

@@ -3,6 +3,7 @@
 from .embedded_server import (
     EmbeddedServer,
     async_configure_fail_point,
+    async_fail_point,
     configure_fail_point,
     fail_point,
     server_uri_from_env_or_start,
@@ -11,6 +12,7 @@ from .embedded_server import (
 __all__ = [
     "EmbeddedServer",
     "async_configure_fail_point",
+    "async_fail_point",
     "configure_fail_point",
     "fail_point",
     "server_uri_from_env_or_start",

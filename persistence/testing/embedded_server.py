@@ -6,7 +6,6 @@ work) and, with ``--enable-test-commands``, honours ``configureFailPoint``.
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import socket
@@ -14,22 +13,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pymongo
+from pymongo.errors import PyMongoError
 
 __all__ = [
     "EmbeddedServer",
     "async_configure_fail_point",
+    "async_fail_point",
     "configure_fail_point",
     "fail_point",
     "server_uri_from_env_or_start",
 ]
 
 EXECUTABLE = "secantusd-py"
+STOP_TIMEOUT = 10.0
 
 
 def _free_port() -> int:
@@ -39,6 +42,7 @@ def _free_port() -> int:
 
 
 def _executable() -> str:
+    """``secantusd-py`` beside the running interpreter (the venv), else on ``PATH``."""
     beside = Path(sys.executable).with_name(EXECUTABLE)
     if beside.exists():
         return str(beside)
@@ -51,8 +55,26 @@ def _executable() -> str:
     return found
 
 
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    """Terminate ``process``, killing it if it does not exit in time."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT)
+
+
 class EmbeddedServer:
-    """A SecantusDB server on a free loopback port with its own storage directory."""
+    """A SecantusDB server on a loopback port with its own storage directory.
+
+    The port is chosen once, so :meth:`restart` comes back on the same address and
+    storage.  A storage directory of our own is removed by :meth:`stop`; one passed in
+    is kept.  A finalizer stops the process at interpreter exit, so none survives us.
+    ``auth`` may be changed between runs (provision users, then restart with auth).
+    """
 
     def __init__(
         self,
@@ -63,21 +85,37 @@ class EmbeddedServer:
         extra_args: Sequence[str] = (),
         start_timeout: float = 30.0,
     ) -> None:
-        self.host = "127.0.0.1"
-        self.port = port or _free_port()
-        self._own_dir = tempfile.mkdtemp(prefix="secantus-")
-        self.storage_path = str(storage_path or Path(self._own_dir) / "data")
-        self.log_path = Path(self._own_dir) / "server.log"
+        self._host = "127.0.0.1"
+        self._port = port or _free_port()
+        self._work_dir = Path(tempfile.mkdtemp(prefix="secantus-"))
+        self._storage_path = Path(storage_path) if storage_path else self._work_dir / "data"
+        self.log_path = self._work_dir / "server.log"
         self.auth = auth
         self.extra_args = tuple(extra_args)
         self.start_timeout = start_timeout
         self._process: subprocess.Popen[bytes] | None = None
-        atexit.register(self.stop)
+        self._stop_process: Callable[[], Any] | None = None
+        weakref.finalize(self, shutil.rmtree, str(self._work_dir), ignore_errors=True)
+
+    @property
+    def host(self) -> str:
+        """The loopback address the server listens on."""
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The TCP port, the same across restarts."""
+        return self._port
+
+    @property
+    def storage_path(self) -> Path:
+        """The server's storage directory."""
+        return self._storage_path
 
     @property
     def uri(self) -> str:
-        """A connection string for this server."""
-        return f"mongodb://{self.host}:{self.port}/?directConnection=true"
+        """A direct connection string for this server."""
+        return f"mongodb://{self._host}:{self._port}/?directConnection=true"
 
     @property
     def running(self) -> bool:
@@ -86,64 +124,70 @@ class EmbeddedServer:
 
     def _log_tail(self, lines: int = 30) -> str:
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            text = self.log_path.read_text(errors="replace")
         except OSError:
             return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _command_line(self) -> list[str]:
+        config = self._work_dir / "secantusd.toml"  # empty: no config auto-discovery
+        config.touch()
+        args = [
+            _executable(),
+            "--config", str(config),
+            "--host", self._host,
+            "--port", str(self._port),
+            "--storage-path", str(self._storage_path),
+            "--enable-test-commands",
+            "--log-level", "WARNING",
+        ]  # fmt: skip
+        if self.auth:
+            args.append("--auth")
+        args.extend(self.extra_args)
+        return args
 
     def start(self) -> EmbeddedServer:
         """Start the process and wait until it answers ``hello``."""
         if self.running:
             return self
-        args = [
-            _executable(),
-            "--host", self.host,
-            "--port", str(self.port),
-            "--storage-path", self.storage_path,
-            "--enable-test-commands",
-            "--log-level", "WARNING",
-        ]
-        if self.auth:
-            args.append("--auth")
-        args.extend(self.extra_args)
-        log = open(self.log_path, "ab")
-        try:
-            self._process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        self._work_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            process = subprocess.Popen(
+                self._command_line(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
-        finally:
-            log.close()
+        self._process = process
+        self._stop_process = weakref.finalize(self, _terminate, process)
         deadline = time.monotonic() + self.start_timeout
         while True:
-            if self._process.poll() is not None:
+            if process.poll() is not None:
+                self._process = None
                 raise RuntimeError(
-                    f"{EXECUTABLE} exited with code {self._process.returncode}:\n"
+                    f"{EXECUTABLE} exited with code {process.returncode}; log tail:\n"
                     + self._log_tail()
                 )
             try:
-                with pymongo.MongoClient(self.uri, serverSelectionTimeoutMS=500) as client:
+                with pymongo.MongoClient(
+                    self.uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500
+                ) as client:
                     client.admin.command("hello")
                 return self
-            except pymongo.errors.PyMongoError:
+            except PyMongoError:
                 if time.monotonic() > deadline:
-                    self.stop()
+                    self.stop(keep_storage=True)
                     raise RuntimeError(
-                        f"{EXECUTABLE} did not answer within {self.start_timeout}s:\n"
+                        f"{EXECUTABLE} did not answer within {self.start_timeout}s; log tail:\n"
                         + self._log_tail()
                     ) from None
-                time.sleep(0.2)
+                time.sleep(0.1)
 
     def stop(self, *, keep_storage: bool = False) -> None:
-        """Stop the process; remove the storage unless ``keep_storage``."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        """Stop the process (terminate, then kill); remove our own storage unless kept."""
+        self._process = None
+        if self._stop_process is not None:
+            self._stop_process()  # runs at most once
+            self._stop_process = None
         if not keep_storage:
-            shutil.rmtree(self._own_dir, ignore_errors=True)
+            shutil.rmtree(self._work_dir, ignore_errors=True)  # log; storage if our own
 
     def restart(self) -> EmbeddedServer:
         """Stop and start again on the same port and storage."""
@@ -158,7 +202,7 @@ class EmbeddedServer:
 
 
 def server_uri_from_env_or_start() -> tuple[str, EmbeddedServer | None]:
-    """``MONGODB_URI`` if set, else the URI of a newly started embedded server."""
+    """``MONGODB_URI`` and None if set, else a started embedded server's URI and itself."""
     uri = os.environ.get("MONGODB_URI")
     if uri:
         return uri, None
@@ -166,9 +210,7 @@ def server_uri_from_env_or_start() -> tuple[str, EmbeddedServer | None]:
     return server.uri, server
 
 
-def _fail_point_command(
-    name: str, mode: Any, data: Mapping[str, Any] | None
-) -> dict[str, Any]:
+def _fail_point_command(name: str, mode: Any, data: Mapping[str, Any] | None) -> dict[str, Any]:
     command: dict[str, Any] = {"configureFailPoint": name, "mode": mode}
     if data is not None:
         command["data"] = dict(data)
@@ -176,23 +218,31 @@ def _fail_point_command(
 
 
 def configure_fail_point(
-    client: pymongo.MongoClient[Any] | str,
+    uri_or_client: pymongo.MongoClient[Any] | str,
     name: str = "failCommand",
-    mode: Any = "alwaysOn",
+    mode: str | Mapping[str, Any] = "alwaysOn",
     data: Mapping[str, Any] | None = None,
 ) -> None:
-    """Arm (or with ``mode="off"`` disarm) a server fail point."""
-    if isinstance(client, str):
-        with pymongo.MongoClient(client) as owned:
-            owned.admin.command(_fail_point_command(name, mode, data))
+    """Arm (or with ``mode="off"`` disarm) a server fail point.
+
+    ``mode`` is ``"alwaysOn"``, ``"off"`` or e.g. ``{"times": 1}``; for ``failCommand``,
+    ``data`` holds ``failCommands``, ``errorCode``, ``blockConnection``/``blockTimeMS``...
+    Prefer a non-state-change ``errorCode`` (e.g. 2): codes such as 91 or 10107 make
+    PyMongo mark the server Unknown, and its streaming monitor may take up to
+    ``heartbeatFrequencyMS`` (10 s) to rediscover it.
+    """
+    command = _fail_point_command(name, mode, data)
+    if isinstance(uri_or_client, str):
+        with pymongo.MongoClient(uri_or_client) as client:
+            client.admin.command(command)
     else:
-        client.admin.command(_fail_point_command(name, mode, data))
+        uri_or_client.admin.command(command)
 
 
 async def async_configure_fail_point(
-    client: Any,
+    client: pymongo.AsyncMongoClient[Any],
     name: str = "failCommand",
-    mode: Any = "alwaysOn",
+    mode: str | Mapping[str, Any] = "alwaysOn",
     data: Mapping[str, Any] | None = None,
 ) -> None:
     """:func:`configure_fail_point` for an ``AsyncMongoClient``."""
@@ -201,14 +251,29 @@ async def async_configure_fail_point(
 
 @contextmanager
 def fail_point(
-    client: pymongo.MongoClient[Any] | str,
+    uri_or_client: pymongo.MongoClient[Any] | str,
     name: str = "failCommand",
-    mode: Any = "alwaysOn",
+    mode: str | Mapping[str, Any] = "alwaysOn",
     data: Mapping[str, Any] | None = None,
 ) -> Iterator[None]:
-    """Arm a fail point for the block; always turned off afterwards."""
-    configure_fail_point(client, name, mode, data)
+    """Arm a fail point for the block; it is turned off afterwards, whatever happens."""
+    configure_fail_point(uri_or_client, name, mode, data)
     try:
         yield
     finally:
-        configure_fail_point(client, name, "off")
+        configure_fail_point(uri_or_client, name, "off")
+
+
+@asynccontextmanager
+async def async_fail_point(
+    client: pymongo.AsyncMongoClient[Any],
+    name: str = "failCommand",
+    mode: str | Mapping[str, Any] = "alwaysOn",
+    data: Mapping[str, Any] | None = None,
+) -> AsyncIterator[None]:
+    """:func:`fail_point` for an ``AsyncMongoClient``."""
+    await async_configure_fail_point(client, name, mode, data)
+    try:
+        yield
+    finally:
+        await async_configure_fail_point(client, name, "off")

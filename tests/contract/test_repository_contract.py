@@ -259,3 +259,13 @@ async def test_register_user_service(uow_factory: UowFactory) -> None:
         ("Linus T.", False, 2),
         ("Other", False, 1),
     ]
+
+
+async def test_adapters_implement_the_ports(uow_factory: UowFactory) -> None:
+    from domain.ports import QueryRepository, UnitOfWork
+
+    uow = uow_factory()
+    async with uow:
+        assert isinstance(uow, UnitOfWork)
+        assert isinstance(uow.users, QueryRepository)
+        assert isinstance(uow.products, QueryRepository)
