@@ -177,7 +177,14 @@ def _blocking_property(name: str) -> property:
 _SKIPPED = frozenset({"next", "__aenter__", "__aexit__", "__anext__", "__aiter__"})
 
 
-def _build(facade_cls: type[Facade], async_type: type) -> type[Facade]:
+def _build(
+    facade_cls: type[Facade], async_type: type, *, join_sessions: bool = True
+) -> type[Facade]:
+    """Give ``facade_cls`` a blocking twin of every public method of ``async_type``.
+
+    With ``join_sessions`` the twins of methods taking ``session=`` join the task's
+    transaction (GridFS facades must not: GridFS cannot run in a transaction).
+    """
     covered = set()
     for name in dir(async_type):
         if name.startswith("_") or name in _SKIPPED or name in facade_cls.__dict__:
@@ -190,10 +197,10 @@ def _build(facade_cls: type[Facade], async_type: type) -> type[Facade]:
             continue
         func = getattr(attr, "__func__", attr)
         if inspect.iscoroutinefunction(func):
-            setattr(facade_cls, name, _blocking(name, _accepts_session(func)))
+            setattr(facade_cls, name, _blocking(name, join_sessions and _accepts_session(func)))
             covered.add(name)
         elif callable(func):
-            setattr(facade_cls, name, _forwarding(name, _accepts_session(func)))
+            setattr(facade_cls, name, _forwarding(name, join_sessions and _accepts_session(func)))
     facade_cls._async_type = async_type
     facade_cls.covered = frozenset(covered | set(getattr(facade_cls, "hand_written", ())))
     register_facade(async_type, facade_cls)

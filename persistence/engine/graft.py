@@ -22,6 +22,7 @@ from . import (
     catalogue,
     collections,
     connection,
+    files,
     iteration,
     references,
     switching,
@@ -227,6 +228,25 @@ def _graft_references() -> None:
     _add(Document, "async_fetch", references.document_async_fetch)
 
 
+# -- GridFS -------------------------------------------------------------------------------
+
+
+def _graft_files() -> None:
+    from mongoengine.fields import FileField, GridFSProxy, ImageGridFsProxy
+
+    _replace(GridFSProxy, "fs", files.fs_wrapper)
+    for owner in (GridFSProxy, ImageGridFsProxy):
+        for name in ("put", "get", "read", "delete", "replace", "new_file", "write",
+                     "writelines", "close"):  # fmt: skip
+            if name in vars(owner):
+                guarded = functools.partial(files.guard_proxy_method, name)
+                _replace(owner, name, guarded)
+    for name, method in files.proxy_async_methods().items():
+        _add(GridFSProxy, name, method)
+    for name, method in files.field_async_methods().items():
+        _add(FileField, name, method)
+
+
 # -- task-local state ----------------------------------------------------------------
 
 
@@ -272,6 +292,7 @@ def activate() -> None:
     _graft_documents()
     _graft_querysets()
     _graft_references()
+    _graft_files()
     _graft_task_local_state()
     _graft_exports()
     setattr(mongoengine, _MARK, True)

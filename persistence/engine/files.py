@@ -1,0 +1,220 @@
+"""GridFS on async aliases: MongoEngine's FileField code over PyMongo's ``AsyncGridFS``.
+
+``GridFSProxy`` (and ``ImageGridFsProxy``, thumbnails included) runs unchanged inside
+the bridge: its ``fs`` is a blocking facade over ``AsyncGridFS``, generated like the
+other facades.  The ``async_`` twins (``Model.file.async_put(data, instance=doc)``,
+``doc.file.async_read()``...) run those methods in the bridge; streaming both ways is
+async-native (``async_iter_chunks``, ``async_writer``) and holds one chunk at a time.
+
+GridFS cannot take part in a transaction, so these calls never join the task's
+session: a file written inside ``async_run_in_transaction`` is written at once.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from gridfs.asynchronous.grid_file import AsyncGridFS, AsyncGridIn, AsyncGridOut
+
+from . import connection
+from .bridge import greenlet_spawn, in_bridge
+from .facades import Facade, _build
+
+__all__ = [
+    "GridFSFacade",
+    "GridInFacade",
+    "GridOutFacade",
+    "field_async_methods",
+    "proxy_async_methods",
+]
+
+
+class GridFSFacade(Facade):
+    """Blocking view of an ``AsyncGridFS`` (for MongoEngine's GridFSProxy)."""
+
+    __slots__ = ()
+
+
+class GridOutFacade(Facade):
+    """Blocking view of an ``AsyncGridOut`` (a file being read)."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> Any:
+        while True:
+            chunk = self.readchunk()
+            if not chunk:
+                return
+            yield chunk
+
+
+class GridInFacade(Facade):
+    """Blocking view of an ``AsyncGridIn`` (a file being written)."""
+
+    __slots__ = ()
+
+
+_build(GridFSFacade, AsyncGridFS, join_sessions=False)
+_build(GridOutFacade, AsyncGridOut, join_sessions=False)
+_build(GridInFacade, AsyncGridIn, join_sessions=False)
+
+
+def async_fs(db_alias: str, collection_name: str) -> AsyncGridFS:
+    """The ``AsyncGridFS`` of an async alias's bucket."""
+    return AsyncGridFS(connection.get_async_db(db_alias), collection_name)
+
+
+def fs_wrapper(original: property) -> property:
+    """``GridFSProxy.fs`` that is a blocking ``AsyncGridFS`` facade on async aliases."""
+    fetch = original.fget
+
+    def fs(self: Any) -> Any:
+        if connection.is_async_connection(self.db_alias):
+            if self._fs is None:
+                self._fs = GridFSFacade(async_fs(self.db_alias, self.collection_name))
+            return self._fs
+        return fetch(self)  # type: ignore[misc]
+
+    return property(fs, doc=original.__doc__)
+
+
+_PROXY_TWINS = {
+    "put": "async_put",
+    "get": "async_get",
+    "read": "async_read",
+    "delete": "async_delete",
+    "replace": "async_replace",
+    "new_file": "async_writer",
+    "write": "async_writer",
+    "writelines": "async_writer",
+    "close": "async_writer",
+}
+
+
+def guard_proxy_method(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    """A GridFSProxy method that refuses to run outside the bridge on an async alias."""
+    twin = _PROXY_TWINS[name]
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not in_bridge() and connection.is_async_connection(self.db_alias):
+            raise RuntimeError(
+                f"GridFSProxy.{name}() cannot run on async connection '{self.db_alias}': "
+                f"use await {'Model.field' if twin == 'async_writer' else 'doc.field'}.{twin}()"
+            )
+        return original(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = original.__doc__
+    return method
+
+
+def _require_async(proxy: Any, twin: str) -> None:
+    if not connection.is_async_connection(proxy.db_alias):
+        raise RuntimeError(
+            f"GridFSProxy.{twin}() needs an async connection, but alias '{proxy.db_alias}' "
+            "is sync: register it with `await connect_async(...)`"
+        )
+
+
+def proxy_async_methods() -> dict[str, Callable[..., Any]]:
+    """The ``async_`` methods added to ``GridFSProxy`` (the instance-level twins)."""
+
+    def bridged(name: str, twin: str) -> Callable[..., Any]:
+        async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            _require_async(self, twin)
+            return await greenlet_spawn(getattr(self, name), *args, **kwargs)
+
+        method.__name__ = twin
+        method.__doc__ = f"Async twin of ``GridFSProxy.{name}()``."
+        return method
+
+    async def async_iter_chunks(self: Any) -> AsyncIterator[bytes]:
+        """The file's content, one chunk at a time (nothing if there is no file)."""
+        _require_async(self, "async_iter_chunks")
+        if self.grid_id is None:
+            return
+        out = await async_fs(self.db_alias, self.collection_name).get(self.grid_id)
+        try:
+            while True:
+                chunk = await out.readchunk()
+                if not chunk:
+                    break
+                yield chunk
+        finally:
+            await out.close()
+
+    put = bridged("put", "async_put")
+
+    async def async_put(self: Any, data: Any, **kwargs: Any) -> Any:
+        from mongoengine.fields import ImageGridFsProxy
+
+        if isinstance(data, (bytes, bytearray)) and isinstance(self, ImageGridFsProxy):
+            data = io.BytesIO(data)  # images are opened by Pillow, which wants a file
+        return await put(self, data, **kwargs)
+
+    async_put.__doc__ = put.__doc__
+
+    return {
+        "async_put": async_put,
+        "async_get": bridged("get", "async_get"),
+        "async_read": bridged("read", "async_read"),
+        "async_delete": bridged("delete", "async_delete"),
+        "async_replace": bridged("replace", "async_replace"),
+        "async_iter_chunks": async_iter_chunks,
+    }
+
+
+def field_async_methods() -> dict[str, Callable[..., Any]]:
+    """The ``async_`` methods added to ``FileField`` (the spec's class-level API)."""
+
+    def on_proxy(twin: str) -> Callable[..., Any]:
+        async def method(self: Any, *args: Any, instance: Any = None, **kwargs: Any) -> Any:
+            if instance is None and args and twin in ("async_read", "async_get", "async_delete"):
+                instance, args = args[0], args[1:]
+            if instance is None and len(args) >= 2 and twin in ("async_put", "async_replace"):
+                instance, args = args[1], (args[0], *args[2:])
+            if instance is None:
+                raise TypeError(f"{twin}() needs the document: pass instance=doc")
+            proxy = getattr(instance, self.name)
+            return await getattr(proxy, twin)(*args, **kwargs)
+
+        method.__name__ = twin
+        method.__doc__ = f"``await Model.field.{twin}(..., instance=doc)``: see GridFSProxy."
+        return method
+
+    @asynccontextmanager
+    async def async_writer(self: Any, instance: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        """Stream a new file into ``instance``'s field: ``await w.write(part)``.
+
+        The file is complete when the block exits; on an exception its chunks are
+        removed and the field is left as it was.
+        """
+        proxy = getattr(instance, self.name)
+        _require_async(proxy, "async_writer")
+        if proxy.grid_id is not None:
+            from mongoengine.fields import GridFSError
+
+            raise GridFSError(
+                "This document already has a file. Either delete it or call replace"
+            )
+        writer = async_fs(proxy.db_alias, proxy.collection_name).new_file(**kwargs)
+        try:
+            yield writer
+        except BaseException:
+            await writer.abort()
+            raise
+        await writer.close()
+        proxy.grid_id = writer._id
+        proxy._mark_as_changed()
+
+    return {
+        "async_put": on_proxy("async_put"),
+        "async_get": on_proxy("async_get"),
+        "async_read": on_proxy("async_read"),
+        "async_delete": on_proxy("async_delete"),
+        "async_replace": on_proxy("async_replace"),
+        "async_writer": async_writer,
+    }
