@@ -12,11 +12,13 @@ session: a file written inside ``async_run_in_transaction`` is written at once.
 
 from __future__ import annotations
 
+import datetime
 import io
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from bson import Binary, ObjectId
 from gridfs.asynchronous.grid_file import AsyncGridFS, AsyncGridIn, AsyncGridOut
 
 from . import connection
@@ -27,7 +29,9 @@ __all__ = [
     "GridFSFacade",
     "GridInFacade",
     "GridOutFacade",
+    "StreamingWriter",
     "field_async_methods",
+    "iter_chunks",
     "proxy_async_methods",
 ]
 
@@ -60,6 +64,88 @@ class GridInFacade(Facade):
 _build(GridFSFacade, AsyncGridFS, join_sessions=False)
 _build(GridOutFacade, AsyncGridOut, join_sessions=False)
 _build(GridInFacade, AsyncGridIn, join_sessions=False)
+
+
+_CHUNK_SIZE = 255 * 1024
+_READ_BATCH = 4  # chunks per round trip when streaming out: about 1 MB held
+
+
+class StreamingWriter:
+    """Writes one GridFS file chunk by chunk, holding at most one chunk.
+
+    PyMongo's ``AsyncGridIn`` buffers up to 32 MB before inserting; this writer inserts
+    each chunk as soon as it is full, in the GridFS format (``<bucket>.chunks`` then the
+    ``<bucket>.files`` document on :meth:`close`).
+    """
+
+    def __init__(self, db: Any, bucket: str, **fields: Any) -> None:
+        self._files = db[f"{bucket}.files"]
+        self._chunks = db[f"{bucket}.chunks"]
+        self._id = fields.pop("_id", None) or ObjectId()
+        self.chunk_size = int(fields.pop("chunk_size", fields.pop("chunkSize", _CHUNK_SIZE)))
+        if "content_type" in fields:
+            fields["contentType"] = fields.pop("content_type")
+        self._fields = fields
+        self._buffer = bytearray()
+        self._n = 0
+        self._length = 0
+        self._indexed = False
+        self.closed = False
+
+    async def _insert_chunk(self, data: bytes) -> None:
+        if not self._indexed:
+            await self._chunks.create_index([("files_id", 1), ("n", 1)], unique=True)
+            await self._files.create_index([("filename", 1), ("uploadDate", 1)])
+            self._indexed = True
+        await self._chunks.insert_one({"files_id": self._id, "n": self._n, "data": Binary(data)})
+        self._n += 1
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Add ``data`` to the file; full chunks are sent at once."""
+        if self.closed:
+            raise ValueError("cannot write to a closed file")
+        self._buffer += data
+        self._length += len(data)
+        while len(self._buffer) >= self.chunk_size:
+            chunk = bytes(self._buffer[: self.chunk_size])
+            del self._buffer[: self.chunk_size]
+            await self._insert_chunk(chunk)
+
+    async def close(self) -> None:
+        """Send the last chunk and the files document: the file exists from now on."""
+        if self.closed:
+            return
+        if self._buffer:
+            await self._insert_chunk(bytes(self._buffer))
+            self._buffer.clear()
+        document = {
+            "_id": self._id,
+            "length": self._length,
+            "chunkSize": self.chunk_size,
+            "uploadDate": datetime.datetime.now(datetime.timezone.utc),
+            **self._fields,
+        }
+        await self._files.insert_one(document)
+        self.closed = True
+
+    async def abort(self) -> None:
+        """Remove every chunk written so far."""
+        self.closed = True
+        self._buffer.clear()
+        await self._chunks.delete_many({"files_id": self._id})
+
+
+async def iter_chunks(db: Any, bucket: str, file_id: Any) -> AsyncIterator[bytes]:
+    """The chunks of a stored file in order, a few per round trip."""
+    cursor = db[f"{bucket}.chunks"].find({"files_id": file_id}, sort=[("n", 1)])
+    expected = 0
+    async for chunk in cursor.batch_size(_READ_BATCH):
+        if chunk["n"] != expected:
+            from gridfs.errors import CorruptGridFile
+
+            raise CorruptGridFile(f"missing chunk {expected} of file {file_id!r}")
+        expected += 1
+        yield bytes(chunk["data"])
 
 
 def async_fs(db_alias: str, collection_name: str) -> AsyncGridFS:
@@ -136,15 +222,9 @@ def proxy_async_methods() -> dict[str, Callable[..., Any]]:
         _require_async(self, "async_iter_chunks")
         if self.grid_id is None:
             return
-        out = await async_fs(self.db_alias, self.collection_name).get(self.grid_id)
-        try:
-            while True:
-                chunk = await out.readchunk()
-                if not chunk:
-                    break
-                yield chunk
-        finally:
-            await out.close()
+        db = connection.get_async_db(self.db_alias)
+        async for chunk in iter_chunks(db, self.collection_name, self.grid_id):
+            yield chunk
 
     put = bridged("put", "async_put")
 
@@ -200,7 +280,8 @@ def field_async_methods() -> dict[str, Callable[..., Any]]:
             raise GridFSError(
                 "This document already has a file. Either delete it or call replace"
             )
-        writer = async_fs(proxy.db_alias, proxy.collection_name).new_file(**kwargs)
+        db = connection.get_async_db(proxy.db_alias)
+        writer = StreamingWriter(db, proxy.collection_name, **kwargs)
         try:
             yield writer
         except BaseException:
