@@ -13,6 +13,7 @@ from typing import Any
 
 from domain.errors import UnsupportedSpec
 from domain.ids import is_valid_id
+from domain.relations import is_id_path
 from domain.specs import (
     And,
     ArrayContains,
@@ -50,8 +51,10 @@ def db_path(path: str) -> str:
 
 
 def _value(path: str, value: Any, encode_id: IdCodec) -> Any:
-    if path != "id" or value is None:
+    if not is_id_path(path) or value is None:
         return value
+    if isinstance(value, (list, tuple)):
+        return [_value(path, v, encode_id) for v in value]
     if not is_valid_id(value):
         raise UnsupportedSpec(f"not an id: {value!r}")
     return encode_id(value)
@@ -169,6 +172,11 @@ def compile_changes(changes: Changes, encode_id: IdCodec = str) -> dict[str, Any
     update: dict[str, dict[str, Any]] = {}
     operator = {"set": "$set", "unset": "$unset", "inc": "$inc", "push": "$push", "pull": "$pull"}
     for change in changes.items:
-        value = "" if change.op == "unset" else change.value
+        if change.op == "unset":
+            value: Any = ""
+        elif change.op == "inc":
+            value = change.value
+        else:
+            value = _value(change.path, change.value, encode_id)
         update.setdefault(operator[change.op], {})[db_path(change.path)] = value
     return update

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
 from .entities import Product, User
+from .library import Author, Book, Contract, Review, Shelf
+from .relations import Loaded
 from .specs import ALL, FIRST_PAGE, NO_ORDER, Changes, GroupBy, Order, Page, Predicate
 
 __all__ = ["FileInfo", "FileStore", "QueryRepository", "Repository", "UnitOfWork"]
@@ -47,7 +49,12 @@ class Repository(Protocol[E]):
         ...
 
     async def remove(self, entity_id: str) -> None:
-        """Stage the removal of an entity (with its delete rules); ``NotFound`` if absent."""
+        """Stage the removal of an entity with the delete rules of :mod:`domain.relations`.
+
+        ``NotFound`` if absent.  ``DeleteDenied`` if a ``DENY`` rule forbids it: nothing
+        is removed and the unit goes on, unless the refusal came from an aggregate
+        reached by a cascade, which makes the unit rollback-only.
+        """
         ...
 
 
@@ -73,6 +80,20 @@ class QueryRepository(Repository[E], Protocol[E]):
 
     async def first(self, spec: Predicate = ALL, *, order: Order = NO_ORDER) -> E | None:
         """The first matching entity, or None."""
+        ...
+
+    async def find_related(
+        self,
+        spec: Predicate = ALL,
+        *,
+        with_related: Iterable[str],
+        order: Order = NO_ORDER,
+        page: Page = FIRST_PAGE,
+    ) -> list[Loaded[E]]:
+        """``find`` with the named relations loaded (``with_related=("author",)``).
+
+        One query for the entities plus one per related repository.
+        """
         ...
 
     async def count(self, spec: Predicate = ALL) -> int:
@@ -127,10 +148,24 @@ class UnitOfWork(Protocol):
     failed write aborts a MongoDB transaction: ``commit`` then raises
     ``UnitOfWorkError`` and keeps nothing; ``rollback`` starts afresh.  Repositories
     (``uow.users``) used outside a block raise ``UnitOfWorkError``.
+
+    ``files`` is not transactional, so the unit compensates: a file put in the block
+    is deleted if the block rolls back; a file deleted in the block disappears from the
+    block at once but is deleted from the store only after the commit.
     """
 
     users: QueryRepository[User]
     products: QueryRepository[Product]
+    authors: QueryRepository[Author]
+    books: QueryRepository[Book]
+    reviews: QueryRepository[Review]
+    shelves: QueryRepository[Shelf]
+    contracts: QueryRepository[Contract]
+    files: FileStore
+
+    def repository(self, name: str) -> QueryRepository[Any]:
+        """The repository called ``name`` (``"books"``); ``KeyError`` if none."""
+        ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -166,24 +201,30 @@ class FileInfo:
 class FileStore(Protocol):
     """Binary files kept beside the entities.
 
-    Not transactional: a store cannot take part in a database transaction, so a unit of
-    work compensates (a file put in a block that rolls back is deleted; a file deleted
-    in a block is deleted only after the commit).
+    Not transactional (``transactional`` is False): a store cannot take part in a
+    database transaction, so a unit of work compensates (a file put in a block that
+    rolls back is deleted; a file deleted in a block is deleted only after the commit).
     """
+
+    transactional: bool
 
     async def put(
         self,
-        data: bytes,
+        data: bytes | AsyncIterable[bytes],
         *,
         filename: str,
         content_type: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> str:
-        """Store ``data``; return the new file's id."""
+        """Store ``data`` (bytes, or chunks streamed in); return the new file's id."""
         ...
 
     async def read(self, file_id: str) -> bytes:
         """The whole content; ``NotFound`` if absent."""
+        ...
+
+    def stream(self, file_id: str) -> AsyncIterator[bytes]:
+        """The content in chunks, never all held at once; ``NotFound`` if absent."""
         ...
 
     async def info(self, file_id: str) -> FileInfo:
@@ -194,6 +235,10 @@ class FileStore(Protocol):
         """Remove the file; ``NotFound`` if absent."""
         ...
 
+    async def ids(self) -> list[str]:
+        """The ids of every stored file (to audit for orphans)."""
+        ...
+
     async def replace(
         self,
         file_id: str,
@@ -202,5 +247,8 @@ class FileStore(Protocol):
         filename: str | None = None,
         content_type: str | None = None,
     ) -> str:
-        """Replace the content of a file; return the new id."""
+        """Store new content in place of ``file_id`` (``NotFound`` if absent); the new id.
+
+        Name and content type are kept unless given.
+        """
         ...

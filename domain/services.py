@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .entities import User
+from .library import Attachment
 from .ports import UnitOfWork
 
-__all__ = ["deactivate_users", "register_user", "rename_user"]
+__all__ = [
+    "attach_file",
+    "deactivate_users",
+    "register_user",
+    "remove_attachment",
+    "rename_user",
+]
 
 
 async def register_user(uow: UnitOfWork, *, name: str, email: str) -> User:
@@ -40,3 +47,41 @@ async def deactivate_users(uow: UnitOfWork, ids: Iterable[str]) -> int:
                 changed += 1
         await uow.commit()
     return changed
+
+
+async def attach_file(
+    uow: UnitOfWork,
+    book_id: str,
+    data: bytes,
+    filename: str,
+    content_type: str | None,
+    *,
+    expected_version: int | None = None,
+) -> Attachment:
+    """Store a file and attach it to a book, in one block.
+
+    If the block fails (the book changed since ``expected_version``, say), the stored
+    file is deleted again by the unit of work: no orphan is left.
+    """
+    async with uow:
+        book = await uow.books.get(book_id)
+        if expected_version is not None:
+            book.version = expected_version
+        file_id = await uow.files.put(data, filename=filename, content_type=content_type)
+        attachment = Attachment(
+            file_id=file_id, filename=filename, content_type=content_type, length=len(data)
+        )
+        book.attachments.append(attachment)
+        await uow.books.save(book)
+        await uow.commit()
+    return attachment
+
+
+async def remove_attachment(uow: UnitOfWork, book_id: str, file_id: str) -> None:
+    """Detach a file from a book and delete it (the deletion happens at the commit)."""
+    async with uow:
+        book = await uow.books.get(book_id)
+        book.attachments = [a for a in book.attachments if a.file_id != file_id]
+        await uow.files.delete(file_id)
+        await uow.books.save(book)
+        await uow.commit()

@@ -2,7 +2,9 @@
 
 Entities carry their id as a 24-hex string; documents as an ``ObjectId``.  Every other
 attrs field maps to the document field of the same name; nested attrs values map to
-embedded documents.
+embedded documents.  Fields holding ids of other aggregates (``*_id``, ``*_ids``) are
+``ReferenceField``/``ObjectIdField`` values in documents and strings in entities: a
+loaded reference becomes its id, never a proxy.
 """
 
 from __future__ import annotations
@@ -10,17 +12,30 @@ from __future__ import annotations
 from typing import Any, Generic, TypeVar
 
 import attrs
-from bson import ObjectId
+from bson import DBRef, ObjectId
 from bson.errors import InvalidId
 from mongoengine import Document
 from mongoengine.base import BaseDict, BaseList
 
 from domain.codec import from_dict, to_dict
+from domain.ids import is_valid_id
+from domain.relations import is_id_path
 
 E = TypeVar("E")
 D = TypeVar("D", bound=Document)
 
-__all__ = ["DocumentMapper", "plain", "to_object_id"]
+__all__ = ["DocumentMapper", "encode_ids", "plain", "to_object_id"]
+
+
+def encode_ids(name: str, value: Any) -> Any:
+    """``value`` of field ``name`` with entity ids (at ``*_id``/``*_ids`` paths) as ObjectIds."""
+    if isinstance(value, dict):
+        return {k: encode_ids(k, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [encode_ids(name, v) for v in value]
+    if is_id_path(name) and isinstance(value, str) and is_valid_id(value):
+        return ObjectId(value)
+    return value
 
 
 def to_object_id(entity_id: Any) -> ObjectId | None:
@@ -32,7 +47,14 @@ def to_object_id(entity_id: Any) -> ObjectId | None:
 
 
 def plain(value: Any) -> Any:
-    """Document values as plain Python: embedded documents become dicts."""
+    """Document values as plain Python: embedded documents become dicts, references and
+    ObjectIds become id strings."""
+    if isinstance(value, ObjectId):
+        return str(value)
+    if isinstance(value, DBRef):  # AsyncReferenceProxy included
+        return str(value.id)
+    if isinstance(value, Document):
+        return str(value.pk)
     if hasattr(value, "_fields") and hasattr(value, "_data"):
         return {name: plain(value._data.get(name)) for name in value._fields}
     if isinstance(value, (list, BaseList)):
@@ -59,7 +81,11 @@ class DocumentMapper(Generic[E, D]):
     def to_document(self, entity: E) -> D:
         """A new (unsaved) document holding the entity's state."""
         values = to_dict(entity)
-        son = {name: values[name] for name in self.fields if values[name] is not None}
+        son = {
+            name: encode_ids(name, values[name])
+            for name in self.fields
+            if values[name] is not None
+        }
         son["_id"] = ObjectId(values["id"])
         return self.document_cls._from_son(son, created=True)  # type: ignore[no-any-return]
 
@@ -72,6 +98,6 @@ class DocumentMapper(Generic[E, D]):
 
     def from_son(self, son: dict[str, Any]) -> E:
         """The entity a raw stored document describes."""
-        values = {name: son[name] for name in self.fields if name in son}
+        values = {name: plain(son[name]) for name in self.fields if name in son}
         values["id"] = str(son["_id"])
         return from_dict(self.entity_cls, values)

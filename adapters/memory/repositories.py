@@ -11,6 +11,7 @@ import mongomock
 
 from domain.codec import from_dict, to_dict
 from domain.errors import ConcurrencyConflict, Conflict, NotFound
+from domain.relations import Loaded, load_related
 from domain.specs import (
     ALL,
     FIRST_PAGE,
@@ -35,6 +36,7 @@ from ..mongo_query import (
     group_rows,
     keyset_filter,
 )
+from .delete_rules import remove_with_rules
 
 if TYPE_CHECKING:
     from .unit_of_work import InMemoryUnitOfWork
@@ -162,13 +164,12 @@ class InMemoryRepository(Generic[E]):
         return entity
 
     async def remove(self, entity_id: str) -> None:
-        """Stage the removal (``NotFound`` if absent)."""
+        """Stage the removal with the delete rules (``NotFound`` if absent)."""
         self._uow.require_active()
         current = self._visible(entity_id)
         if current is None:
             raise NotFound(self._name, entity_id)
-        self._uow.expect(self.table, entity_id)
-        self._staged()[entity_id] = DELETED
+        remove_with_rules(self._uow, self.table, [entity_id])
 
 
 class InMemoryQueries(InMemoryRepository[E]):
@@ -226,6 +227,18 @@ class InMemoryQueries(InMemoryRepository[E]):
         """The first entity matching ``spec`` in ``order``, or None."""
         found = await self.find(spec, order=order, page=Page(limit=1))
         return found[0] if found else None
+
+    async def find_related(
+        self,
+        spec: Predicate = ALL,
+        *,
+        with_related: Iterable[str],
+        order: Order = NO_ORDER,
+        page: Page = FIRST_PAGE,
+    ) -> list[Loaded[E]]:
+        """``find`` with the named relations loaded, one lookup per related table."""
+        found = await self.find(spec, order=order, page=page)
+        return await load_related(self._uow, self.table, found, with_related)
 
     async def count(self, spec: Predicate = ALL) -> int:
         """How many entities match ``spec``."""
@@ -319,8 +332,8 @@ class InMemoryQueries(InMemoryRepository[E]):
         self._uow.require_active()
         self._check(field_paths(spec))
         ids = [doc["_id"] for doc in self._scratch().find(compile_filter(spec), {"_id": 1})]
-        for entity_id in ids:
-            await self.remove(entity_id)
+        if ids:
+            remove_with_rules(self._uow, self.table, ids)
         return len(ids)
 
 

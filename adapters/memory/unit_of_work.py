@@ -5,9 +5,14 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, TypeVar
 
+from domain.aggregates import AGGREGATES
 from domain.entities import Product, User
 from domain.errors import ConcurrencyConflict, Conflict, UnitOfWorkError
+from domain.library import Author, Book, Contract, Review, Shelf
 
+from ..compensated_files import CompensatedFiles
+from ..repository_slot import RepositorySlot
+from .files import InMemoryFileStore
 from .repositories import DELETED, InMemoryQueries
 from .store import InMemoryStore
 
@@ -23,33 +28,48 @@ class InMemoryUnitOfWork:
     back.  Units of work on one :class:`InMemoryStore` (for example one per task) never
     see each other's uncommitted writes; a commit whose reads went stale (another unit
     committed a newer version meanwhile) raises ``ConcurrencyConflict`` and applies
-    nothing.
+    nothing.  ``files`` is the store's :class:`InMemoryFileStore` with the port's
+    compensation.
     """
 
-    def __init__(self, store: InMemoryStore | None = None) -> None:
+    users: RepositorySlot[InMemoryQueries[User]] = RepositorySlot()
+    products: RepositorySlot[InMemoryQueries[Product]] = RepositorySlot()
+    authors: RepositorySlot[InMemoryQueries[Author]] = RepositorySlot()
+    books: RepositorySlot[InMemoryQueries[Book]] = RepositorySlot()
+    reviews: RepositorySlot[InMemoryQueries[Review]] = RepositorySlot()
+    shelves: RepositorySlot[InMemoryQueries[Shelf]] = RepositorySlot()
+    contracts: RepositorySlot[InMemoryQueries[Contract]] = RepositorySlot()
+
+    def __init__(
+        self, store: InMemoryStore | None = None, files: InMemoryFileStore | None = None
+    ) -> None:
         self.store = store if store is not None else InMemoryStore()
         self._staged: dict[str, dict[str, Any]] = {}
         # (table, id) -> the committed entity the staged write was based on (None: absent)
         self._expected: dict[tuple[str, str], Any] = {}
         self._active = False
         self._failed: BaseException | None = None
-        self._users: InMemoryQueries[User] = InMemoryQueries(
-            self, "users", User, unique=("email",)
-        )
-        self._products: InMemoryQueries[Product] = InMemoryQueries(self, "products", Product)
-        self._repositories = [self._users, self._products]
+        self._repositories: dict[str, InMemoryQueries[Any]] = {
+            name: InMemoryQueries(self, name, aggregate.entity_cls, unique=aggregate.unique)
+            for name, aggregate in AGGREGATES.items()
+        }
+        self._files = CompensatedFiles(files if files is not None else self.store.files)
+
+    def repository(self, name: str) -> InMemoryQueries[Any]:
+        """The repository called ``name``; ``KeyError`` if there is none."""
+        self.require_active()
+        return self._repositories[name]
 
     @property
-    def users(self) -> InMemoryQueries[User]:
-        """The users repository of this unit of work."""
+    def files(self) -> CompensatedFiles:
+        """The file store, compensated by this unit of work."""
         self.require_active()
-        return self._users
+        return self._files
 
-    @property
-    def products(self) -> InMemoryQueries[Product]:
-        """The products repository of this unit of work."""
-        self.require_active()
-        return self._products
+    def stage(self, table: str, entity_id: str, entity: Any | None) -> None:
+        """Stage ``entity`` (None: a removal) as the new state of ``table``'s ``entity_id``."""
+        self.expect(table, entity_id)
+        self.staged(table)[entity_id] = DELETED if entity is None else entity
 
     def require_active(self) -> None:
         """``UnitOfWorkError`` outside ``async with``."""
@@ -79,6 +99,7 @@ class InMemoryUnitOfWork:
     ) -> None:
         self._discard()
         self._active = False
+        await self._files.rolled_back()
 
     def _discard(self) -> None:
         self._staged = {}
@@ -91,9 +112,10 @@ class InMemoryUnitOfWork:
         return error
 
     async def rollback(self) -> None:
-        """Discard the staged writes."""
+        """Discard the staged writes (and delete the files put since the last commit)."""
         self.require_active()
         self._discard()
+        await self._files.rolled_back()
 
     async def commit(self) -> None:
         """Check every staged write against the committed state, then apply them all."""
@@ -101,6 +123,7 @@ class InMemoryUnitOfWork:
         if self._failed is not None:
             failed = self._failed
             self._discard()
+            await self._files.rolled_back()
             raise UnitOfWorkError(
                 f"the unit of work was rolled back after an earlier error: {failed}"
             ) from failed
@@ -114,6 +137,7 @@ class InMemoryUnitOfWork:
                     else:
                         committed[entity_id] = entity
         self._discard()
+        await self._files.committed()
 
     def _check(self) -> None:
         for (table, entity_id), based_on in self._expected.items():
@@ -123,7 +147,7 @@ class InMemoryUnitOfWork:
             if based_on is None:
                 raise Conflict(table, "id")
             raise ConcurrencyConflict(table, entity_id)
-        for repository in self._repositories:
+        for repository in self._repositories.values():
             final = self._final_items(repository.table)
             for entity in self.staged(repository.table).values():
                 if entity is not DELETED:

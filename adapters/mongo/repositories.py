@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 from bson import ObjectId
-from mongoengine.errors import BulkWriteError, NotUniqueError
+from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 from pymongo.errors import OperationFailure
 
-from domain.errors import ConcurrencyConflict, Conflict, NotFound
+from domain.errors import ConcurrencyConflict, Conflict, DeleteDenied, NotFound
+from domain.relations import Loaded, Rule, load_related, relations_to
 from domain.specs import (
     ALL,
     FIRST_PAGE,
@@ -26,6 +27,7 @@ from domain.specs import (
     validate_paths,
 )
 from persistence.mapping import DocumentMapper, plain, to_object_id
+from persistence.models import DOCUMENTS
 
 from ..mongo_query import (
     compile_changes,
@@ -53,8 +55,9 @@ class MongoRepository(Generic[E]):
     task) and operations of one unit of work never overlap on its session.
     """
 
-    def __init__(self, uow: MongoUnitOfWork, mapper: DocumentMapper[E, Any]) -> None:
+    def __init__(self, uow: MongoUnitOfWork, table: str, mapper: DocumentMapper[E, Any]) -> None:
         self._uow = uow
+        self.table = table
         self._mapper = mapper
         self._document = mapper.document_cls
         self._name = mapper.entity_cls.__name__
@@ -94,13 +97,34 @@ class MongoRepository(Generic[E]):
         return [self._mapper.to_entity(by_id[i]) for i in wanted if i in by_id]
 
     async def remove(self, entity_id: str) -> None:
-        """Delete the entity, applying the model's delete rules (``NotFound`` if absent)."""
+        """Delete the entity with the delete rules of :mod:`domain.relations`, which
+        MongoEngine applies (``NotFound`` if absent, ``DeleteDenied`` for DENY)."""
         oid = to_object_id(entity_id)
         async with self._uow.operation():
             document = None if oid is None else await self._document.objects(pk=oid).async_first()
             if document is None:
                 raise NotFound(self._name, entity_id)
-            await document.async_delete()
+            try:
+                await document.async_delete()
+            except OperationError as exc:
+                raise await self._denied(exc, [oid]) from None
+
+    async def _denied(self, exc: OperationError, oids: list[Any]) -> Exception:
+        """The domain error for MongoEngine's DENY refusal of removing ``oids``.
+
+        MongoEngine checks the DENY rules of the removed documents before writing
+        anything; a refusal that is not theirs came from a cascade, after writes, so
+        the unit of work becomes rollback-only.
+        """
+        if not str(exc).startswith("Could not delete document"):
+            return exc
+        error = DeleteDenied(f"cannot remove {self._name} {[str(o) for o in oids]}: {exc}")
+        for relation in relations_to(self.table):
+            if relation.rule is Rule.DENY:
+                source = DOCUMENTS[relation.source]
+                if await source.objects(**{f"{relation.field}__in": oids}).async_exists():
+                    return error
+        return self._uow.doom(error)
 
     async def save(self, entity: E) -> E:
         """Write the changed entity if its ``version`` is current; bump the version."""
@@ -211,8 +235,6 @@ class MongoQueries(MongoRepository[E]):
         queryset = self._queryset(spec).order_by()
         async with self._uow.operation():
             values = await queryset.as_pymongo().async_distinct(path)
-        if path == "id":
-            return [str(v) for v in values]
         return [plain(v) for v in values]
 
     async def project(
@@ -232,7 +254,7 @@ class MongoQueries(MongoRepository[E]):
         queryset = queryset.as_pymongo().only(*(f for f in fields if f != "id"))
         async with self._uow.operation():
             rows = await queryset.async_to_list()
-        return [project_row(row, fields) for row in rows]
+        return [plain(project_row(row, fields)) for row in rows]
 
     async def aggregate(self, group: GroupBy) -> list[dict[str, Any]]:
         """Rows of ``group``: its keys and aggregates."""
@@ -282,4 +304,20 @@ class MongoQueries(MongoRepository[E]):
         """Remove every matching entity, applying delete rules; return the count."""
         queryset = self._queryset(spec).order_by()
         async with self._uow.operation():
-            return await queryset.async_delete()  # type: ignore[no-any-return]
+            try:
+                return await queryset.async_delete()  # type: ignore[no-any-return]
+            except OperationError as exc:
+                rows = await queryset.as_pymongo().only("id").async_to_list()
+                raise await self._denied(exc, [row["_id"] for row in rows]) from None
+
+    async def find_related(
+        self,
+        spec: Predicate = ALL,
+        *,
+        with_related: Iterable[str],
+        order: Order = NO_ORDER,
+        page: Page = FIRST_PAGE,
+    ) -> list[Loaded[E]]:
+        """``find`` with the named relations loaded: one query per related collection."""
+        found = await self.find(spec, order=order, page=page)
+        return await load_related(self._uow, self.table, found, with_related)

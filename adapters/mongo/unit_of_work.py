@@ -11,12 +11,17 @@ from typing import Any, TypeVar
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from pymongo.errors import OperationFailure
 
+from domain.aggregates import AGGREGATES
 from domain.entities import Product, User
 from domain.errors import TransactionsUnsupported, UnitOfWorkError
+from domain.library import Author, Book, Contract, Review, Shelf
 from persistence.engine import TransactionsNotSupportedError, async_run_in_transaction
 from persistence.mapping import DocumentMapper
-from persistence.models import ProductDocument, UserDocument
+from persistence.models import DOCUMENTS
 
+from ..compensated_files import CompensatedFiles
+from ..repository_slot import RepositorySlot
+from .files import GridFSFileStore
 from .repositories import MongoQueries
 
 __all__ = ["MongoUnitOfWork"]
@@ -36,33 +41,48 @@ class MongoUnitOfWork:
     Work is committed only by ``await uow.commit()``; leaving the block without it
     (normally or by an exception, which propagates) rolls back.  After a commit the block
     goes on in a new transaction.  With ``transactions=False`` (mongomock) writes apply
-    immediately and ``rollback`` cannot undo them.
+    immediately and ``rollback`` cannot undo them.  ``files`` is a GridFS store on the
+    same alias, compensated as the port says.
     """
 
-    def __init__(self, alias: str = DEFAULT_CONNECTION_NAME, *, transactions: bool = True) -> None:
+    users: RepositorySlot[MongoQueries[User]] = RepositorySlot()
+    products: RepositorySlot[MongoQueries[Product]] = RepositorySlot()
+    authors: RepositorySlot[MongoQueries[Author]] = RepositorySlot()
+    books: RepositorySlot[MongoQueries[Book]] = RepositorySlot()
+    reviews: RepositorySlot[MongoQueries[Review]] = RepositorySlot()
+    shelves: RepositorySlot[MongoQueries[Shelf]] = RepositorySlot()
+    contracts: RepositorySlot[MongoQueries[Contract]] = RepositorySlot()
+
+    def __init__(
+        self,
+        alias: str = DEFAULT_CONNECTION_NAME,
+        *,
+        transactions: bool = True,
+        files: GridFSFileStore | None = None,
+    ) -> None:
         self.alias = alias
         self.transactions = transactions
-        self._users: MongoQueries[User] = MongoQueries(self, DocumentMapper(User, UserDocument))
-        self._products: MongoQueries[Product] = MongoQueries(
-            self, DocumentMapper(Product, ProductDocument)
-        )
+        self._repositories: dict[str, MongoQueries[Any]] = {
+            name: MongoQueries(self, name, DocumentMapper(aggregate.entity_cls, DOCUMENTS[name]))
+            for name, aggregate in AGGREGATES.items()
+        }
+        self._files = CompensatedFiles(files if files is not None else GridFSFileStore(alias))
         self._context: AbstractAsyncContextManager[Any] | None = None
         self._session: Any = None
         self._active = False
         self._failed: BaseException | None = None
         self._lock = asyncio.Lock()
 
-    @property
-    def users(self) -> MongoQueries[User]:
-        """The users repository of this unit of work."""
+    def repository(self, name: str) -> MongoQueries[Any]:
+        """The repository called ``name``; ``KeyError`` if there is none."""
         self._require_active()
-        return self._users
+        return self._repositories[name]
 
     @property
-    def products(self) -> MongoQueries[Product]:
-        """The products repository of this unit of work."""
+    def files(self) -> CompensatedFiles:
+        """The GridFS file store, compensated by this unit of work."""
         self._require_active()
-        return self._products
+        return self._files
 
     def _require_active(self) -> None:
         if not self._active:
@@ -102,6 +122,7 @@ class MongoUnitOfWork:
         finally:
             self._active = False
             self._failed = None
+            await self._files.rolled_back()
 
     async def _end(self, *, commit: bool) -> None:
         context, self._context = self._context, None
@@ -133,12 +154,14 @@ class MongoUnitOfWork:
                 if self.transactions:
                     await self._end(commit=False)
                     await self._begin()
+                await self._files.rolled_back()
                 raise UnitOfWorkError(
                     f"the unit of work was rolled back after an earlier error: {failed}"
                 ) from failed
             if self.transactions:
                 await self._end(commit=True)
                 await self._begin()
+            await self._files.committed()
 
     async def rollback(self) -> None:
         """Discard the work done since the last commit."""
@@ -148,3 +171,4 @@ class MongoUnitOfWork:
             if self.transactions:
                 await self._end(commit=False)
                 await self._begin()
+            await self._files.rolled_back()

@@ -237,10 +237,26 @@ class CollectionFacade(Facade):
     """Blocking view of an ``AsyncCollection``."""
 
     __slots__ = ()
+    hand_written = ("estimated_document_count",)
 
     @staticmethod
     def _find_client(target: Any) -> Any:
         return target.database.client
+
+    def estimated_document_count(self, **kwargs: Any) -> int:
+        """The collection's size; inside a transaction an exact count in the transaction.
+
+        MongoEngine counts an unfiltered queryset with the ``count`` command, which a
+        transaction cannot run (PyMongo sends it outside, missing the transaction's
+        own writes): there ``count_documents({})`` is used instead.
+        """
+        session = kwargs.get("session") or session_for(self._client)
+        if session is not None and unwrap(session).in_transaction:
+            kwargs["session"] = unwrap(session)
+            kwargs.pop("maxTimeMS", None)
+            return await_only(self._target.count_documents({}, **kwargs))  # type: ignore[no-any-return]
+        kwargs.pop("session", None)
+        return await_only(self._target.estimated_document_count(**kwargs))  # type: ignore[no-any-return]
 
 
 class _CursorBase(Facade):

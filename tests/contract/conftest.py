@@ -16,9 +16,9 @@ from adapter_fixtures import mongo_uow_factory, mongomock_uow_factory  # noqa: F
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
 
 CAPABILITIES: dict[str, frozenset[str]] = {
-    "memory": frozenset({"transactions"}),
-    "mongo": frozenset({"transactions"}),
-    "mongomock": frozenset(),
+    "memory": frozenset({"transactions", "files"}),
+    "mongo": frozenset({"transactions", "files"}),
+    "mongomock": frozenset(),  # no GridFS: AsyncGridFS needs a real AsyncDatabase
 }
 
 

@@ -1,0 +1,109 @@
+"""A unit of work's view of a non-transactional file store, with compensation.
+
+Both units of work hand this to services as ``uow.files``: a file put in the block is
+deleted again if the block rolls back; a file deleted in the block is hidden from the
+block at once and deleted from the store only once the block commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from typing import Any
+
+from domain.errors import NotFound
+from domain.ports import FileInfo, FileStore
+
+__all__ = ["CompensatedFiles"]
+
+
+class CompensatedFiles:
+    """Wraps a :class:`FileStore`; the unit of work calls ``committed``/``rolled_back``."""
+
+    transactional = False
+
+    def __init__(self, store: FileStore) -> None:
+        self.store = store
+        self._put: list[str] = []
+        self._deleted: list[str] = []
+
+    def _visible(self, file_id: str) -> None:
+        if file_id in self._deleted:
+            raise NotFound("File", file_id)
+
+    async def put(
+        self,
+        data: bytes | AsyncIterable[bytes],
+        *,
+        filename: str,
+        content_type: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Store ``data`` now; deleted again if the block rolls back."""
+        file_id = await self.store.put(
+            data, filename=filename, content_type=content_type, metadata=metadata
+        )
+        self._put.append(file_id)
+        return file_id
+
+    async def read(self, file_id: str) -> bytes:
+        """The whole content (``NotFound`` if absent or deleted in this block)."""
+        self._visible(file_id)
+        return await self.store.read(file_id)
+
+    async def stream(self, file_id: str) -> AsyncIterator[bytes]:
+        """The content chunk by chunk."""
+        self._visible(file_id)
+        async for chunk in self.store.stream(file_id):
+            yield chunk
+
+    async def info(self, file_id: str) -> FileInfo:
+        """The file's metadata."""
+        self._visible(file_id)
+        return await self.store.info(file_id)
+
+    async def delete(self, file_id: str) -> None:
+        """Hide the file now; delete it from the store after the commit."""
+        self._visible(file_id)
+        await self.store.info(file_id)  # NotFound now, not at commit
+        self._deleted.append(file_id)
+
+    async def ids(self) -> list[str]:
+        """Every stored file's id but those deleted in this block."""
+        return [i for i in await self.store.ids() if i not in self._deleted]
+
+    async def replace(
+        self,
+        file_id: str,
+        data: bytes,
+        *,
+        filename: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
+        """Put the new content (compensated) and delete the old file after the commit."""
+        old = await self.info(file_id)
+        new_id = await self.put(
+            data,
+            filename=filename or old.filename,
+            content_type=content_type if content_type is not None else old.content_type,
+            metadata=old.metadata,
+        )
+        self._deleted.append(file_id)
+        return new_id
+
+    async def committed(self) -> None:
+        """The block committed: carry out the deferred deletions."""
+        deleted, self._deleted, self._put = self._deleted, [], []
+        for file_id in deleted:
+            try:
+                await self.store.delete(file_id)
+            except NotFound:
+                pass
+
+    async def rolled_back(self) -> None:
+        """The block rolled back: delete what it put, forget what it deleted."""
+        put, self._put, self._deleted = self._put, [], []
+        for file_id in reversed(put):
+            try:
+                await self.store.delete(file_id)
+            except NotFound:
+                pass

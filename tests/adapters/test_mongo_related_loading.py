@@ -1,0 +1,74 @@
+"""The mongo adapter loads related aggregates in bulk: counted on the wire."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo import monitoring
+
+import persistence  # noqa: F401
+from adapters.mongo import MongoUnitOfWork
+from domain.library import Author, Book, Shelf
+from persistence.engine import connect_async, disconnect_async
+
+
+class Finds(monitoring.CommandListener):
+    """The collection of every ``find`` command sent."""
+
+    def __init__(self) -> None:
+        self.collections: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find":
+            self.collections.append(event.command["find"])
+
+    def succeeded(self, event: Any) -> None: ...
+
+    def failed(self, event: Any) -> None: ...
+
+
+@pytest.fixture
+async def finds(mongodb_uri: str) -> AsyncIterator[Finds]:
+    listener = Finds()
+    name = f"r_{uuid.uuid4().hex[:12]}"
+    client = await connect_async(
+        name, alias="default", host=mongodb_uri, event_listeners=[listener]
+    )
+    try:
+        yield listener
+    finally:
+        await client.drop_database(name)
+        await disconnect_async("default")
+
+
+async def test_one_query_per_related_collection(finds: Finds) -> None:
+    authors = [Author(name=f"A{i}") for i in range(20)]
+    books = [
+        Book(title=f"B{i}", author_id=authors[i % 20].id, editor_id=authors[(i + 1) % 20].id)
+        for i in range(200)
+    ]
+    shelves = [Shelf(name=f"S{i}", book_ids=[b.id for b in books[i::10]]) for i in range(10)]
+    async with MongoUnitOfWork() as uow:
+        await uow.authors.add_many(authors)
+        await uow.books.add_many(books)
+        await uow.shelves.add_many(shelves)
+        await uow.commit()
+
+    finds.collections.clear()
+    async with MongoUnitOfWork() as uow:
+        loaded = await uow.books.find_related(with_related=("author", "editor"))
+        assert finds.collections == ["books", "authors"]  # 200 books, 400 references
+        finds.collections.clear()
+        on_shelves = await uow.shelves.find_related(with_related=("books",))
+        assert finds.collections == ["shelves", "books"]
+    assert len(loaded) == 200
+    for item in loaded:
+        assert item.related["author"].id == item.entity.author_id
+        assert item.related["editor"].id == item.entity.editor_id
+    assert sum(len(s.related["books"]) for s in on_shelves) == 200
+    assert all(
+        [b.id for b in s.related["books"]] == s.entity.book_ids for s in on_shelves
+    )
