@@ -13,8 +13,10 @@ from mongoengine import Document, IntField, StringField
 
 import persistence  # noqa: F401  (activates the async API on MongoEngine)
 from adapters.mongo import MongoUnitOfWork
-from domain.errors import Conflict
-from domain.services import register_user
+from domain.errors import Conflict, DeleteDenied
+from domain.library import Author, Book, Contract, Review, Shelf
+from domain.services import attach_file, register_user
+from domain.specs import F
 from persistence.engine import connect_async, disconnect_async
 from persistence.testing import server_uri_from_env_or_start
 
@@ -66,6 +68,45 @@ async def tour(uri: str) -> None:
         await visitor.async_delete()
         say(f"async_delete -> {await Visitor.objects.async_count()} visitor(s) left")
         await Visitor.async_drop_collection()
+
+        print("3. References, files and cascades behind the ports")
+        ann, bob = Author(name="Ann"), Author(name="Bob")
+        book = Book(title="Async MongoDB", author_id=ann.id, editor_id=bob.id)
+        async with MongoUnitOfWork() as uow:
+            await uow.authors.add_many([ann, bob])
+            await uow.books.add(book)
+            await uow.reviews.add(Review(book_id=book.id, text="Clear and short"))
+            await uow.shelves.add(Shelf(name="To read", book_ids=[book.id]))
+            await uow.commit()
+        attachment = await attach_file(
+            MongoUnitOfWork(), book.id, b"%PDF-1.7 ...", "manual.pdf", "application/pdf"
+        )
+        async with MongoUnitOfWork() as uow:
+            [loaded] = await uow.books.find_related(with_related=("author", "editor"))
+            content = await uow.files.read(attachment.file_id)
+        say(
+            f"find_related -> '{loaded.entity.title}' by {loaded.related['author'].name}, "
+            f"edited by {loaded.related['editor'].name}"
+        )
+        say(f"attachment {attachment.filename}: {len(content)} bytes in GridFS")
+        async with MongoUnitOfWork() as uow:
+            await uow.contracts.add(Contract(author_id=ann.id, title="Sequel"))
+            await uow.commit()
+        async with MongoUnitOfWork() as uow:
+            try:
+                await uow.authors.remove(ann.id)
+            except DeleteDenied:
+                say("removing Ann while she has a contract -> DeleteDenied (DENY)")
+            await uow.contracts.remove_where(F("author_id") == ann.id)
+            await uow.authors.remove(ann.id)
+            await uow.commit()
+        async with MongoUnitOfWork() as uow:
+            books, reviews = await uow.books.count(), await uow.reviews.count()
+            [shelf] = await uow.shelves.find()
+        say(
+            f"after removing Ann (CASCADE): {books} books, {reviews} reviews, "
+            f"shelf holds {len(shelf.book_ids)} books (PULL)"
+        )
     finally:
         await client.drop_database(db_name)
         await disconnect_async()

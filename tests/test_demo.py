@@ -26,4 +26,8 @@ def test_demo_runs_against_the_test_server(mongodb_uri: str) -> None:
     assert "visits = 1" in out
     assert "['Jane', 'John']" in out
     assert "use await visitor.async_save()" in out
+    assert "'Async MongoDB' by Ann, edited by Bob" in out
+    assert "manual.pdf: 12 bytes in GridFS" in out
+    assert "DeleteDenied (DENY)" in out
+    assert "0 books, 0 reviews, shelf holds 0 books" in out
     assert out.rstrip().endswith("Done.")
