@@ -9,12 +9,17 @@ from .connection import (
     get_async_db,
     is_async_connection,
 )
-from .transactions import TransactionsNotSupportedError, async_run_in_transaction
+from .transactions import (
+    TransactionsNotSupportedError,
+    async_run_in_transaction,
+    async_transaction,
+)
 
 __all__ = [
     "BridgeError",
     "TransactionsNotSupportedError",
     "async_run_in_transaction",
+    "async_transaction",
     "await_only",
     "connect_async",
     "disconnect_all_async",

@@ -1,11 +1,12 @@
 """The one module that grafts the async API onto the unmodified PyPI MongoEngine.
 
-:func:`activate` (run by ``import persistence``) is idempotent.  It adds the ``async_``
+:func:`activate` (run by ``import persistence``) is idempotent. It adds the ``async_``
 twins, guards the sync I/O methods against async aliases, teaches ``get_db`` and
 ``get_connection`` about async aliases, routes ``Document._get_collection`` for async
-classes to I/O-free facades, makes MongoEngine's thread-local state task-local, and
-exports the new names from the ``mongoengine`` package.  It never overwrites a name that
-MongoEngine itself defines, and refuses to run on an unsupported MongoEngine version.
+classes to I/O-free facades, makes MongoEngine's thread-local state task-local, lets
+signals await coroutine receivers during ``async_`` operations, and exports the new
+names from the ``mongoengine`` package. It never overwrites a name that MongoEngine
+itself defines, and refuses to run on an unsupported MongoEngine version.
 """
 
 from __future__ import annotations
@@ -15,21 +16,25 @@ from collections.abc import Callable
 from typing import Any
 
 import mongoengine
+from blinker import Signal
 from mongoengine import connection as me_connection
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 
 from . import (
     catalogue,
     collections,
+    concerns,
     connection,
     files,
     iteration,
+    query_counter,
     references,
     switching,
     transactions,
     twins,
 )
 from .guard import guard_classmethod, guard_item_access, guard_method, targets_async
+from .signals import install_async_receivers
 from .task_local import TaskLocal
 
 __all__ = ["SUPPORTED_MONGOENGINE", "GraftError", "activate", "is_active"]
@@ -258,6 +263,15 @@ def _graft_task_local_state() -> None:
     BaseField._thread_local_storage = TaskLocal()
 
 
+# -- signals -------------------------------------------------------------------------
+
+
+def _graft_signals() -> None:
+    from mongoengine import signals as me_signals
+
+    install_async_receivers([s for s in vars(me_signals).values() if isinstance(s, Signal)])
+
+
 # -- exports -------------------------------------------------------------------------
 
 EXPORTS: dict[str, Any] = {
@@ -268,6 +282,10 @@ EXPORTS: dict[str, Any] = {
     "get_async_db": connection.get_async_db,
     "get_async_connection": connection.get_async_connection,
     "async_run_in_transaction": transactions.async_run_in_transaction,
+    "async_transaction": transactions.async_transaction,
+    "async_set_write_concern": concerns.async_set_write_concern,
+    "async_set_read_write_concern": concerns.async_set_read_write_concern,
+    "async_query_counter": query_counter.async_query_counter,
     "async_switch_db": switching.async_switch_db,
     "async_switch_collection": switching.async_switch_collection,
     "async_no_dereference": switching.async_no_dereference,
@@ -294,5 +312,6 @@ def activate() -> None:
     _graft_references()
     _graft_files()
     _graft_task_local_state()
+    _graft_signals()
     _graft_exports()
     setattr(mongoengine, _MARK, True)

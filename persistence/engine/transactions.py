@@ -8,18 +8,26 @@ client runs inside the transaction without passing ``session=`` around.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import random
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from mongoengine.errors import OperationError
+from pymongo.errors import PyMongoError
 
 from .connection import get_async_connection
 from .mongomock_async import AsyncMongomockClient
 from .sessions import bind_session, session_for
 
-__all__ = ["TransactionsNotSupportedError", "async_run_in_transaction"]
+__all__ = ["TransactionsNotSupportedError", "async_run_in_transaction", "async_transaction"]
+
+T = TypeVar("T")
+
+# id(client) -> (a weak reference to it, whether its deployment runs transactions)
+_CAPABLE: dict[int, tuple[weakref.ref[Any], bool]] = {}
 
 
 class TransactionsNotSupportedError(OperationError):
@@ -38,16 +46,7 @@ async def async_run_in_transaction(
     propagates.  A second transaction on the same client inside the block raises
     :class:`~mongoengine.errors.OperationError`.
     """
-    client = get_async_connection(alias)
-    if isinstance(client, AsyncMongomockClient):
-        raise TransactionsNotSupportedError(
-            f"Alias {alias!r} is a mongomock connection, which has no transactions"
-        )
-    if session_for(client) is not None:
-        raise OperationError(
-            f"A transaction is already running on the client of alias {alias!r} in this "
-            "task; nested async_run_in_transaction() on the same client is not supported"
-        )
+    client = await _transaction_client(alias)
     session = client.start_session(**(session_kwargs or {}))
     try:
         await session.start_transaction(**(transaction_kwargs or {}))
@@ -61,3 +60,94 @@ async def async_run_in_transaction(
         await session.commit_transaction()
     finally:
         await asyncio.shield(session.end_session())
+
+
+async def _transaction_client(alias: str) -> Any:
+    """The alias's client, checked: it can run a transaction and none runs in this task."""
+    client = get_async_connection(alias)
+    if isinstance(client, AsyncMongomockClient):
+        raise TransactionsNotSupportedError(
+            f"Alias {alias!r} is a mongomock connection, which has no transactions"
+        )
+    if session_for(client) is not None:
+        raise OperationError(
+            f"A transaction is already running on the client of alias {alias!r} in this "
+            "task; nested async_run_in_transaction() on the same client is not supported"
+        )
+    known = _CAPABLE.get(id(client))
+    if known is None or known[0]() is not client:
+        hello = await client.admin.command("hello")
+        capable = "setName" in hello or hello.get("msg") == "isdbgrid"
+        _CAPABLE[id(client)] = known = (weakref.ref(client), capable)
+    if not known[1]:
+        raise TransactionsNotSupportedError(
+            f"Alias {alias!r} is connected to a standalone server: transactions need a "
+            "replica set or a sharded cluster"
+        )
+    return client
+
+
+def _has_label(exc: BaseException | None, label: str) -> bool:
+    """True if ``exc`` or an error it was raised from carries the PyMongo ``label``
+    (MongoEngine re-raises PyMongo's errors as its own, chained)."""
+    for _ in range(5):
+        if exc is None:
+            return False
+        if isinstance(exc, PyMongoError) and exc.has_error_label(label):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+async def _backoff(attempt: int) -> None:
+    await asyncio.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
+
+
+async def async_transaction(
+    fn: Callable[..., Awaitable[T]],
+    *args: Any,
+    alias: str = DEFAULT_CONNECTION_NAME,
+    max_retries: int = 10,
+    session_kwargs: dict[str, Any] | None = None,
+    transaction_kwargs: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> T:
+    """``await fn(*args, **kwargs)`` in a transaction, retried as PyMongo's
+    ``with_transaction`` retries: the whole function again on a
+    ``TransientTransactionError`` (a write conflict, a lost primary), the commit alone on
+    ``UnknownTransactionCommitResult``; at most ``max_retries`` times each, with a short
+    jittered backoff.  Returns what ``fn`` returned; other errors abort and propagate.
+    """
+    client = await _transaction_client(alias)
+    attempt = 0
+    while True:
+        session = client.start_session(**(session_kwargs or {}))
+        try:
+            await session.start_transaction(**(transaction_kwargs or {}))
+            try:
+                with bind_session(client, session):
+                    result = await fn(*args, **kwargs)
+            except BaseException as exc:
+                if session.in_transaction:
+                    await asyncio.shield(session.abort_transaction())
+                if _has_label(exc, "TransientTransactionError") and attempt < max_retries:
+                    attempt += 1
+                    await _backoff(attempt)
+                    continue
+                raise
+            commits = 0
+            while True:
+                try:
+                    await session.commit_transaction()
+                    return result
+                except PyMongoError as exc:
+                    if _has_label(exc, "UnknownTransactionCommitResult") and commits < max_retries:
+                        commits += 1
+                        continue
+                    if _has_label(exc, "TransientTransactionError") and attempt < max_retries:
+                        break
+                    raise
+            attempt += 1
+            await _backoff(attempt)
+        finally:
+            await asyncio.shield(session.end_session())

@@ -113,3 +113,81 @@ async def test_switch_db_and_collection_affect_only_their_task(
     finally:
         await other.drop_database(other_name)
         await disconnect_async("other")
+
+
+class Animal(Document):
+    name = StringField()
+    meta = {"allow_inheritance": True}
+
+
+class Dog(Animal):
+    pass
+
+
+async def test_no_sub_classes_affects_only_the_task_inside(async_db: Any) -> None:
+    from mongoengine import async_no_sub_classes
+
+    await Animal(name="generic").async_save()
+    await Dog(name="rex").async_save()
+    inside, counted = asyncio.Event(), asyncio.Event()
+    seen: dict[str, list[str]] = {}
+
+    async def within() -> None:
+        async with async_no_sub_classes(Animal) as OnlyAnimal:
+            inside.set()
+            await counted.wait()
+            seen["inside"] = sorted([a.name async for a in OnlyAnimal.objects])
+
+    async def without() -> None:
+        await inside.wait()
+        seen["outside"] = sorted([a.name async for a in Animal.objects])
+        counted.set()
+
+    await asyncio.gather(within(), without())
+    assert seen == {"inside": ["generic"], "outside": ["generic", "rex"]}
+    assert sorted([a.name async for a in Animal.objects]) == ["generic", "rex"]
+
+
+async def test_query_counter_counts_only_its_own_task(async_db: Any) -> None:
+    from mongoengine import async_query_counter
+
+    await Owner(name="a").async_save()
+    started, done = asyncio.Event(), asyncio.Event()
+
+    async def noisy() -> None:
+        await started.wait()
+        for _ in range(5):
+            await Owner.objects.async_count()
+        done.set()
+
+    async def counted() -> int:
+        async with async_query_counter() as q:
+            assert q == 0
+            started.set()
+            await Owner.objects.async_first()  # 1 find
+            await Owner(name="b").async_save()  # 1 insert
+            await done.wait()
+            assert [o.name async for o in Owner.objects.order_by("name")] == ["a", "b"]
+            return int(q)
+
+    _, total = await asyncio.gather(noisy(), counted())
+    assert total == 3  # the other task's five counts are not in it
+    async with async_query_counter() as q:
+        await Owner.objects.async_count()
+        assert q == 1 and q < 2 and q >= 1 and repr(q) == "1"
+
+
+async def test_write_and_read_concern_managers(async_db: Any) -> None:
+    from mongoengine import async_set_read_write_concern, async_set_write_concern
+
+    async with async_set_write_concern(Owner, {"w": 1, "j": True}) as collection:
+        assert collection.write_concern.document == {"w": 1, "j": True}
+        await collection.insert_one({"name": "acked"})
+    async with async_set_read_write_concern(
+        Owner, {"w": "majority"}, {"level": "majority"}
+    ) as collection:
+        assert collection.write_concern.document == {"w": "majority"}
+        assert collection.read_concern.document == {"level": "majority"}
+        assert [d["name"] async for d in collection.find()] == ["acked"]
+    plain = async_db["owner"]
+    assert plain.write_concern.document == {}  # nothing changed outside
