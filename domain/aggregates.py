@@ -6,8 +6,8 @@ from typing import Any
 
 import attrs
 
-from .entities import Product, User
-from .library import Author, Book, Contract, Review, Shelf
+from .entities import Account, Product, User
+from .library import Author, Book, Contract, Post, Review, Shelf
 
 __all__ = ["AGGREGATES", "Aggregate"]
 
@@ -31,5 +31,7 @@ AGGREGATES: dict[str, Aggregate] = {
         Aggregate("reviews", Review),
         Aggregate("shelves", Shelf),
         Aggregate("contracts", Contract),
+        Aggregate("posts", Post),
+        Aggregate("accounts", Account),
     )
 }

@@ -8,7 +8,7 @@ import attrs
 
 from .ids import is_valid_id, new_id
 
-__all__ = ["Dimensions", "Product", "User"]
+__all__ = ["Account", "Dimensions", "Product", "User"]
 
 
 def _valid_id(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -67,4 +67,19 @@ class Product:
     stock: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
     tags: list[str] = attrs.field(factory=list, converter=_tags)
     dimensions: Dimensions | None = None
+    version: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
+
+
+def _non_negative(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{attribute.name} must be a non-negative integer, got {value!r}")
+
+
+@attrs.define(kw_only=True)
+class Account:
+    """A balance in cents that transfers move; it never goes negative."""
+
+    id: str = attrs.field(factory=new_id, validator=_valid_id)
+    owner: str = attrs.field(validator=_name)
+    balance: int = attrs.field(default=0, validator=_non_negative)
     version: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))

@@ -7,6 +7,7 @@ __all__ = [
     "Conflict",
     "DeleteDenied",
     "DomainError",
+    "InsufficientFunds",
     "NotFound",
     "TransactionsUnsupported",
     "UnitOfWorkError",
@@ -70,3 +71,7 @@ class TransactionsUnsupported(DomainError):
 
 class UnitOfWorkError(DomainError):
     """The unit of work was used wrongly (outside its block, for example)."""
+
+
+class InsufficientFunds(DomainError):
+    """A transfer would take an account below zero."""

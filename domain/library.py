@@ -13,7 +13,7 @@ import attrs
 from .entities import _name, _valid_id
 from .ids import is_valid_id, new_id
 
-__all__ = ["Attachment", "Author", "Book", "Contract", "Review", "Shelf"]
+__all__ = ["Attachment", "Author", "Book", "Contract", "Post", "Review", "Shelf"]
 
 
 def _optional_id(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -90,3 +90,15 @@ class Contract:
     id: str = attrs.field(factory=new_id, validator=_valid_id)
     author_id: str = attrs.field(validator=_valid_id)
     title: str = attrs.field(validator=_name)
+
+
+@attrs.define(kw_only=True)
+class Post:
+    """A blog post by an author (CASCADE); a draft until published."""
+
+    id: str = attrs.field(factory=new_id, validator=_valid_id)
+    author_id: str = attrs.field(validator=_valid_id)
+    title: str = attrs.field(validator=_name)
+    body: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+    published: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    version: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from .entities import Product, User
-from .library import Author, Book, Contract, Review, Shelf
+from .entities import Account, Product, User
+from .library import Author, Book, Contract, Post, Review, Shelf
 from .relations import Loaded
 from .specs import ALL, FIRST_PAGE, NO_ORDER, Changes, GroupBy, Order, Page, Predicate
 
 __all__ = ["FileInfo", "FileStore", "QueryRepository", "Repository", "UnitOfWork"]
 
 E = TypeVar("E")
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -149,6 +150,15 @@ class UnitOfWork(Protocol):
     ``UnitOfWorkError`` and keeps nothing; ``rollback`` starts afresh.  Repositories
     (``uow.users``) used outside a block raise ``UnitOfWorkError``.
 
+    Blocks compose: a nested ``async with uow:`` (a service called by a service) joins
+    the open block; only the outermost ``commit()`` commits, and a nested block that
+    raises, is rolled back or ends without its ``commit()`` makes the whole unit
+    rollback-only.  A block opened after the previous one ended is a new unit.
+    Operations of one unit never overlap, even when the caller gathers them.
+
+    Without transactions (a standalone server, mongomock) a unit of work that needs
+    them raises ``TransactionsUnsupported`` when the block starts.
+
     ``files`` is not transactional, so the unit compensates: a file put in the block
     is deleted if the block rolls back; a file deleted in the block disappears from the
     block at once but is deleted from the store only after the commit.
@@ -161,6 +171,8 @@ class UnitOfWork(Protocol):
     reviews: QueryRepository[Review]
     shelves: QueryRepository[Shelf]
     contracts: QueryRepository[Contract]
+    posts: QueryRepository[Post]
+    accounts: QueryRepository[Account]
     files: FileStore
 
     def repository(self, name: str) -> QueryRepository[Any]:
@@ -178,6 +190,14 @@ class UnitOfWork(Protocol):
 
     async def commit(self) -> None:
         """Keep the work done in the block so far."""
+        ...
+
+    async def run(self, work: Callable[[Any], Awaitable[T]], *, retries: int = 0) -> T:
+        """``await work(uow)`` in a block, then commit; return its result.
+
+        On a write conflict (``ConcurrencyConflict``, a transient transaction error) the
+        whole block runs again with fresh reads, at most ``retries`` more times.
+        """
         ...
 
     async def rollback(self) -> None:

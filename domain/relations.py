@@ -63,6 +63,7 @@ class Relation:
 
 RELATIONS: tuple[Relation, ...] = (
     Relation("books", "author_id", "authors", Rule.CASCADE),
+    Relation("posts", "author_id", "authors", Rule.CASCADE),
     Relation("reviews", "book_id", "books", Rule.CASCADE),
     Relation("reviews", "parent_id", "reviews", Rule.CASCADE),
     Relation("books", "editor_id", "authors", Rule.NULLIFY),

@@ -5,15 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .entities import User
-from .library import Attachment
+from .errors import InsufficientFunds, NotFound
+from .library import Attachment, Post
 from .ports import UnitOfWork
+from .specs import F
 
 __all__ = [
     "attach_file",
     "deactivate_users",
+    "delete_author",
+    "publish_post",
     "register_user",
     "remove_attachment",
     "rename_user",
+    "transfer_funds",
 ]
 
 
@@ -85,3 +90,59 @@ async def remove_attachment(uow: UnitOfWork, book_id: str, file_id: str) -> None
         await uow.files.delete(file_id)
         await uow.books.save(book)
         await uow.commit()
+
+
+async def transfer_funds(
+    uow: UnitOfWork, source_id: str, target_id: str, amount: int, *, retries: int = 20
+) -> None:
+    """Move ``amount`` cents between two accounts, atomically.
+
+    ``InsufficientFunds`` (nothing moves) if the source cannot cover it; a concurrent
+    change to either account re-runs the transfer with fresh balances.
+    """
+    if amount <= 0:
+        raise ValueError(f"amount must be positive, got {amount!r}")
+    if source_id == target_id:
+        raise ValueError("source and target are the same account")
+
+    async def move(uow: UnitOfWork) -> None:
+        source = await uow.accounts.get(source_id)
+        target = await uow.accounts.get(target_id)
+        if source.balance < amount:
+            raise InsufficientFunds(
+                f"account {source_id} holds {source.balance}, cannot send {amount}"
+            )
+        source.balance -= amount
+        target.balance += amount
+        await uow.accounts.save(source)
+        await uow.accounts.save(target)
+
+    await uow.run(move, retries=retries)
+
+
+async def publish_post(uow: UnitOfWork, post_id: str) -> Post:
+    """Publish a draft; its author must still exist (``NotFound`` otherwise)."""
+    async with uow:
+        post = await uow.posts.get(post_id)
+        await uow.authors.get(post.author_id)
+        if not post.published:
+            post.published = True
+            post = await uow.posts.save(post)
+        await uow.commit()
+    return post
+
+
+async def delete_author(uow: UnitOfWork, author_id: str) -> int:
+    """Remove an author with everything their removal cascades to, and the files their
+    books own (deleted once the removal commits).  ``DeleteDenied`` while a contract
+    refers to them.  Returns how many books went."""
+    async with uow:
+        books = await uow.books.find(F("author_id") == author_id)
+        if not books and not await uow.authors.exists(F("id") == author_id):
+            raise NotFound("Author", author_id)
+        await uow.authors.remove(author_id)
+        for book in books:
+            for attachment in book.attachments:
+                await uow.files.delete(attachment.file_id)
+        await uow.commit()
+    return len(books)

@@ -6,11 +6,12 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from domain.aggregates import AGGREGATES
-from domain.entities import Product, User
+from domain.entities import Account, Product, User
 from domain.errors import ConcurrencyConflict, Conflict, UnitOfWorkError
-from domain.library import Author, Book, Contract, Review, Shelf
+from domain.library import Author, Book, Contract, Post, Review, Shelf
 
 from ..compensated_files import CompensatedFiles
+from ..composition import Composition
 from ..repository_slot import RepositorySlot
 from .files import InMemoryFileStore
 from .repositories import DELETED, InMemoryQueries
@@ -21,7 +22,7 @@ __all__ = ["InMemoryUnitOfWork"]
 E = TypeVar("E", bound=BaseException)
 
 
-class InMemoryUnitOfWork:
+class InMemoryUnitOfWork(Composition):
     """``async with uow:`` stages writes; ``commit()`` applies them all or none.
 
     Same rule as every unit of work: leaving the block without ``commit()`` rolls
@@ -39,6 +40,8 @@ class InMemoryUnitOfWork:
     reviews: RepositorySlot[InMemoryQueries[Review]] = RepositorySlot()
     shelves: RepositorySlot[InMemoryQueries[Shelf]] = RepositorySlot()
     contracts: RepositorySlot[InMemoryQueries[Contract]] = RepositorySlot()
+    posts: RepositorySlot[InMemoryQueries[Post]] = RepositorySlot()
+    accounts: RepositorySlot[InMemoryQueries[Account]] = RepositorySlot()
 
     def __init__(
         self, store: InMemoryStore | None = None, files: InMemoryFileStore | None = None
@@ -85,8 +88,8 @@ class InMemoryUnitOfWork:
         self._expected.setdefault((table, entity_id), self.store.table(table).get(entity_id))
 
     async def __aenter__(self) -> InMemoryUnitOfWork:
-        if self._active:
-            raise UnitOfWorkError("this unit of work is already in a block")
+        if self._enter_nested():
+            return self
         self._discard()
         self._active = True
         return self
@@ -97,6 +100,8 @@ class InMemoryUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._exit_nested(exc):
+            return
         self._discard()
         self._active = False
         await self._files.rolled_back()
@@ -114,12 +119,16 @@ class InMemoryUnitOfWork:
     async def rollback(self) -> None:
         """Discard the staged writes (and delete the files put since the last commit)."""
         self.require_active()
+        if self._rollback_nested():
+            return
         self._discard()
         await self._files.rolled_back()
 
     async def commit(self) -> None:
         """Check every staged write against the committed state, then apply them all."""
         self.require_active()
+        if self._commit_nested():
+            return
         if self._failed is not None:
             failed = self._failed
             self._discard()

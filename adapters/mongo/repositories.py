@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
@@ -48,6 +49,21 @@ _WRITE_CONFLICT = 112
 __all__ = ["MongoQueries", "MongoRepository"]
 
 
+def _is_write_conflict(exc: BaseException | None) -> bool:
+    for _ in range(5):
+        if exc is None:
+            return False
+        if isinstance(exc, OperationFailure) and exc.code == _WRITE_CONFLICT:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _is_denied(exc: OperationError) -> bool:
+    """MongoEngine's refusal by a DENY delete rule."""
+    return str(exc).startswith("Could not delete document (")
+
+
 class MongoRepository(Generic[E]):
     """Repository of one aggregate type; used through a :class:`MongoUnitOfWork`.
 
@@ -62,11 +78,24 @@ class MongoRepository(Generic[E]):
         self._document = mapper.document_cls
         self._name = mapper.entity_cls.__name__
 
+    @asynccontextmanager
+    async def _op(self, entity_id: Any = None) -> AsyncIterator[None]:
+        """One operation on the unit's session; a write conflict with a concurrent
+        transaction becomes ``ConcurrencyConflict`` (and the unit rollback-only)."""
+        async with self._uow.operation():
+            try:
+                yield
+            except (OperationError, OperationFailure) as exc:
+                if not _is_write_conflict(exc):
+                    raise
+                conflict = ConcurrencyConflict(self._name, entity_id)
+                raise self._uow.doom(conflict) from exc
+
     async def add(self, entity: E) -> E:
         """Insert a new entity (``Conflict`` on a duplicate id or unique field)."""
         document = self._mapper.to_document(entity)
         document.validate()
-        async with self._uow.operation():
+        async with self._op():
             try:
                 await document.async_save(force_insert=True)
             except NotUniqueError as exc:
@@ -79,7 +108,7 @@ class MongoRepository(Generic[E]):
         oid = to_object_id(entity_id)
         if oid is None:
             raise NotFound(self._name, entity_id)
-        async with self._uow.operation():
+        async with self._op():
             document = await self._document.objects(pk=oid).async_first()
         if document is None:
             raise NotFound(self._name, entity_id)
@@ -91,7 +120,7 @@ class MongoRepository(Generic[E]):
         oids = [oid for oid in map(to_object_id, wanted) if oid is not None]
         if not oids:
             return []
-        async with self._uow.operation():
+        async with self._op():
             documents = await self._document.objects(pk__in=oids).async_to_list()
         by_id = {str(document.pk): document for document in documents}
         return [self._mapper.to_entity(by_id[i]) for i in wanted if i in by_id]
@@ -100,24 +129,24 @@ class MongoRepository(Generic[E]):
         """Delete the entity with the delete rules of :mod:`domain.relations`, which
         MongoEngine applies (``NotFound`` if absent, ``DeleteDenied`` for DENY)."""
         oid = to_object_id(entity_id)
-        async with self._uow.operation():
+        async with self._op():
             document = None if oid is None else await self._document.objects(pk=oid).async_first()
             if document is None:
                 raise NotFound(self._name, entity_id)
             try:
                 await document.async_delete()
             except OperationError as exc:
+                if not _is_denied(exc):
+                    raise
                 raise await self._denied(exc, [oid]) from None
 
-    async def _denied(self, exc: OperationError, oids: list[Any]) -> Exception:
+    async def _denied(self, exc: OperationError, oids: list[Any]) -> DeleteDenied:
         """The domain error for MongoEngine's DENY refusal of removing ``oids``.
 
         MongoEngine checks the DENY rules of the removed documents before writing
         anything; a refusal that is not theirs came from a cascade, after writes, so
         the unit of work becomes rollback-only.
         """
-        if not str(exc).startswith("Could not delete document"):
-            return exc
         error = DeleteDenied(f"cannot remove {self._name} {[str(o) for o in oids]}: {exc}")
         for relation in relations_to(self.table):
             if relation.rule is Rule.DENY:
@@ -144,7 +173,7 @@ class MongoRepository(Generic[E]):
         query: dict[str, Any] = {"_id": oid}
         if version is not None:
             query["version"] = version
-        async with self._uow.operation():
+        async with self._op(entity.id):  # type: ignore[attr-defined]
             try:
                 updated = await self._document.objects(__raw__=query).async_update_one(
                     __raw__=update
@@ -152,11 +181,6 @@ class MongoRepository(Generic[E]):
             except NotUniqueError as exc:
                 conflict = await conflict_from(exc, self._name, document)
                 raise self._uow.doom(conflict) from None
-            except OperationFailure as exc:
-                if exc.code != _WRITE_CONFLICT:
-                    raise
-                conflict = ConcurrencyConflict(self._name, entity.id)  # type: ignore[attr-defined]
-                raise self._uow.doom(conflict) from exc
             if not updated:
                 if await self._document.objects(pk=oid).async_exists():
                     conflict = ConcurrencyConflict(self._name, entity.id)  # type: ignore[attr-defined]
@@ -199,7 +223,7 @@ class MongoQueries(MongoRepository[E]):
             self._queryset(spec, order, page)
             return []
         queryset = self._queryset(spec, order, page).as_pymongo()
-        async with self._uow.operation():
+        async with self._op():
             rows = await queryset.async_to_list()
         return [self._mapper.from_son(row) for row in rows]
 
@@ -208,7 +232,7 @@ class MongoQueries(MongoRepository[E]):
     ) -> AsyncIterator[E]:
         """Entities matching ``spec``, fetched ``batch_size`` at a time."""
         queryset = self._queryset(spec, order).as_pymongo().batch_size(batch_size)
-        async with self._uow.operation():
+        async with self._op():
             async for row in queryset:
                 yield self._mapper.from_son(row)
 
@@ -220,20 +244,20 @@ class MongoQueries(MongoRepository[E]):
     async def count(self, spec: Predicate = ALL) -> int:
         """How many entities match ``spec``."""
         queryset = self._queryset(spec).order_by()
-        async with self._uow.operation():
+        async with self._op():
             return await queryset.async_count()  # type: ignore[no-any-return]
 
     async def exists(self, spec: Predicate = ALL) -> bool:
         """True if any entity matches ``spec``."""
         queryset = self._queryset(spec).order_by()
-        async with self._uow.operation():
+        async with self._op():
             return await queryset.async_exists()  # type: ignore[no-any-return]
 
     async def distinct(self, path: str, spec: Predicate = ALL) -> list[Any]:
         """Distinct values at ``path`` among matching entities (arrays flattened)."""
         self._check([path])
         queryset = self._queryset(spec).order_by()
-        async with self._uow.operation():
+        async with self._op():
             values = await queryset.as_pymongo().async_distinct(path)
         return [plain(v) for v in values]
 
@@ -252,7 +276,7 @@ class MongoQueries(MongoRepository[E]):
         if page.limit == 0:
             return []
         queryset = queryset.as_pymongo().only(*(f for f in fields if f != "id"))
-        async with self._uow.operation():
+        async with self._op():
             rows = await queryset.async_to_list()
         return [plain(project_row(row, fields)) for row in rows]
 
@@ -261,7 +285,7 @@ class MongoQueries(MongoRepository[E]):
         self._check([*group.keys, *(a.path for a in group.aggregates if a.path)])
         self._check(field_paths(group.where))
         pipeline = compile_group(group, ObjectId)
-        async with self._uow.operation():
+        async with self._op():
             cursor = await self._document.objects.async_aggregate(pipeline)
             rows = await cursor.to_list()
         return group_rows(group, rows)
@@ -273,7 +297,7 @@ class MongoQueries(MongoRepository[E]):
             document.validate()
         if not documents:
             return []
-        async with self._uow.operation():
+        async with self._op():
             try:
                 await self._document.objects.async_insert(documents, load_bulk=False)
             except (NotUniqueError, BulkWriteError) as exc:
@@ -293,7 +317,7 @@ class MongoQueries(MongoRepository[E]):
         ):
             update.setdefault("$inc", {})["version"] = 1
         queryset = self._queryset(spec).order_by()
-        async with self._uow.operation():
+        async with self._op():
             try:
                 return await queryset.async_update(__raw__=update)  # type: ignore[no-any-return]
             except NotUniqueError as exc:
@@ -303,10 +327,12 @@ class MongoQueries(MongoRepository[E]):
     async def remove_where(self, spec: Predicate) -> int:
         """Remove every matching entity, applying delete rules; return the count."""
         queryset = self._queryset(spec).order_by()
-        async with self._uow.operation():
+        async with self._op():
             try:
                 return await queryset.async_delete()  # type: ignore[no-any-return]
             except OperationError as exc:
+                if not _is_denied(exc):
+                    raise
                 rows = await queryset.as_pymongo().only("id").async_to_list()
                 raise await self._denied(exc, [row["_id"] for row in rows]) from None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, ExitStack, asynccontextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -12,14 +12,16 @@ from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from pymongo.errors import OperationFailure
 
 from domain.aggregates import AGGREGATES
-from domain.entities import Product, User
+from domain.entities import Account, Product, User
 from domain.errors import TransactionsUnsupported, UnitOfWorkError
-from domain.library import Author, Book, Contract, Review, Shelf
+from domain.library import Author, Book, Contract, Post, Review, Shelf
 from persistence.engine import TransactionsNotSupportedError, async_run_in_transaction
+from persistence.engine.overrides import override
 from persistence.mapping import DocumentMapper
 from persistence.models import DOCUMENTS
 
 from ..compensated_files import CompensatedFiles
+from ..composition import Composition
 from ..repository_slot import RepositorySlot
 from .files import GridFSFileStore
 from .repositories import MongoQueries
@@ -35,7 +37,7 @@ class _Rollback(Exception):
     """Thrown into the transaction context to abort it."""
 
 
-class MongoUnitOfWork:
+class MongoUnitOfWork(Composition):
     """``async with uow:`` runs one MongoDB transaction on ``alias``.
 
     Work is committed only by ``await uow.commit()``; leaving the block without it
@@ -52,6 +54,8 @@ class MongoUnitOfWork:
     reviews: RepositorySlot[MongoQueries[Review]] = RepositorySlot()
     shelves: RepositorySlot[MongoQueries[Shelf]] = RepositorySlot()
     contracts: RepositorySlot[MongoQueries[Contract]] = RepositorySlot()
+    posts: RepositorySlot[MongoQueries[Post]] = RepositorySlot()
+    accounts: RepositorySlot[MongoQueries[Account]] = RepositorySlot()
 
     def __init__(
         self,
@@ -72,6 +76,7 @@ class MongoUnitOfWork:
         self._active = False
         self._failed: BaseException | None = None
         self._lock = asyncio.Lock()
+        self._switches = ExitStack()
 
     def repository(self, name: str) -> MongoQueries[Any]:
         """The repository called ``name``; ``KeyError`` if there is none."""
@@ -96,10 +101,18 @@ class MongoUnitOfWork:
             yield
 
     async def __aenter__(self) -> MongoUnitOfWork:
-        if self._active:
-            raise UnitOfWorkError("this unit of work is already in a block")
-        if self.transactions:
-            await self._begin()
+        if self._enter_nested():
+            return self
+        self._switches = ExitStack()
+        if self.alias != DEFAULT_CONNECTION_NAME:  # the documents follow the unit's alias
+            for document_cls in DOCUMENTS.values():
+                self._switches.enter_context(override(document_cls, alias=self.alias))
+        try:
+            if self.transactions:
+                await self._begin()
+        except BaseException:
+            self._switches.close()
+            raise
         self._active = True
         return self
 
@@ -117,12 +130,17 @@ class MongoUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._exit_nested(exc):
+            return
         try:
             await self._end(commit=False)
         finally:
             self._active = False
             self._failed = None
-            await self._files.rolled_back()
+            try:
+                await self._files.rolled_back()
+            finally:
+                self._switches.close()
 
     async def _end(self, *, commit: bool) -> None:
         context, self._context = self._context, None
@@ -148,6 +166,8 @@ class MongoUnitOfWork:
     async def commit(self) -> None:
         """Commit the work done so far in the block; later work starts a new transaction."""
         self._require_active()
+        if self._commit_nested():
+            return
         async with self._lock:
             failed, self._failed = self._failed, None
             if failed is not None:
@@ -166,6 +186,8 @@ class MongoUnitOfWork:
     async def rollback(self) -> None:
         """Discard the work done since the last commit."""
         self._require_active()
+        if self._rollback_nested():
+            return
         async with self._lock:
             self._failed = None
             if self.transactions:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mongoengine
 from mongoengine import (
+    BooleanField,
     Document,
     EmbeddedDocument,
     EmbeddedDocumentField,
@@ -23,6 +24,7 @@ __all__ = [
     "AuthorDocument",
     "BookDocument",
     "ContractDocument",
+    "PostDocument",
     "ReviewDocument",
     "ShelfDocument",
 ]
@@ -86,12 +88,25 @@ class ContractDocument(Document):
     meta = {"collection": "contracts", "indexes": ["author_id"]}
 
 
+class PostDocument(Document):
+    """A blog post by an author."""
+
+    author_id = ReferenceField(AuthorDocument, required=True)
+    title = StringField(required=True, max_length=100)
+    body = StringField(default="")
+    published = BooleanField(default=False)
+    version = IntField(default=0, min_value=0)
+
+    meta = {"collection": "posts", "indexes": ["author_id"]}
+
+
 LIBRARY_DOCUMENTS: dict[str, type[Document]] = {
     "authors": AuthorDocument,
     "books": BookDocument,
     "reviews": ReviewDocument,
     "shelves": ShelfDocument,
     "contracts": ContractDocument,
+    "posts": PostDocument,
 }
 
 _RULES = {

@@ -1,0 +1,15 @@
+"""The ``accounts`` collection."""
+
+from __future__ import annotations
+
+from mongoengine import Document, IntField, StringField
+
+
+class AccountDocument(Document):
+    """An account balance in cents (never negative)."""
+
+    owner = StringField(required=True, max_length=100)
+    balance = IntField(default=0, min_value=0)
+    version = IntField(default=0, min_value=0)
+
+    meta = {"collection": "accounts"}
