@@ -13,9 +13,10 @@ from mongoengine import Document, IntField, StringField
 
 import persistence  # noqa: F401  (activates the async API on MongoEngine)
 from adapters.mongo import MongoUnitOfWork
-from domain.errors import Conflict, DeleteDenied
+from domain.entities import Account
+from domain.errors import Conflict, DeleteDenied, InsufficientFunds
 from domain.library import Author, Book, Contract, Review, Shelf
-from domain.services import attach_file, register_user
+from domain.services import attach_file, register_user, transfer_funds
 from domain.specs import F
 from persistence.engine import connect_async, disconnect_async
 from persistence.testing import server_uri_from_env_or_start
@@ -107,6 +108,22 @@ async def tour(uri: str) -> None:
             f"after removing Ann (CASCADE): {books} books, {reviews} reviews, "
             f"shelf holds {len(shelf.book_ids)} books (PULL)"
         )
+
+        print("4. Transactions: concurrent transfers through the unit of work")
+        accounts = [Account(owner=f"owner{i}", balance=100) for i in range(5)]
+        async with MongoUnitOfWork() as uow:
+            await uow.accounts.add_many(accounts)
+            await uow.commit()
+        moves = [(accounts[i % 5].id, accounts[(i + 2) % 5].id, 10 + i) for i in range(10)]
+        moves.append((accounts[0].id, accounts[1].id, 10_000))  # cannot be covered
+        results = await asyncio.gather(
+            *(transfer_funds(MongoUnitOfWork(), s, t, amount) for s, t, amount in moves),
+            return_exceptions=True,
+        )
+        refused = sum(isinstance(r, InsufficientFunds) for r in results)
+        async with MongoUnitOfWork() as uow:
+            total = sum(a.balance for a in await uow.accounts.find())
+        say(f"{len(moves)} concurrent transfers, {refused} refused; total balance {total}")
     finally:
         await client.drop_database(db_name)
         await disconnect_async()

@@ -30,4 +30,5 @@ def test_demo_runs_against_the_test_server(mongodb_uri: str) -> None:
     assert "manual.pdf: 12 bytes in GridFS" in out
     assert "DeleteDenied (DENY)" in out
     assert "0 books, 0 reviews, shelf holds 0 books" in out
+    assert "11 concurrent transfers, 1 refused; total balance 500" in out
     assert out.rstrip().endswith("Done.")

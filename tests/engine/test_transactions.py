@@ -203,3 +203,30 @@ async def test_transactions_refused_on_mongomock(mongomock_db: Any) -> None:
     with pytest.raises(TransactionsNotSupportedError, match="mongomock"):
         async with async_run_in_transaction():
             pytest.fail("the block must not run")  # pragma: no cover
+
+
+class Ledger(Document):
+    entry = StringField()
+    meta = {"db_alias": "ledger"}
+
+
+async def test_documents_on_another_alias_of_the_same_client_join(
+    async_db: Any, mongodb_uri: str
+) -> None:
+    name = f"{async_db.name}_ledger"
+    client = await connect_async(name, alias="ledger", host=mongodb_uri)
+    try:
+        assert client is get_async_connection()  # one client, two databases
+        with pytest.raises(RuntimeError):
+            async with async_run_in_transaction():
+                await Account(owner="a").async_save()
+                await Ledger(entry="opened a").async_save()
+                raise RuntimeError("abort both")
+        async with async_run_in_transaction():
+            await Account(owner="b").async_save()
+            await Ledger(entry="opened b").async_save()
+        assert [d["owner"] async for d in async_db["account"].find()] == ["b"]
+        assert [d["entry"] async for d in client[name]["ledger"].find()] == ["opened b"]
+    finally:
+        await client.drop_database(name)
+        await disconnect_async("ledger")
