@@ -22,9 +22,37 @@ from .connection import get_async_connection
 from .mongomock_async import AsyncMongomockClient
 from .sessions import bind_session, session_for
 
-__all__ = ["TransactionsNotSupportedError", "async_run_in_transaction", "async_transaction"]
+__all__ = [
+    "TransactionsNotSupportedError",
+    "async_run_in_transaction",
+    "async_transaction",
+    "open_transaction_sessions",
+]
 
 T = TypeVar("T")
+
+_open_sessions = 0
+
+
+def open_transaction_sessions() -> int:
+    """Sessions started for transactions here and not yet ended (0 when all is quiet)."""
+    return _open_sessions
+
+
+def _start(client: Any, session_kwargs: dict[str, Any] | None) -> Any:
+    global _open_sessions
+    session = client.start_session(**(session_kwargs or {}))
+    _open_sessions += 1
+    return session
+
+
+async def _end(session: Any) -> None:
+    global _open_sessions
+    try:
+        await asyncio.shield(session.end_session())
+    finally:
+        _open_sessions -= 1
+
 
 # id(client) -> (a weak reference to it, whether its deployment runs transactions)
 _CAPABLE: dict[int, tuple[weakref.ref[Any], bool]] = {}
@@ -47,7 +75,7 @@ async def async_run_in_transaction(
     :class:`~mongoengine.errors.OperationError`.
     """
     client = await _transaction_client(alias)
-    session = client.start_session(**(session_kwargs or {}))
+    session = _start(client, session_kwargs)
     try:
         await session.start_transaction(**(transaction_kwargs or {}))
         with bind_session(client, session):
@@ -59,7 +87,7 @@ async def async_run_in_transaction(
                 raise
         await session.commit_transaction()
     finally:
-        await asyncio.shield(session.end_session())
+        await _end(session)
 
 
 async def _transaction_client(alias: str) -> Any:
@@ -121,7 +149,7 @@ async def async_transaction(
     client = await _transaction_client(alias)
     attempt = 0
     while True:
-        session = client.start_session(**(session_kwargs or {}))
+        session = _start(client, session_kwargs)
         try:
             await session.start_transaction(**(transaction_kwargs or {}))
             try:
@@ -150,4 +178,4 @@ async def async_transaction(
             attempt += 1
             await _backoff(attempt)
         finally:
-            await asyncio.shield(session.end_session())
+            await _end(session)

@@ -6,6 +6,7 @@ Gap tests assert MongoDB's real behaviour; on the embedded server they are
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -168,3 +169,12 @@ def test_hashed_index(sync_client: pymongo.MongoClient[Any]) -> None:
     collection = sync_client.gaps.hashed
     collection.drop()
     assert collection.create_index([("k", "hashed")]) == "k_hashed"
+
+
+@server_gap("a BSON regex value on an indexed field matches nothing")
+def test_bson_regex_on_an_indexed_field(sync_client: pymongo.MongoClient[Any]) -> None:
+    collection = sync_client.gaps[f"regex_{uuid.uuid4().hex[:8]}"]
+    collection.create_index("email")
+    collection.insert_one({"email": "kim@example.com"})
+    assert collection.count_documents({"email": {"$regex": "^k"}}) == 1
+    assert collection.count_documents({"email": re.compile("^k")}) == 1

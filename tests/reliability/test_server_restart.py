@@ -1,0 +1,51 @@
+"""A server restart mid-run: clear failures while it is down, success after, and no
+acknowledged write lost."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from mongoengine import Document, IntField
+from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
+
+import persistence  # noqa: F401
+from persistence.engine import connect_async, disconnect_async
+from persistence.testing import EmbeddedServer
+
+
+class Event(Document):
+    seq = IntField(required=True)
+    meta = {"db_alias": "restarting"}
+
+
+async def test_operations_fail_while_down_and_acknowledged_writes_survive() -> None:
+    server = EmbeddedServer().start()
+    acknowledged: list[int] = []
+    try:
+        await connect_async(
+            "restart_db", alias="restarting", host=server.uri, serverSelectionTimeoutMS=1500
+        )
+        for seq in range(50):
+            await Event(seq=seq).async_save()
+            acknowledged.append(seq)
+
+        server.stop(keep_storage=True)
+        with pytest.raises((ServerSelectionTimeoutError, AutoReconnect)):
+            await Event(seq=999).async_save()
+        with pytest.raises((ServerSelectionTimeoutError, AutoReconnect)):
+            await Event.objects.async_count()
+
+        server.start()
+        for _ in range(40):  # the client rediscovers the server
+            try:
+                await Event(seq=50).async_save()
+                break
+            except (ServerSelectionTimeoutError, AutoReconnect):
+                await asyncio.sleep(0.25)
+        acknowledged.append(50)
+        stored = sorted([e.seq async for e in Event.objects])
+        assert [s for s in stored if s != 999] == acknowledged  # nothing acknowledged lost
+    finally:
+        await disconnect_async("restarting")
+        server.stop()
