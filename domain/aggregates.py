@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 
 from .entities import Account, Product, User
-from .library import Author, Book, Contract, Post, Review, Shelf
+from .library import Author, Book, Comment, Contract, Post, Review, Shelf
 
 __all__ = ["AGGREGATES", "Aggregate"]
 
@@ -32,6 +32,7 @@ AGGREGATES: dict[str, Aggregate] = {
         Aggregate("shelves", Shelf),
         Aggregate("contracts", Contract),
         Aggregate("posts", Post),
+        Aggregate("comments", Comment),
         Aggregate("accounts", Account),
     )
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import attrs
 
@@ -23,9 +23,10 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
 
     Nested attrs values are built from nested dicts; keys ``cls`` lacks are ignored.
     """
-    attrs.resolve_types(cls)
+    attrs_cls = cast(Any, cls)
+    attrs.resolve_types(attrs_cls)
     values: dict[str, Any] = {}
-    for name, field in attrs.fields_dict(cls).items():
+    for name, field in attrs.fields_dict(attrs_cls).items():
         if name not in data:
             continue
         value = data[name]

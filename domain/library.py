@@ -13,7 +13,7 @@ import attrs
 from .entities import _name, _valid_id
 from .ids import is_valid_id, new_id
 
-__all__ = ["Attachment", "Author", "Book", "Contract", "Post", "Review", "Shelf"]
+__all__ = ["Attachment", "Author", "Book", "Comment", "Contract", "Post", "Review", "Shelf"]
 
 
 def _optional_id(_: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -102,3 +102,13 @@ class Post:
     body: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
     published: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     version: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))
+
+
+@attrs.define(kw_only=True)
+class Comment:
+    """A reader's comment on a post (CASCADE with the post)."""
+
+    id: str = attrs.field(factory=new_id, validator=_valid_id)
+    post_id: str = attrs.field(validator=_valid_id)
+    by: str = attrs.field(validator=_name)
+    text: str = attrs.field(validator=attrs.validators.instance_of(str))

@@ -10,7 +10,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import attrs
 
 from .entities import Account, Product, User
-from .library import Author, Book, Contract, Post, Review, Shelf
+from .library import Author, Book, Comment, Contract, Post, Review, Shelf
 from .relations import Loaded
 from .specs import ALL, FIRST_PAGE, NO_ORDER, Changes, GroupBy, Order, Page, Predicate
 
@@ -172,6 +172,7 @@ class UnitOfWork(Protocol):
     shelves: QueryRepository[Shelf]
     contracts: QueryRepository[Contract]
     posts: QueryRepository[Post]
+    comments: QueryRepository[Comment]
     accounts: QueryRepository[Account]
     files: FileStore
 

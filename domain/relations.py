@@ -65,6 +65,7 @@ RELATIONS: tuple[Relation, ...] = (
     Relation("books", "author_id", "authors", Rule.CASCADE),
     Relation("posts", "author_id", "authors", Rule.CASCADE),
     Relation("reviews", "book_id", "books", Rule.CASCADE),
+    Relation("comments", "post_id", "posts", Rule.CASCADE),
     Relation("reviews", "parent_id", "reviews", Rule.CASCADE),
     Relation("books", "editor_id", "authors", Rule.NULLIFY),
     Relation("shelves", "book_ids", "books", Rule.PULL, many=True),

@@ -6,12 +6,15 @@ from collections.abc import Iterable
 
 from .entities import User
 from .errors import InsufficientFunds, NotFound
-from .library import Attachment, Post
+from .library import Attachment, Author, Book, Comment, Post
 from .ports import UnitOfWork
 from .specs import F
 
 __all__ = [
+    "add_comment",
     "attach_file",
+    "create_author",
+    "create_book",
     "deactivate_users",
     "delete_author",
     "publish_post",
@@ -19,6 +22,7 @@ __all__ = [
     "remove_attachment",
     "rename_user",
     "transfer_funds",
+    "write_post",
 ]
 
 
@@ -146,3 +150,49 @@ async def delete_author(uow: UnitOfWork, author_id: str) -> int:
                 await uow.files.delete(attachment.file_id)
         await uow.commit()
     return len(books)
+
+
+async def create_author(uow: UnitOfWork, name: str) -> Author:
+    """A new author."""
+    author = Author(name=name)
+    async with uow:
+        await uow.authors.add(author)
+        await uow.commit()
+    return author
+
+
+async def create_book(uow: UnitOfWork, author_id: str, title: str) -> Book:
+    """A new book by an existing author (``NotFound`` otherwise)."""
+    book = Book(title=title, author_id=author_id)
+    async with uow:
+        await uow.authors.get(author_id)
+        await uow.books.add(book)
+        await uow.commit()
+    return book
+
+
+async def write_post(uow: UnitOfWork, author_id: str, title: str, body: str) -> Post:
+    """A draft post by an existing author (``NotFound`` otherwise)."""
+    post = Post(author_id=author_id, title=title, body=body)
+    async with uow:
+        await uow.authors.get(author_id)
+        await uow.posts.add(post)
+        await uow.commit()
+    return post
+
+
+async def add_comment(uow: UnitOfWork, post_id: str, by: str, text: str) -> Comment:
+    """A comment on a published post (``NotFound`` for a missing or unpublished one).
+
+    Many readers comment at once: a write conflict between them re-runs the block.
+    """
+    comment = Comment(post_id=post_id, by=by, text=text)
+
+    async def store(uow: UnitOfWork) -> None:
+        post = await uow.posts.get(post_id)
+        if not post.published:
+            raise NotFound("Post", post_id)
+        await uow.comments.add(comment)
+
+    await uow.run(store, retries=20)
+    return comment

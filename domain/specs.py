@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import attrs
 
@@ -309,11 +309,27 @@ def desc(path: str) -> SortKey:
     return SortKey(path, descending=True)
 
 
+def _sort_keys(keys: Iterable[SortKey]) -> tuple[SortKey, ...]:
+    return tuple(keys)
+
+
+def _key_paths(keys: Iterable[str]) -> tuple[str, ...]:
+    return tuple(_check_path(k) for k in keys)
+
+
+def _aggregate_items(items: Iterable[Aggregate]) -> tuple[Aggregate, ...]:
+    return tuple(items)
+
+
+def _change_items(items: Iterable[Change]) -> tuple[Change, ...]:
+    return tuple(items)
+
+
 @attrs.frozen(repr=False)
 class Order:
     """Sort keys, most significant first.  ``id`` is always the last key when applied."""
 
-    keys: tuple[SortKey, ...] = attrs.field(converter=tuple, factory=tuple)
+    keys: tuple[SortKey, ...] = attrs.field(converter=_sort_keys, factory=tuple)
 
     @classmethod
     def by(cls, *keys: SortKey | str) -> Order:
@@ -406,8 +422,8 @@ class GroupBy:
     sorts the rows by key or aggregate names; rows are otherwise sorted by the keys.
     """
 
-    keys: tuple[str, ...] = attrs.field(converter=lambda ks: tuple(map(_check_path, ks)))
-    aggregates: tuple[Aggregate, ...] = attrs.field(converter=tuple)
+    keys: tuple[str, ...] = attrs.field(converter=_key_paths)
+    aggregates: tuple[Aggregate, ...] = attrs.field(converter=_aggregate_items)
     where: Predicate = attrs.field(factory=All)
     order: Order = attrs.field(factory=Order)
 
@@ -446,7 +462,7 @@ class Change:
 class Changes:
     """A typed change set for ``update_where``: ``Changes().set("a", 1).inc("n", 2)``."""
 
-    items: tuple[Change, ...] = attrs.field(converter=tuple, factory=tuple)
+    items: tuple[Change, ...] = attrs.field(converter=_change_items, factory=tuple)
 
     @items.validator
     def _items(self, _: Any, value: tuple[Change, ...]) -> None:
@@ -533,7 +549,8 @@ def validate_changes(entity_cls: type, changes: Changes) -> Changes:
     for change in changes.items:
         field = fields.get(change.path)
         if change.op == "set" and field is not None:
-            value = field.converter(change.value) if field.converter else change.value
+            convert = cast(Any, field.converter)
+            value = convert(change.value) if convert else change.value
             if field.validator is not None:
                 field.validator(None, field, value)
             change = attrs.evolve(change, value=value)

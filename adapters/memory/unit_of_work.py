@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from domain.aggregates import AGGREGATES
 from domain.entities import Account, Product, User
 from domain.errors import ConcurrencyConflict, Conflict, UnitOfWorkError
-from domain.library import Author, Book, Contract, Post, Review, Shelf
+from domain.library import Author, Book, Comment, Contract, Post, Review, Shelf
 
 from ..compensated_files import CompensatedFiles
 from ..composition import Composition
@@ -41,6 +41,7 @@ class InMemoryUnitOfWork(Composition):
     shelves: RepositorySlot[InMemoryQueries[Shelf]] = RepositorySlot()
     contracts: RepositorySlot[InMemoryQueries[Contract]] = RepositorySlot()
     posts: RepositorySlot[InMemoryQueries[Post]] = RepositorySlot()
+    comments: RepositorySlot[InMemoryQueries[Comment]] = RepositorySlot()
     accounts: RepositorySlot[InMemoryQueries[Account]] = RepositorySlot()
 
     def __init__(

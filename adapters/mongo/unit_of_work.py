@@ -14,7 +14,7 @@ from pymongo.errors import OperationFailure
 from domain.aggregates import AGGREGATES
 from domain.entities import Account, Product, User
 from domain.errors import TransactionsUnsupported, UnitOfWorkError
-from domain.library import Author, Book, Contract, Post, Review, Shelf
+from domain.library import Author, Book, Comment, Contract, Post, Review, Shelf
 from persistence.engine import TransactionsNotSupportedError, async_run_in_transaction
 from persistence.engine.overrides import override
 from persistence.mapping import DocumentMapper
@@ -55,6 +55,7 @@ class MongoUnitOfWork(Composition):
     shelves: RepositorySlot[MongoQueries[Shelf]] = RepositorySlot()
     contracts: RepositorySlot[MongoQueries[Contract]] = RepositorySlot()
     posts: RepositorySlot[MongoQueries[Post]] = RepositorySlot()
+    comments: RepositorySlot[MongoQueries[Comment]] = RepositorySlot()
     accounts: RepositorySlot[MongoQueries[Account]] = RepositorySlot()
 
     def __init__(

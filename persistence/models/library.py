@@ -23,6 +23,7 @@ __all__ = [
     "AttachmentDocument",
     "AuthorDocument",
     "BookDocument",
+    "CommentDocument",
     "ContractDocument",
     "PostDocument",
     "ReviewDocument",
@@ -100,6 +101,16 @@ class PostDocument(Document):
     meta = {"collection": "posts", "indexes": ["author_id"]}
 
 
+class CommentDocument(Document):
+    """A comment on a post."""
+
+    post_id = ReferenceField(PostDocument, required=True)
+    by = StringField(required=True, max_length=100)
+    text = StringField(required=True)
+
+    meta = {"collection": "comments", "indexes": ["post_id"]}
+
+
 LIBRARY_DOCUMENTS: dict[str, type[Document]] = {
     "authors": AuthorDocument,
     "books": BookDocument,
@@ -107,6 +118,7 @@ LIBRARY_DOCUMENTS: dict[str, type[Document]] = {
     "shelves": ShelfDocument,
     "contracts": ContractDocument,
     "posts": PostDocument,
+    "comments": CommentDocument,
 }
 
 _RULES = {

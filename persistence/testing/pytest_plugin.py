@@ -1,0 +1,85 @@
+"""A pytest plugin to test your own services the way this project tests its own.
+
+Enable it in your ``conftest.py``::
+
+    pytest_plugins = ["persistence.testing.pytest_plugin"]
+
+Fixtures:
+
+``mongodb_uri``
+    (session) The URI of a MongoDB server: ``MONGODB_URI`` if set, otherwise an embedded
+    SecantusDB server started for the session (a single-node replica set with test
+    commands, on a free loopback port, with temporary storage) and stopped at the end.
+``async_alias``
+    An async MongoEngine alias ``"default"`` on a fresh database of that server, dropped
+    after the test.  Yields the ``AsyncDatabase``.
+``mongo_uow``
+    A factory of :class:`~adapters.mongo.MongoUnitOfWork` on that alias (integration).
+``memory_uow``
+    A factory of :class:`~adapters.memory.InMemoryUnitOfWork` sharing one fresh store
+    (fast unit tests: the same service code, no server).
+
+Async tests need ``pytest-asyncio``; the project runs them all on one session-wide event
+loop (``asyncio_default_fixture_loop_scope = session`` and
+``asyncio_default_test_loop_scope = session``), because an ``AsyncMongoClient`` stays
+bound to the loop it first ran on.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from .embedded_server import EmbeddedServer
+
+__all__ = ["async_alias", "memory_uow", "mongo_uow", "mongodb_uri"]
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri() -> Iterator[str]:
+    """``MONGODB_URI``, or the URI of an embedded server started for the session."""
+    uri = os.environ.get("MONGODB_URI")
+    if uri:
+        yield uri
+        return
+    server = EmbeddedServer().start()
+    try:
+        yield server.uri
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def async_alias(mongodb_uri: str) -> AsyncIterator[Any]:
+    """Alias "default" as an async connection to a fresh database (dropped afterwards)."""
+    import persistence  # noqa: F401  (activates the async API)
+    from persistence.engine import connect_async, disconnect_async
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    client = await connect_async(name, alias="default", host=mongodb_uri)
+    try:
+        yield client[name]
+    finally:
+        await client.drop_database(name)
+        await disconnect_async("default")
+
+
+@pytest.fixture
+def mongo_uow(async_alias: Any) -> Callable[[], Any]:
+    """Makes :class:`MongoUnitOfWork` instances on the test's database."""
+    from adapters.mongo import MongoUnitOfWork
+
+    return lambda: MongoUnitOfWork("default")
+
+
+@pytest.fixture
+def memory_uow() -> Callable[[], Any]:
+    """Makes :class:`InMemoryUnitOfWork` instances sharing one fresh store."""
+    from adapters.memory import InMemoryStore, InMemoryUnitOfWork
+
+    store = InMemoryStore()
+    return lambda: InMemoryUnitOfWork(store)

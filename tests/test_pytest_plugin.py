@@ -1,0 +1,37 @@
+"""The pytest plugin users enable: one service test body on both of its unit-of-work
+fixtures (``memory_uow`` for speed, ``mongo_uow`` on the server)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from domain.errors import Conflict
+from domain.services import register_user
+
+
+@pytest.fixture(params=["memory_uow", "mongo_uow"])
+def uow(request: pytest.FixtureRequest) -> Callable[[], Any]:
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+
+
+async def test_a_service_on_both_fixtures(uow: Callable[[], Any]) -> None:
+    user = await register_user(uow(), name="Ann", email="ann@example.com")
+    with pytest.raises(Conflict):
+        await register_user(uow(), name="Ann again", email="ann@example.com")
+    async with uow() as unit:
+        assert [u.id for u in await unit.users.find()] == [user.id]
+
+
+async def test_async_alias_is_a_fresh_database(async_alias: Any, mongodb_uri: str) -> None:
+    from mongoengine import Document, StringField
+
+    class Note(Document):
+        text = StringField()
+
+    assert await async_alias.list_collection_names() == []
+    await Note(text="hello").async_save()
+    assert [d["text"] async for d in async_alias["note"].find()] == ["hello"]
+    assert mongodb_uri.startswith("mongodb://")
