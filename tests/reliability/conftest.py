@@ -3,6 +3,7 @@ gives up quickly, and the client's fail points."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,5 +22,12 @@ async def client(mongodb_uri: str) -> AsyncIterator[Any]:
     try:
         yield async_client
     finally:
-        await async_client.drop_database(name)
-        await disconnect_async("default")
+        try:
+            await asyncio.wait_for(async_client.drop_database(name), 20)
+        except TimeoutError:
+            import sys
+
+            print("DROP TIMED OUT", file=sys.stderr)
+            raise
+        finally:
+            await disconnect_async("default")
