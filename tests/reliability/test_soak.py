@@ -26,7 +26,7 @@ ACCOUNTS, BALANCE = 10, 1_000
 
 
 @pytest.mark.slow
-async def test_soak(client: Any) -> None:
+async def test_soak(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
     rng = random.Random(2026)
     accounts = [Account(owner=f"a{i}", balance=BALANCE) for i in range(ACCOUNTS)]
     products = [Product(name=f"p{i}") for i in range(20)]
@@ -115,7 +115,8 @@ async def test_soak(client: Any) -> None:
     total_ops = sum(v for k, v in done.items() if "gave up" not in k)
     rate = total_ops / elapsed
     rate = total_ops / elapsed
-    print(f"\nsoak: {total_ops} operations in {elapsed:.1f} s = {rate:.0f} ops/s; {dict(done)}")
+    with capsys.disabled():  # shown in CI's output too
+        print(f"\nsoak: {total_ops} operations in {elapsed:.1f} s = {rate:.0f} ops/s; {dict(done)}")
     assert not errors, errors[:3]
     assert elapsed < 180
 
