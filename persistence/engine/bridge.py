@@ -12,6 +12,7 @@ switches) are shared both ways.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from inspect import iscoroutine
 from typing import Any, TypeVar
@@ -113,7 +114,14 @@ class _Worker(_BridgeGreenlet):
             fn, args, kwargs = self.parent.switch(done)
 
 
-_idle: list[_Worker] = []
+class _Idle(threading.local):
+    """Idle workers of this thread (a greenlet cannot run on another thread)."""
+
+    def __init__(self) -> None:
+        self.workers: list[_Worker] = []
+
+
+_idle = _Idle()
 _MAX_IDLE = 64
 
 
@@ -126,7 +134,8 @@ async def greenlet_spawn(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """
     global _live
     parent = getcurrent()
-    worker = _idle.pop() if _idle else _Worker()
+    idle = _idle.workers
+    worker = idle.pop() if idle else _Worker()
     worker.parent = parent
     # The same Context object as the task (not a copy): values flow both ways.
     worker.gr_context = parent.gr_context
@@ -148,9 +157,9 @@ async def greenlet_spawn(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             raise error
         return result.value  # type: ignore[no-any-return]
     finally:
-        if finished and not worker.dead and len(_idle) < _MAX_IDLE:
+        if finished and not worker.dead and len(idle) < _MAX_IDLE:
             worker.gr_context = None
-            _idle.append(worker)
+            idle.append(worker)
         elif not finished:
             # Only reachable if the driver itself was torn down mid-flight (for example
             # ``coroutine.close()``): unwind the sync code so its finally blocks run;

@@ -155,3 +155,26 @@ async def test_nested_spawn_from_a_coroutine_awaited_in_the_bridge() -> None:
 
     assert await greenlet_spawn(outer) == 110
     assert live_bridge_greenlets() == 0
+
+
+def test_bridge_workers_stay_on_their_thread() -> None:
+    """Pooled worker greenlets are per thread: loops in other threads get their own."""
+    import threading
+
+    from persistence.engine.bridge import await_only, greenlet_spawn
+
+    async def twice() -> list[int]:
+        async def one() -> int:
+            return 1
+
+        return [await greenlet_spawn(lambda: await_only(one())) for _ in range(3)]
+
+    results: list[list[int]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(asyncio.run(twice()))) for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert results == [[1, 1, 1]] * 3
