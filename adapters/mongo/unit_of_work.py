@@ -134,7 +134,7 @@ class MongoUnitOfWork(Composition):
         if self._exit_nested(exc):
             return
         try:
-            await self._end(commit=False)
+            await self._end(commit=False, error=exc)
         finally:
             self._active = False
             self._failed = None
@@ -143,7 +143,7 @@ class MongoUnitOfWork(Composition):
             finally:
                 self._switches.close()
 
-    async def _end(self, *, commit: bool) -> None:
+    async def _end(self, *, commit: bool, error: BaseException | None = None) -> None:
         context, self._context = self._context, None
         if context is None:
             return
@@ -157,7 +157,14 @@ class MongoUnitOfWork(Composition):
                     ) from exc
                 raise
         else:
-            await context.__aexit__(_Rollback, _Rollback(), None)
+            # the real error tells the engine whether the server's state is uncertain
+            # (a cancellation: the session is then killed, see engine.transactions)
+            reason = error if error is not None else _Rollback()
+            try:
+                await context.__aexit__(type(reason), reason, reason.__traceback__)
+            except BaseException as exc:
+                if exc is not reason:
+                    raise
 
     def doom(self, error: E_) -> E_:
         """Make the current transaction rollback-only after a refused write."""

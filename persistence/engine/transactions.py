@@ -8,6 +8,7 @@ client runs inside the transaction without passing ``session=`` around.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from mongoengine.errors import OperationError
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from .connection import get_async_connection
 from .mongomock_async import AsyncMongomockClient
@@ -46,12 +47,47 @@ def _start(client: Any, session_kwargs: dict[str, Any] | None) -> Any:
     return session
 
 
-async def _end(session: Any) -> None:
+_cleanups: set[asyncio.Task[None]] = set()
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """An error after which the client cannot know the server's transaction state."""
+    if isinstance(exc, (asyncio.CancelledError, TimeoutError, ConnectionFailure)):
+        return True
+    return isinstance(exc, PyMongoError) and bool(getattr(exc, "timeout", False))
+
+
+async def _cleanup(client: Any, session: Any, uncertain: bool) -> None:
+    """Abort what is left of the transaction and end the session, whatever happens.
+
+    After an interruption (a cancellation, a timeout, a lost connection) the client
+    cannot know whether the server still holds the transaction (a command may have been
+    sent and its reply never read), so the server session is also killed, which aborts
+    any transaction it still has; otherwise that transaction would pin its snapshot and
+    locks until it expires.
+    """
     global _open_sessions
     try:
-        await asyncio.shield(session.end_session())
+        if session.in_transaction:
+            with contextlib.suppress(Exception):
+                await session.abort_transaction()
+        if uncertain:
+            with contextlib.suppress(Exception):
+                await client.admin.command("killSessions", [session.session_id])
     finally:
-        _open_sessions -= 1
+        try:
+            with contextlib.suppress(Exception):
+                await session.end_session()
+        finally:
+            _open_sessions -= 1
+
+
+async def _end(client: Any, session: Any, uncertain: bool) -> None:
+    """Run :func:`_cleanup` to completion even if the awaiting task is cancelled."""
+    task = asyncio.ensure_future(_cleanup(client, session, uncertain))
+    _cleanups.add(task)
+    task.add_done_callback(_cleanups.discard)
+    await asyncio.shield(task)
 
 
 # id(client) -> (a weak reference to it, whether its deployment runs transactions)
@@ -76,18 +112,17 @@ async def async_run_in_transaction(
     """
     client = await _transaction_client(alias)
     session = _start(client, session_kwargs)
+    uncertain = False
     try:
         await session.start_transaction(**(transaction_kwargs or {}))
         with bind_session(client, session):
-            try:
-                yield session
-            except BaseException:
-                if session.in_transaction:
-                    await asyncio.shield(session.abort_transaction())
-                raise
+            yield session
         await session.commit_transaction()
+    except BaseException as exc:
+        uncertain = _interrupted(exc)
+        raise
     finally:
-        await _end(session)
+        await _end(client, session, uncertain)
 
 
 async def _transaction_client(alias: str) -> Any:
@@ -150,14 +185,17 @@ async def async_transaction(
     attempt = 0
     while True:
         session = _start(client, session_kwargs)
+        uncertain = False
         try:
             await session.start_transaction(**(transaction_kwargs or {}))
             try:
                 with bind_session(client, session):
                     result = await fn(*args, **kwargs)
             except BaseException as exc:
+                uncertain = _interrupted(exc)
                 if session.in_transaction:
-                    await asyncio.shield(session.abort_transaction())
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(session.abort_transaction())
                 if _has_label(exc, "TransientTransactionError") and attempt < max_retries:
                     attempt += 1
                     await _backoff(attempt)
@@ -168,7 +206,10 @@ async def async_transaction(
                 try:
                     await session.commit_transaction()
                     return result
-                except PyMongoError as exc:
+                except BaseException as exc:
+                    uncertain = _interrupted(exc)
+                    if not isinstance(exc, PyMongoError):
+                        raise
                     if _has_label(exc, "UnknownTransactionCommitResult") and commits < max_retries:
                         commits += 1
                         continue
@@ -178,4 +219,4 @@ async def async_transaction(
             attempt += 1
             await _backoff(attempt)
         finally:
-            await _end(session)
+            await _end(client, session, uncertain)
