@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 from domain.errors import ConcurrencyConflict, UnitOfWorkError
 
+from .error_chain import error_chain
+
 __all__ = ["Composition", "is_retryable"]
 
 T = TypeVar("T")
@@ -25,15 +27,12 @@ U = TypeVar("U", bound="Composition")
 def is_retryable(exc: BaseException | None) -> bool:
     """A write conflict: a ``ConcurrencyConflict``, or a server error labelled
     ``TransientTransactionError``, anywhere in the chain of causes."""
-    for _ in range(6):
-        if exc is None:
-            return False
-        if isinstance(exc, ConcurrencyConflict):
+    for link in error_chain(exc):
+        if isinstance(link, ConcurrencyConflict):
             return True
-        has_label = getattr(exc, "has_error_label", None)
+        has_label = getattr(link, "has_error_label", None)
         if has_label is not None and has_label("TransientTransactionError"):
             return True
-        exc = exc.__cause__ or exc.__context__
     return False
 
 

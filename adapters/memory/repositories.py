@@ -11,7 +11,6 @@ import mongomock
 
 from domain.codec import from_dict, to_dict
 from domain.errors import ConcurrencyConflict, Conflict, NotFound
-from domain.relations import Loaded, load_related
 from domain.specs import (
     ALL,
     FIRST_PAGE,
@@ -27,6 +26,7 @@ from domain.specs import (
     validate_paths,
 )
 
+from ..derived_queries import DerivedQueries
 from ..mongo_query import (
     compile_changes,
     compile_filter,
@@ -172,7 +172,7 @@ class InMemoryRepository(Generic[E]):
         remove_with_rules(self._uow, self.table, [entity_id])
 
 
-class InMemoryQueries(InMemoryRepository[E]):
+class InMemoryQueries(InMemoryRepository[E], DerivedQueries[E]):
     """The query methods of the port, evaluated with MongoDB's semantics.
 
     The visible entities are loaded into a throwaway mongomock collection, and the spec
@@ -223,22 +223,7 @@ class InMemoryQueries(InMemoryRepository[E]):
         for entity in await self.find(spec, order=order):
             yield entity
 
-    async def first(self, spec: Predicate = ALL, *, order: Order = NO_ORDER) -> E | None:
-        """The first entity matching ``spec`` in ``order``, or None."""
-        found = await self.find(spec, order=order, page=Page(limit=1))
-        return found[0] if found else None
 
-    async def find_related(
-        self,
-        spec: Predicate = ALL,
-        *,
-        with_related: Iterable[str],
-        order: Order = NO_ORDER,
-        page: Page = FIRST_PAGE,
-    ) -> list[Loaded[E]]:
-        """``find`` with the named relations loaded, one lookup per related table."""
-        found = await self.find(spec, order=order, page=page)
-        return await load_related(self._uow, self.table, found, with_related)
 
     async def count(self, spec: Predicate = ALL) -> int:
         """How many entities match ``spec``."""

@@ -12,7 +12,7 @@ from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 from pymongo.errors import OperationFailure
 
 from domain.errors import ConcurrencyConflict, Conflict, DeleteDenied, NotFound
-from domain.relations import Loaded, Rule, load_related, relations_to
+from domain.relations import Rule, relations_to
 from domain.specs import (
     ALL,
     FIRST_PAGE,
@@ -30,6 +30,8 @@ from domain.specs import (
 from persistence.mapping import DocumentMapper, plain, to_object_id
 from persistence.models import DOCUMENTS
 
+from ..derived_queries import DerivedQueries
+from ..error_chain import error_chain
 from ..mongo_query import (
     compile_changes,
     compile_filter,
@@ -50,13 +52,10 @@ __all__ = ["MongoQueries", "MongoRepository"]
 
 
 def _is_write_conflict(exc: BaseException | None) -> bool:
-    for _ in range(5):
-        if exc is None:
-            return False
-        if isinstance(exc, OperationFailure) and exc.code == _WRITE_CONFLICT:
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+    return any(
+        isinstance(link, OperationFailure) and link.code == _WRITE_CONFLICT
+        for link in error_chain(exc)
+    )
 
 
 def _is_denied(exc: OperationError) -> bool:
@@ -191,7 +190,7 @@ class MongoRepository(Generic[E]):
         return entity
 
 
-class MongoQueries(MongoRepository[E]):
+class MongoQueries(MongoRepository[E], DerivedQueries[E]):
     """The query methods of the port: specs compiled to MongoEngine querysets.
 
     Every method checks the spec's field paths against the entity first
@@ -236,10 +235,6 @@ class MongoQueries(MongoRepository[E]):
             async for row in queryset:
                 yield self._mapper.from_son(row)
 
-    async def first(self, spec: Predicate = ALL, *, order: Order = NO_ORDER) -> E | None:
-        """The first entity matching ``spec`` in ``order``, or None."""
-        found = await self.find(spec, order=order, page=Page(limit=1))
-        return found[0] if found else None
 
     async def count(self, spec: Predicate = ALL) -> int:
         """How many entities match ``spec``."""
@@ -336,14 +331,3 @@ class MongoQueries(MongoRepository[E]):
                 rows = await queryset.as_pymongo().only("id").async_to_list()
                 raise await self._denied(exc, [row["_id"] for row in rows]) from None
 
-    async def find_related(
-        self,
-        spec: Predicate = ALL,
-        *,
-        with_related: Iterable[str],
-        order: Order = NO_ORDER,
-        page: Page = FIRST_PAGE,
-    ) -> list[Loaded[E]]:
-        """``find`` with the named relations loaded: one query per related collection."""
-        found = await self.find(spec, order=order, page=page)
-        return await load_related(self._uow, self.table, found, with_related)
