@@ -13,6 +13,8 @@ from typing import Any
 from domain.errors import NotFound
 from domain.ports import FileInfo, FileStore
 
+from .file_replacement import put_in_place_of
+
 __all__ = ["CompensatedFiles"]
 
 
@@ -81,11 +83,8 @@ class CompensatedFiles:
     ) -> str:
         """Put the new content (compensated) and delete the old file after the commit."""
         old = await self.info(file_id)
-        new_id = await self.put(
-            data,
-            filename=filename or old.filename,
-            content_type=content_type if content_type is not None else old.content_type,
-            metadata=old.metadata,
+        new_id = await put_in_place_of(
+            self, old, data, filename=filename, content_type=content_type
         )
         self._deleted.append(file_id)
         return new_id

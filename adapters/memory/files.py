@@ -10,12 +10,14 @@ from domain.errors import NotFound
 from domain.ids import new_id
 from domain.ports import FileInfo
 
+from ..file_replacement import ReplacedByPut
+
 __all__ = ["InMemoryFileStore"]
 
 CHUNK_SIZE = 255 * 1024  # GridFS's default chunk size
 
 
-class InMemoryFileStore:
+class InMemoryFileStore(ReplacedByPut):
     """Files kept in a dict; ids are new ObjectId-shaped strings.  Not transactional."""
 
     transactional = False
@@ -75,22 +77,3 @@ class InMemoryFileStore:
     async def ids(self) -> list[str]:
         """Every stored file's id."""
         return list(self.files)
-
-    async def replace(
-        self,
-        file_id: str,
-        data: bytes,
-        *,
-        filename: str | None = None,
-        content_type: str | None = None,
-    ) -> str:
-        """New content in place of ``file_id``; the new id."""
-        old = self._get(file_id)[0]
-        await self.delete(file_id)
-        new = await self.put(
-            data,
-            filename=filename or old.filename,
-            content_type=content_type if content_type is not None else old.content_type,
-            metadata=old.metadata,
-        )
-        return new

@@ -14,10 +14,12 @@ from persistence.engine.connection import get_async_db
 from persistence.engine.files import StreamingWriter
 from persistence.mapping import to_object_id
 
+from ..file_replacement import ReplacedByPut
+
 __all__ = ["GridFSFileStore"]
 
 
-class GridFSFileStore:
+class GridFSFileStore(ReplacedByPut):
     """Files in the GridFS bucket ``bucket`` of an async alias.  Not transactional:
     GridFS cannot join a MongoDB transaction, so its writes land at once."""
 
@@ -98,21 +100,3 @@ class GridFSFileStore:
         """Every stored file's id (from the bucket's ``files`` collection)."""
         files = get_async_db(self.alias)[f"{self.bucket}.files"]
         return [str(doc["_id"]) async for doc in files.find({}, {"_id": 1})]
-
-    async def replace(
-        self,
-        file_id: str,
-        data: bytes,
-        *,
-        filename: str | None = None,
-        content_type: str | None = None,
-    ) -> str:
-        """New content in place of ``file_id`` (GridFS: delete, then put); the new id."""
-        old = await self.info(file_id)
-        await self.delete(file_id)
-        return await self.put(
-            data,
-            filename=filename or old.filename,
-            content_type=content_type if content_type is not None else old.content_type,
-            metadata=old.metadata,
-        )
