@@ -193,30 +193,29 @@ async def async_transaction(
                     result = await fn(*args, **kwargs)
             except BaseException as exc:
                 uncertain = _interrupted(exc)
-                if session.in_transaction:
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(session.abort_transaction())
-                if _has_label(exc, "TransientTransactionError") and attempt < max_retries:
-                    attempt += 1
-                    await _backoff(attempt)
-                    continue
-                raise
-            commits = 0
-            while True:
-                try:
-                    await session.commit_transaction()
-                    return result
-                except BaseException as exc:
-                    uncertain = _interrupted(exc)
-                    if not isinstance(exc, PyMongoError):
-                        raise
-                    if _has_label(exc, "UnknownTransactionCommitResult") and commits < max_retries:
-                        commits += 1
-                        continue
-                    if _has_label(exc, "TransientTransactionError") and attempt < max_retries:
-                        break
+                if not (_has_label(exc, "TransientTransactionError") and attempt < max_retries):
                     raise
-            attempt += 1
-            await _backoff(attempt)
+            else:
+                commits = 0
+                while True:
+                    try:
+                        await session.commit_transaction()
+                        return result
+                    except BaseException as exc:
+                        uncertain = _interrupted(exc)
+                        if not isinstance(exc, PyMongoError):
+                            raise
+                        if (
+                            _has_label(exc, "UnknownTransactionCommitResult")
+                            and commits < max_retries
+                        ):
+                            commits += 1
+                            continue
+                        if _has_label(exc, "TransientTransactionError") and attempt < max_retries:
+                            break
+                        raise
         finally:
+            # aborts what is left and ends the session before any retry waits
             await _end(client, session, uncertain)
+        attempt += 1
+        await _backoff(attempt)
