@@ -2,6 +2,7 @@
 
 from .bridge import BridgeError, await_only, greenlet_spawn, in_bridge
 from .connection import (
+    DEFAULT_UUID_REPRESENTATION,
     connect_async,
     disconnect_all_async,
     disconnect_async,
@@ -16,6 +17,7 @@ from .transactions import (
 )
 
 __all__ = [
+    "DEFAULT_UUID_REPRESENTATION",
     "BridgeError",
     "TransactionsNotSupportedError",
     "async_run_in_transaction",

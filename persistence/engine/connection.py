@@ -10,6 +10,7 @@ bridge they return blocking facades, anywhere else PyMongo's async objects.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from mongoengine import connection as me_connection
 from mongoengine.connection import (
@@ -24,6 +25,7 @@ from .bridge import in_bridge
 from .facades import ClientFacade, DatabaseFacade
 
 __all__ = [
+    "DEFAULT_UUID_REPRESENTATION",
     "connect_async",
     "disconnect_all_async",
     "disconnect_async",
@@ -41,6 +43,10 @@ _facade_clients: dict[str, ClientFacade] = {}
 # Settings that select the database or are ours, not the driver's.
 _NOT_FOR_DRIVER = frozenset({"name", "mongo_client_class"})
 _RENAMED = {"authentication_source": "authSource", "authentication_mechanism": "authMechanism"}
+
+#: What ``connect_async`` stores UUIDs as when neither its arguments nor the URI say:
+#: BSON binary subtype 4, which every MongoDB driver reads the same way.
+DEFAULT_UUID_REPRESENTATION = "standard"
 
 
 def is_async_connection(alias: str = DEFAULT_CONNECTION_NAME) -> bool:
@@ -62,6 +68,26 @@ def _driver_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
     except ImportError:  # pragma: no cover - every supported PyMongo has it
         pass
     return kwargs
+
+
+def _names_uuid_representation(host: Any) -> bool:
+    """True when a ``mongodb://`` URI in ``host`` carries a ``uuidRepresentation`` option."""
+    hosts = [host] if isinstance(host, str) else list(host or ())
+    for uri in hosts:
+        if isinstance(uri, str) and "://" in uri:
+            options = urlsplit(uri).query.replace(";", "&").split("&")
+            if any(option.partition("=")[0].lower() == "uuidrepresentation" for option in options):
+                return True
+    return False
+
+
+def _with_uuid_default(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with ``uuidRepresentation`` set to the default unless already chosen."""
+    if any(key.lower() == "uuidrepresentation" for key in kwargs):
+        return kwargs
+    if _names_uuid_representation(kwargs.get("host")):
+        return kwargs
+    return {**kwargs, "uuidRepresentation": DEFAULT_UUID_REPRESENTATION}
 
 
 def _is_mongomock_class(cls: Any) -> bool:
@@ -116,13 +142,17 @@ async def connect_async(
     ``mongo_client_class=mongomock.MongoClient`` the alias is an in-process mongomock
     database driven by the same async API (no server, no transactions).  Connecting
     does no network round trip: the first operation does.
+
+    UUIDs are stored as ``uuidRepresentation="standard"`` (BSON binary subtype 4)
+    unless a ``uuidRepresentation`` argument or URI option chooses another; MongoEngine's
+    own ``connect`` falls back to ``"pythonLegacy"`` with a ``DeprecationWarning``.
     """
     if alias in me_connection._connection_settings:
         raise ConnectionFailure(
             f"Alias {alias!r} is already registered as a sync connection; "
             "use another alias or disconnect() it first"
         )
-    settings = _get_connection_settings(db, **kwargs)
+    settings = _get_connection_settings(db, **_with_uuid_default(kwargs))
     if alias in _settings:
         if _settings[alias] != settings:
             raise ConnectionFailure(

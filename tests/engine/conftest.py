@@ -54,7 +54,7 @@ def any_async_db(request: pytest.FixtureRequest) -> object:
 @pytest.fixture
 def sync_db(mongodb_uri: str, db_name: str) -> Iterator[object]:
     """Alias "sync" as a plain sync MongoEngine connection to the same fresh database."""
-    client = connect(db_name, alias="sync", host=mongodb_uri)
+    client = connect(db_name, alias="sync", host=mongodb_uri, uuidRepresentation="standard")
     try:
         yield client[db_name]
     finally:

@@ -216,7 +216,7 @@ async def test_mixed_sync_async_example(mongodb_uri: str) -> None:
 
     db = f"mydb_{uuid.uuid4().hex[:8]}"
     # Sync connection
-    connect(db, alias="sync_conn", host=mongodb_uri)
+    connect(db, alias="sync_conn", host=mongodb_uri, uuidRepresentation="standard")
     # Async connection
     client = await connect_async(db, alias="async_conn", host=mongodb_uri)
     try:
