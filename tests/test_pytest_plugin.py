@@ -35,3 +35,23 @@ async def test_async_alias_is_a_fresh_database(async_alias: Any, mongodb_uri: st
     await Note(text="hello").async_save()
     assert [d["text"] async for d in async_alias["note"].find()] == ["hello"]
     assert mongodb_uri.startswith("mongodb://")
+
+
+async def test_async_alias_stores_uuids_as_standard(async_alias: Any) -> None:
+    import uuid
+
+    from bson.binary import Binary, UuidRepresentation
+    from bson.codec_options import CodecOptions
+    from mongoengine import Document, UUIDField
+
+    class Ticket(Document):
+        code = UUIDField(binary=True)
+
+    code = uuid.uuid4()
+    await Ticket(code=code).async_save()
+    assert (await Ticket.objects.async_get()).code == code
+    raw = async_alias.get_collection(
+        "ticket", codec_options=CodecOptions(uuid_representation=UuidRepresentation.UNSPECIFIED)
+    )
+    stored = (await raw.find_one())["code"]
+    assert isinstance(stored, Binary) and stored.subtype == 4  # "standard", not pythonLegacy

@@ -12,7 +12,9 @@ Fixtures:
     commands, on a free loopback port, with temporary storage) and stopped at the end.
 ``async_alias``
     An async MongoEngine alias ``"default"`` on a fresh database of that server, dropped
-    after the test.  Yields the ``AsyncDatabase``.
+    after the test.  Yields the ``AsyncDatabase``.  UUIDs are stored as
+    ``uuidRepresentation="standard"`` (the :func:`connect_async` default) unless the URI
+    chooses another.
 ``mongo_uow``
     A factory of :class:`~adapters.mongo.MongoUnitOfWork` on that alias (integration).
 ``memory_uow``

@@ -66,10 +66,12 @@ async def test_cancellation_runs_finally_blocks_and_leaves_no_greenlet() -> None
     events: list[str] = []
     started = asyncio.Event()
 
+    never = asyncio.Event()
+
     def run() -> None:
         try:
             started.set()
-            await_only(asyncio.sleep(10))
+            await_only(never.wait())
             events.append("not cancelled")
         except asyncio.CancelledError:
             events.append("cancelled at the call site")
@@ -78,8 +80,7 @@ async def test_cancellation_runs_finally_blocks_and_leaves_no_greenlet() -> None
             events.append("finally ran")
 
     task = asyncio.ensure_future(greenlet_spawn(run))
-    await started.wait()
-    await asyncio.sleep(0.01)
+    await started.wait()  # the greenlet now waits in await_only
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import persistence  # noqa: F401
+from eventually import HANG_S
 from persistence.engine import connect_async, disconnect_async
 
 
@@ -23,11 +24,6 @@ async def client(mongodb_uri: str) -> AsyncIterator[Any]:
         yield async_client
     finally:
         try:
-            await asyncio.wait_for(async_client.drop_database(name), 20)
-        except TimeoutError:
-            import sys
-
-            print("DROP TIMED OUT", file=sys.stderr)
-            raise
+            await asyncio.wait_for(async_client.drop_database(name), HANG_S)
         finally:
             await disconnect_async("default")

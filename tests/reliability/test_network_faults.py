@@ -7,7 +7,6 @@ import asyncio
 import random
 import subprocess
 import sys
-import time
 import uuid
 from typing import Any
 
@@ -25,6 +24,7 @@ import persistence  # noqa: F401
 from adapters.composition import is_retryable
 from adapters.mongo import MongoUnitOfWork
 from domain.entities import User
+from eventually import HANG_S, until
 from persistence.engine import (
     async_run_in_transaction,
     connect_async,
@@ -109,7 +109,7 @@ async def test_a_failing_get_more_ends_the_loop_and_the_client_goes_on(
     await Counter.objects.async_insert([Counter(name=f"c{i}") for i in range(300)])
     data = _close("getMore") if fault == "close" else {"failCommands": ["getMore"], "errorCode": 2}
     seen = 0
-    async with asyncio.timeout(20):  # never hangs
+    async with asyncio.timeout(HANG_S):  # never hangs
         async with async_fail_point(client, mode=ONCE, data=data):
             with pytest.raises(PyMongoError):
                 async for _ in Counter.objects.batch_size(50):
@@ -119,41 +119,67 @@ async def test_a_failing_get_more_ends_the_loop_and_the_client_goes_on(
         assert len([c async for c in Counter.objects]) == 300
 
 
-async def test_an_unreachable_server_fails_clearly_and_quickly() -> None:
-    started = time.monotonic()
+async def test_an_unreachable_server_fails_clearly_after_its_selection_timeout() -> None:
     await connect_async(
         "nowhere", alias="nowhere", host="mongodb://127.0.0.1:1/", serverSelectionTimeoutMS=500
     )
-    connected = time.monotonic() - started
     try:
 
         class Lost(Document):
             name = StringField()
             meta = {"db_alias": "nowhere"}
 
-        started = time.monotonic()
-        with pytest.raises(ServerSelectionTimeoutError):
+        with pytest.raises(ServerSelectionTimeoutError, match=r"Timeout: 0\.5s") as info:
             await Lost(name="x").async_save()
-        failed_after = time.monotonic() - started
+        assert "127.0.0.1:1" in str(info.value)  # names the server it could not reach
     finally:
         await disconnect_async("nowhere")
-    assert connected < 0.5  # connect_async does no I/O
-    assert 0.4 < failed_after < 5
 
 
-def test_import_does_no_io() -> None:
-    code = (
-        "import time; t = time.monotonic(); import persistence, mongoengine; "
-        "from mongoengine import connect_async; print(time.monotonic() - t)"
+_NO_IO = """
+import asyncio, sys
+
+seen = []
+sys.addaudithook(lambda event, args: seen.append(event) if event in WATCHED else None)
+WATCHED = {"socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.sendto"}
+
+import persistence, mongoengine
+from mongoengine import Document, StringField, connect_async
+
+async def main():
+    await connect_async("no_io", host="mongodb://127.0.0.1:1/", serverSelectionTimeoutMS=300)
+    print("after connect_async:", sorted(set(seen)))
+
+    class Ping(Document):
+        name = StringField()
+
+    try:
+        await Ping(name="x").async_save()
+    except Exception as error:
+        print("first use:", type(error).__name__)
+    print("after first use:", sorted(set(seen)))
+
+asyncio.run(main())
+"""
+
+
+def test_import_and_connect_async_do_no_io() -> None:
+    # Socket events seen by an audit hook: none before the first operation, and the
+    # hook does see the first operation's connection attempt.
+    out = subprocess.run(
+        [sys.executable, "-c", _NO_IO], capture_output=True, text=True, timeout=HANG_S
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert float(out.stdout.strip()) < 5
+    lines = out.stdout.splitlines()
+    assert lines[0] == "after connect_async: []"
+    assert lines[1] == "first use: ServerSelectionTimeoutError"
+    assert "socket.connect" in lines[2]
 
 
 async def test_asyncio_and_pymongo_timeouts_apply(client: Any) -> None:
     await Counter(name="slow").async_save()
-    block = {"failCommands": ["find"], "blockConnection": True, "blockTimeMS": 600}
+    # The server holds the find far longer than the timeouts, however slow the machine.
+    block = {"failCommands": ["find"], "blockConnection": True, "blockTimeMS": 5_000}
     async with async_fail_point(client, data=block):
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(0.1):
@@ -206,9 +232,10 @@ async def test_cancelling_200_in_flight_tasks_leaves_nothing_behind(client: Any)
         if r is not None and not isinstance(r, asyncio.CancelledError) and not is_retryable(r)
     ]
     assert not unexpected
-    await asyncio.sleep(0.2)  # shielded aborts and session ends finish
+    # cancelled transactions are aborted and their sessions ended by shielded cleanups
+    # that outlive the tasks: wait for them, not for a duration
+    await until(lambda: open_transaction_sessions() == 0, "every transaction session ended")
     assert live_bridge_greenlets() == 0
-    assert open_transaction_sessions() == 0
     # no transaction was left open on the server: every document can still be written
     with pymongo.timeout(10):
         assert await Counter.objects.async_update(inc__n=0) >= 200

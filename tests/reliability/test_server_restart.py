@@ -3,13 +3,14 @@ acknowledged write lost."""
 
 from __future__ import annotations
 
-import asyncio
+import time
 
 import pytest
 from mongoengine import Document, IntField
 from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
 import persistence  # noqa: F401
+from eventually import HANG_S
 from persistence.engine import connect_async, disconnect_async
 from persistence.testing import EmbeddedServer
 
@@ -37,12 +38,14 @@ async def test_operations_fail_while_down_and_acknowledged_writes_survive() -> N
             await Event.objects.async_count()
 
         server.start()
-        for _ in range(40):  # the client rediscovers the server
+        give_up = time.monotonic() + HANG_S  # a hang guard, not a speed requirement
+        while True:  # until the client has rediscovered the server
             try:
                 await Event(seq=50).async_save()
                 break
             except (ServerSelectionTimeoutError, AutoReconnect):
-                await asyncio.sleep(0.25)
+                if time.monotonic() > give_up:
+                    raise
         acknowledged.append(50)
         stored = sorted([e.seq async for e in Event.objects])
         assert [s for s in stored if s != 999] == acknowledged  # nothing acknowledged lost

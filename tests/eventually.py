@@ -1,0 +1,25 @@
+"""Waiting for a condition, never for a duration.
+
+A test that waits ``asyncio.sleep(0.2)`` for something to finish fails on a busy
+machine; ``await until(condition, what)`` returns as soon as the condition holds, and
+fails only after ``HANG_S``, which guards against a hang and says nothing about speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+
+HANG_S = 120.0
+
+
+async def until(condition: Callable[[], bool], what: str, hang_s: float = HANG_S) -> None:
+    """Return once ``condition()`` is true; fail naming ``what`` after ``hang_s``."""
+    give_up = time.monotonic() + hang_s
+    while not condition():
+        if time.monotonic() > give_up:
+            pytest.fail(f"{what}: still not true after {hang_s:g} s")
+        await asyncio.sleep(0.01)
