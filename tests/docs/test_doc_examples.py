@@ -2,7 +2,8 @@
 
 A page's blocks run in order in one namespace (later blocks use earlier names), with
 top-level ``await`` allowed and ``MONGODB_URI`` set to the server under test.  Databases
-a page creates are dropped afterwards.  ```text blocks are not run.
+a page creates are dropped afterwards.  ```text blocks are not run, nor ```py blocks
+(the files of a project, written and run by test_fresh_project.py).
 """
 
 from __future__ import annotations
