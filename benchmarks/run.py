@@ -32,7 +32,7 @@ from pymongo import AsyncMongoClient
 import persistence  # noqa: F401  (activates the async API)
 from adapters.mongo import MongoUnitOfWork
 from persistence.engine import await_only, connect_async, disconnect_async, greenlet_spawn
-from persistence.models import DOCUMENTS
+from persistence.models import DOCUMENTS, registry
 from persistence.testing import async_fail_point, server_uri_from_env_or_start
 
 from .models import AsyncPerson, SyncPerson
@@ -72,7 +72,7 @@ async def measure(workload: Workload, bench: Bench, reps: int) -> Row:
         for variant in VARIANTS:
             await workload.reset(bench)
             if variant == "repository":
-                async with MongoUnitOfWork() as uow:
+                async with MongoUnitOfWork(registry) as uow:
                     bench.uow = uow
                     cpu = await _timed(lambda: workload.repository(bench), workload.ops)
                     await uow.commit()

@@ -11,6 +11,7 @@ import pytest
 import persistence  # noqa: F401  (activates the async API)
 from adapters.mongo import MongoUnitOfWork
 from persistence.engine import connect_async, disconnect_async
+from persistence.models import registry
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ async def mongo_uow_factory(mongodb_uri: str) -> AsyncIterator[Callable[[], Mong
     name = f"c_{uuid.uuid4().hex[:12]}"
     client = await connect_async(name, alias="default", host=mongodb_uri)
     try:
-        yield lambda: MongoUnitOfWork("default")
+        yield lambda: MongoUnitOfWork(registry, alias="default")
     finally:
         await client.drop_database(name)
         await disconnect_async("default")
@@ -31,6 +32,6 @@ async def mongomock_uow_factory() -> AsyncIterator[Callable[[], MongoUnitOfWork]
     name = f"m_{uuid.uuid4().hex[:12]}"
     await connect_async(name, alias="default", mongo_client_class=mongomock.MongoClient)
     try:
-        yield lambda: MongoUnitOfWork("default", transactions=False)
+        yield lambda: MongoUnitOfWork(registry, alias="default", transactions=False)
     finally:
         await disconnect_async("default")

@@ -14,6 +14,7 @@ import pytest
 
 from adapter_fixtures import mongo_uow_factory, mongomock_uow_factory  # noqa: F401
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from persistence.models import registry
 
 CAPABILITIES: dict[str, frozenset[str]] = {
     "memory": frozenset({"transactions", "files"}),
@@ -33,7 +34,7 @@ def uow_factory(backend_name: str, request: pytest.FixtureRequest) -> Callable[[
     """Makes units of work sharing one backend state for this test."""
     if backend_name == "memory":
         store = InMemoryStore()
-        return lambda: InMemoryUnitOfWork(store)
+        return lambda: InMemoryUnitOfWork(registry, store)
     return request.getfixturevalue(f"{backend_name}_uow_factory")  # type: ignore[no-any-return]
 
 

@@ -18,6 +18,7 @@ from domain.errors import ConcurrencyConflict, InsufficientFunds, NotFound, Unit
 from domain.library import Author, Book
 from domain.services import transfer_funds
 from domain.specs import ALL, Change, Changes, F
+from persistence.models import registry
 
 TASKS = 500
 MAX_OPS = 10_000
@@ -31,7 +32,7 @@ async def test_soak(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
     accounts = [Account(owner=f"a{i}", balance=BALANCE) for i in range(ACCOUNTS)]
     products = [Product(name=f"p{i}") for i in range(20)]
     seed_authors = [Author(name=f"seed{i}") for i in range(40)]
-    async with MongoUnitOfWork() as uow:
+    async with MongoUnitOfWork(registry) as uow:
         await uow.accounts.add_many(accounts)
         await uow.products.add_many(products)
         await uow.authors.add_many(seed_authors)
@@ -54,12 +55,12 @@ async def test_soak(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
 
     async def one_op(kind: str) -> None:
         if kind == "create":
-            author_id = await MongoUnitOfWork().run(create, retries=50)
+            author_id = await MongoUnitOfWork(registry).run(create, retries=50)
             live_authors.append(author_id)  # acknowledged: it must be readable at the end
         elif kind == "get":
             if live_authors:
                 author_id = rng.choice(live_authors)
-                async with MongoUnitOfWork() as uow:
+                async with MongoUnitOfWork(registry) as uow:
                     try:
                         await uow.authors.get(author_id)
                     except NotFound:
@@ -72,7 +73,7 @@ async def test_soak(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
                     F("id") == product, Changes((Change("inc", "stock", 1),))
                 )
 
-            await MongoUnitOfWork().run(bump, retries=50)
+            await MongoUnitOfWork(registry).run(bump, retries=50)
             increments[product] += 1
         elif kind == "remove":
             if len(live_authors) > 5:
@@ -82,12 +83,12 @@ async def test_soak(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
                 async def remove(uow: Any) -> None:
                     await uow.authors.remove(author_id)
 
-                await MongoUnitOfWork().run(remove, retries=50)
+                await MongoUnitOfWork(registry).run(remove, retries=50)
         else:
             source, target = rng.sample(accounts, 2)
             try:
                 await transfer_funds(
-                    MongoUnitOfWork(), source.id, target.id, rng.randint(1, 50), retries=30
+                    MongoUnitOfWork(registry), source.id, target.id, rng.randint(1, 50), retries=30
                 )
             except InsufficientFunds:
                 pass
@@ -120,7 +121,7 @@ async def test_soak(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert not errors, errors[:3]
     assert elapsed < 180
 
-    async with MongoUnitOfWork() as uow:
+    async with MongoUnitOfWork(registry) as uow:
         stored_accounts = await uow.accounts.find()
         assert sum(a.balance for a in stored_accounts) == ACCOUNTS * BALANCE
         assert all(a.balance >= 0 for a in stored_accounts)
