@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
 import attrs
-from bson import DBRef, ObjectId
+import bson
+from bson import CodecOptions, DBRef, ObjectId
 from bson.errors import InvalidId
 from mongoengine import Document
 from mongoengine.base import BaseDict, BaseList
@@ -23,7 +24,7 @@ from domain.ids import is_valid_id
 E = TypeVar("E")
 D = TypeVar("D", bound=Document)
 
-__all__ = ["DocumentMapper", "encode_ids", "plain", "to_object_id"]
+__all__ = ["DocumentMapper", "encode_ids", "plain", "stored_form", "to_object_id"]
 
 
 def encode_ids(value: Any, path: str, id_paths: Iterable[str] | frozenset[str]) -> Any:
@@ -35,6 +36,19 @@ def encode_ids(value: Any, path: str, id_paths: Iterable[str] | frozenset[str]) 
     if path in id_paths and isinstance(value, str) and is_valid_id(value):
         return ObjectId(value)
     return value
+
+
+def stored_form(son: Any, codec_options: Any) -> dict[str, Any]:
+    """``son`` as a server stores and returns it: encoded to BSON and decoded with the
+    alias's ``codec_options`` (datetimes to milliseconds, naive unless tz-aware)."""
+    if not isinstance(codec_options, CodecOptions):  # mongomock's own class
+        codec_options = CodecOptions(
+            tz_aware=codec_options.tz_aware,
+            uuid_representation=codec_options.uuid_representation,
+            tzinfo=codec_options.tzinfo,
+        )
+    data = bson.encode(son, codec_options=codec_options)
+    return dict(bson.decode(data, codec_options=codec_options))
 
 
 def to_object_id(entity_id: Any) -> ObjectId | None:

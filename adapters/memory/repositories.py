@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
-import bson
 import mongomock
 
 from domain.errors import ConcurrencyConflict, Conflict, NotFound
@@ -28,7 +27,7 @@ from domain.specs import (
     Predicate,
     project_row,
 )
-from persistence.mapping import plain
+from persistence.mapping import plain, stored_form
 from persistence.registry import Registration
 
 from ..mongo_query import db_path, group_rows
@@ -101,7 +100,7 @@ class InMemoryRepository(RepositoryBase[E]):
 
     def round_trip(self, son: Son) -> Son:
         """``son`` encoded to BSON and decoded, as a server stores and returns it."""
-        return bson.decode(bson.encode(son, codec_options=self._codec), codec_options=self._codec)
+        return stored_form(son, self._codec)
 
     def to_entity(self, son: Son) -> E:
         """The entity a stored document describes (through the Document)."""
@@ -124,15 +123,7 @@ class InMemoryRepository(RepositoryBase[E]):
 
     def visible_items(self) -> Iterable[tuple[str, Son]]:
         """Every (id, stored document) this unit of work sees, in insertion order."""
-        staged = self._staged()
-        committed = self._committed()
-        for entity_id, son in committed.items():
-            current = staged.get(entity_id, son)
-            if current is not DELETED:
-                yield entity_id, current
-        for entity_id, son in staged.items():
-            if entity_id not in committed and son is not DELETED:
-                yield entity_id, son
+        return self._uow.visible(self.name)
 
     def _check_unique(self, son: Son, items: Iterable[tuple[str, Son]]) -> None:
         field = unique_clash(self.registration, son, items)

@@ -23,7 +23,7 @@ from domain.specs import (
     Predicate,
     project_row,
 )
-from persistence.mapping import plain, to_object_id
+from persistence.mapping import plain, stored_form, to_object_id
 from persistence.registry import Registration
 
 from ..error_chain import error_chain
@@ -66,6 +66,11 @@ class MongoRepository(RepositoryBase[E]):
         self._document = aggregate.document_cls
         self._name = self._entity_name
 
+    def _returned(self, document: Any) -> E:
+        """The entity as the server now holds it (what a read would return)."""
+        codec_options = self._document._get_db().codec_options
+        return self._mapper.from_son(stored_form(document.to_mongo(), codec_options))
+
     @asynccontextmanager
     async def _op(self, entity_id: Any = None) -> AsyncIterator[None]:
         """One operation on the unit's session; a write conflict with a concurrent
@@ -89,7 +94,7 @@ class MongoRepository(RepositoryBase[E]):
             except NotUniqueError as exc:
                 conflict = await conflict_from(exc, self._name, document)
                 raise self._uow.mark_rollback_only(conflict) from None
-        return self._mapper.to_entity(document)
+        return self._returned(document)
 
     async def get(self, entity_id: str) -> E:
         """The entity with ``entity_id`` (``NotFound`` if absent)."""
@@ -283,7 +288,7 @@ class MongoQueries(MongoRepository[E]):
                     raise
                 field = duplicated_field(exc) or "id"
                 raise self._uow.mark_rollback_only(Conflict(self._name, field)) from None
-        return [self._mapper.to_entity(document) for document in documents]
+        return [self._returned(document) for document in documents]
 
     async def update_where(self, spec: Predicate, changes: Changes) -> int:
         """Apply ``changes`` to every matching entity (validated first); return the count."""

@@ -12,9 +12,15 @@ from typing import Any
 
 import pytest
 
-from adapter_fixtures import mongo_uow_factory, mongomock_uow_factory  # noqa: F401
+from adapter_fixtures import (  # noqa: F401
+    mongo_backend,
+    mongo_uow_factory,
+    mongomock_backend,
+    mongomock_uow_factory,
+)
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from persistence.models import registry
+from persistence.registry import Registry
 
 CAPABILITIES: dict[str, frozenset[str]] = {
     "memory": frozenset({"transactions", "files"}),
@@ -36,6 +42,15 @@ def uow_factory(backend_name: str, request: pytest.FixtureRequest) -> Callable[[
         store = InMemoryStore()
         return lambda: InMemoryUnitOfWork(registry, store)
     return request.getfixturevalue(f"{backend_name}_uow_factory")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def backend(backend_name: str, request: pytest.FixtureRequest) -> Callable[[Registry], Any]:
+    """Makes a unit of work over any registry, all sharing one backend state for this test."""
+    if backend_name == "memory":
+        store = InMemoryStore()
+        return lambda registry: InMemoryUnitOfWork(registry, store)
+    return request.getfixturevalue(f"{backend_name}_backend")  # type: ignore[no-any-return]
 
 
 @pytest.fixture
