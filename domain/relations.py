@@ -48,8 +48,8 @@ class Relation:
 
     @property
     def name(self) -> str:
-        """The relation's name for :func:`load_related`: ``author`` for ``author_id``,
-        ``books`` for ``book_ids``, the field's own name otherwise."""
+        """The relation's name for :func:`load_related`: ``customer`` for ``customer_id``,
+        ``lines`` for ``line_ids``, the field's own name otherwise."""
         if self.field.endswith("_ids"):
             return self.field.removesuffix("_ids") + "s"
         return self.field.removesuffix("_id")

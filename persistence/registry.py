@@ -216,8 +216,8 @@ class Registry:
         return list(self._relations[name])
 
     def relations_from(self, name: str) -> dict[str, Relation]:
-        """The references of repository ``name`` by relation name (``author`` for
-        ``author_id``), with the delete rule their target declares."""
+        """The references of repository ``name`` by relation name (``customer`` for
+        ``customer_id``), with the delete rule their target declares."""
         self.resolve()
         assert self._relations is not None
         aggregate = self._by_name[name]
