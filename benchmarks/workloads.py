@@ -17,8 +17,8 @@ from bson import ObjectId
 from adapters.mongo import MongoQueries, MongoUnitOfWork
 from domain.entities import User
 from domain.specs import ALL, Aggregate, Change, Changes, F, GroupBy
-from persistence.mapping import DocumentMapper
 from persistence.models import registry
+from persistence.registry import Registry
 
 from .models import (
     AsyncArticle,
@@ -44,6 +44,12 @@ GROUP = [
 ]
 
 
+WIDE = Registry()
+WIDE.add(Wide, AsyncWide, name="wide")
+BULK = Registry()
+BULK.add(Wide, AsyncBulk, name="bulk")
+
+
 @dataclass
 class Bench:
     """What the workloads run against: one database, reached four ways."""
@@ -54,11 +60,11 @@ class Bench:
 
     def wide_repository(self) -> MongoQueries[Wide]:
         assert self.uow is not None
-        return MongoQueries(self.uow, "wide", DocumentMapper(Wide, AsyncWide))
+        return MongoQueries(self.uow, WIDE.registration(Wide))
 
     def bulk_repository(self) -> MongoQueries[Wide]:
         assert self.uow is not None
-        return MongoQueries(self.uow, "bulk", DocumentMapper(Wide, AsyncBulk))
+        return MongoQueries(self.uow, BULK.registration(Wide))
 
 
 def _person(i: int, tag: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from bson import CodecOptions, DBRef, ObjectId
 from bson.errors import InvalidId
 from mongoengine import Document
 from mongoengine.base import BaseDict, BaseList
+from mongoengine.fields import GridFSProxy
 
 from domain.codec import from_dict, to_dict
 from domain.ids import is_valid_id
@@ -68,7 +69,7 @@ def plain(value: Any) -> Any:
         return str(value.id)
     if isinstance(value, Document):
         return str(value.pk)
-    if hasattr(value, "grid_id") and hasattr(value, "fs"):  # a FileField's GridFSProxy
+    if isinstance(value, GridFSProxy):  # a FileField's value
         return None if value.grid_id is None else str(value.grid_id)
     if hasattr(value, "_fields") and hasattr(value, "_data"):
         return {name: plain(value._data.get(name)) for name in value._fields}

@@ -252,7 +252,7 @@ def _describe(
     if "id" not in entity_fields:
         raise RegistrationError(f"{entity_cls.__name__} has no field 'id'")
     _check_fields(entity_cls, document_cls)
-    id_paths = {"id"} | set(_paths(document_cls, _IDS))
+    id_paths = {"id"} | set(_paths(document_cls, (*_IDS, mongoengine.FileField)))
     file_paths = set(_paths(document_cls, _FILES))
     references: dict[str, tuple[type[Document], bool]] = {}
     for field_name, field in document_cls._fields.items():
