@@ -110,7 +110,7 @@ class BaseUnitOfWork:
             if aggregate.repository_cls is not None:
                 found = aggregate.repository_cls(found)
             self._repositories[name] = found
-        return found  # type: ignore[no-any-return]
+        return found
 
     def __getattr__(self, name: str) -> Any:
         """``uow.orders``: the repository registered as ``orders``."""

@@ -21,7 +21,7 @@ from mongoengine.base import get_document
 __all__ = ["FileIdField", "IdReferenceField", "VersionField"]
 
 
-class VersionField(IntField):
+class VersionField(IntField):  # type: ignore[misc]
     """The version counter of an aggregate (default 0, never negative)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -30,7 +30,7 @@ class VersionField(IntField):
         super().__init__(**kwargs)
 
 
-class IdReferenceField(ObjectIdField):
+class IdReferenceField(ObjectIdField):  # type: ignore[misc]
     """The id of an aggregate stored by ``document_type`` (a Document class or its name)."""
 
     def __init__(self, document_type: type[Document] | str, **kwargs: Any) -> None:
@@ -45,5 +45,5 @@ class IdReferenceField(ObjectIdField):
         return get_document(self.document_type_name)  # type: ignore[no-any-return]
 
 
-class FileIdField(ObjectIdField):
+class FileIdField(ObjectIdField):  # type: ignore[misc]
     """The id of a file in the file store; the aggregate owns the file."""

@@ -9,7 +9,7 @@ types), never guessed from names: a loaded reference becomes its id, never a pro
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import attrs
 import bson
@@ -104,7 +104,7 @@ class DocumentMapper(Generic[E, D]):
             if values[name] is not None
         }
         son["_id"] = ObjectId(values["id"])
-        return self.document_cls._from_son(son, created=True)  # type: ignore[no-any-return]
+        return cast(D, cast(Any, self.document_cls)._from_son(son, created=True))
 
     def to_entity(self, document: D) -> E:
         """The entity a loaded document describes."""
@@ -116,4 +116,4 @@ class DocumentMapper(Generic[E, D]):
     def from_son(self, son: dict[str, Any]) -> E:
         """The entity a raw stored document describes (through the Document's own
         conversion, as a loaded document)."""
-        return self.to_entity(self.document_cls._from_son(son))
+        return self.to_entity(cast(Any, self.document_cls)._from_son(son))

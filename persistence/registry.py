@@ -34,7 +34,7 @@ import decimal
 import types
 import typing
 from collections.abc import Iterator, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import attrs
 import mongoengine
@@ -192,7 +192,8 @@ class Registry:
                         f"registry.add(<its entity>, {target_cls.__name__})"
                     )
         for aggregate in self._by_name.values():
-            rules = aggregate.document_cls._meta.get("delete_rules") or {}
+            document: Any = aggregate.document_cls
+            rules = document._meta.get("delete_rules") or {}
             for (source_cls, field), rule in rules.items():
                 source = self._by_document.get(source_cls)
                 if source is None or field not in source.references:
@@ -238,17 +239,18 @@ class Registry:
 
 def _describe(
     entity_cls: type[E],
-    document_cls: type[Document],
+    document_type: type[Document],
     name: str | None,
     repository: type[Any] | None,
 ) -> Registration[E]:
-    if not (isinstance(entity_cls, type) and attrs.has(entity_cls)):
+    document_cls: Any = document_type
+    if not (isinstance(entity_cls, type) and attrs.has(cast(Any, entity_cls))):
         raise RegistrationError(f"{entity_cls!r} is not an attrs class")
-    if not (isinstance(document_cls, type) and issubclass(document_cls, Document)):
+    if not (isinstance(document_type, type) and issubclass(document_type, Document)):
         raise RegistrationError(f"{document_cls!r} is not a MongoEngine Document class")
     if document_cls._meta.get("abstract"):
         raise RegistrationError(f"{document_cls.__name__} is abstract")
-    entity_fields = attrs.fields_dict(entity_cls)
+    entity_fields = attrs.fields_dict(cast(Any, entity_cls))
     if "id" not in entity_fields:
         raise RegistrationError(f"{entity_cls.__name__} has no field 'id'")
     _check_fields(entity_cls, document_cls)

@@ -118,7 +118,7 @@ class InMemoryRepository(RepositoryBase[E]):
         staged = self._staged()
         if entity_id in staged:
             value = staged[entity_id]
-            return None if value is DELETED else value  # type: ignore[no-any-return]
+            return None if value is DELETED else value
         return self._committed().get(entity_id)
 
     def visible_items(self) -> Iterable[tuple[str, Son]]:
@@ -204,7 +204,7 @@ class InMemoryQueries(InMemoryRepository[E]):
     a server."""
 
     def _scratch(self) -> Any:
-        collection = mongomock.MongoClient().db.entities
+        collection: Any = mongomock.MongoClient().db.entities
         docs = [son for _, son in self.visible_items()]
         if docs:
             collection.insert_many(docs)

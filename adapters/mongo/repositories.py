@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
@@ -68,7 +68,7 @@ class MongoRepository(RepositoryBase[E]):
 
     def _returned(self, document: Any) -> E:
         """The entity as the server now holds it (what a read would return)."""
-        codec_options = self._document._get_db().codec_options
+        codec_options = cast(Any, self._document)._get_db().codec_options
         return self._mapper.from_son(stored_form(document.to_mongo(), codec_options))
 
     @asynccontextmanager
@@ -157,7 +157,7 @@ class MongoRepository(RepositoryBase[E]):
         version_field = self.registration.version_field
         version = getattr(entity, version_field) if version_field is not None else None
         stored = (
-            attrs.evolve(entity, **{version_field: version + 1})
+            attrs.evolve(cast(Any, entity), **{version_field: version + 1})
             if version_field is not None and version is not None
             else entity
         )

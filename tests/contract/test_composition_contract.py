@@ -57,7 +57,7 @@ async def test_a_failure_inside_makes_the_whole_unit_rollback_only(
     assert await _emails(uow_factory) == []
 
 
-async def test_a_nested_block_without_commit_or_rolled_back_dooms_the_unit(
+async def test_a_nested_block_without_commit_or_rolled_back_marks_the_unit_rollback_only(
     uow_factory: UowFactory, requires: Callable[[str], None]
 ) -> None:
     requires("transactions")
