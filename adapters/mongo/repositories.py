@@ -92,7 +92,7 @@ class MongoRepository(RepositoryBase[E]):
             try:
                 await document.async_save(force_insert=True)
             except NotUniqueError as exc:
-                conflict = await conflict_from(exc, self._name, document)
+                conflict = await conflict_from(exc, self._name, document, self.registration.unique)
                 raise self._uow.mark_rollback_only(conflict) from None
         return self._returned(document)
 
@@ -178,7 +178,7 @@ class MongoRepository(RepositoryBase[E]):
                     __raw__=update
                 )
             except NotUniqueError as exc:
-                conflict = await conflict_from(exc, self._name, document)
+                conflict = await conflict_from(exc, self._name, document, self.registration.unique)
                 raise self._uow.mark_rollback_only(conflict) from None
             if not updated:
                 if await self._document.objects(pk=oid).async_exists():
