@@ -1,8 +1,11 @@
 """One contract suite for the ports, run on every backend.
 
-``uow_factory`` returns a callable making fresh units of work over one shared backend
-state for the test: the memory adapters, the mongo adapters on the real server, and the
-mongo adapters on mongomock.  Backends lacking a capability skip with the reason.
+``backend`` makes units of work over any registry, sharing one backend state for the
+test: the memory adapters, the mongo adapters on the real server, and the mongo adapters
+on mongomock.  The repository and unit-of-work contract (``subject_suite``) runs through
+it for any registered aggregate; ``uow_factory`` gives the reference application's
+units of work to the tests of its queries, relations, files and services.  Backends
+lacking a capability skip with the reason.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ entities.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -32,20 +33,35 @@ __all__ = [
     "Subject",
     "test_a_cascade_removes_the_referencing_aggregates",
     "test_a_deny_rule_refuses_the_removal_and_keeps_the_unit_usable",
+    "test_a_duplicate_id_conflicts",
+    "test_a_nested_block_joins_the_outer_one",
     "test_a_nested_block_that_fails_makes_the_unit_rollback_only",
+    "test_a_nested_block_without_commit_or_rolled_back_marks_the_unit_rollback_only",
     "test_a_unique_clash_on_add_is_a_conflict_and_nothing_is_kept",
     "test_a_unique_clash_on_save_is_a_conflict",
     "test_add_many_keeps_none_on_a_unique_clash",
     "test_add_returns_the_stored_form_and_get_reads_it_back",
+    "test_an_exception_rolls_back_and_propagates",
+    "test_commit_twice_in_one_block",
+    "test_concurrent_units_do_not_see_uncommitted_writes",
     "test_find_orders_pages_and_counts",
     "test_find_related_loads_the_references",
+    "test_gathered_operations_of_one_unit_are_serialized",
     "test_get_many_keeps_order_and_skips_missing",
     "test_get_missing_raises_not_found",
     "test_leaving_the_block_without_commit_keeps_nothing",
+    "test_mutating_a_returned_entity_changes_nothing_stored",
+    "test_of_two_concurrent_saves_exactly_one_wins",
     "test_project_distinct_and_unknown_fields",
     "test_remove_then_get_raises_not_found",
     "test_repositories_refuse_use_outside_a_block",
+    "test_run_does_not_retry_other_errors",
+    "test_run_retries_conflicting_blocks_until_they_all_land",
     "test_save_bumps_the_version_and_a_stale_save_conflicts",
+    "test_save_of_a_missing_entity_raises_not_found",
+    "test_sequential_blocks_are_separate_units",
+    "test_the_adapters_implement_the_ports",
+    "test_the_block_goes_on_after_a_refused_write_and_rollback",
     "test_update_where_and_remove_where",
     "uow",
 ]
@@ -429,3 +445,289 @@ async def test_find_related_loads_the_references(uow: MakeUow, subject: Subject)
             assert related is None
         else:
             assert related.id == value
+
+
+# -- more of the repository contract -----------------------------------------------------
+
+
+async def test_a_duplicate_id_conflicts(uow: MakeUow, subject: Subject) -> None:
+    [added] = await _stored(uow, subject)
+    refs = await _refs(uow, subject)
+    twin = attrs.evolve(subject.factories[subject.entity_cls](50, refs), id=added.id)
+    async with uow() as unit:
+        with pytest.raises(Conflict) as info:
+            await unit.repo(subject.entity_cls).add(twin)
+    assert info.value.field == "id"
+    async with uow() as unit:
+        assert await unit.repo(subject.entity_cls).get(added.id) == added
+
+
+async def test_save_of_a_missing_entity_raises_not_found(uow: MakeUow, subject: Subject) -> None:
+    refs = await _refs(uow, subject)
+    ghost = subject.factories[subject.entity_cls](0, refs)
+    async with uow() as unit:
+        with pytest.raises(NotFound):
+            await unit.repo(subject.entity_cls).save(ghost)
+
+
+async def test_mutating_a_returned_entity_changes_nothing_stored(
+    uow: MakeUow, subject: Subject
+) -> None:
+    [added] = await _stored(uow, subject)
+    async with uow() as unit:
+        loaded = await unit.repo(subject.entity_cls).get(added.id)
+        changed = subject.change(loaded)
+        for name in attrs.fields_dict(subject.entity_cls):
+            setattr(loaded, name, getattr(changed, name))
+        await unit.commit()
+    async with uow() as unit:
+        assert await unit.repo(subject.entity_cls).get(added.id) == added
+
+
+async def test_an_exception_rolls_back_and_propagates(
+    uow: MakeUow, subject: Subject, requires: Callable[[str], None]
+) -> None:
+    requires("transactions")
+    [kept] = await _stored(uow, subject)
+    refs = await _refs(uow, subject)
+    lost = subject.factories[subject.entity_cls](60, refs)
+    with pytest.raises(RuntimeError, match="boom"):
+        async with uow() as unit:
+            await unit.repo(subject.entity_cls).remove(kept.id)
+            await unit.repo(subject.entity_cls).add(lost)
+            assert await unit.repo(subject.entity_cls).get_many([lost.id])  # visible inside
+            raise RuntimeError("boom")
+    async with uow() as unit:
+        repo = unit.repo(subject.entity_cls)
+        assert await repo.get_many([kept.id, lost.id]) == [kept]
+
+
+async def test_commit_twice_in_one_block(uow: MakeUow, subject: Subject) -> None:
+    refs = await _refs(uow, subject)
+    a, b = (subject.factories[subject.entity_cls](i, refs) for i in (1, 2))
+    async with uow() as unit:
+        await unit.repo(subject.entity_cls).add(a)
+        await unit.commit()
+        await unit.repo(subject.entity_cls).add(b)
+        await unit.commit()
+    async with uow() as unit:
+        found = await unit.repo(subject.entity_cls).get_many([a.id, b.id])
+    assert [e.id for e in found] == [a.id, b.id]
+
+
+async def test_the_block_goes_on_after_a_refused_write_and_rollback(
+    uow: MakeUow, subject: Subject, requires: Callable[[str], None]
+) -> None:
+    requires("transactions")
+    [existing] = await _stored(uow, subject)
+    refs = await _refs(uow, subject)
+    make = subject.factories[subject.entity_cls]
+    before, after = make(70, refs), make(71, refs)
+    async with uow() as unit:
+        repo = unit.repo(subject.entity_cls)
+        await repo.add(before)
+        with pytest.raises(Conflict):
+            await repo.add(attrs.evolve(make(72, refs), id=existing.id))
+        with pytest.raises(UnitOfWorkError, match="earlier error"):
+            await unit.commit()  # a refused write makes the unit rollback-only ...
+        await repo.add(after)  # ... and the commit's refusal started it afresh
+        await unit.commit()
+    async with uow() as unit:
+        found = await unit.repo(subject.entity_cls).get_many([before.id, after.id])
+    assert [e.id for e in found] == [after.id]
+
+
+async def test_concurrent_units_do_not_see_uncommitted_writes(
+    uow: MakeUow, subject: Subject, requires: Callable[[str], None]
+) -> None:
+    requires("transactions")
+    refs = await _refs(uow, subject)
+    entity = subject.factories[subject.entity_cls](0, refs)
+    staged, checked = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with uow() as unit:
+            await unit.repo(subject.entity_cls).add(entity)
+            staged.set()
+            await checked.wait()
+            await unit.commit()
+
+    async def reader() -> list[Any]:
+        await staged.wait()
+        async with uow() as unit:
+            seen = await unit.repo(subject.entity_cls).get_many([entity.id])
+        checked.set()
+        return seen
+
+    _, seen = await asyncio.gather(writer(), reader())
+    assert seen == []
+    async with uow() as unit:
+        assert [e.id for e in await unit.repo(subject.entity_cls).get_many([entity.id])] == [
+            entity.id
+        ]
+
+
+async def test_the_adapters_implement_the_ports(uow: MakeUow, subject: Subject) -> None:
+    from domain.ports import QueryRepository, UnitOfWork
+
+    unit = uow()
+    async with unit:
+        assert isinstance(unit, UnitOfWork)
+        assert isinstance(unit.repo(subject.entity_cls), QueryRepository)
+        assert unit.repository(subject.name) is unit.repo(subject.entity_cls)
+        assert getattr(unit, subject.name) is unit.repo(subject.entity_cls)
+        with pytest.raises(UnitOfWorkError):
+            await uow().commit()  # another unit, outside its block
+
+
+# -- composing units of work ------------------------------------------------------------
+
+
+async def _add_in_a_nested_block(unit: Any, entity: Any) -> None:
+    async with unit:
+        await unit.repo(type(entity)).add(entity)
+        await unit.commit()
+
+
+async def test_a_nested_block_joins_the_outer_one(
+    uow: MakeUow, subject: Subject, requires: Callable[[str], None]
+) -> None:
+    requires("transactions")
+    refs = await _refs(uow, subject)
+    make = subject.factories[subject.entity_cls]
+    outer, inner = make(1, refs), make(2, refs)
+    unit = uow()
+    with pytest.raises(RuntimeError):
+        async with unit:
+            await unit.repo(subject.entity_cls).add(outer)
+            await _add_in_a_nested_block(unit, inner)
+            assert unit.depth == 1
+            raise RuntimeError("the outer block fails after the inner one committed")
+    async with uow() as check:
+        assert await check.repo(subject.entity_cls).count() == 0  # the inner commit did not
+    async with unit:
+        await unit.repo(subject.entity_cls).add(outer)
+        await _add_in_a_nested_block(unit, inner)
+        await unit.commit()
+    async with uow() as check:
+        assert await check.repo(subject.entity_cls).count() == 2
+
+
+async def test_a_nested_block_without_commit_or_rolled_back_marks_the_unit_rollback_only(
+    uow: MakeUow, subject: Subject, requires: Callable[[str], None]
+) -> None:
+    requires("transactions")
+    refs = await _refs(uow, subject)
+    make = subject.factories[subject.entity_cls]
+    unit = uow()
+    for n, end_inner in enumerate(("forgot", "rollback")):
+        async with unit:
+            await unit.repo(subject.entity_cls).add(make(2 * n, refs))
+            async with unit:
+                await unit.repo(subject.entity_cls).add(make(2 * n + 1, refs))
+                if end_inner == "rollback":
+                    await unit.rollback()
+            with pytest.raises(UnitOfWorkError):
+                await unit.commit()
+    async with uow() as check:
+        assert await check.repo(subject.entity_cls).count() == 0
+
+
+async def test_sequential_blocks_are_separate_units(
+    uow: MakeUow, subject: Subject, requires: Callable[[str], None]
+) -> None:
+    requires("transactions")
+    refs = await _refs(uow, subject)
+    make = subject.factories[subject.entity_cls]
+    first, second = make(1, refs), make(2, refs)
+    unit = uow()
+    async with unit:
+        await unit.repo(subject.entity_cls).add(first)
+        await unit.commit()
+    async with unit:
+        assert unit.depth == 1
+        await unit.repo(subject.entity_cls).add(second)
+        # left without commit: only this block rolls back
+    async with uow() as check:
+        found = await check.repo(subject.entity_cls).get_many([first.id, second.id])
+    assert [e.id for e in found] == [first.id]
+
+
+async def test_gathered_operations_of_one_unit_are_serialized(
+    uow: MakeUow, subject: Subject
+) -> None:
+    refs = await _refs(uow, subject)
+    entities = [subject.factories[subject.entity_cls](i, refs) for i in range(12)]
+    async with uow() as unit:
+        repo = unit.repo(subject.entity_cls)
+        await asyncio.gather(*(repo.add(e) for e in entities))
+        found = await asyncio.gather(*(repo.get(e.id) for e in entities))
+        counts = await asyncio.gather(*(repo.count() for _ in range(5)))
+        await unit.commit()
+    assert [e.id for e in found] == [e.id for e in entities]
+    assert counts == [12] * 5
+
+
+async def test_of_two_concurrent_saves_exactly_one_wins(uow: MakeUow, subject: Subject) -> None:
+    version = subject.registration.version_field
+    if version is None:
+        pytest.skip(f"{subject.name} has no version field")
+    [added] = await _stored(uow, subject)
+    both_read = asyncio.Barrier(2)
+
+    async def save(delay: float) -> Any:
+        async with uow() as unit:
+            current = await unit.repo(subject.entity_cls).get(added.id)
+            await both_read.wait()
+            saved = await unit.repo(subject.entity_cls).save(subject.change(current))
+            await asyncio.sleep(delay)
+            await unit.commit()
+        return saved
+
+    results = await asyncio.gather(save(0), save(0.01), return_exceptions=True)
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    losers = [r for r in results if isinstance(r, BaseException)]
+    assert len(winners) == 1 and len(losers) == 1
+    loser = losers[0]
+    assert isinstance(loser, ConcurrencyConflict) or isinstance(
+        loser.__cause__, ConcurrencyConflict
+    ), loser
+    async with uow() as unit:
+        assert await unit.repo(subject.entity_cls).get(added.id) == winners[0]
+
+
+async def test_run_retries_conflicting_blocks_until_they_all_land(
+    uow: MakeUow, subject: Subject
+) -> None:
+    version = subject.registration.version_field
+    if version is None:
+        pytest.skip(f"{subject.name} has no version field")
+    [added] = await _stored(uow, subject)
+    runs = 0
+
+    async def bump(unit: Any) -> None:
+        nonlocal runs
+        runs += 1
+        current = await unit.repo(subject.entity_cls).get(added.id)
+        await asyncio.sleep(0)  # let the other blocks read the same version
+        await unit.repo(subject.entity_cls).save(subject.change(current))
+
+    await asyncio.gather(*(uow().run(bump, retries=100) for _ in range(8)))
+    async with uow() as unit:
+        stored = await unit.repo(subject.entity_cls).get(added.id)
+    assert getattr(stored, version) == getattr(added, version) + 8
+    assert runs > 8  # some blocks conflicted and ran again
+
+
+async def test_run_does_not_retry_other_errors(uow: MakeUow, subject: Subject) -> None:
+    refs = await _refs(uow, subject)
+    runs = []
+
+    async def failing(unit: Any) -> None:
+        runs.append(1)
+        await unit.repo(subject.entity_cls).add(subject.factories[subject.entity_cls](0, refs))
+        raise LookupError("not a conflict")
+
+    with pytest.raises(LookupError):
+        await uow().run(failing, retries=5)
+    assert runs == [1]
