@@ -6,6 +6,10 @@
     registry.add(Order, OrderDocument)                      # repository "orders" (the collection)
     registry.add(Customer, CustomerDocument, repository=CustomerRepository)
 
+    @registry.bind(InvoiceDocument)                         # or as a decorator
+    @attrs.define(kw_only=True)
+    class Invoice: ...
+
 Everything else is read from the Document, the single declaration of persistence facts:
 
 - the repository name: the Document's collection (or ``name=``);
@@ -33,7 +37,7 @@ import datetime
 import decimal
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar, cast
 
 import attrs
@@ -145,6 +149,26 @@ class Registry:
             self._by_key[repository] = aggregate
         self._relations = None
         return aggregate
+
+    def bind(
+        self,
+        document_cls: type[Document],
+        *,
+        name: str | None = None,
+        repository: type[Any] | None = None,
+    ) -> Callable[[type[E]], type[E]]:
+        """``add`` as a class decorator on the entity::
+
+            @registry.bind(OrderDocument)
+            @attrs.define(kw_only=True)
+            class Order: ...
+        """
+
+        def register(entity_cls: type[E]) -> type[E]:
+            self.add(entity_cls, document_cls, name=name, repository=repository)
+            return entity_cls
+
+        return register
 
     def __iter__(self) -> Iterator[Registration[Any]]:
         return iter(self._by_name.values())

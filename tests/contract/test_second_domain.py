@@ -180,6 +180,12 @@ def subject(request: pytest.FixtureRequest) -> Subject:
 MakeUow = Callable[[], Any]
 
 
+@pytest.fixture
+def shop_uow(backend: Callable[[Registry], Any]) -> MakeUow:
+    """Units of work over the shop's registry on the backend under test."""
+    return lambda: backend(shop)
+
+
 async def test_what_the_registry_derived_from_the_documents() -> None:
     orders = shop.registration(ShopOrder)
     assert orders.name == "orders"
@@ -193,7 +199,8 @@ async def test_what_the_registry_derived_from_the_documents() -> None:
     assert list(shop.relations_from("orders")) == ["customer"]
 
 
-async def test_the_aggregates_own_repository_on_every_backend(uow: MakeUow) -> None:
+async def test_the_aggregates_own_repository_on_every_backend(shop_uow: MakeUow) -> None:
+    uow = shop_uow
     refs = await _a_customer_committed(uow)
     async with uow() as unit:
         await unit.repo(ShopOrder).add_many([_order(i, refs) for i in range(3)])
@@ -212,14 +219,16 @@ async def _a_customer_committed(uow: MakeUow) -> dict[str, str]:
     return refs
 
 
-async def test_a_string_field_named_like_an_id_is_just_a_string(uow: MakeUow) -> None:
+async def test_a_string_field_named_like_an_id_is_just_a_string(shop_uow: MakeUow) -> None:
+    uow = shop_uow
     await _a_customer_committed(uow)
     async with uow() as unit:
         found = await unit.repo(Customer).find(F("stripe_customer_id") == "cus_1")
     assert [c.name for c in found] == ["Ann"]
 
 
-async def test_values_come_back_as_mongodb_returns_them(uow: MakeUow) -> None:
+async def test_values_come_back_as_mongodb_returns_them(shop_uow: MakeUow) -> None:
+    uow = shop_uow
     refs = await _a_customer_committed(uow)
     aware = datetime.datetime(2024, 5, 1, 11, 30, 15, 987654, tzinfo=datetime.timezone(
         datetime.timedelta(hours=2)

@@ -273,3 +273,16 @@ async def test_file_fields_hold_file_ids_the_aggregate_owns() -> None:
         await uow.repo(Report).add(report)
         assert await uow.repo(Report).get(report.id) == report
         assert await uow.repo(Report).count(F("pdf") == report.pdf) == 1
+
+
+def test_bind_registers_as_a_class_decorator() -> None:
+    registry = Registry()
+
+    @registry.bind(RegReportDocument, name="reports")
+    @attrs.define(kw_only=True)
+    class Filed:
+        id: str = attrs.field(factory=new_id)
+        scan_id: str | None = None
+
+    assert registry.registration("reports").entity_cls is Filed
+    assert registry.registration(Filed).document_cls is RegReportDocument
