@@ -1,1 +1,2 @@
-"""Adapters implementing the domain's ports: ``mongo`` (MongoDB) and ``memory``."""
+"""Adapters implementing the domain's ports from a registry: ``mongo`` (MongoDB) and
+``memory`` (the same document pipeline, kept in Python)."""

@@ -1,19 +1,22 @@
 """Query specs compiled to MongoDB's query language (plain dicts, no driver needed).
 
-Both adapters use it: the mongo adapter sends the result to the server through the
-engine, the memory adapter evaluates it with mongomock's matcher.  So both give MongoDB's
-semantics for the same spec.  Keys come only from validated field paths and values only
+Both adapters use it (through :mod:`adapters.query_plan`): the mongo adapter sends the
+result to the server through the engine, the memory adapter evaluates it with
+mongomock's matcher over the same stored documents.  So both give MongoDB's semantics
+for the same spec.  ``ids`` is the set of entity paths holding ids (from the registry):
+their values are stored as ObjectIds.  Keys come only from validated field paths and values only
 from the spec's scalar values, so user input cannot turn into operators.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Set
 from typing import Any
+
+from bson import ObjectId
 
 from domain.errors import UnsupportedSpec
 from domain.ids import is_valid_id
-from domain.relations import is_id_path
 from domain.specs import (
     And,
     ArrayContains,
@@ -31,7 +34,6 @@ from domain.specs import (
 )
 
 __all__ = [
-    "IdCodec",
     "compile_changes",
     "compile_filter",
     "compile_group",
@@ -41,7 +43,7 @@ __all__ = [
     "keyset_filter",
 ]
 
-IdCodec = Callable[[str], Any]
+IdPaths = Set[str]
 _OPS = {"eq": None, "ne": "$ne", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
 
 
@@ -50,24 +52,24 @@ def db_path(path: str) -> str:
     return "_id" if path == "id" else path
 
 
-def _value(path: str, value: Any, encode_id: IdCodec) -> Any:
-    if not is_id_path(path) or value is None:
+def _value(path: str, value: Any, ids: IdPaths) -> Any:
+    if path not in ids or value is None:
         return value
     if isinstance(value, (list, tuple)):
-        return [_value(path, v, encode_id) for v in value]
+        return [_value(path, v, ids) for v in value]
     if not is_valid_id(value):
-        raise UnsupportedSpec(f"not an id: {value!r}")
-    return encode_id(value)
+        raise UnsupportedSpec(f"{path} holds ids (24 hex characters), not {value!r}")
+    return ObjectId(value)
 
 
-def compile_filter(predicate: Predicate, encode_id: IdCodec = str) -> dict[str, Any]:
+def compile_filter(predicate: Predicate, ids: IdPaths) -> dict[str, Any]:
     """The MongoDB filter document for ``predicate``."""
     if isinstance(predicate, Compare):
-        value = _value(predicate.path, predicate.value, encode_id)
+        value = _value(predicate.path, predicate.value, ids)
         op = _OPS[predicate.op]
         return {db_path(predicate.path): value if op is None else {op: value}}
     if isinstance(predicate, In):
-        values = [_value(predicate.path, v, encode_id) for v in predicate.values]
+        values = [_value(predicate.path, v, ids) for v in predicate.values]
         return {db_path(predicate.path): {"$nin" if predicate.negate else "$in": values}}
     if isinstance(predicate, Matches):
         condition: dict[str, Any] = {"$regex": predicate.regex}
@@ -77,15 +79,15 @@ def compile_filter(predicate: Predicate, encode_id: IdCodec = str) -> dict[str, 
     if isinstance(predicate, Exists):
         return {db_path(predicate.path): {"$exists": predicate.exists}}
     if isinstance(predicate, ArrayContains):
-        value = _value(predicate.path, predicate.value, encode_id)
+        value = _value(predicate.path, predicate.value, ids)
         return {db_path(predicate.path): {"$elemMatch": {"$eq": value}}}
     if isinstance(predicate, And):
-        parts = [compile_filter(item, encode_id) for item in predicate.items]
+        parts = [compile_filter(item, ids) for item in predicate.items]
         return {"$and": parts} if parts else {}
     if isinstance(predicate, Or):
-        return {"$or": [compile_filter(item, encode_id) for item in predicate.items]}
+        return {"$or": [compile_filter(item, ids) for item in predicate.items]}
     if isinstance(predicate, Not):
-        return {"$nor": [compile_filter(predicate.item, encode_id)]}
+        return {"$nor": [compile_filter(predicate.item, ids)]}
     raise UnsupportedSpec(f"cannot translate {predicate!r}")
 
 
@@ -94,7 +96,7 @@ def compile_sort(order: Order) -> list[tuple[str, int]]:
     return [(db_path(k.path), -1 if k.descending else 1) for k in order.with_id()]
 
 
-def keyset_filter(order: Order, page: Page, encode_id: IdCodec = str) -> dict[str, Any]:
+def keyset_filter(order: Order, page: Page, ids: IdPaths) -> dict[str, Any]:
     """The filter selecting what comes after ``page.after`` in ``order`` (BSON order).
 
     In ascending order null sorts first, so "after null" is "not null"; in descending
@@ -111,10 +113,10 @@ def keyset_filter(order: Order, page: Page, encode_id: IdCodec = str) -> dict[st
     branches = []
     for i, key in enumerate(keys):
         ties = [
-            {db_path(k.path): _value(k.path, v, encode_id)}
+            {db_path(k.path): _value(k.path, v, ids)}
             for k, v in zip(keys[:i], page.after[:i], strict=True)
         ]
-        value = _value(key.path, page.after[i], encode_id)
+        value = _value(key.path, page.after[i], ids)
         path = db_path(key.path)
         if key.descending:
             if value is None:
@@ -126,7 +128,7 @@ def keyset_filter(order: Order, page: Page, encode_id: IdCodec = str) -> dict[st
     return {"$or": branches} if branches else {"_id": {"$exists": False}}
 
 
-def compile_group(group: GroupBy, encode_id: IdCodec = str) -> list[dict[str, Any]]:
+def compile_group(group: GroupBy, ids: IdPaths) -> list[dict[str, Any]]:
     """The aggregation pipeline for ``group`` (rows come out of :func:`group_rows`)."""
     accumulators: dict[str, Any] = {}
     for aggregate in group.aggregates:
@@ -147,7 +149,7 @@ def compile_group(group: GroupBy, encode_id: IdCodec = str) -> list[dict[str, An
     for name in key_names.values():
         sort.setdefault(f"_id.{name}", 1)
     return [
-        {"$match": compile_filter(group.where, encode_id)},
+        {"$match": compile_filter(group.where, ids)},
         {"$group": {"_id": stage_id, **accumulators}},
         {"$sort": sort},
     ]
@@ -157,15 +159,15 @@ def group_rows(group: GroupBy, rows: list[dict[str, Any]]) -> list[dict[str, Any
     """Pipeline output rows as ``{key path: value, aggregate name: value}`` dicts."""
     out = []
     for row in rows:
-        ids = row.get("_id") or {}
-        item = {key: ids.get(f"k{i}") for i, key in enumerate(group.keys)}
+        keys = row.get("_id") or {}
+        item = {key: keys.get(f"k{i}") for i, key in enumerate(group.keys)}
         for aggregate in group.aggregates:
             item[aggregate.name] = row.get(aggregate.name)
         out.append(item)
     return out
 
 
-def compile_changes(changes: Changes, encode_id: IdCodec = str) -> dict[str, Any]:
+def compile_changes(changes: Changes, ids: IdPaths) -> dict[str, Any]:
     """The MongoDB update document for ``changes``."""
     if not changes.items:
         raise UnsupportedSpec("an empty change set")
@@ -177,6 +179,6 @@ def compile_changes(changes: Changes, encode_id: IdCodec = str) -> dict[str, Any
         elif change.op == "inc":
             value = change.value
         else:
-            value = _value(change.path, change.value, encode_id)
+            value = _value(change.path, change.value, ids)
         update.setdefault(operator[change.op], {})[db_path(change.path)] = value
     return update

@@ -32,7 +32,7 @@ from pymongo import AsyncMongoClient
 import persistence  # noqa: F401  (activates the async API)
 from adapters.mongo import MongoUnitOfWork
 from persistence.engine import await_only, connect_async, disconnect_async, greenlet_spawn
-from persistence.models import DOCUMENTS
+from persistence.models import registry
 from persistence.testing import async_fail_point, server_uri_from_env_or_start
 
 from .models import AsyncPerson, SyncPerson
@@ -72,7 +72,7 @@ async def measure(workload: Workload, bench: Bench, reps: int) -> Row:
         for variant in VARIANTS:
             await workload.reset(bench)
             if variant == "repository":
-                async with MongoUnitOfWork() as uow:
+                async with MongoUnitOfWork(registry) as uow:
                     bench.uow = uow
                     cpu = await _timed(lambda: workload.repository(bench), workload.ops)
                     await uow.commit()
@@ -131,7 +131,7 @@ async def run(uri: str, reps: int, only: str | None) -> dict[str, Any]:
     raw_client: AsyncMongoClient[Any] = AsyncMongoClient(uri)
     bench = Bench(raw=raw_client[db_name], sync=SyncPerson._get_db())
     try:
-        for document in DOCUMENTS.values():
+        for document in registry.documents:
             await document.async_ensure_indexes()
         SyncPerson.ensure_indexes()
         await AsyncPerson.async_ensure_indexes()

@@ -17,7 +17,8 @@ from bson import ObjectId
 from adapters.mongo import MongoQueries, MongoUnitOfWork
 from domain.entities import User
 from domain.specs import ALL, Aggregate, Change, Changes, F, GroupBy
-from persistence.mapping import DocumentMapper
+from persistence.models import registry
+from persistence.registry import Registry
 
 from .models import (
     AsyncArticle,
@@ -43,6 +44,12 @@ GROUP = [
 ]
 
 
+WIDE = Registry()
+WIDE.add(Wide, AsyncWide, name="wide")
+BULK = Registry()
+BULK.add(Wide, AsyncBulk, name="bulk")
+
+
 @dataclass
 class Bench:
     """What the workloads run against: one database, reached four ways."""
@@ -53,11 +60,11 @@ class Bench:
 
     def wide_repository(self) -> MongoQueries[Wide]:
         assert self.uow is not None
-        return MongoQueries(self.uow, "wide", DocumentMapper(Wide, AsyncWide))
+        return MongoQueries(self.uow, WIDE.registration(Wide))
 
     def bulk_repository(self) -> MongoQueries[Wide]:
         assert self.uow is not None
-        return MongoQueries(self.uow, "bulk", DocumentMapper(Wide, AsyncBulk))
+        return MongoQueries(self.uow, BULK.registration(Wide))
 
 
 def _person(i: int, tag: str) -> dict[str, Any]:
@@ -133,7 +140,7 @@ class _People(Workload):
         await b.raw["people_raw"].insert_many([dict(r) for r in rows])
         SyncPerson.objects.insert([SyncPerson(**r) for r in rows], load_bulk=False)
         await AsyncPerson.objects.async_insert([AsyncPerson(**r) for r in rows], load_bulk=False)
-        async with MongoUnitOfWork() as uow:
+        async with MongoUnitOfWork(registry) as uow:
             await uow.users.add_many(
                 [User(name=r["name"], email=r["email"], active=r["active"]) for r in rows]
             )
@@ -149,7 +156,7 @@ class SaveChanged(_People):
         self.raw_ids = [d["_id"] async for d in people.find({"email": {"$in": emails}})]
         self.sync_docs = list(SyncPerson.objects(email__in=emails))
         self.engine_docs = await AsyncPerson.objects(email__in=emails).async_to_list()
-        async with MongoUnitOfWork() as uow:
+        async with MongoUnitOfWork(registry) as uow:
             self.entities = await uow.users.find(F("email").in_(emails))
         self.round = getattr(self, "round", 0) + 1
 

@@ -1,4 +1,4 @@
-"""Entities to plain dicts and back (nested attrs values included)."""
+"""Entities to plain dicts and back (nested attrs values and lists of them included)."""
 
 from __future__ import annotations
 
@@ -33,5 +33,17 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
         nested = _nested_type(field.type)
         if nested is not None and isinstance(value, dict):
             value = from_dict(nested, value)
+        elif isinstance(value, list):
+            item = _list_item_type(field.type)
+            if item is not None:
+                value = [from_dict(item, v) if isinstance(v, dict) else v for v in value]
         values[name] = value
     return cls(**values)
+
+
+def _list_item_type(annotation: Any) -> Any:
+    """The attrs class ``X`` of ``list[X]`` (or ``list[X] | None``), else None."""
+    for option in (annotation, *getattr(annotation, "__args__", ())):
+        if getattr(option, "__origin__", None) is list:
+            return _nested_type(option.__args__[0]) if option.__args__ else None
+    return None

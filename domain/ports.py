@@ -5,19 +5,25 @@ from __future__ import annotations
 import datetime
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, overload, runtime_checkable
 
 import attrs
 
-from .entities import Account, Product, User
-from .library import Author, Book, Comment, Contract, Post, Review, Shelf
 from .relations import Loaded
 from .specs import ALL, FIRST_PAGE, NO_ORDER, Changes, GroupBy, Order, Page, Predicate
 
-__all__ = ["FileInfo", "FileStore", "QueryRepository", "Repository", "UnitOfWork"]
+__all__ = [
+    "AggregateRepository",
+    "FileInfo",
+    "FileStore",
+    "QueryRepository",
+    "Repository",
+    "UnitOfWork",
+]
 
 E = TypeVar("E")
 T = TypeVar("T")
+X = TypeVar("X", bound=BaseException)
 
 
 @runtime_checkable
@@ -50,7 +56,7 @@ class Repository(Protocol[E]):
         ...
 
     async def remove(self, entity_id: str) -> None:
-        """Stage the removal of an entity with the delete rules of :mod:`domain.relations`.
+        """Stage the removal of an entity with the delete rules its Document declares.
 
         ``NotFound`` if absent.  ``DeleteDenied`` if a ``DENY`` rule forbids it: nothing
         is removed and the unit goes on, unless the refusal came from an aggregate
@@ -137,6 +143,115 @@ class QueryRepository(Repository[E], Protocol[E]):
         ...
 
 
+R = TypeVar("R", bound="AggregateRepository[Any]")
+U = TypeVar("U", bound="UnitOfWork")
+
+
+class AggregateRepository(Generic[E]):
+    """Base of an aggregate's own repository class: the port's methods, plus yours.
+
+    Register it with the aggregate (``registry.add(Order, OrderDocument,
+    repository=OrderRepository)``) and every adapter hands it out for that aggregate
+    (``uow.repo(Order)``, ``uow.repo(OrderRepository)``), wrapping the adapter's own
+    repository.  Build the extra methods on the port's::
+
+        class OrderRepository(AggregateRepository[Order]):
+            async def of_customer(self, customer_id: str) -> list[Order]:
+                return await self.find(F("customer_id") == customer_id)
+    """
+
+    def __init__(self, inner: QueryRepository[E]) -> None:
+        self.inner = inner
+
+    async def add(self, entity: E) -> E:
+        """See :meth:`Repository.add`."""
+        return await self.inner.add(entity)
+
+    async def get(self, entity_id: str) -> E:
+        """See :meth:`Repository.get`."""
+        return await self.inner.get(entity_id)
+
+    async def get_many(self, ids: Iterable[str]) -> list[E]:
+        """See :meth:`Repository.get_many`."""
+        return await self.inner.get_many(ids)
+
+    async def save(self, entity: E) -> E:
+        """See :meth:`Repository.save`."""
+        return await self.inner.save(entity)
+
+    async def remove(self, entity_id: str) -> None:
+        """See :meth:`Repository.remove`."""
+        await self.inner.remove(entity_id)
+
+    async def find(
+        self, spec: Predicate = ALL, *, order: Order = NO_ORDER, page: Page = FIRST_PAGE
+    ) -> list[E]:
+        """See :meth:`QueryRepository.find`."""
+        return await self.inner.find(spec, order=order, page=page)
+
+    def iterate(
+        self, spec: Predicate = ALL, *, order: Order = NO_ORDER, batch_size: int = 100
+    ) -> AsyncIterator[E]:
+        """See :meth:`QueryRepository.iterate`."""
+        return self.inner.iterate(spec, order=order, batch_size=batch_size)
+
+    async def first(self, spec: Predicate = ALL, *, order: Order = NO_ORDER) -> E | None:
+        """See :meth:`QueryRepository.first`."""
+        return await self.inner.first(spec, order=order)
+
+    async def find_related(
+        self,
+        spec: Predicate = ALL,
+        *,
+        with_related: Iterable[str],
+        order: Order = NO_ORDER,
+        page: Page = FIRST_PAGE,
+    ) -> list[Loaded[E]]:
+        """See :meth:`QueryRepository.find_related`."""
+        return await self.inner.find_related(
+            spec, with_related=with_related, order=order, page=page
+        )
+
+    async def count(self, spec: Predicate = ALL) -> int:
+        """See :meth:`QueryRepository.count`."""
+        return await self.inner.count(spec)
+
+    async def exists(self, spec: Predicate = ALL) -> bool:
+        """See :meth:`QueryRepository.exists`."""
+        return await self.inner.exists(spec)
+
+    async def distinct(self, path: str, spec: Predicate = ALL) -> list[Any]:
+        """See :meth:`QueryRepository.distinct`."""
+        return await self.inner.distinct(path, spec)
+
+    async def project(
+        self,
+        fields: Iterable[str],
+        spec: Predicate = ALL,
+        *,
+        order: Order = NO_ORDER,
+        page: Page = FIRST_PAGE,
+    ) -> list[dict[str, Any]]:
+        """See :meth:`QueryRepository.project`."""
+        return await self.inner.project(fields, spec, order=order, page=page)
+
+    async def aggregate(self, group: GroupBy) -> list[dict[str, Any]]:
+        """See :meth:`QueryRepository.aggregate`."""
+        return await self.inner.aggregate(group)
+
+    async def add_many(self, entities: Iterable[E]) -> list[E]:
+        """See :meth:`QueryRepository.add_many`."""
+        return await self.inner.add_many(entities)
+
+    async def update_where(self, spec: Predicate, changes: Changes) -> int:
+        """See :meth:`QueryRepository.update_where`."""
+        return await self.inner.update_where(spec, changes)
+
+    async def remove_where(self, spec: Predicate) -> int:
+        """See :meth:`QueryRepository.remove_where`."""
+        return await self.inner.remove_where(spec)
+
+
 @runtime_checkable
 class UnitOfWork(Protocol):
     """A block of work that is atomic: all of it is kept, or none.
@@ -148,7 +263,15 @@ class UnitOfWork(Protocol):
     ``Conflict`` (or ``ConcurrencyConflict``) makes the current unit rollback-only, as a
     failed write aborts a MongoDB transaction: ``commit`` then raises
     ``UnitOfWorkError`` and keeps nothing; ``rollback`` starts afresh.  Repositories
-    (``uow.users``) used outside a block raise ``UnitOfWorkError``.
+    (``uow.repo(Order)``) used outside a block raise ``UnitOfWorkError``.
+
+    Repositories: ``uow.repo(Order)`` is the repository of the registered entity class
+    ``Order`` (typed ``QueryRepository[Order]``), ``uow.repo(OrderRepository)`` the
+    aggregate's own repository class if it registered one, ``uow.repository("orders")``
+    the one with that registered name.  An application wanting attribute names
+    (``uow.orders``) declares its own protocol extending this one with read-only
+    properties (``def orders(self) -> QueryRepository[Order]``): both adapters resolve
+    an attribute named like a registered repository to it.
 
     Blocks compose: a nested ``async with uow:`` (a service called by a service) joins
     the open block; only the outermost ``commit()`` commits, and a nested block that
@@ -164,23 +287,27 @@ class UnitOfWork(Protocol):
     block at once but is deleted from the store only after the commit.
     """
 
-    users: QueryRepository[User]
-    products: QueryRepository[Product]
-    authors: QueryRepository[Author]
-    books: QueryRepository[Book]
-    reviews: QueryRepository[Review]
-    shelves: QueryRepository[Shelf]
-    contracts: QueryRepository[Contract]
-    posts: QueryRepository[Post]
-    comments: QueryRepository[Comment]
-    accounts: QueryRepository[Account]
-    files: FileStore
-
-    def repository(self, name: str) -> QueryRepository[Any]:
-        """The repository called ``name`` (``"books"``); ``KeyError`` if none."""
+    @property
+    def files(self) -> FileStore:
+        """The file store, compensated by the unit of work."""
         ...
 
-    async def __aenter__(self) -> UnitOfWork: ...
+    @overload
+    def repo(self, key: type[R]) -> R: ...
+
+    @overload
+    def repo(self, key: type[E]) -> QueryRepository[E]: ...
+
+    def repo(self, key: type[Any]) -> Any:
+        """The repository of a registered entity class (or of the aggregate's own
+        repository class); ``KeyError`` if it is not registered."""
+        ...
+
+    def repository(self, name: str) -> QueryRepository[Any]:
+        """The repository registered as ``name``; ``KeyError`` if none."""
+        ...
+
+    async def __aenter__(self: U) -> U: ...
 
     async def __aexit__(
         self,
@@ -193,7 +320,7 @@ class UnitOfWork(Protocol):
         """Keep the work done in the block so far."""
         ...
 
-    async def run(self, work: Callable[[Any], Awaitable[T]], *, retries: int = 0) -> T:
+    async def run(self: U, work: Callable[[U], Awaitable[T]], *, retries: int = 0) -> T:
         """``await work(uow)`` in a block, then commit; return its result.
 
         On a write conflict (``ConcurrencyConflict``, a transient transaction error) the
@@ -203,6 +330,10 @@ class UnitOfWork(Protocol):
 
     async def rollback(self) -> None:
         """Discard the work done since the last commit."""
+        ...
+
+    def mark_rollback_only(self, error: X) -> X:
+        """Make the current unit rollback-only because of ``error``; return ``error``."""
         ...
 
 

@@ -1,13 +1,13 @@
-"""References between aggregates and what removing a referenced aggregate does.
+"""References between aggregates, what removing a referenced aggregate does, and
+loading related aggregates in bulk.
 
-Declared once here and honoured by every adapter, in MongoEngine's order: every
-``DENY`` rule is checked first (``DeleteDenied``, nothing removed), then the other rules
-run in the order :data:`RELATIONS` lists them (``CASCADE`` removes the referencing
-aggregates, with their own rules, guarded against cycles; ``NULLIFY`` clears the
-reference; ``PULL`` takes the id out of a list), and the aggregate goes last.
-
-Related aggregates are loaded explicitly and in bulk (:func:`load_related`): one
-``get_many`` per related repository, never one query per reference.
+The relations themselves are declared with the persistence facts (the Documents'
+references and delete rules) and handed to this module by the adapters; nothing here
+names an aggregate.  Delete rules follow MongoEngine's order: every ``DENY`` rule is
+checked first (``DeleteDenied``, nothing removed), then the other rules run in their
+declaration order (``CASCADE`` removes the referencing aggregates, with their own rules,
+guarded against cycles; ``NULLIFY`` clears the reference; ``PULL`` takes the id out of a
+list), and the aggregate goes last.
 """
 
 from __future__ import annotations
@@ -18,16 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
-__all__ = [
-    "RELATIONS",
-    "Loaded",
-    "Relation",
-    "Rule",
-    "is_id_path",
-    "load_related",
-    "relations_from",
-    "relations_to",
-]
+__all__ = ["Loaded", "Relation", "Rule", "load_related"]
 
 E = TypeVar("E")
 
@@ -44,7 +35,10 @@ class Rule(enum.Enum):
 
 @attrs.frozen
 class Relation:
-    """``source.field`` holds the id (or, with ``many``, a list of ids) of a ``target``."""
+    """``source.field`` holds the id (with ``many``, a list of ids) of a ``target``.
+
+    ``source`` and ``target`` are repository names.
+    """
 
     source: str
     field: str
@@ -54,38 +48,11 @@ class Relation:
 
     @property
     def name(self) -> str:
-        """The relation's name for :func:`load_related`: ``author`` for ``author_id``,
-        ``books`` for ``book_ids``."""
+        """The relation's name for :func:`load_related`: ``customer`` for ``customer_id``,
+        ``lines`` for ``line_ids``, the field's own name otherwise."""
         if self.field.endswith("_ids"):
             return self.field.removesuffix("_ids") + "s"
         return self.field.removesuffix("_id")
-
-
-RELATIONS: tuple[Relation, ...] = (
-    Relation("books", "author_id", "authors", Rule.CASCADE),
-    Relation("posts", "author_id", "authors", Rule.CASCADE),
-    Relation("reviews", "book_id", "books", Rule.CASCADE),
-    Relation("comments", "post_id", "posts", Rule.CASCADE),
-    Relation("reviews", "parent_id", "reviews", Rule.CASCADE),
-    Relation("books", "editor_id", "authors", Rule.NULLIFY),
-    Relation("shelves", "book_ids", "books", Rule.PULL, many=True),
-    Relation("contracts", "author_id", "authors", Rule.DENY),
-)
-
-
-def relations_to(target: str) -> list[Relation]:
-    """The relations pointing at ``target``, in declaration order."""
-    return [r for r in RELATIONS if r.target == target]
-
-
-def relations_from(source: str) -> dict[str, Relation]:
-    """The relations of ``source`` by name (``author`` for ``author_id``)."""
-    return {r.name: r for r in RELATIONS if r.source == source}
-
-
-def is_id_path(path: str) -> bool:
-    """True for a field path that holds entity ids: ``id``, ``*_id`` and ``*_ids``."""
-    return path == "id" or path.endswith(("_id", "_ids"))
 
 
 @attrs.frozen
@@ -97,40 +64,44 @@ class Loaded(Generic[E]):
     related: Mapping[str, Any]
 
 
-class _Repositories(Protocol):
+class RepositoriesByName(Protocol):
+    """Where :func:`load_related` finds the related repositories (a unit of work)."""
+
     def repository(self, name: str) -> Any: ...
 
 
 async def load_related(
-    uow: _Repositories, source: str, entities: Sequence[E], names: Iterable[str]
+    repositories: RepositoriesByName,
+    relations: Mapping[str, Relation],
+    entities: Sequence[E],
+    names: Iterable[str],
 ) -> list[Loaded[E]]:
-    """``entities`` of ``source`` with the relations ``names`` loaded.
+    """``entities`` with the relations ``names`` (keys of ``relations``) loaded.
 
     One ``get_many`` per related repository, however many entities and relations
-    (``author`` and ``editor`` both point at ``authors``: one query).  ``KeyError`` for a
-    name ``source`` has no relation for.
+    (two relations to the same repository: one query).  ``KeyError`` for a name
+    ``relations`` lacks.
     """
-    known = relations_from(source)
     wanted = list(dict.fromkeys(names))
     for name in wanted:
-        if name not in known:
-            raise KeyError(f"{source} has no relation {name!r} (it has {sorted(known)})")
+        if name not in relations:
+            raise KeyError(f"no relation {name!r} (there are {sorted(relations)})")
     ids_by_target: dict[str, list[str]] = {}
     for name in wanted:
-        relation = known[name]
+        relation = relations[name]
         ids = ids_by_target.setdefault(relation.target, [])
         for entity in entities:
             value = getattr(entity, relation.field)
             ids.extend(value if relation.many else [value] if value is not None else [])
     found: dict[str, dict[str, Any]] = {}
     for target, ids in ids_by_target.items():
-        loaded = await uow.repository(target).get_many(ids) if ids else []
+        loaded = await repositories.repository(target).get_many(ids) if ids else []
         found[target] = {item.id: item for item in loaded}
     result = []
     for entity in entities:
         related: dict[str, Any] = {}
         for name in wanted:
-            relation = known[name]
+            relation = relations[name]
             pool = found[relation.target]
             value = getattr(entity, relation.field)
             if relation.many:

@@ -1,13 +1,17 @@
-"""Example application services: each takes a unit of work and composes one block."""
+"""The reference application's services: each takes a unit of work and composes one block.
+
+They reach repositories through the application's typed protocol
+(:class:`~domain.app_ports.AppUnitOfWork`: ``uow.users``) or the port's
+``uow.repo(Entity)``; both adapters offer both."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .app_ports import AppUnitOfWork
 from .entities import User
 from .errors import InsufficientFunds, NotFound
 from .library import Attachment, Author, Book, Comment, Post
-from .ports import UnitOfWork
 from .specs import F
 
 __all__ = [
@@ -26,16 +30,16 @@ __all__ = [
 ]
 
 
-async def register_user(uow: UnitOfWork, *, name: str, email: str) -> User:
+async def register_user(uow: AppUnitOfWork, *, name: str, email: str) -> User:
     """Register a new user (``Conflict`` if the email is taken; nothing is written)."""
     user = User(name=name, email=email)
     async with uow:
-        await uow.users.add(user)
+        await uow.repo(User).add(user)
         await uow.commit()
     return user
 
 
-async def rename_user(uow: UnitOfWork, user_id: str, new_name: str) -> User:
+async def rename_user(uow: AppUnitOfWork, user_id: str, new_name: str) -> User:
     """Give a user a new name (``NotFound``, ``ConcurrencyConflict`` as the port says)."""
     async with uow:
         user = await uow.users.get(user_id)
@@ -45,7 +49,7 @@ async def rename_user(uow: UnitOfWork, user_id: str, new_name: str) -> User:
     return user
 
 
-async def deactivate_users(uow: UnitOfWork, ids: Iterable[str]) -> int:
+async def deactivate_users(uow: AppUnitOfWork, ids: Iterable[str]) -> int:
     """Deactivate the given users that are active; return how many changed."""
     changed = 0
     async with uow:
@@ -59,7 +63,7 @@ async def deactivate_users(uow: UnitOfWork, ids: Iterable[str]) -> int:
 
 
 async def attach_file(
-    uow: UnitOfWork,
+    uow: AppUnitOfWork,
     book_id: str,
     data: bytes,
     filename: str,
@@ -86,7 +90,7 @@ async def attach_file(
     return attachment
 
 
-async def remove_attachment(uow: UnitOfWork, book_id: str, file_id: str) -> None:
+async def remove_attachment(uow: AppUnitOfWork, book_id: str, file_id: str) -> None:
     """Detach a file from a book and delete it (the deletion happens at the commit)."""
     async with uow:
         book = await uow.books.get(book_id)
@@ -97,7 +101,7 @@ async def remove_attachment(uow: UnitOfWork, book_id: str, file_id: str) -> None
 
 
 async def transfer_funds(
-    uow: UnitOfWork, source_id: str, target_id: str, amount: int, *, retries: int = 20
+    uow: AppUnitOfWork, source_id: str, target_id: str, amount: int, *, retries: int = 20
 ) -> None:
     """Move ``amount`` cents between two accounts, atomically.
 
@@ -109,7 +113,7 @@ async def transfer_funds(
     if source_id == target_id:
         raise ValueError("source and target are the same account")
 
-    async def move(uow: UnitOfWork) -> None:
+    async def move(uow: AppUnitOfWork) -> None:
         source = await uow.accounts.get(source_id)
         target = await uow.accounts.get(target_id)
         if source.balance < amount:
@@ -124,7 +128,7 @@ async def transfer_funds(
     await uow.run(move, retries=retries)
 
 
-async def publish_post(uow: UnitOfWork, post_id: str) -> Post:
+async def publish_post(uow: AppUnitOfWork, post_id: str) -> Post:
     """Publish a draft; its author must still exist (``NotFound`` otherwise)."""
     async with uow:
         post = await uow.posts.get(post_id)
@@ -136,7 +140,7 @@ async def publish_post(uow: UnitOfWork, post_id: str) -> Post:
     return post
 
 
-async def delete_author(uow: UnitOfWork, author_id: str) -> int:
+async def delete_author(uow: AppUnitOfWork, author_id: str) -> int:
     """Remove an author with everything their removal cascades to, and the files their
     books own (deleted once the removal commits).  ``DeleteDenied`` while a contract
     refers to them.  Returns how many books went."""
@@ -152,7 +156,7 @@ async def delete_author(uow: UnitOfWork, author_id: str) -> int:
     return len(books)
 
 
-async def create_author(uow: UnitOfWork, name: str) -> Author:
+async def create_author(uow: AppUnitOfWork, name: str) -> Author:
     """A new author."""
     author = Author(name=name)
     async with uow:
@@ -161,7 +165,7 @@ async def create_author(uow: UnitOfWork, name: str) -> Author:
     return author
 
 
-async def create_book(uow: UnitOfWork, author_id: str, title: str) -> Book:
+async def create_book(uow: AppUnitOfWork, author_id: str, title: str) -> Book:
     """A new book by an existing author (``NotFound`` otherwise)."""
     book = Book(title=title, author_id=author_id)
     async with uow:
@@ -171,7 +175,7 @@ async def create_book(uow: UnitOfWork, author_id: str, title: str) -> Book:
     return book
 
 
-async def write_post(uow: UnitOfWork, author_id: str, title: str, body: str) -> Post:
+async def write_post(uow: AppUnitOfWork, author_id: str, title: str, body: str) -> Post:
     """A draft post by an existing author (``NotFound`` otherwise)."""
     post = Post(author_id=author_id, title=title, body=body)
     async with uow:
@@ -181,14 +185,14 @@ async def write_post(uow: UnitOfWork, author_id: str, title: str, body: str) -> 
     return post
 
 
-async def add_comment(uow: UnitOfWork, post_id: str, by: str, text: str) -> Comment:
+async def add_comment(uow: AppUnitOfWork, post_id: str, by: str, text: str) -> Comment:
     """A comment on a published post (``NotFound`` for a missing or unpublished one).
 
     Many readers comment at once: a write conflict between them re-runs the block.
     """
     comment = Comment(post_id=post_id, by=by, text=text)
 
-    async def store(uow: UnitOfWork) -> None:
+    async def store(uow: AppUnitOfWork) -> None:
         post = await uow.posts.get(post_id)
         if not post.published:
             raise NotFound("Post", post_id)

@@ -19,6 +19,7 @@ from domain.library import Author, Book, Contract, Review, Shelf
 from domain.services import attach_file, register_user, transfer_funds
 from domain.specs import F
 from persistence.engine import connect_async, disconnect_async
+from persistence.models import registry
 from persistence.testing import server_uri_from_env_or_start
 
 
@@ -39,13 +40,15 @@ async def tour(uri: str) -> None:
     client = await connect_async(db_name, host=uri)
     try:
         print("1. A service through the unit of work (one transaction per block)")
-        user = await register_user(MongoUnitOfWork(), name="Ada", email="ada@example.com")
+        user = await register_user(MongoUnitOfWork(registry), name="Ada", email="ada@example.com")
         say(f"registered {user.name} <{user.email}> as {user.id}")
         try:
-            await register_user(MongoUnitOfWork(), name="Ada again", email="ada@example.com")
+            await register_user(
+                MongoUnitOfWork(registry), name="Ada again", email="ada@example.com"
+            )
         except Conflict as exc:
             say(f"second registration refused: {exc}")
-        async with MongoUnitOfWork() as uow:
+        async with MongoUnitOfWork(registry) as uow:
             stored = await uow.users.get(user.id)
         say(f"read back in a new unit of work: {stored.name}, version {stored.version}")
 
@@ -73,16 +76,16 @@ async def tour(uri: str) -> None:
         print("3. References, files and cascades behind the ports")
         ann, bob = Author(name="Ann"), Author(name="Bob")
         book = Book(title="Async MongoDB", author_id=ann.id, editor_id=bob.id)
-        async with MongoUnitOfWork() as uow:
+        async with MongoUnitOfWork(registry) as uow:
             await uow.authors.add_many([ann, bob])
             await uow.books.add(book)
             await uow.reviews.add(Review(book_id=book.id, text="Clear and short"))
             await uow.shelves.add(Shelf(name="To read", book_ids=[book.id]))
             await uow.commit()
         attachment = await attach_file(
-            MongoUnitOfWork(), book.id, b"%PDF-1.7 ...", "manual.pdf", "application/pdf"
+            MongoUnitOfWork(registry), book.id, b"%PDF-1.7 ...", "manual.pdf", "application/pdf"
         )
-        async with MongoUnitOfWork() as uow:
+        async with MongoUnitOfWork(registry) as uow:
             [loaded] = await uow.books.find_related(with_related=("author", "editor"))
             content = await uow.files.read(attachment.file_id)
         say(
@@ -90,10 +93,10 @@ async def tour(uri: str) -> None:
             f"edited by {loaded.related['editor'].name}"
         )
         say(f"attachment {attachment.filename}: {len(content)} bytes in GridFS")
-        async with MongoUnitOfWork() as uow:
+        async with MongoUnitOfWork(registry) as uow:
             await uow.contracts.add(Contract(author_id=ann.id, title="Sequel"))
             await uow.commit()
-        async with MongoUnitOfWork() as uow:
+        async with MongoUnitOfWork(registry) as uow:
             try:
                 await uow.authors.remove(ann.id)
             except DeleteDenied:
@@ -101,7 +104,7 @@ async def tour(uri: str) -> None:
             await uow.contracts.remove_where(F("author_id") == ann.id)
             await uow.authors.remove(ann.id)
             await uow.commit()
-        async with MongoUnitOfWork() as uow:
+        async with MongoUnitOfWork(registry) as uow:
             books, reviews = await uow.books.count(), await uow.reviews.count()
             [shelf] = await uow.shelves.find()
         say(
@@ -111,17 +114,17 @@ async def tour(uri: str) -> None:
 
         print("4. Transactions: concurrent transfers through the unit of work")
         accounts = [Account(owner=f"owner{i}", balance=100) for i in range(5)]
-        async with MongoUnitOfWork() as uow:
+        async with MongoUnitOfWork(registry) as uow:
             await uow.accounts.add_many(accounts)
             await uow.commit()
         moves = [(accounts[i % 5].id, accounts[(i + 2) % 5].id, 10 + i) for i in range(10)]
         moves.append((accounts[0].id, accounts[1].id, 10_000))  # cannot be covered
         results = await asyncio.gather(
-            *(transfer_funds(MongoUnitOfWork(), s, t, amount) for s, t, amount in moves),
+            *(transfer_funds(MongoUnitOfWork(registry), s, t, amount) for s, t, amount in moves),
             return_exceptions=True,
         )
         refused = sum(isinstance(r, InsufficientFunds) for r in results)
-        async with MongoUnitOfWork() as uow:
+        async with MongoUnitOfWork(registry) as uow:
             total = sum(a.balance for a in await uow.accounts.find())
         say(f"{len(moves)} concurrent transfers, {refused} refused; total balance {total}")
     finally:

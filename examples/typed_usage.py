@@ -1,7 +1,9 @@
 """A typed module: ``mypy --strict`` checks it in CI (see ``.ci/run``).
 
 Repositories are generic in their entity type, so what comes out of a unit of work is
-typed without casts, on both adapters.  Document querysets are typed by the partial
+typed without casts, on both adapters: ``uow.repo(Book)`` through the port,
+``uow.books`` through an application's own protocol, ``uow.repo(BookRepository)`` for
+an aggregate's own repository class.  Document querysets are typed by the partial
 MongoEngine stubs in ``typings/`` (MongoEngine ships none).
 """
 
@@ -13,33 +15,72 @@ from mongoengine import Document, StringField
 
 from adapters.memory import InMemoryUnitOfWork
 from adapters.mongo import MongoUnitOfWork
+from domain.app_ports import AppUnitOfWork
 from domain.entities import User
-from domain.library import Book
-from domain.ports import UnitOfWork
+from domain.library import Author, Book
+from domain.ports import AggregateRepository, QueryRepository, UnitOfWork
 from domain.relations import Loaded
 from domain.specs import F
+from persistence.registry import Registry
 
 
 async def newest_active(uow: UnitOfWork) -> list[User]:
-    """Typed through the port."""
+    """Typed through the port: ``uow.repo(User)`` is a ``QueryRepository[User]``."""
     async with uow:
-        users = await uow.users.find(F("active") == True)  # noqa: E712
-        assert_type(users, list[User])
-        first = await uow.users.first()
+        users = uow.repo(User)
+        assert_type(users, QueryRepository[User])
+        found = await users.find(F("active") == True)  # noqa: E712
+        assert_type(found, list[User])
+        first = await users.first()
         assert_type(first, User | None)
-        async for user in uow.users.iterate():
+        async for user in users.iterate():
             assert_type(user, User)
-        return users
+        return found
 
 
 async def books_with_authors(uow: MongoUnitOfWork | InMemoryUnitOfWork) -> list[Loaded[Book]]:
     """Typed through either adapter."""
     async with uow:
-        book = await uow.books.get("0" * 24)
+        book = await uow.repo(Book).get("0" * 24)
         assert_type(book, Book)
-        loaded = await uow.books.find_related(with_related=("author",))
+        loaded = await uow.repo(Book).find_related(with_related=("author",))
         assert_type(loaded, list[Loaded[Book]])
         return loaded
+
+
+async def through_the_app_protocol(uow: AppUnitOfWork) -> Author:
+    """The application's own protocol gives attribute names (``uow.authors``)."""
+    async with uow:
+        assert_type(uow.authors, QueryRepository[Author])
+        author = await uow.authors.get("0" * 24)
+        assert_type(author, Author)
+        return author
+
+
+class BookRepository(AggregateRepository[Book]):
+    """An aggregate's own repository: extra queries built on the port's methods."""
+
+    async def by_author(self, author_id: str) -> list[Book]:
+        return await self.find(F("author_id") == author_id)
+
+
+async def own_repository(uow: UnitOfWork) -> list[Book]:
+    """``uow.repo(BookRepository)`` is typed as that class."""
+    async with uow:
+        books = uow.repo(BookRepository)
+        assert_type(books, BookRepository)
+        found = await books.by_author("0" * 24)
+        assert_type(found, list[Book])
+        return found
+
+
+def adapters_satisfy_the_protocols(registry: Registry) -> list[AppUnitOfWork]:
+    """Both adapters are an ``AppUnitOfWork`` for mypy (attributes resolve by name)."""
+    mongo: AppUnitOfWork = MongoUnitOfWork(registry)
+    memory: AppUnitOfWork = InMemoryUnitOfWork(registry)
+    port: UnitOfWork = memory
+    assert_type(port.repo(Author), QueryRepository[Author])
+    return [mongo, memory]
 
 
 class Person(Document):

@@ -1,41 +1,55 @@
 """Mapping between attrs entities (``domain``) and MongoEngine documents.
 
-Entities carry their id as a 24-hex string; documents as an ``ObjectId``.  Every other
-attrs field maps to the document field of the same name; nested attrs values map to
-embedded documents.  Fields holding ids of other aggregates (``*_id``, ``*_ids``) are
-``ReferenceField``/``ObjectIdField`` values in documents and strings in entities: a
-loaded reference becomes its id, never a proxy.
+Entities carry ids as 24-hex strings, documents as ``ObjectId``s.  Every attrs field
+maps to the Document field of the same name; nested attrs values map to embedded
+documents.  Which paths hold ids is told by the registry (from the Document's field
+types), never guessed from names: a loaded reference becomes its id, never a proxy.
 """
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterable
+from typing import Any, Generic, TypeVar, cast
 
 import attrs
-from bson import DBRef, ObjectId
+import bson
+from bson import CodecOptions, DBRef, ObjectId
 from bson.errors import InvalidId
 from mongoengine import Document
 from mongoengine.base import BaseDict, BaseList
+from mongoengine.fields import GridFSProxy
 
 from domain.codec import from_dict, to_dict
 from domain.ids import is_valid_id
-from domain.relations import is_id_path
 
 E = TypeVar("E")
 D = TypeVar("D", bound=Document)
 
-__all__ = ["DocumentMapper", "encode_ids", "plain", "to_object_id"]
+__all__ = ["DocumentMapper", "encode_ids", "plain", "stored_form", "to_object_id"]
 
 
-def encode_ids(name: str, value: Any) -> Any:
-    """``value`` of field ``name`` with entity ids (at ``*_id``/``*_ids`` paths) as ObjectIds."""
+def encode_ids(value: Any, path: str, id_paths: Iterable[str] | frozenset[str]) -> Any:
+    """``value`` (at entity path ``path``) with the ids at ``id_paths`` as ObjectIds."""
     if isinstance(value, dict):
-        return {k: encode_ids(k, v) for k, v in value.items()}
+        return {k: encode_ids(v, f"{path}.{k}" if path else k, id_paths) for k, v in value.items()}
     if isinstance(value, list):
-        return [encode_ids(name, v) for v in value]
-    if is_id_path(name) and isinstance(value, str) and is_valid_id(value):
+        return [encode_ids(v, path, id_paths) for v in value]
+    if path in id_paths and isinstance(value, str) and is_valid_id(value):
         return ObjectId(value)
     return value
+
+
+def stored_form(son: Any, codec_options: Any) -> dict[str, Any]:
+    """``son`` as a server stores and returns it: encoded to BSON and decoded with the
+    alias's ``codec_options`` (datetimes to milliseconds, naive unless tz-aware)."""
+    if not isinstance(codec_options, CodecOptions):  # mongomock's own class
+        codec_options = CodecOptions(
+            tz_aware=codec_options.tz_aware,
+            uuid_representation=codec_options.uuid_representation,
+            tzinfo=codec_options.tzinfo,
+        )
+    data = bson.encode(son, codec_options=codec_options)
+    return dict(bson.decode(data, codec_options=codec_options))
 
 
 def to_object_id(entity_id: Any) -> ObjectId | None:
@@ -47,14 +61,16 @@ def to_object_id(entity_id: Any) -> ObjectId | None:
 
 
 def plain(value: Any) -> Any:
-    """Document values as plain Python: embedded documents become dicts, references and
-    ObjectIds become id strings."""
+    """Document values as plain Python: embedded documents become dicts, references,
+    ObjectIds and GridFS proxies become id strings."""
     if isinstance(value, ObjectId):
         return str(value)
     if isinstance(value, DBRef):  # AsyncReferenceProxy included
         return str(value.id)
     if isinstance(value, Document):
         return str(value.pk)
+    if isinstance(value, GridFSProxy):  # a FileField's value
+        return None if value.grid_id is None else str(value.grid_id)
     if hasattr(value, "_fields") and hasattr(value, "_data"):
         return {name: plain(value._data.get(name)) for name in value._fields}
     if isinstance(value, (list, BaseList)):
@@ -65,29 +81,30 @@ def plain(value: Any) -> Any:
 
 
 class DocumentMapper(Generic[E, D]):
-    """Two-way mapping between an attrs entity class and a Document class."""
+    """Two-way mapping between an attrs entity class and a Document class.
 
-    def __init__(self, entity_cls: type[E], document_cls: type[D]) -> None:
+    Made by the registry, which has checked that the two fit together.
+    """
+
+    def __init__(
+        self, entity_cls: type[E], document_cls: type[D], id_paths: frozenset[str]
+    ) -> None:
         self.entity_cls = entity_cls
         self.document_cls = document_cls
+        self.id_paths = id_paths
         names = [field.name for field in attrs.fields(entity_cls)]  # type: ignore[arg-type]
-        missing = [n for n in names if n != "id" and n not in document_cls._fields]
-        if missing:
-            raise TypeError(
-                f"{document_cls.__name__} lacks fields {missing} of {entity_cls.__name__}"
-            )
         self.fields = tuple(n for n in names if n != "id")
 
     def to_document(self, entity: E) -> D:
         """A new (unsaved) document holding the entity's state."""
         values = to_dict(entity)
         son = {
-            name: encode_ids(name, values[name])
+            name: encode_ids(values[name], name, self.id_paths)
             for name in self.fields
             if values[name] is not None
         }
         son["_id"] = ObjectId(values["id"])
-        return self.document_cls._from_son(son, created=True)  # type: ignore[no-any-return]
+        return cast(D, cast(Any, self.document_cls)._from_son(son, created=True))
 
     def to_entity(self, document: D) -> E:
         """The entity a loaded document describes."""
@@ -97,7 +114,6 @@ class DocumentMapper(Generic[E, D]):
         return from_dict(self.entity_cls, values)
 
     def from_son(self, son: dict[str, Any]) -> E:
-        """The entity a raw stored document describes."""
-        values = {name: plain(son[name]) for name in self.fields if name in son}
-        values["id"] = str(son["_id"])
-        return from_dict(self.entity_cls, values)
+        """The entity a raw stored document describes (through the Document's own
+        conversion, as a loaded document)."""
+        return self.to_entity(cast(Any, self.document_cls)._from_son(son))

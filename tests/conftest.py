@@ -19,12 +19,20 @@ import pymongo
 import pytest
 
 from markers import EMBEDDED, server_gap
+from persistence.models import registry
+from persistence.registry import Registry
 
 __all__ = ["server_gap"]
 
 # ``mongodb_uri`` (the embedded server, or MONGODB_URI) comes from the plugin we ship for
 # users, so the project tests itself the way users test their services.
-pytest_plugins = ["persistence.testing.pytest_plugin"]
+pytest_plugins = ["persistence.testing.pytest_plugin", "adapters.testing"]
+
+
+@pytest.fixture
+def uow_registry() -> Registry:
+    """The reference application's registry, for ``mongo_uow`` and ``memory_uow``."""
+    return registry
 
 
 # --- The server under test ------------------------------------------------------------

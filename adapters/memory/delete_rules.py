@@ -1,19 +1,18 @@
-"""The delete rules of :mod:`domain.relations` applied to staged in-memory writes.
+"""The delete rules the registered Documents declare, applied to staged in-memory writes.
 
 Same order as MongoEngine's ``QuerySet.delete``: every DENY rule pointing at the
-table is checked first, then the other rules in declaration order (CASCADE recursing
-with the same rules, NULLIFY, PULL), then the entities themselves are removed.  A
-cascade never revisits an entity already being removed, so cycles terminate.
+repository is checked first, then the other rules in declaration order (CASCADE
+recursing with the same rules, NULLIFY unsetting the reference, PULL taking the id out
+of the list), then the documents themselves are removed.  A cascade never revisits a
+document already being removed, so cycles terminate.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from domain.errors import DeleteDenied
-from domain.relations import Relation, Rule, relations_to
+from domain.relations import Relation, Rule
 
 if TYPE_CHECKING:
     from .unit_of_work import InMemoryUnitOfWork
@@ -21,70 +20,78 @@ if TYPE_CHECKING:
 __all__ = ["remove_with_rules"]
 
 
-def _referencing(uow: InMemoryUnitOfWork, relation: Relation, ids: set[str]) -> list[Any]:
-    found = []
-    for _, entity in uow.repository(relation.source).visible_items():
-        value = getattr(entity, relation.field)
-        refs = value if relation.many else [value]
-        if any(ref in ids for ref in refs):
-            found.append(entity)
-    return found
+def _refs(son: dict[str, Any], relation: Relation) -> list[str]:
+    value = son.get(relation.field)
+    if value is None:
+        return []
+    values = value if isinstance(value, list) else [value]
+    return [str(v) for v in values]
+
+
+def _referencing(
+    uow: InMemoryUnitOfWork, relation: Relation, ids: set[str]
+) -> list[tuple[str, dict[str, Any]]]:
+    source = uow.visible(relation.source)
+    return [(i, son) for i, son in source if any(ref in ids for ref in _refs(son, relation))]
 
 
 def remove_with_rules(
     uow: InMemoryUnitOfWork,
-    table: str,
+    name: str,
     ids: list[str],
     removing: set[tuple[str, str]] | None = None,
 ) -> None:
-    """Stage the removal of ``ids`` from ``table`` and everything their rules imply.
+    """Stage the removal of ``ids`` from repository ``name`` and everything their rules
+    imply.
 
     ``DeleteDenied`` from the top-level DENY check leaves everything as it was; one
     reached through a cascade makes the unit of work rollback-only (as the cascade's
     earlier writes would stay in a MongoDB transaction).
     """
     id_set = set(ids)
-    rules = relations_to(table)
+    rules = uow.registry.relations_to(name)
     for relation in rules:
         if relation.rule is Rule.DENY and _referencing(uow, relation, id_set):
             raise DeleteDenied(
-                f"cannot remove {table} {sorted(id_set)}: {relation.source}.{relation.field} "
+                f"cannot remove {name} {sorted(id_set)}: {relation.source}.{relation.field} "
                 "refers to it"
             )
     if removing is None:  # the top level: a refusal from here on comes after writes
         try:
-            _apply(uow, table, ids, rules, set())
+            _apply(uow, name, ids, rules, set())
         except DeleteDenied as error:
-            raise uow.doom(error) from None
+            raise uow.mark_rollback_only(error) from None
     else:
-        _apply(uow, table, ids, rules, removing)
+        _apply(uow, name, ids, rules, removing)
 
 
 def _apply(
     uow: InMemoryUnitOfWork,
-    table: str,
+    name: str,
     ids: list[str],
     rules: list[Relation],
     removing: set[tuple[str, str]],
 ) -> None:
     id_set = set(ids)
-    removing |= {(table, entity_id) for entity_id in ids}
+    removing |= {(name, entity_id) for entity_id in ids}
     for relation in rules:
         if relation.rule is Rule.CASCADE:
             targets = [
-                e.id
-                for e in _referencing(uow, relation, id_set)
-                if (relation.source, e.id) not in removing
+                i
+                for i, _ in _referencing(uow, relation, id_set)
+                if (relation.source, i) not in removing
             ]
             if targets:
                 remove_with_rules(uow, relation.source, targets, removing)
         elif relation.rule in (Rule.NULLIFY, Rule.PULL):
-            for entity in _referencing(uow, relation, id_set):
+            for entity_id, son in _referencing(uow, relation, id_set):
+                changed = dict(son)
                 if relation.rule is Rule.NULLIFY:
-                    changed = attrs.evolve(entity, **{relation.field: None})
+                    changed.pop(relation.field, None)
                 else:
-                    kept = [i for i in getattr(entity, relation.field) if i not in id_set]
-                    changed = attrs.evolve(entity, **{relation.field: kept})
-                uow.stage(relation.source, entity.id, changed)
+                    changed[relation.field] = [
+                        v for v in son[relation.field] if str(v) not in id_set
+                    ]
+                uow.stage(relation.source, entity_id, changed)
     for entity_id in ids:
-        uow.stage(table, entity_id, None)
+        uow.stage(name, entity_id, None)

@@ -1,15 +1,20 @@
-"""A dict-backed repository whose writes are staged in its unit of work."""
+"""A repository over an in-memory table whose writes are staged in its unit of work.
+
+It runs the same document pipeline as the mongo adapter: an entity becomes its
+Document (the registry's mapping), is validated by MongoEngine, turned into the stored
+document (``to_mongo``) and encoded to BSON and back with the store's codec options;
+reads rebuild the entity from the stored document through the Document, as a read from
+MongoDB does.  Only the storage differs.
+"""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import mongomock
 
-from domain.codec import from_dict, to_dict
 from domain.errors import ConcurrencyConflict, Conflict, NotFound
 from domain.specs import (
     ALL,
@@ -20,22 +25,14 @@ from domain.specs import (
     Order,
     Page,
     Predicate,
-    field_paths,
     project_row,
-    validate_changes,
-    validate_paths,
 )
+from persistence.mapping import plain, stored_form
+from persistence.registry import Registration
 
-from ..derived_queries import DerivedQueries
-from ..mongo_query import (
-    compile_changes,
-    compile_filter,
-    compile_group,
-    compile_sort,
-    db_path,
-    group_rows,
-    keyset_filter,
-)
+from ..mongo_query import db_path, group_rows
+from ..query_plan import FindPlan
+from ..repository_base import RepositoryBase
 from .delete_rules import remove_with_rules
 
 if TYPE_CHECKING:
@@ -43,7 +40,7 @@ if TYPE_CHECKING:
 
 E = TypeVar("E")
 
-__all__ = ["DELETED", "InMemoryQueries", "InMemoryRepository"]
+__all__ = ["DELETED", "InMemoryQueries", "InMemoryRepository", "unique_clash"]
 
 
 class _Deleted:
@@ -53,168 +50,182 @@ class _Deleted:
 
 DELETED: Any = _Deleted()
 
+Son = dict[str, Any]
 
-class InMemoryRepository(Generic[E]):
-    """Repository of one entity type over an :class:`InMemoryStore` table.
 
-    Reads see the committed state overlaid with this unit of work's staged writes;
-    every entity goes in and out as a deep copy, so nothing uncommitted leaks.
+def _get(son: Son, path: str) -> Any:
+    value: Any = son
+    for part in ("_id" if path == "id" else path).split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def unique_clash(
+    registration: Registration[Any], son: Son, items: Iterable[tuple[str, Son]]
+) -> str | None:
+    """The first unique field ``son`` shares with another of ``items`` (None if none).
+
+    A missing value counts as null, as in a MongoDB unique index.
+    """
+    own_id = str(son["_id"])
+    for group in registration.unique:
+        if group == ("id",):
+            continue
+        key = tuple(_get(son, path) for path in group)
+        for other_id, other in items:
+            if other_id != own_id and tuple(_get(other, path) for path in group) == key:
+                return group[0]
+    return None
+
+
+class InMemoryRepository(RepositoryBase[E]):
+    """Repository of one registered aggregate over an :class:`InMemoryStore` table.
+
+    Reads see the committed state overlaid with this unit of work's staged writes.
     """
 
-    def __init__(
-        self,
-        uow: InMemoryUnitOfWork,
-        table: str,
-        entity_cls: type[E],
-        unique: tuple[str, ...] = (),
-    ) -> None:
-        self._uow = uow
-        self.table = table
-        self.entity_cls = entity_cls
-        self._name = entity_cls.__name__
-        self.unique = unique
+    _uow: InMemoryUnitOfWork
+
+    def __init__(self, uow: InMemoryUnitOfWork, aggregate: Registration[E]) -> None:
+        super().__init__(uow, aggregate)
+        self._codec = uow.store.codec_options
+
+    # -- the document pipeline ---------------------------------------------------------
+
+    def to_stored(self, entity: E) -> Son:
+        """The document MongoDB would store and return for ``entity`` (validated)."""
+        document = self._mapper.to_document(entity)
+        document.validate()
+        return self.round_trip(document.to_mongo().to_dict())
+
+    def round_trip(self, son: Son) -> Son:
+        """``son`` encoded to BSON and decoded, as a server stores and returns it."""
+        return stored_form(son, self._codec)
+
+    def to_entity(self, son: Son) -> E:
+        """The entity a stored document describes (through the Document)."""
+        return self._mapper.from_son(son)
 
     # -- the visible state ---------------------------------------------------------
 
-    def _committed(self) -> dict[str, Any]:
-        return self._uow.store.table(self.table)
+    def _committed(self) -> dict[str, Son]:
+        return self._uow.store.table(self.name)
 
     def _staged(self) -> dict[str, Any]:
-        return self._uow.staged(self.table)
+        return self._uow.staged(self.name)
 
-    def _visible(self, entity_id: str) -> Any | None:
+    def _visible(self, entity_id: str) -> Son | None:
         staged = self._staged()
         if entity_id in staged:
             value = staged[entity_id]
             return None if value is DELETED else value
         return self._committed().get(entity_id)
 
-    def visible_items(self) -> Iterable[tuple[str, Any]]:
-        """Every (id, entity) this unit of work sees, in insertion order."""
-        staged = self._staged()
-        for entity_id, entity in self._committed().items():
-            current = staged.get(entity_id, entity)
-            if current is not DELETED:
-                yield entity_id, current
-        for entity_id, entity in staged.items():
-            if entity_id not in self._committed() and entity is not DELETED:
-                yield entity_id, entity
+    def visible_items(self) -> Iterable[tuple[str, Son]]:
+        """Every (id, stored document) this unit of work sees, in insertion order."""
+        return self._uow.visible(self.name)
 
-    def check_unique(self, entity: Any, items: Iterable[tuple[str, Any]]) -> None:
-        """``Conflict`` if another entity among ``items`` has one of ``entity``'s unique values."""
-        for field in self.unique:
-            value = getattr(entity, field)
-            for other_id, other in items:
-                if other_id != entity.id and getattr(other, field) == value:
-                    raise Conflict(self._name, field)
+    def _check_unique(self, son: Son, items: Iterable[tuple[str, Son]]) -> None:
+        field = unique_clash(self.registration, son, items)
+        if field is not None:
+            raise self._uow.mark_rollback_only(Conflict(self._entity_name, field))
 
+    def _stage(self, son: Son) -> None:
+        entity_id = str(son["_id"])
+        self._uow.expect(self.name, entity_id)
+        self._staged()[entity_id] = son
 
     # -- the port -------------------------------------------------------------------
 
     async def add(self, entity: E) -> E:
         """Stage a new entity (``Conflict`` on a duplicate id or unique field)."""
         self._uow.require_active()
-        entity_id = entity.id  # type: ignore[attr-defined]
-        if self._visible(entity_id) is not None:
-            raise self._uow.doom(Conflict(self._name, "id"))
-        try:
-            self.check_unique(entity, list(self.visible_items()))
-        except Conflict as error:
-            raise self._uow.doom(error) from None
-        self._uow.expect(self.table, entity_id)
-        self._staged()[entity_id] = copy.deepcopy(entity)
-        return copy.deepcopy(entity)
+        son = self.to_stored(entity)
+        if self._visible(str(son["_id"])) is not None:
+            raise self._uow.mark_rollback_only(Conflict(self._entity_name, "id"))
+        self._check_unique(son, list(self.visible_items()))
+        self._stage(son)
+        return self.to_entity(son)
 
     async def get(self, entity_id: str) -> E:
-        """A copy of the entity (``NotFound`` if absent)."""
+        """The entity (``NotFound`` if absent)."""
         self._uow.require_active()
-        entity = self._visible(entity_id)
-        if entity is None:
-            raise NotFound(self._name, entity_id)
-        return copy.deepcopy(entity)  # type: ignore[no-any-return]
+        son = self._visible(entity_id) if isinstance(entity_id, str) else None
+        if son is None:
+            raise NotFound(self._entity_name, entity_id)
+        return self.to_entity(son)
 
     async def get_many(self, ids: Iterable[str]) -> list[E]:
-        """Copies in the order of ``ids``; missing skipped, duplicates collapsed."""
+        """Entities in the order of ``ids``; missing skipped, duplicates collapsed."""
         self._uow.require_active()
         found = []
         for entity_id in dict.fromkeys(ids):
-            entity = self._visible(entity_id)
-            if entity is not None:
-                found.append(copy.deepcopy(entity))
+            son = self._visible(entity_id) if isinstance(entity_id, str) else None
+            if son is not None:
+                found.append(self.to_entity(son))
         return found
 
     async def save(self, entity: E) -> E:
-        """Stage changes if ``entity.version`` is current; bump the version."""
+        """Stage changes if the entity's version is current; bump the version."""
         self._uow.require_active()
         entity_id = entity.id  # type: ignore[attr-defined]
-        current = self._visible(entity_id)
+        current = self._visible(entity_id) if isinstance(entity_id, str) else None
         if current is None:
-            raise NotFound(self._name, entity_id)
-        version = getattr(entity, "version", None)
-        if version is not None and version != current.version:
-            raise self._uow.doom(ConcurrencyConflict(self._name, entity_id))
-        try:
-            self.check_unique(entity, list(self.visible_items()))
-        except Conflict as error:
-            raise self._uow.doom(error) from None
-        self._uow.expect(self.table, entity_id)
-        if version is not None:
-            entity.version = version + 1  # type: ignore[attr-defined]
-        self._staged()[entity_id] = copy.deepcopy(entity)
+            raise NotFound(self._entity_name, entity_id)
+        version_field = self.registration.version_field
+        version = getattr(entity, version_field) if version_field is not None else None
+        if version_field is not None and version != current.get(version_field):
+            raise self._uow.mark_rollback_only(ConcurrencyConflict(self._entity_name, entity_id))
+        stored = (
+            attrs.evolve(entity, **{version_field: version + 1})  # type: ignore[misc]
+            if version_field is not None and version is not None
+            else entity
+        )
+        son = self.to_stored(stored)
+        self._check_unique(son, list(self.visible_items()))
+        self._stage(son)
+        if version_field is not None and version is not None:
+            setattr(entity, version_field, version + 1)
         return entity
 
     async def remove(self, entity_id: str) -> None:
         """Stage the removal with the delete rules (``NotFound`` if absent)."""
         self._uow.require_active()
-        current = self._visible(entity_id)
+        current = self._visible(entity_id) if isinstance(entity_id, str) else None
         if current is None:
-            raise NotFound(self._name, entity_id)
-        remove_with_rules(self._uow, self.table, [entity_id])
+            raise NotFound(self._entity_name, entity_id)
+        remove_with_rules(self._uow, self.name, [entity_id])
 
 
-class InMemoryQueries(InMemoryRepository[E], DerivedQueries[E]):
-    """The query methods of the port, evaluated with MongoDB's semantics.
-
-    The visible entities are loaded into a throwaway mongomock collection, and the spec
-    is compiled exactly as the mongo adapter compiles it: the same filter, sort, paging,
-    grouping and update documents give the same results as on a server.
-    """
+class InMemoryQueries(InMemoryRepository[E]):
+    """The query methods of the port: plans of the shared spec pipeline
+    (:mod:`adapters.query_plan`) run by mongomock over the visible stored documents,
+    so the same filter, sort, paging, grouping and update give the same results as on
+    a server."""
 
     def _scratch(self) -> Any:
-        collection = mongomock.MongoClient().db.entities
-        docs = []
-        for entity_id, entity in self.visible_items():
-            doc = _stored(to_dict(entity))
-            doc["_id"] = doc.pop("id", entity_id)
-            docs.append(doc)
+        collection: Any = mongomock.MongoClient().db.entities
+        docs = [son for _, son in self.visible_items()]
         if docs:
             collection.insert_many(docs)
         return collection
 
-    def _check(self, paths: Iterable[str]) -> None:
-        validate_paths(self.entity_cls, paths)
+    def _cursor(self, plan: FindPlan) -> Any:
+        cursor = self._scratch().find(plan.filter).sort(plan.sort).skip(plan.skip)
+        return cursor.limit(plan.limit) if plan.limit else cursor
 
-    def _filter(self, spec: Predicate, order: Order, page: Page) -> dict[str, Any]:
-        self._check([*field_paths(spec), *(k.path for k in order.keys)])
-        parts = [compile_filter(spec), keyset_filter(order, page)]
-        return {"$and": [p for p in parts if p]} if any(parts) else {}
-
-    def _cursor(self, spec: Predicate, order: Order, page: Page) -> Any:
-        cursor = self._scratch().find(self._filter(spec, order, page))
-        cursor = cursor.sort(compile_sort(order)).skip(page.skip)
-        return cursor.limit(page.limit) if page.limit else cursor
-
-    def _entities(self, docs: Iterable[dict[str, Any]]) -> list[E]:
-        return [copy.deepcopy(self._visible(doc["_id"])) for doc in docs]
+    def _ids(self, query: dict[str, Any]) -> list[str]:
+        return [str(doc["_id"]) for doc in self._scratch().find(query, {"_id": 1})]
 
     async def find(
         self, spec: Predicate = ALL, *, order: Order = NO_ORDER, page: Page = FIRST_PAGE
     ) -> list[E]:
         """Entities matching ``spec`` in ``order`` (id last), paged."""
         self._uow.require_active()
-        if page.limit == 0:
+        plan = self._plan.find(spec, order, page)
+        if plan.empty:
             return []
-        return self._entities(self._cursor(spec, order, page))
+        return [self.to_entity(son) for son in self._cursor(plan)]
 
     async def iterate(
         self, spec: Predicate = ALL, *, order: Order = NO_ORDER, batch_size: int = 100
@@ -223,13 +234,10 @@ class InMemoryQueries(InMemoryRepository[E], DerivedQueries[E]):
         for entity in await self.find(spec, order=order):
             yield entity
 
-
-
     async def count(self, spec: Predicate = ALL) -> int:
         """How many entities match ``spec``."""
         self._uow.require_active()
-        self._check(field_paths(spec))
-        return self._scratch().count_documents(compile_filter(spec))  # type: ignore[no-any-return]
+        return self._scratch().count_documents(self._plan.where(spec))  # type: ignore[no-any-return]
 
     async def exists(self, spec: Predicate = ALL) -> bool:
         """True if any entity matches ``spec``."""
@@ -238,8 +246,8 @@ class InMemoryQueries(InMemoryRepository[E], DerivedQueries[E]):
     async def distinct(self, path: str, spec: Predicate = ALL) -> list[Any]:
         """Distinct values at ``path`` among matching entities (arrays flattened)."""
         self._uow.require_active()
-        self._check([path, *field_paths(spec)])
-        return list(self._scratch().distinct(db_path(path), compile_filter(spec)))
+        query = self._plan.distinct(path, spec)
+        return [plain(v) for v in self._scratch().distinct(db_path(path), query)]
 
     async def project(
         self,
@@ -251,85 +259,59 @@ class InMemoryQueries(InMemoryRepository[E], DerivedQueries[E]):
     ) -> list[dict[str, Any]]:
         """Only ``fields`` (and ``id``) of matching entities, as dicts keyed by path."""
         self._uow.require_active()
-        fields = tuple(fields)
-        self._check(fields)
-        if page.limit == 0:
+        plan, fields = self._plan.project(fields, spec, order, page)
+        if plan.empty:
             return []
-        return [project_row(doc, fields) for doc in self._cursor(spec, order, page)]
+        return [plain(project_row(doc, fields)) for doc in self._cursor(plan)]
 
     async def aggregate(self, group: GroupBy) -> list[dict[str, Any]]:
         """Rows of ``group``: its keys and aggregates."""
         self._uow.require_active()
-        self._check([*group.keys, *(a.path for a in group.aggregates if a.path)])
-        self._check(field_paths(group.where))
-        rows = list(self._scratch().aggregate(compile_group(group)))
-        return group_rows(group, rows)
+        rows = list(self._scratch().aggregate(self._plan.group(group)))
+        return plain(group_rows(group, rows))  # type: ignore[no-any-return]
 
     async def add_many(self, entities: Iterable[E]) -> list[E]:
         """Add several entities: all of them, or (on a conflict) none."""
         self._uow.require_active()
-        batch = [copy.deepcopy(e) for e in entities]
+        batch = [self.to_stored(entity) for entity in entities]
         items = list(self.visible_items())
         seen_ids = {entity_id for entity_id, _ in items}
-        for entity in batch:
-            entity_id = entity.id  # type: ignore[attr-defined]
+        for son in batch:
+            entity_id = str(son["_id"])
             if entity_id in seen_ids:
-                raise self._uow.doom(Conflict(self._name, "id"))
-            try:
-                self.check_unique(entity, items)
-            except Conflict as error:
-                raise self._uow.doom(error) from None
+                raise self._uow.mark_rollback_only(Conflict(self._entity_name, "id"))
+            self._check_unique(son, items)
             seen_ids.add(entity_id)
-            items.append((entity_id, entity))
-        for entity in batch:
-            self._uow.expect(self.table, entity.id)  # type: ignore[attr-defined]
-            self._staged()[entity.id] = entity  # type: ignore[attr-defined]
-        return [copy.deepcopy(e) for e in batch]
+            items.append((entity_id, son))
+        for son in batch:
+            self._stage(son)
+        return [self.to_entity(son) for son in batch]
 
     async def update_where(self, spec: Predicate, changes: Changes) -> int:
         """Apply ``changes`` to every matching entity (validated first); return the count."""
         self._uow.require_active()
-        self._check([*field_paths(spec), *(c.path for c in changes.items)])
-        changes = validate_changes(self.entity_cls, changes)
+        plan = self._plan.update(spec, changes)
         scratch = self._scratch()
-        ids = [doc["_id"] for doc in scratch.find(compile_filter(spec), {"_id": 1})]
-        update = compile_changes(changes)
-        if "version" in attrs.fields_dict(self.entity_cls) and not _touches(changes, "version"):
-            update.setdefault("$inc", {})["version"] = 1
-        scratch.update_many({"_id": {"$in": ids}}, update)
+        ids = [doc["_id"] for doc in scratch.find(plan.filter, {"_id": 1})]
+        scratch.update_many({"_id": {"$in": ids}}, plan.update)
         updated = []
         for doc in scratch.find({"_id": {"$in": ids}}):
-            doc["id"] = doc.pop("_id")
-            updated.append(from_dict(self.entity_cls, doc))  # validates every entity
-        items = [(i, e) for i, e in self.visible_items() if i not in set(ids)]
-        for entity in updated:
-            try:
-                self.check_unique(entity, [*items, *((u.id, u) for u in updated)])  # type: ignore[attr-defined]
-            except Conflict as error:
-                raise self._uow.doom(error) from None
-        for entity in updated:
-            self._uow.expect(self.table, entity.id)  # type: ignore[attr-defined]
-            self._staged()[entity.id] = entity  # type: ignore[attr-defined]
+            son = self.round_trip(doc)
+            self.to_entity(son)  # the entity must still be valid
+            updated.append(son)
+        changed = {str(i) for i in ids}
+        items = [(i, s) for i, s in self.visible_items() if i not in changed]
+        items += [(str(s["_id"]), s) for s in updated]
+        for son in updated:
+            self._check_unique(son, items)
+        for son in updated:
+            self._stage(son)
         return len(updated)
 
     async def remove_where(self, spec: Predicate) -> int:
         """Remove every matching entity; return the count."""
         self._uow.require_active()
-        self._check(field_paths(spec))
-        ids = [doc["_id"] for doc in self._scratch().find(compile_filter(spec), {"_id": 1})]
+        ids = self._ids(self._plan.where(spec))
         if ids:
-            remove_with_rules(self._uow, self.table, ids)
+            remove_with_rules(self._uow, self.name, ids)
         return len(ids)
-
-
-def _stored(value: Any) -> Any:
-    """A document as MongoEngine stores it: fields holding None are left out."""
-    if isinstance(value, dict):
-        return {k: _stored(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_stored(v) for v in value]
-    return value
-
-
-def _touches(changes: Changes, path: str) -> bool:
-    return any(c.path == path for c in changes.items)

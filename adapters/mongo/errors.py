@@ -41,22 +41,26 @@ def duplicated_field(error: Exception) -> str | None:
     return "id" if field == "_id" else field
 
 
-async def conflict_from(error: NotUniqueError, entity_name: str, document: Any) -> Conflict:
+async def conflict_from(
+    error: NotUniqueError, entity_name: str, document: Any, unique: tuple[tuple[str, ...], ...]
+) -> Conflict:
     """A domain ``Conflict`` naming the duplicated field of a ``NotUniqueError``.
 
     Backends that do not say which key clashed (mongomock) are asked: the id if a
-    document with it exists, else the first unique field holding the same value.
+    document with it exists, else the first of the ``unique`` groups (the registry's)
+    another document holds the same values of.
     """
     field = duplicated_field(error)
     if field is None:
         cls = type(document)
+        groups = [group for group in unique if group != ("id",)]
+        field = groups[0][0] if groups else "id"
         if await cls.objects(pk=document.pk).async_exists():
             field = "id"
         else:
-            unique = [name for name, f in cls._fields.items() if f.unique and name != "id"]
-            field = unique[0] if unique else "id"
-            for name in unique:
-                if await cls.objects(**{name: document[name]}).async_exists():
-                    field = name
+            for group in groups:
+                query = {name.replace(".", "__"): document[name] for name in group}
+                if await cls.objects(**query).async_exists():
+                    field = group[0]
                     break
     return Conflict(entity_name, field)

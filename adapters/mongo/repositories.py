@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
-from bson import ObjectId
 from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 from pymongo.errors import OperationFailure
 
 from domain.errors import ConcurrencyConflict, Conflict, DeleteDenied, NotFound
-from domain.relations import Rule, relations_to
+from domain.relations import Rule
 from domain.specs import (
     ALL,
     FIRST_PAGE,
@@ -22,23 +21,15 @@ from domain.specs import (
     Order,
     Page,
     Predicate,
-    field_paths,
     project_row,
-    validate_changes,
-    validate_paths,
 )
-from persistence.mapping import DocumentMapper, plain, to_object_id
-from persistence.models import DOCUMENTS
+from persistence.mapping import plain, stored_form, to_object_id
+from persistence.registry import Registration
 
-from ..derived_queries import DerivedQueries
 from ..error_chain import error_chain
-from ..mongo_query import (
-    compile_changes,
-    compile_filter,
-    compile_group,
-    group_rows,
-    keyset_filter,
-)
+from ..mongo_query import group_rows
+from ..query_plan import FindPlan
+from ..repository_base import RepositoryBase
 from .errors import conflict_from, duplicated_field, is_duplicate_key
 
 if TYPE_CHECKING:
@@ -63,19 +54,22 @@ def _is_denied(exc: OperationError) -> bool:
     return str(exc).startswith("Could not delete document (")
 
 
-class MongoRepository(Generic[E]):
-    """Repository of one aggregate type; used through a :class:`MongoUnitOfWork`.
+class MongoRepository(RepositoryBase[E]):
+    """Repository of one registered aggregate; used through a :class:`MongoUnitOfWork`.
 
     Every operation runs in the unit of work's transaction (the session is bound to the
     task) and operations of one unit of work never overlap on its session.
     """
 
-    def __init__(self, uow: MongoUnitOfWork, table: str, mapper: DocumentMapper[E, Any]) -> None:
-        self._uow = uow
-        self.table = table
-        self._mapper = mapper
-        self._document = mapper.document_cls
-        self._name = mapper.entity_cls.__name__
+    def __init__(self, uow: MongoUnitOfWork, aggregate: Registration[E]) -> None:
+        super().__init__(uow, aggregate)
+        self._document = aggregate.document_cls
+        self._name = self._entity_name
+
+    def _returned(self, document: Any) -> E:
+        """The entity as the server now holds it (what a read would return)."""
+        codec_options = cast(Any, self._document)._get_db().codec_options
+        return self._mapper.from_son(stored_form(document.to_mongo(), codec_options))
 
     @asynccontextmanager
     async def _op(self, entity_id: Any = None) -> AsyncIterator[None]:
@@ -88,7 +82,7 @@ class MongoRepository(Generic[E]):
                 if not _is_write_conflict(exc):
                     raise
                 conflict = ConcurrencyConflict(self._name, entity_id)
-                raise self._uow.doom(conflict) from exc
+                raise self._uow.mark_rollback_only(conflict) from exc
 
     async def add(self, entity: E) -> E:
         """Insert a new entity (``Conflict`` on a duplicate id or unique field)."""
@@ -98,9 +92,9 @@ class MongoRepository(Generic[E]):
             try:
                 await document.async_save(force_insert=True)
             except NotUniqueError as exc:
-                conflict = await conflict_from(exc, self._name, document)
-                raise self._uow.doom(conflict) from None
-        return self._mapper.to_entity(document)
+                conflict = await conflict_from(exc, self._name, document, self.registration.unique)
+                raise self._uow.mark_rollback_only(conflict) from None
+        return self._returned(document)
 
     async def get(self, entity_id: str) -> E:
         """The entity with ``entity_id`` (``NotFound`` if absent)."""
@@ -125,7 +119,7 @@ class MongoRepository(Generic[E]):
         return [self._mapper.to_entity(by_id[i]) for i in wanted if i in by_id]
 
     async def remove(self, entity_id: str) -> None:
-        """Delete the entity with the delete rules of :mod:`domain.relations`, which
+        """Delete the entity with the delete rules its Document declares, which
         MongoEngine applies (``NotFound`` if absent, ``DeleteDenied`` for DENY)."""
         oid = to_object_id(entity_id)
         async with self._op():
@@ -147,20 +141,26 @@ class MongoRepository(Generic[E]):
         the unit of work becomes rollback-only.
         """
         error = DeleteDenied(f"cannot remove {self._name} {[str(o) for o in oids]}: {exc}")
-        for relation in relations_to(self.table):
+        registry = self._uow.registry
+        for relation in registry.relations_to(self.name):
             if relation.rule is Rule.DENY:
-                source = DOCUMENTS[relation.source]
+                source = registry.registration(relation.source).document_cls
                 if await source.objects(**{f"{relation.field}__in": oids}).async_exists():
                     return error
-        return self._uow.doom(error)
+        return self._uow.mark_rollback_only(error)
 
     async def save(self, entity: E) -> E:
         """Write the changed entity if its ``version`` is current; bump the version."""
         oid = to_object_id(entity.id)  # type: ignore[attr-defined]
         if oid is None:
             raise NotFound(self._name, entity.id)  # type: ignore[attr-defined]
-        version = getattr(entity, "version", None)
-        stored = attrs.evolve(entity, version=version + 1) if version is not None else entity
+        version_field = self.registration.version_field
+        version = getattr(entity, version_field) if version_field is not None else None
+        stored = (
+            attrs.evolve(cast(Any, entity), **{version_field: version + 1})
+            if version_field is not None and version is not None
+            else entity
+        )
         document = self._mapper.to_document(stored)
         document.validate()
         son = document.to_mongo().to_dict()
@@ -170,58 +170,50 @@ class MongoRepository(Generic[E]):
         if unset:
             update["$unset"] = unset
         query: dict[str, Any] = {"_id": oid}
-        if version is not None:
-            query["version"] = version
+        if version_field is not None:
+            query[version_field] = version
         async with self._op(entity.id):  # type: ignore[attr-defined]
             try:
                 updated = await self._document.objects(__raw__=query).async_update_one(
                     __raw__=update
                 )
             except NotUniqueError as exc:
-                conflict = await conflict_from(exc, self._name, document)
-                raise self._uow.doom(conflict) from None
+                conflict = await conflict_from(exc, self._name, document, self.registration.unique)
+                raise self._uow.mark_rollback_only(conflict) from None
             if not updated:
                 if await self._document.objects(pk=oid).async_exists():
                     conflict = ConcurrencyConflict(self._name, entity.id)  # type: ignore[attr-defined]
-                    raise self._uow.doom(conflict)
+                    raise self._uow.mark_rollback_only(conflict)
                 raise NotFound(self._name, entity.id)  # type: ignore[attr-defined]
-        if version is not None:
-            entity.version = version + 1  # type: ignore[attr-defined]
+        if version_field is not None and version is not None:
+            setattr(entity, version_field, version + 1)
         return entity
 
 
-class MongoQueries(MongoRepository[E], DerivedQueries[E]):
-    """The query methods of the port: specs compiled to MongoEngine querysets.
+class MongoQueries(MongoRepository[E]):
+    """The query methods of the port: plans of the shared spec pipeline
+    (:mod:`adapters.query_plan`) run as MongoEngine querysets through the engine's
+    ``async_`` methods, inside the unit of work's transaction."""
 
-    Every method checks the spec's field paths against the entity first
-    (``UnknownField`` before any query), then runs through the engine's ``async_``
-    methods inside the unit of work's transaction.
-    """
-
-    def _check(self, paths: Iterable[str]) -> None:
-        validate_paths(self._mapper.entity_cls, paths)
-
-    def _queryset(self, spec: Predicate, order: Order = NO_ORDER, page: Page = FIRST_PAGE) -> Any:
-        self._check([*field_paths(spec), *(k.path for k in order.keys)])
-        parts = [compile_filter(spec, ObjectId), keyset_filter(order, page, ObjectId)]
-        query = {"$and": [p for p in parts if p]} if any(parts) else {}
-        queryset = self._document.objects(__raw__=query)
-        keys = order.with_id()
-        queryset = queryset.order_by(*(f"{'-' if k.descending else ''}{k.path}" for k in keys))
-        if page.skip:
-            queryset = queryset.skip(page.skip)
-        if page.limit:
-            queryset = queryset.limit(page.limit)
+    def _queryset(self, plan: FindPlan) -> Any:
+        queryset = self._document.objects(__raw__=plan.filter).order_by(*plan.order_by)
+        if plan.skip:
+            queryset = queryset.skip(plan.skip)
+        if plan.limit:
+            queryset = queryset.limit(plan.limit)
         return queryset
+
+    def _matches(self, spec: Predicate) -> Any:
+        return self._document.objects(__raw__=self._plan.where(spec))
 
     async def find(
         self, spec: Predicate = ALL, *, order: Order = NO_ORDER, page: Page = FIRST_PAGE
     ) -> list[E]:
         """Entities matching ``spec`` in ``order`` (id last), paged."""
-        if page.limit == 0:
-            self._queryset(spec, order, page)
+        plan = self._plan.find(spec, order, page)
+        if plan.empty:
             return []
-        queryset = self._queryset(spec, order, page).as_pymongo()
+        queryset = self._queryset(plan).as_pymongo()
         async with self._op():
             rows = await queryset.async_to_list()
         return [self._mapper.from_son(row) for row in rows]
@@ -230,30 +222,30 @@ class MongoQueries(MongoRepository[E], DerivedQueries[E]):
         self, spec: Predicate = ALL, *, order: Order = NO_ORDER, batch_size: int = 100
     ) -> AsyncIterator[E]:
         """Entities matching ``spec``, fetched ``batch_size`` at a time."""
-        queryset = self._queryset(spec, order).as_pymongo().batch_size(batch_size)
+        plan = self._plan.find(spec, order, FIRST_PAGE)
+        queryset = self._queryset(plan).as_pymongo().batch_size(batch_size)
         async with self._op():
             async for row in queryset:
                 yield self._mapper.from_son(row)
 
-
     async def count(self, spec: Predicate = ALL) -> int:
         """How many entities match ``spec``."""
-        queryset = self._queryset(spec).order_by()
+        queryset = self._matches(spec)
         async with self._op():
             return await queryset.async_count()  # type: ignore[no-any-return]
 
     async def exists(self, spec: Predicate = ALL) -> bool:
         """True if any entity matches ``spec``."""
-        queryset = self._queryset(spec).order_by()
+        queryset = self._matches(spec)
         async with self._op():
             return await queryset.async_exists()  # type: ignore[no-any-return]
 
     async def distinct(self, path: str, spec: Predicate = ALL) -> list[Any]:
         """Distinct values at ``path`` among matching entities (arrays flattened)."""
-        self._check([path])
-        queryset = self._queryset(spec).order_by()
+        query = self._plan.distinct(path, spec)
+        queryset = self._document.objects(__raw__=query).as_pymongo()
         async with self._op():
-            values = await queryset.as_pymongo().async_distinct(path)
+            values = await queryset.async_distinct(path)
         return [plain(v) for v in values]
 
     async def project(
@@ -265,25 +257,21 @@ class MongoQueries(MongoRepository[E], DerivedQueries[E]):
         page: Page = FIRST_PAGE,
     ) -> list[dict[str, Any]]:
         """Only ``fields`` (and ``id``) of matching entities, as dicts keyed by path."""
-        fields = tuple(fields)
-        self._check(fields)
-        queryset = self._queryset(spec, order, page)
-        if page.limit == 0:
+        plan, fields = self._plan.project(fields, spec, order, page)
+        if plan.empty:
             return []
-        queryset = queryset.as_pymongo().only(*(f for f in fields if f != "id"))
+        queryset = self._queryset(plan).as_pymongo().only(*(f for f in fields if f != "id"))
         async with self._op():
             rows = await queryset.async_to_list()
         return [plain(project_row(row, fields)) for row in rows]
 
     async def aggregate(self, group: GroupBy) -> list[dict[str, Any]]:
         """Rows of ``group``: its keys and aggregates."""
-        self._check([*group.keys, *(a.path for a in group.aggregates if a.path)])
-        self._check(field_paths(group.where))
-        pipeline = compile_group(group, ObjectId)
+        pipeline = self._plan.group(group)
         async with self._op():
             cursor = await self._document.objects.async_aggregate(pipeline)
             rows = await cursor.to_list()
-        return group_rows(group, rows)
+        return plain(group_rows(group, rows))  # type: ignore[no-any-return]
 
     async def add_many(self, entities: Iterable[E]) -> list[E]:
         """Insert several entities in one round trip; on a conflict, none stay."""
@@ -299,29 +287,23 @@ class MongoQueries(MongoRepository[E], DerivedQueries[E]):
                 if not is_duplicate_key(exc):
                     raise
                 field = duplicated_field(exc) or "id"
-                raise self._uow.doom(Conflict(self._name, field)) from None
-        return [self._mapper.to_entity(document) for document in documents]
+                raise self._uow.mark_rollback_only(Conflict(self._name, field)) from None
+        return [self._returned(document) for document in documents]
 
     async def update_where(self, spec: Predicate, changes: Changes) -> int:
         """Apply ``changes`` to every matching entity (validated first); return the count."""
-        self._check([*field_paths(spec), *(c.path for c in changes.items)])
-        changes = validate_changes(self._mapper.entity_cls, changes)
-        update = compile_changes(changes, ObjectId)
-        if "version" in self._document._fields and not any(
-            c.path == "version" for c in changes.items
-        ):
-            update.setdefault("$inc", {})["version"] = 1
-        queryset = self._queryset(spec).order_by()
+        plan = self._plan.update(spec, changes)
+        queryset = self._document.objects(__raw__=plan.filter)
         async with self._op():
             try:
-                return await queryset.async_update(__raw__=update)  # type: ignore[no-any-return]
+                return await queryset.async_update(__raw__=plan.update)  # type: ignore[no-any-return]
             except NotUniqueError as exc:
                 field = duplicated_field(exc) or "id"
-                raise self._uow.doom(Conflict(self._name, field)) from None
+                raise self._uow.mark_rollback_only(Conflict(self._name, field)) from None
 
     async def remove_where(self, spec: Predicate) -> int:
         """Remove every matching entity, applying delete rules; return the count."""
-        queryset = self._queryset(spec).order_by()
+        queryset = self._matches(spec)
         async with self._op():
             try:
                 return await queryset.async_delete()  # type: ignore[no-any-return]
@@ -330,4 +312,3 @@ class MongoQueries(MongoRepository[E], DerivedQueries[E]):
                     raise
                 rows = await queryset.as_pymongo().only("id").async_to_list()
                 raise await self._denied(exc, [row["_id"] for row in rows]) from None
-

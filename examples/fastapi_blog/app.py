@@ -37,6 +37,7 @@ from domain.services import (
 )
 from domain.specs import F, Order
 from persistence.engine import connect_async, disconnect_async
+from persistence.models import registry
 
 __all__ = ["create_app"]
 
@@ -107,7 +108,7 @@ def create_app(
             await disconnect_async()
 
     app = FastAPI(title="Blog", lifespan=lifespan)
-    new_uow: Callable[[], Any] = uow_factory or (lambda: MongoUnitOfWork())
+    new_uow: Callable[[], Any] = uow_factory or (lambda: MongoUnitOfWork(registry))
 
     for error, status in _STATUS:
 

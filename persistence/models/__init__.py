@@ -1,8 +1,11 @@
-"""Declarative MongoEngine documents backing the domain's aggregates."""
+"""The reference application's Documents and its registry.
+
+The layer itself never imports this package: it is an application built on the layer,
+used by the demo, the FastAPI example and the contract suite.
+"""
 
 from .accounts import AccountDocument
 from .library import (
-    LIBRARY_DOCUMENTS,
     AttachmentDocument,
     AuthorDocument,
     BookDocument,
@@ -13,18 +16,10 @@ from .library import (
     ShelfDocument,
 )
 from .products import DimensionsDocument, ProductDocument
+from .reference_app import registry
 from .users import UserDocument
 
-DOCUMENTS = {
-    "users": UserDocument,
-    "products": ProductDocument,
-    "accounts": AccountDocument,
-    **LIBRARY_DOCUMENTS,
-}
-"""The document class of every repository, by repository name."""
-
 __all__ = [
-    "DOCUMENTS",
     "AccountDocument",
     "AttachmentDocument",
     "AuthorDocument",
@@ -37,4 +32,5 @@ __all__ = [
     "ReviewDocument",
     "ShelfDocument",
     "UserDocument",
+    "registry",
 ]

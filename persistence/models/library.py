@@ -1,25 +1,30 @@
-"""The library collections.  References are ``ReferenceField``s stored as ObjectIds;
-their delete rules come from :data:`domain.relations.RELATIONS`, registered once below."""
+"""The library collections of the reference application.  References are
+``ReferenceField``s stored as ObjectIds, with their delete rules declared on them
+(``reverse_delete_rule``): books and posts go with their author, reviews with their book
+(and replies with their review), comments with their post; a removed editor is cleared
+from their books, a removed book pulled from shelves, and an author with a contract
+cannot be removed."""
 
 from __future__ import annotations
 
-import mongoengine
 from mongoengine import (
+    CASCADE,
+    DENY,
+    NULLIFY,
+    PULL,
     BooleanField,
     Document,
     EmbeddedDocument,
     EmbeddedDocumentField,
     IntField,
     ListField,
-    ObjectIdField,
     ReferenceField,
     StringField,
 )
 
-from domain.relations import RELATIONS, Rule
+from persistence.fields import FileIdField, VersionField
 
 __all__ = [
-    "LIBRARY_DOCUMENTS",
     "AttachmentDocument",
     "AuthorDocument",
     "BookDocument",
@@ -35,7 +40,7 @@ class AuthorDocument(Document):
     """An author."""
 
     name = StringField(required=True, max_length=100)
-    version = IntField(default=0, min_value=0)
+    version = VersionField()
 
     meta = {"collection": "authors"}
 
@@ -43,7 +48,7 @@ class AuthorDocument(Document):
 class AttachmentDocument(EmbeddedDocument):
     """A file a book owns (the file itself lives in GridFS)."""
 
-    file_id = ObjectIdField(required=True)
+    file_id = FileIdField(required=True)
     filename = StringField(required=True)
     content_type = StringField()
     length = IntField(default=0)
@@ -53,10 +58,10 @@ class BookDocument(Document):
     """A book, referring to its author and (optionally) its editor."""
 
     title = StringField(required=True, max_length=100)
-    author_id = ReferenceField(AuthorDocument, required=True)
-    editor_id = ReferenceField(AuthorDocument)
+    author_id = ReferenceField(AuthorDocument, required=True, reverse_delete_rule=CASCADE)
+    editor_id = ReferenceField(AuthorDocument, reverse_delete_rule=NULLIFY)
     attachments = ListField(EmbeddedDocumentField(AttachmentDocument))
-    version = IntField(default=0, min_value=0)
+    version = VersionField()
 
     meta = {"collection": "books", "indexes": ["author_id", "editor_id"]}
 
@@ -64,9 +69,9 @@ class BookDocument(Document):
 class ReviewDocument(Document):
     """A review of a book, possibly a reply to another review."""
 
-    book_id = ReferenceField(BookDocument, required=True)
+    book_id = ReferenceField(BookDocument, required=True, reverse_delete_rule=CASCADE)
     text = StringField(required=True)
-    parent_id = ReferenceField("ReviewDocument")
+    parent_id = ReferenceField("self", reverse_delete_rule=CASCADE)
 
     meta = {"collection": "reviews", "indexes": ["book_id", "parent_id"]}
 
@@ -75,7 +80,7 @@ class ShelfDocument(Document):
     """A reading list of books."""
 
     name = StringField(required=True, max_length=100)
-    book_ids = ListField(ReferenceField(BookDocument))
+    book_ids = ListField(ReferenceField(BookDocument, reverse_delete_rule=PULL))
 
     meta = {"collection": "shelves", "indexes": ["book_ids"]}
 
@@ -83,7 +88,7 @@ class ShelfDocument(Document):
 class ContractDocument(Document):
     """A publishing contract with an author."""
 
-    author_id = ReferenceField(AuthorDocument, required=True)
+    author_id = ReferenceField(AuthorDocument, required=True, reverse_delete_rule=DENY)
     title = StringField(required=True, max_length=100)
 
     meta = {"collection": "contracts", "indexes": ["author_id"]}
@@ -92,11 +97,11 @@ class ContractDocument(Document):
 class PostDocument(Document):
     """A blog post by an author."""
 
-    author_id = ReferenceField(AuthorDocument, required=True)
+    author_id = ReferenceField(AuthorDocument, required=True, reverse_delete_rule=CASCADE)
     title = StringField(required=True, max_length=100)
     body = StringField(default="")
     published = BooleanField(default=False)
-    version = IntField(default=0, min_value=0)
+    version = VersionField()
 
     meta = {"collection": "posts", "indexes": ["author_id"]}
 
@@ -104,32 +109,8 @@ class PostDocument(Document):
 class CommentDocument(Document):
     """A comment on a post."""
 
-    post_id = ReferenceField(PostDocument, required=True)
+    post_id = ReferenceField(PostDocument, required=True, reverse_delete_rule=CASCADE)
     by = StringField(required=True, max_length=100)
     text = StringField(required=True)
 
     meta = {"collection": "comments", "indexes": ["post_id"]}
-
-
-LIBRARY_DOCUMENTS: dict[str, type[Document]] = {
-    "authors": AuthorDocument,
-    "books": BookDocument,
-    "reviews": ReviewDocument,
-    "shelves": ShelfDocument,
-    "contracts": ContractDocument,
-    "posts": PostDocument,
-    "comments": CommentDocument,
-}
-
-_RULES = {
-    Rule.DO_NOTHING: mongoengine.DO_NOTHING,
-    Rule.NULLIFY: mongoengine.NULLIFY,
-    Rule.CASCADE: mongoengine.CASCADE,
-    Rule.DENY: mongoengine.DENY,
-    Rule.PULL: mongoengine.PULL,
-}
-
-for _relation in RELATIONS:
-    LIBRARY_DOCUMENTS[_relation.target].register_delete_rule(
-        LIBRARY_DOCUMENTS[_relation.source], _relation.field, _RULES[_relation.rule]
-    )

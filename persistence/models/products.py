@@ -12,6 +12,8 @@ from mongoengine import (
     StringField,
 )
 
+from persistence.fields import VersionField
+
 
 class DimensionsDocument(EmbeddedDocument):
     """A product's size (embedded)."""
@@ -29,6 +31,6 @@ class ProductDocument(Document):
     stock = IntField(default=0)
     tags = ListField(StringField())
     dimensions = EmbeddedDocumentField(DimensionsDocument)
-    version = IntField(default=0, min_value=0)
+    version = VersionField()
 
     meta = {"collection": "products", "indexes": ["category", "price"]}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from mongoengine import BooleanField, Document, EmailField, IntField, StringField
+from mongoengine import BooleanField, Document, EmailField, StringField
+
+from persistence.fields import VersionField
 
 
 class UserDocument(Document):
@@ -11,6 +13,6 @@ class UserDocument(Document):
     name = StringField(required=True, max_length=100)
     email = EmailField(required=True, unique=True)
     active = BooleanField(default=True)
-    version = IntField(default=0, min_value=0)
+    version = VersionField()
 
     meta = {"collection": "users", "indexes": ["name"]}

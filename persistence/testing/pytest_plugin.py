@@ -15,11 +15,9 @@ Fixtures:
     after the test.  Yields the ``AsyncDatabase``.  UUIDs are stored as
     ``uuidRepresentation="standard"`` (the :func:`connect_async` default) unless the URI
     chooses another.
-``mongo_uow``
-    A factory of :class:`~adapters.mongo.MongoUnitOfWork` on that alias (integration).
-``memory_uow``
-    A factory of :class:`~adapters.memory.InMemoryUnitOfWork` sharing one fresh store
-    (fast unit tests: the same service code, no server).
+
+Units of work for these (``mongo_uow``, ``memory_uow``) come from the adapters' own
+plugin, ``adapters.testing``.
 
 Async tests need ``pytest-asyncio``; the project runs them all on one session-wide event
 loop (``asyncio_default_fixture_loop_scope = session`` and
@@ -31,14 +29,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
 from .embedded_server import EmbeddedServer
 
-__all__ = ["async_alias", "memory_uow", "mongo_uow", "mongodb_uri"]
+__all__ = ["async_alias", "mongodb_uri"]
 
 
 @pytest.fixture(scope="session")
@@ -68,20 +66,3 @@ async def async_alias(mongodb_uri: str) -> AsyncIterator[Any]:
     finally:
         await client.drop_database(name)
         await disconnect_async("default")
-
-
-@pytest.fixture
-def mongo_uow(async_alias: Any) -> Callable[[], Any]:
-    """Makes :class:`MongoUnitOfWork` instances on the test's database."""
-    from adapters.mongo import MongoUnitOfWork
-
-    return lambda: MongoUnitOfWork("default")
-
-
-@pytest.fixture
-def memory_uow() -> Callable[[], Any]:
-    """Makes :class:`InMemoryUnitOfWork` instances sharing one fresh store."""
-    from adapters.memory import InMemoryStore, InMemoryUnitOfWork
-
-    store = InMemoryStore()
-    return lambda: InMemoryUnitOfWork(store)

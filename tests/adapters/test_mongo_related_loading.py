@@ -13,6 +13,7 @@ import persistence  # noqa: F401
 from adapters.mongo import MongoUnitOfWork
 from domain.library import Author, Book, Shelf
 from persistence.engine import connect_async, disconnect_async
+from persistence.models import registry
 
 
 class Finds(monitoring.CommandListener):
@@ -51,14 +52,14 @@ async def test_one_query_per_related_collection(finds: Finds) -> None:
         for i in range(200)
     ]
     shelves = [Shelf(name=f"S{i}", book_ids=[b.id for b in books[i::10]]) for i in range(10)]
-    async with MongoUnitOfWork() as uow:
+    async with MongoUnitOfWork(registry) as uow:
         await uow.authors.add_many(authors)
         await uow.books.add_many(books)
         await uow.shelves.add_many(shelves)
         await uow.commit()
 
     finds.collections.clear()
-    async with MongoUnitOfWork() as uow:
+    async with MongoUnitOfWork(registry) as uow:
         loaded = await uow.books.find_related(with_related=("author", "editor"))
         assert finds.collections == ["books", "authors"]  # 200 books, 400 references
         finds.collections.clear()

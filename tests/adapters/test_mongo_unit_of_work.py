@@ -11,6 +11,7 @@ from adapters.mongo import MongoUnitOfWork
 from domain.entities import User
 from domain.errors import TransactionsUnsupported
 from persistence.engine import connect_async, disconnect_async
+from persistence.models import registry
 from persistence.testing import EmbeddedServer
 
 
@@ -20,11 +21,11 @@ async def test_a_standalone_server_is_refused_when_the_block_starts() -> None:
     try:
         await connect_async("standalone_uow", alias="standalone", host=server.uri)
         with pytest.raises(TransactionsUnsupported, match="standalone"):
-            async with MongoUnitOfWork("standalone"):
+            async with MongoUnitOfWork(registry, alias="standalone"):
                 reached = True  # pragma: no cover
-        async with MongoUnitOfWork("standalone", transactions=False) as uow:
+        async with MongoUnitOfWork(registry, alias="standalone", transactions=False) as uow:
             await uow.users.add(User(name="Ann", email="ann@example.com"))
-        async with MongoUnitOfWork("standalone", transactions=False) as uow:
+        async with MongoUnitOfWork(registry, alias="standalone", transactions=False) as uow:
             assert await uow.users.count() == 1  # applied at once, as documented
     finally:
         await disconnect_async("standalone")
@@ -36,7 +37,7 @@ async def test_mongomock_is_refused_when_the_block_starts() -> None:
     await connect_async("m", alias="mock", mongo_client_class=mongomock.MongoClient)
     try:
         with pytest.raises(TransactionsUnsupported, match="mongomock"):
-            async with MongoUnitOfWork("mock"):
+            async with MongoUnitOfWork(registry, alias="mock"):
                 pytest.fail("the block must not run")  # pragma: no cover
     finally:
         await disconnect_async("mock")

@@ -1,8 +1,11 @@
 """One contract suite for the ports, run on every backend.
 
-``uow_factory`` returns a callable making fresh units of work over one shared backend
-state for the test: the memory adapters, the mongo adapters on the real server, and the
-mongo adapters on mongomock.  Backends lacking a capability skip with the reason.
+``backend`` makes units of work over any registry, sharing one backend state for the
+test: the memory adapters, the mongo adapters on the real server, and the mongo adapters
+on mongomock.  The repository and unit-of-work contract (``subject_suite``) runs through
+it for any registered aggregate; ``uow_factory`` gives the reference application's
+units of work to the tests of its queries, relations, files and services.  Backends
+lacking a capability skip with the reason.
 """
 
 from __future__ import annotations
@@ -12,8 +15,15 @@ from typing import Any
 
 import pytest
 
-from adapter_fixtures import mongo_uow_factory, mongomock_uow_factory  # noqa: F401
+from adapter_fixtures import (  # noqa: F401
+    mongo_backend,
+    mongo_uow_factory,
+    mongomock_backend,
+    mongomock_uow_factory,
+)
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from persistence.models import registry
+from persistence.registry import Registry
 
 CAPABILITIES: dict[str, frozenset[str]] = {
     "memory": frozenset({"transactions", "files"}),
@@ -33,8 +43,17 @@ def uow_factory(backend_name: str, request: pytest.FixtureRequest) -> Callable[[
     """Makes units of work sharing one backend state for this test."""
     if backend_name == "memory":
         store = InMemoryStore()
-        return lambda: InMemoryUnitOfWork(store)
+        return lambda: InMemoryUnitOfWork(registry, store)
     return request.getfixturevalue(f"{backend_name}_uow_factory")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def backend(backend_name: str, request: pytest.FixtureRequest) -> Callable[[Registry], Any]:
+    """Makes a unit of work over any registry, all sharing one backend state for this test."""
+    if backend_name == "memory":
+        store = InMemoryStore()
+        return lambda registry: InMemoryUnitOfWork(registry, store)
+    return request.getfixturevalue(f"{backend_name}_backend")  # type: ignore[no-any-return]
 
 
 @pytest.fixture

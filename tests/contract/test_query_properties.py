@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from domain.entities import Dimensions, Product
 from domain.specs import F, Order, Page, Predicate, SortKey
+from persistence.models import registry
 
 CATEGORIES = ["tools", "craft", "garden", None]
 TAGS = ["a", "b", "c", "d"]
@@ -98,7 +99,7 @@ orders = st.lists(
 async def both(mongo_uow_factory: Callable[[], Any]) -> tuple[Callable[[], Any], Callable[[], Any]]:
     data = _dataset()
     store = InMemoryStore()
-    memory = lambda: InMemoryUnitOfWork(store)  # noqa: E731
+    memory = lambda: InMemoryUnitOfWork(registry, store)  # noqa: E731
     for factory in (memory, mongo_uow_factory):
         async with factory() as uow:
             await uow.products.add_many(data)

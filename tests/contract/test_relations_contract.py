@@ -165,7 +165,7 @@ async def test_find_related_loads_each_related_repository_once(
         original = type(uow.authors).get_many
 
         async def counting(self: Any, ids: Any) -> Any:
-            calls.append(self.table)
+            calls.append(self.name)
             return await original(self, ids)
 
         monkeypatch.setattr(type(uow.authors), "get_many", counting)

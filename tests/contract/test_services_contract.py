@@ -1,5 +1,6 @@
-"""The example application services, one test body for every backend: fast unit tests
-on the memory adapters, integration tests on the server."""
+"""The reference application's services, one test body for every backend: fast unit
+tests on the memory adapters, integration tests on the server.  (The repository and
+unit-of-work contract itself is ``subject_suite``, run for any registered aggregate.)"""
 
 from __future__ import annotations
 
@@ -10,10 +11,18 @@ from typing import Any
 
 import pytest
 
-from domain.entities import Account
-from domain.errors import DeleteDenied, InsufficientFunds, NotFound
+from domain.entities import Account, User
+from domain.errors import Conflict, DeleteDenied, InsufficientFunds, NotFound
 from domain.library import Author, Book, Contract, Post, Review, Shelf
-from domain.services import attach_file, delete_author, publish_post, transfer_funds
+from domain.services import (
+    attach_file,
+    deactivate_users,
+    delete_author,
+    publish_post,
+    register_user,
+    rename_user,
+    transfer_funds,
+)
 from domain.specs import ALL
 
 UowFactory = Callable[[], Any]
@@ -132,3 +141,40 @@ async def test_delete_author_cascades_and_deletes_owned_files(
         assert await uow.files.ids() == [kept.file_id]  # the owned file went at the commit
     with pytest.raises(NotFound):
         await delete_author(uow_factory(), ann.id)
+
+
+async def test_register_rename_and_deactivate_users(uow_factory: UowFactory) -> None:
+    user = await register_user(uow_factory(), name="Linus", email="Linus@Example.com")
+    assert user.email == "linus@example.com"
+    with pytest.raises(Conflict) as info:
+        await register_user(uow_factory(), name="Imposter", email="LINUS@example.com")
+    assert info.value.field == "email"
+    renamed = await rename_user(uow_factory(), user.id, "Linus T.")
+    assert renamed.version == 1
+    other = await register_user(uow_factory(), name="Other", email="other@example.com")
+    assert await deactivate_users(uow_factory(), [user.id, other.id, "0" * 24]) == 2
+    async with uow_factory() as uow:
+        users = await uow.users.get_many([user.id, other.id])
+        assert await uow.users.count() == 2
+    assert [(u.name, u.email, u.active, u.version) for u in users] == [
+        ("Linus T.", "linus@example.com", False, 2),
+        ("Other", "other@example.com", False, 1),
+    ]
+
+
+async def test_a_service_called_inside_a_block_joins_it(
+    uow_factory: UowFactory, requires: Callable[[str], None]
+) -> None:
+    requires("transactions")
+    uow = uow_factory()
+    with pytest.raises(RuntimeError):
+        async with uow:
+            await uow.users.add(User(name="Outer", email="outer@example.com"))
+            await register_user(uow, name="Inner", email="inner@example.com")  # nested
+            raise RuntimeError("the outer block fails after the service committed")
+    async with uow:
+        assert await uow.users.count() == 0  # the service's commit did not commit
+        await register_user(uow, name="Inner", email="inner@example.com")
+        await uow.commit()
+    async with uow_factory() as check:
+        assert [u.email for u in await check.users.find()] == ["inner@example.com"]

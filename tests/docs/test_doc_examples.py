@@ -53,6 +53,7 @@ async def test_page_examples_run(
                 f"{page.name}[block {number}]",
                 "exec",
                 flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
+                dont_inherit=True,  # not this module's `from __future__ import annotations`
             )
             result = eval(code, namespace)  # the project's own docs
             if result is not None:

@@ -35,7 +35,10 @@ def test_the_page_documents_the_whole_configuration() -> None:
     assert 'asyncio_mode = "auto"' in config
     assert 'asyncio_default_fixture_loop_scope = "session"' in config
     assert 'asyncio_default_test_loop_scope = "session"' in config
-    assert 'pytest_plugins = ["persistence.testing.pytest_plugin"]' in files["conftest.py"]
+    assert (
+        'pytest_plugins = ["persistence.testing.pytest_plugin", "adapters.testing"]'
+        in files["conftest.py"]
+    )
 
 
 def test_a_fresh_project_from_the_page_alone_runs_green(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import persistence  # noqa: F401
 from adapters.mongo import MongoUnitOfWork
 from domain.entities import User
 from persistence.engine import connect_async, disconnect_async, get_async_connection
+from persistence.models import registry
 from persistence.testing import EmbeddedServer
 
 PASSWORD = "s3cr3t-Pa55word"
@@ -63,7 +64,7 @@ async def test_a_wrong_password_fails_at_first_use_without_leaking(
         assert isinstance(on_save.value.__context__, OperationFailure)
         assert on_save.value.__context__.code == 18
         with pytest.raises(OperationFailure) as again:
-            async with MongoUnitOfWork("authed") as uow:
+            async with MongoUnitOfWork(registry, alias="authed") as uow:
                 await uow.users.add(User(name="Eve", email="eve@example.com"))
         texts = [
             repr(client),

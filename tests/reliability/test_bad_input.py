@@ -20,6 +20,7 @@ from adapters.mongo import MongoUnitOfWork
 from domain.entities import User
 from domain.errors import Conflict, UnknownField, UnsupportedSpec
 from domain.specs import F, Matches
+from persistence.models import registry
 
 COUNT_ONLY = "count"
 
@@ -61,10 +62,10 @@ async def test_entities_validate_on_creation_and_on_change(client: Any) -> None:
         user.name = ""
     with pytest.raises(ValueError):
         user.email = "nope"
-    async with MongoUnitOfWork() as uow:
+    async with MongoUnitOfWork(registry) as uow:
         await uow.users.add(user)  # the refused changes never happened
         await uow.commit()
-    async with MongoUnitOfWork() as uow:
+    async with MongoUnitOfWork(registry) as uow:
         assert (await uow.users.get(user.id)).email == "ann@example.com"
 
 
@@ -72,7 +73,7 @@ async def test_unknown_fields_and_operators_fail_before_any_query(client: Any) -
     from mongoengine import async_query_counter
 
     await Strict.async_ensure_indexes()
-    async with MongoUnitOfWork(transactions=False) as uow:
+    async with MongoUnitOfWork(registry, transactions=False) as uow:
         await uow.users.count()  # the users collection is prepared
     async with async_query_counter() as queries:
         with pytest.raises(InvalidQueryError):
@@ -83,7 +84,7 @@ async def test_unknown_fields_and_operators_fail_before_any_query(client: Any) -
             await Strict.objects.only("colour").async_to_list()
         with pytest.raises(InvalidQueryError):
             await Strict.objects(name="a").async_update(set__colour="red")
-        async with MongoUnitOfWork(transactions=False) as uow:
+        async with MongoUnitOfWork(registry, transactions=False) as uow:
             with pytest.raises(UnknownField):
                 await uow.users.find(F("colour") == "red")
             with pytest.raises(UnknownField):
@@ -94,12 +95,12 @@ async def test_unknown_fields_and_operators_fail_before_any_query(client: Any) -
 
 
 async def test_user_strings_cannot_change_a_query_through_specs(client: Any) -> None:
-    async with MongoUnitOfWork() as uow:
+    async with MongoUnitOfWork(registry) as uow:
         await uow.users.add_many(
             [User(name="Ann", email="ann@example.com"), User(name="Bob", email="bob@example.com")]
         )
         await uow.commit()
-    async with MongoUnitOfWork() as uow:
+    async with MongoUnitOfWork(registry) as uow:
         for hostile_path in ("name__ne", "$where", "name.$gt", "$or"):
             with pytest.raises((UnknownField, UnsupportedSpec)):
                 await uow.users.find(F(hostile_path) == "x")
@@ -138,11 +139,11 @@ async def test_what_an_ordered_bulk_insert_leaves_behind(client: Any) -> None:
 
 
 async def test_add_many_conflicts_leave_nothing_inside_a_unit_of_work(client: Any) -> None:
-    async with MongoUnitOfWork() as uow:
+    async with MongoUnitOfWork(registry) as uow:
         await uow.users.add(User(name="Ann", email="ann@example.com"))
         await uow.commit()
     with pytest.raises(Conflict):
-        async with MongoUnitOfWork() as uow:
+        async with MongoUnitOfWork(registry) as uow:
             await uow.users.add_many(
                 [
                     User(name="Bob", email="bob@example.com"),
@@ -151,5 +152,5 @@ async def test_add_many_conflicts_leave_nothing_inside_a_unit_of_work(client: An
                 ]
             )
             await uow.commit()
-    async with MongoUnitOfWork() as uow:
+    async with MongoUnitOfWork(registry) as uow:
         assert sorted(u.name for u in await uow.users.find()) == ["Ann"]

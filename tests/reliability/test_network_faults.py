@@ -32,6 +32,7 @@ from persistence.engine import (
 )
 from persistence.engine.bridge import live_bridge_greenlets
 from persistence.engine.transactions import open_transaction_sessions
+from persistence.models import registry
 from persistence.testing import async_fail_point
 
 ONCE = {"times": 1}
@@ -83,19 +84,19 @@ async def test_a_unit_of_work_reruns_its_block_once_after_a_network_error(client
         runs.append(1)
         await uow.users.add(User(name="Ann", email="ann@example.com"))
 
-    async with MongoUnitOfWork() as uow:  # the collection and its indexes exist
+    async with MongoUnitOfWork(registry) as uow:  # the collection and its indexes exist
         await uow.users.count()
     async with async_fail_point(client, mode=ONCE, data=_close("insert")):
-        await MongoUnitOfWork().run(register, retries=3)
+        await MongoUnitOfWork(registry).run(register, retries=3)
     assert len(runs) == 2
-    async with MongoUnitOfWork() as uow:
+    async with MongoUnitOfWork(registry) as uow:
         assert await uow.users.count() == 1  # nothing doubled
 
 
 async def test_a_repository_write_with_retryable_writes_outside_a_transaction(
     client: Any,
 ) -> None:
-    async with MongoUnitOfWork(transactions=False) as uow:
+    async with MongoUnitOfWork(registry, transactions=False) as uow:
         await uow.users.count()
         async with async_fail_point(client, mode=ONCE, data=_close("insert")):
             await uow.users.add(User(name="Bob", email="bob@example.com"))
@@ -213,7 +214,7 @@ async def test_cancelling_200_in_flight_tasks_leaves_nothing_behind(client: Any)
             await Counter(name=f"tx{i}").async_save()
 
     async def unit_of_work(i: int) -> None:
-        async with MongoUnitOfWork() as uow:
+        async with MongoUnitOfWork(registry) as uow:
             await uow.users.add(User(name="U", email=f"u{i}@example.com"))
             await uow.commit()
 

@@ -37,6 +37,7 @@ from domain.specs import ALL, Change, Changes, F
 from eventually import HANG_S, until
 from persistence.engine.bridge import live_bridge_greenlets
 from persistence.engine.transactions import open_transaction_sessions
+from persistence.models import registry
 
 T = TypeVar("T")
 
@@ -62,7 +63,7 @@ FULL = SoakSize(tasks=500, operations=10_000, deadline_s=600.0, min_operations=1
 
 
 def _unit() -> MongoUnitOfWork:
-    return MongoUnitOfWork()
+    return MongoUnitOfWork(registry)
 
 
 async def _in_block(work: Callable[[Any], Awaitable[T]]) -> T:

@@ -1,23 +1,34 @@
-"""Query methods both adapters derive from their own ``find``."""
+"""What both adapters' query repositories share: their aggregate, its spec pipeline, and
+the query methods derived from ``find``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from domain.relations import Loaded, load_related
 from domain.specs import ALL, FIRST_PAGE, NO_ORDER, Order, Page, Predicate
+from persistence.registry import Registration
 
-__all__ = ["DerivedQueries"]
+from .query_plan import QueryPlanner
+from .unit_of_work import BaseUnitOfWork
+
+__all__ = ["RepositoryBase"]
 
 E = TypeVar("E")
 
 
-class DerivedQueries(Generic[E]):
-    """``first`` and ``find_related`` on top of a repository's ``find``."""
+class RepositoryBase(Generic[E]):
+    """One registered aggregate, seen through a unit of work."""
 
-    table: str
-    _uow: Any
+    def __init__(self, uow: BaseUnitOfWork, aggregate: Registration[E]) -> None:
+        self._uow = uow
+        self.registration = aggregate
+        self.name = aggregate.name
+        self.entity_cls = aggregate.entity_cls
+        self._mapper = aggregate.mapper
+        self._plan = QueryPlanner(aggregate)
+        self._entity_name = aggregate.entity_cls.__name__
 
     async def find(
         self, spec: Predicate = ALL, *, order: Order = NO_ORDER, page: Page = FIRST_PAGE
@@ -40,4 +51,5 @@ class DerivedQueries(Generic[E]):
         """``find`` with the named relations loaded: one ``get_many`` per related
         repository (one query per related collection on MongoDB)."""
         found = await self.find(spec, order=order, page=page)
-        return await load_related(self._uow, self.table, found, with_related)
+        relations = self._uow.registry.relations_from(self.name)
+        return await load_related(self._uow, relations, found, with_related)

@@ -1,0 +1,124 @@
+"""The one spec pipeline of both adapters: check the paths, validate, compile once.
+
+A :class:`QueryPlanner` is made per aggregate from its registration.  Each method turns
+a spec into what an adapter executes (a MongoDB filter, sort, page, pipeline or update
+document), refusing a path the entity lacks with ``UnknownField`` and a value or spec
+it cannot translate with ``UnsupportedSpec`` before anything runs.  The adapters'
+repositories then differ only in how they execute a plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from domain.specs import (
+    Changes,
+    GroupBy,
+    Order,
+    Page,
+    Predicate,
+    field_paths,
+    validate_changes,
+    validate_paths,
+)
+from persistence.registry import Registration
+
+from .mongo_query import (
+    compile_changes,
+    compile_filter,
+    compile_group,
+    compile_sort,
+    keyset_filter,
+)
+
+__all__ = ["FindPlan", "QueryPlanner", "UpdatePlan"]
+
+
+@attrs.frozen
+class FindPlan:
+    """A find: filter, sort (stored paths, ``_id`` last), skip and limit.
+
+    ``order_by`` is the same sort as MongoEngine ``order_by`` keys (entity paths).
+    ``empty`` is true when the page asks for nothing (``limit=0``).
+    """
+
+    filter: dict[str, Any]
+    sort: list[tuple[str, int]]
+    order_by: tuple[str, ...]
+    skip: int
+    limit: int | None
+    empty: bool
+
+
+@attrs.frozen
+class UpdatePlan:
+    """An update of every match: filter and MongoDB update document."""
+
+    filter: dict[str, Any]
+    update: dict[str, Any]
+
+
+class QueryPlanner:
+    """Specs of one aggregate compiled to MongoDB's query language."""
+
+    def __init__(self, aggregate: Registration[Any]) -> None:
+        self.entity_cls = aggregate.entity_cls
+        self.ids = aggregate.id_paths
+        self.version_field = aggregate.version_field
+
+    def check(self, paths: Iterable[str]) -> None:
+        """``UnknownField`` for the first path the entity lacks."""
+        validate_paths(self.entity_cls, paths)
+
+    def where(self, spec: Predicate) -> dict[str, Any]:
+        """The filter selecting ``spec``'s matches."""
+        self.check(field_paths(spec))
+        return compile_filter(spec, self.ids)
+
+    def find(self, spec: Predicate, order: Order, page: Page) -> FindPlan:
+        """The find for ``spec`` in ``order``, paged (keyset paging included)."""
+        self.check([*field_paths(spec), *(k.path for k in order.keys)])
+        parts = [compile_filter(spec, self.ids), keyset_filter(order, page, self.ids)]
+        query = {"$and": [p for p in parts if p]} if any(parts) else {}
+        keys = order.with_id()
+        return FindPlan(
+            filter=query,
+            sort=compile_sort(order),
+            order_by=tuple(f"{'-' if k.descending else ''}{k.path}" for k in keys),
+            skip=page.skip,
+            limit=page.limit or None,
+            empty=page.limit == 0,
+        )
+
+    def project(
+        self, fields: Iterable[str], spec: Predicate, order: Order, page: Page
+    ) -> tuple[FindPlan, tuple[str, ...]]:
+        """The find of a projection, and the checked fields."""
+        fields = tuple(fields)
+        self.check(fields)
+        return self.find(spec, order, page), fields
+
+    def distinct(self, path: str, spec: Predicate) -> dict[str, Any]:
+        """The filter of a distinct over ``path`` (checked)."""
+        self.check([path])
+        return self.where(spec)
+
+    def group(self, group: GroupBy) -> list[dict[str, Any]]:
+        """The aggregation pipeline of ``group``."""
+        self.check([*group.keys, *(a.path for a in group.aggregates if a.path)])
+        self.check(field_paths(group.where))
+        return compile_group(group, self.ids)
+
+    def update(self, spec: Predicate, changes: Changes) -> UpdatePlan:
+        """The update applying ``changes`` (validated against the entity) to the
+        matches; the version field, if any, is incremented unless changed."""
+        self.check([*field_paths(spec), *(c.path for c in changes.items)])
+        changes = validate_changes(self.entity_cls, changes)
+        update = compile_changes(changes, self.ids)
+        version = self.version_field
+        if version is not None and not any(c.path == version for c in changes.items):
+            update.setdefault("$inc", {})[version] = 1
+        return UpdatePlan(compile_filter(spec, self.ids), update)

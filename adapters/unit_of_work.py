@@ -1,0 +1,245 @@
+"""What every unit of work does, whatever the backend: blocks, nesting, retries,
+rollback-only state, compensated files and repositories built from a registry.
+
+An adapter subclasses :class:`BaseUnitOfWork` and supplies only what differs:
+
+``_make_repository(aggregate)``
+    its query repository for one registered aggregate;
+``_open()`` / ``_close()``
+    set up and tear down a whole outermost block (optional);
+``_begin()`` / ``_commit()`` / ``_abort(error)``
+    start a unit, keep its work, discard its work.
+
+A nested ``async with uow:`` joins the block already open: only the outermost
+``commit()`` commits; a nested ``commit()`` just marks the nested block done.  A nested
+block left by an exception, or without its ``commit()``, or rolled back, makes the whole
+unit rollback-only (its work cannot be undone alone).  ``run(work, retries=n)`` runs
+``work(uow)`` in a block and commits, re-running it all on a write conflict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, TypeVar, overload
+
+from domain.errors import ConcurrencyConflict, UnitOfWorkError
+from domain.ports import AggregateRepository, FileStore, QueryRepository
+from persistence.registry import Registration, Registry
+
+from .compensated_files import CompensatedFiles
+from .error_chain import error_chain
+
+__all__ = ["BaseUnitOfWork", "is_retryable"]
+
+E = TypeVar("E")
+T = TypeVar("T")
+X = TypeVar("X", bound=BaseException)
+R = TypeVar("R", bound=AggregateRepository[Any])
+U = TypeVar("U", bound="BaseUnitOfWork")
+
+
+def is_retryable(exc: BaseException | None) -> bool:
+    """A write conflict: a ``ConcurrencyConflict``, or a server error labelled
+    ``TransientTransactionError``, anywhere in the chain of causes."""
+    for link in error_chain(exc):
+        if isinstance(link, ConcurrencyConflict):
+            return True
+        has_label = getattr(link, "has_error_label", None)
+        if has_label is not None and has_label("TransientTransactionError"):
+            return True
+    return False
+
+
+class BaseUnitOfWork:
+    """A unit of work over the aggregates of ``registry`` (see :class:`domain.ports.UnitOfWork`)."""
+
+    def __init__(self, registry: Registry, files: FileStore) -> None:
+        registry.resolve()
+        self.registry = registry
+        self._files = CompensatedFiles(files)
+        self._repositories: dict[str, Any] = {}
+        self._active = False
+        self._failed: BaseException | None = None
+        self._levels: list[bool] = []  # per open nested block: whether it committed
+        self._lock = asyncio.Lock()
+
+    # -- hooks ------------------------------------------------------------------------
+
+    def _make_repository(self, aggregate: Registration[Any]) -> QueryRepository[Any]:
+        raise NotImplementedError  # pragma: no cover - every adapter has its own
+
+    async def _open(self) -> None:
+        """Before the first unit of an outermost block."""
+
+    async def _close(self) -> None:
+        """After an outermost block ended (always runs)."""
+
+    async def _begin(self) -> None:
+        """Start a unit (after ``_open``, and after every commit or rollback)."""
+
+    async def _commit(self) -> None:
+        """Keep the work of the unit."""
+
+    async def _abort(self, error: BaseException | None) -> None:
+        """Discard the work of the unit (``error``: why, if it failed)."""
+
+    # -- repositories -------------------------------------------------------------------
+
+    @overload
+    def repo(self, key: type[R]) -> R: ...
+
+    @overload
+    def repo(self, key: type[E]) -> QueryRepository[E]: ...
+
+    def repo(self, key: type[Any]) -> Any:
+        """The repository of a registered entity class, or of the aggregate's own
+        repository class (``KeyError`` if not registered)."""
+        return self.repository(self.registry.registration(key).name)
+
+    def repository(self, name: str) -> QueryRepository[Any]:
+        """The repository registered as ``name`` (``KeyError`` if none)."""
+        self.require_active()
+        found = self._repositories.get(name)
+        if found is None:
+            aggregate = self.registry.registration(name)
+            found = self._make_repository(aggregate)
+            if aggregate.repository_cls is not None:
+                found = aggregate.repository_cls(found)
+            self._repositories[name] = found
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        """``uow.orders``: the repository registered as ``orders``."""
+        registry = self.__dict__.get("registry")
+        if registry is None or name.startswith("_") or name not in registry:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+        return self.repository(name)
+
+    @property
+    def files(self) -> CompensatedFiles:
+        """The file store, compensated by this unit of work."""
+        self.require_active()
+        return self._files
+
+    # -- state ----------------------------------------------------------------------------
+
+    def require_active(self) -> None:
+        """``UnitOfWorkError`` outside ``async with``."""
+        if not self._active:
+            raise UnitOfWorkError("use the unit of work inside `async with uow:`")
+
+    @property
+    def depth(self) -> int:
+        """How many blocks are open (0 outside, 1 in the outermost)."""
+        return len(self._levels) + (1 if self._active else 0)
+
+    def mark_rollback_only(self, error: X) -> X:
+        """Make the current unit rollback-only because of ``error``; return ``error``."""
+        self._failed = error
+        return error
+
+    @asynccontextmanager
+    async def operation(self) -> AsyncIterator[None]:
+        """Serialize repository operations: one unit never runs two at once."""
+        self.require_active()
+        async with self._lock:
+            yield
+
+    # -- blocks ---------------------------------------------------------------------------
+
+    async def __aenter__(self: U) -> U:
+        if self._active:
+            self._levels.append(False)
+            return self
+        await self._open()
+        try:
+            await self._begin()
+        except BaseException:
+            await self._close()
+            raise
+        self._failed = None
+        self._active = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._levels:
+            committed = self._levels.pop()
+            if self._failed is None:
+                if exc is not None:
+                    self.mark_rollback_only(exc)
+                elif not committed:
+                    error = UnitOfWorkError("a nested block ended without commit()")
+                    self.mark_rollback_only(error)
+            return
+        try:
+            await self._abort(exc)
+        finally:
+            self._active = False
+            self._failed = None
+            try:
+                await self._files.rolled_back()
+            finally:
+                await self._close()
+
+    async def commit(self) -> None:
+        """Keep the work done in the block so far; later work is a new unit."""
+        self.require_active()
+        if self._levels:
+            if self._failed is not None:
+                raise UnitOfWorkError(
+                    f"the unit of work is rollback-only after an earlier error: {self._failed}"
+                ) from self._failed
+            self._levels[-1] = True
+            return
+        async with self._lock:
+            failed, self._failed = self._failed, None
+            if failed is not None:
+                await self._abort(None)
+                await self._begin()
+                await self._files.rolled_back()
+                raise UnitOfWorkError(
+                    f"the unit of work was rolled back after an earlier error: {failed}"
+                ) from failed
+            await self._commit()
+            await self._begin()
+            await self._files.committed()
+
+    async def rollback(self) -> None:
+        """Discard the work done since the last commit."""
+        self.require_active()
+        if self._levels:
+            if self._failed is None:
+                self.mark_rollback_only(UnitOfWorkError("a nested block rolled back"))
+            return
+        async with self._lock:
+            self._failed = None
+            await self._abort(None)
+            await self._begin()
+            await self._files.rolled_back()
+
+    async def run(self: U, work: Callable[[U], Awaitable[T]], *, retries: int = 0) -> T:
+        """``work(uow)`` in a block, then commit; on a write conflict (see
+        :func:`is_retryable`) the whole block runs again, at most ``retries`` more times.
+        Inside an open block it joins it and is not retried."""
+        attempt = 0
+        while True:
+            nested = self._active
+            try:
+                async with self:
+                    result = await work(self)
+                    await self.commit()
+                return result
+            except Exception as exc:
+                if nested or attempt >= retries or not is_retryable(exc):
+                    raise
+                attempt += 1
+                await asyncio.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))

@@ -1,0 +1,34 @@
+"""The reference application's registry: each entity bound to its Document, once."""
+
+from __future__ import annotations
+
+from domain.entities import Account, Product, User
+from domain.library import Author, Book, Comment, Contract, Post, Review, Shelf
+from persistence.registry import Registry
+
+from .accounts import AccountDocument
+from .library import (
+    AuthorDocument,
+    BookDocument,
+    CommentDocument,
+    ContractDocument,
+    PostDocument,
+    ReviewDocument,
+    ShelfDocument,
+)
+from .products import ProductDocument
+from .users import UserDocument
+
+__all__ = ["registry"]
+
+registry = Registry()
+registry.add(User, UserDocument)
+registry.add(Product, ProductDocument)
+registry.add(Author, AuthorDocument)
+registry.add(Book, BookDocument)
+registry.add(Review, ReviewDocument)
+registry.add(Shelf, ShelfDocument)
+registry.add(Contract, ContractDocument)
+registry.add(Post, PostDocument)
+registry.add(Comment, CommentDocument)
+registry.add(Account, AccountDocument)
