@@ -16,7 +16,7 @@ from domain.entities import Account, Product, User
 from domain.errors import TransactionsUnsupported, UnitOfWorkError
 from domain.library import Author, Book, Comment, Contract, Post, Review, Shelf
 from persistence.engine import TransactionsNotSupportedError, async_run_in_transaction
-from persistence.engine.overrides import override
+from persistence.engine.task_switches import switched
 from persistence.mapping import DocumentMapper
 from persistence.models import DOCUMENTS
 
@@ -107,7 +107,7 @@ class MongoUnitOfWork(Composition):
         self._switches = ExitStack()
         if self.alias != DEFAULT_CONNECTION_NAME:  # the documents follow the unit's alias
             for document_cls in DOCUMENTS.values():
-                self._switches.enter_context(override(document_cls, alias=self.alias))
+                self._switches.enter_context(switched(document_cls, alias=self.alias))
         try:
             if self.transactions:
                 await self._begin()

@@ -20,7 +20,10 @@ from mongoengine.connection import (
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from . import aliases
+from .aliases import async_aliases, is_async_connection
 from .bridge import in_bridge
+from .class_collections import forget_alias
 from .facades import ClientFacade, DatabaseFacade
 
 __all__ = [
@@ -32,20 +35,12 @@ __all__ = [
     "is_async_connection",
 ]
 
-_settings: dict[str, dict[str, Any]] = {}
-_clients: dict[str, Any] = {}
-_dbs: dict[str, Any] = {}
 _facade_dbs: dict[str, DatabaseFacade] = {}
 _facade_clients: dict[str, ClientFacade] = {}
 
 # Settings that select the database or are ours, not the driver's.
 _NOT_FOR_DRIVER = frozenset({"name", "mongo_client_class"})
 _RENAMED = {"authentication_source": "authSource", "authentication_mechanism": "authMechanism"}
-
-
-def is_async_connection(alias: str = DEFAULT_CONNECTION_NAME) -> bool:
-    """True when ``alias`` was registered with :func:`connect_async`."""
-    return alias in _settings
 
 
 def _driver_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
@@ -101,9 +96,10 @@ def _new_client(alias: str, settings: dict[str, Any]) -> Any:
 
 def _shared_client(settings: dict[str, Any]) -> Any | None:
     wanted = {k: v for k, v in settings.items() if k != "name"}
-    for other_alias, other in _settings.items():
-        if {k: v for k, v in other.items() if k != "name"} == wanted and other_alias in _clients:
-            return _clients[other_alias]
+    for other_alias, client in aliases.registered_clients().items():
+        other = aliases.settings_of(other_alias) or {}
+        if {k: v for k, v in other.items() if k != "name"} == wanted:
+            return client
     return None
 
 
@@ -123,44 +119,27 @@ async def connect_async(
             "use another alias or disconnect() it first"
         )
     settings = _get_connection_settings(db, **kwargs)
-    if alias in _settings:
-        if _settings[alias] != settings:
+    registered = aliases.settings_of(alias)
+    if registered is not None:
+        if registered != settings:
             raise ConnectionFailure(
                 f"A different connection with alias `{alias}` was already registered. "
                 "Use disconnect_async() first"
             )
-        return _clients[alias]
+        return aliases.client_of(alias)
     client = _shared_client(settings) or _new_client(alias, settings)
-    _settings[alias] = settings
-    _clients[alias] = client
+    aliases.register(alias, settings, client)
     return client
-
-
-def _require(alias: str) -> None:
-    if alias not in _settings:
-        if alias in me_connection._connection_settings:
-            raise ConnectionFailure(
-                f"Alias {alias!r} is a sync connection; register it with connect_async() "
-                "to use async_ methods"
-            )
-        if alias == DEFAULT_CONNECTION_NAME:
-            raise ConnectionFailure("You have not defined a default connection")
-        raise ConnectionFailure(f'Connection with alias "{alias}" has not been defined')
 
 
 def get_async_connection(alias: str = DEFAULT_CONNECTION_NAME) -> Any:
     """The ``AsyncMongoClient`` (or mongomock twin) of an async alias."""
-    _require(alias)
-    return _clients[alias]
+    return aliases.client_of(alias)
 
 
 def get_async_db(alias: str = DEFAULT_CONNECTION_NAME) -> AsyncDatabase[Any]:
     """The ``AsyncDatabase`` of an async alias."""
-    db = _dbs.get(alias)
-    if db is None:
-        _require(alias)
-        db = _dbs[alias] = _clients[alias][_settings[alias]["name"]]
-    return db
+    return aliases.database_of(alias)  # type: ignore[no-any-return]
 
 
 def get_facade_db(alias: str) -> DatabaseFacade:
@@ -191,26 +170,19 @@ def connection_for_alias(alias: str) -> Any:
 
 async def disconnect_async(alias: str = DEFAULT_CONNECTION_NAME) -> None:
     """Forget an async alias; close its client unless another alias shares it."""
-    from .collections import forget_alias
-
-    settings = _settings.pop(alias, None)
-    client = _clients.pop(alias, None)
-    _dbs.pop(alias, None)
+    settings, client = aliases.forget(alias)
     _facade_dbs.pop(alias, None)
     _facade_clients.pop(alias, None)
     if settings is None:
         return
     forget_alias(alias)
-    if client is not None and all(client is not other for other in _clients.values()):
+    if client is not None and all(
+        client is not other for other in aliases.registered_clients().values()
+    ):
         await client.close()
 
 
 async def disconnect_all_async() -> None:
     """Disconnect every async alias."""
-    for alias in list(_settings):
+    for alias in async_aliases():
         await disconnect_async(alias)
-
-
-def async_aliases() -> frozenset[str]:
-    """The registered async aliases."""
-    return frozenset(_settings)

@@ -24,7 +24,7 @@ from bson import DBRef, ObjectId
 from mongoengine.base import get_document
 from mongoengine.errors import DoesNotExist
 
-from .collections import ensure_prepared, is_async_class
+from .class_collections import ensure_prepared, is_async_class
 from .sessions import session_for
 
 __all__ = [
@@ -285,7 +285,7 @@ def lazy_fetch_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
 
     def fetch(self: Any, force: bool = False) -> Any:
         if wants_proxy(self.document_type) and (self._cached_doc is None or force):
-            from .collections import alias_of
+            from .class_collections import alias_of
 
             raise RuntimeError(
                 f"LazyReference.fetch() cannot run on async connection "

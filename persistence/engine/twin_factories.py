@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .bridge import greenlet_spawn
-from .collections import facade_collection, is_async_class
+from .class_collections import facade_collection, is_async_class
 from .guard import check_async_target
 
 __all__ = [
