@@ -152,10 +152,17 @@ def get_facade_db(alias: str) -> DatabaseFacade:
 
 def get_facade_client(alias: str) -> ClientFacade:
     """The blocking facade of an async alias's client (for code in the bridge)."""
-    client = _facade_clients.get(alias)
-    if client is None:
-        client = _facade_clients[alias] = ClientFacade(get_async_connection(alias))
-    return client
+    facade = _facade_clients.get(alias)
+    if facade is None:
+        client = get_async_connection(alias)
+        for other in _facade_clients.values():  # aliases sharing a client share its facade
+            if other.async_target is client:
+                facade = other
+                break
+        else:
+            facade = ClientFacade(client)
+        _facade_clients[alias] = facade
+    return facade
 
 
 def db_for_alias(alias: str) -> Any:

@@ -35,6 +35,7 @@ from . import (
 from .guard import guard_classmethod, guard_item_access, guard_method, targets_async
 from .io_methods import TWINS, Make, Owner, hand_written_twins
 from .signals import install_async_receivers
+from .sync_code import run_sync, sync_semantics
 from .task_local import TaskLocal
 
 __all__ = ["SUPPORTED_MONGOENGINE", "GraftError", "activate", "is_active"]
@@ -167,7 +168,7 @@ def _get_collection_wrapper(original: classmethod) -> classmethod:  # type: igno
 def _safe_repr_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def __repr__(self: Any) -> str:
-        if targets_async(self):
+        if targets_async(self) and not sync_semantics():
             name = self._document.__name__
             return f"<{type(self).__name__} of {name} on an async connection (not evaluated)>"
         return original(self)  # type: ignore[no-any-return]
@@ -290,6 +291,7 @@ EXPORTS: dict[str, Any] = {
     "async_no_dereference": context_managers.async_no_dereference,
     "async_no_sub_classes": context_managers.async_no_sub_classes,
     "AsyncReferenceProxy": references.AsyncReferenceProxy,
+    "run_sync": run_sync,
 }
 
 

@@ -24,8 +24,10 @@ from bson import DBRef, ObjectId
 from mongoengine.base import get_document
 from mongoengine.errors import DoesNotExist
 
+from . import aliases
 from .class_collections import ensure_prepared, is_async_class
 from .sessions import session_for
+from .sync_code import sync_semantics
 
 __all__ = [
     "AsyncReferenceProxy",
@@ -129,8 +131,9 @@ def wants_proxy(document_type: Any) -> bool:
 
     Always so for async classes, in the bridge too, so a document looks the same however
     it was loaded; explicit loading (``async_fetch``, ``async_select_related``) fetches.
+    Inside :func:`~.sync_code.run_sync` references load as in sync MongoEngine.
     """
-    return is_async_class(document_type)
+    return is_async_class(document_type) and not sync_semantics()
 
 
 def lazy_load_ref_wrapper(original: staticmethod) -> staticmethod:  # type: ignore[type-arg]
@@ -139,6 +142,8 @@ def lazy_load_ref_wrapper(original: staticmethod) -> staticmethod:  # type: igno
 
     def _lazy_load_ref(ref_cls: Any, dbref: Any) -> Any:
         if isinstance(dbref, AsyncReferenceProxy):
+            if dbref._document is None and sync_semantics():
+                dbref.__dict__["_document"] = load(ref_cls, dbref.to_dbref())
             return dbref._document if dbref._document is not None else dbref
         if wants_proxy(ref_cls):
             return AsyncReferenceProxy(ref_cls, dbref)
@@ -237,28 +242,46 @@ def _refill(container: Any, values: Any) -> Any:
 
 
 def dereference_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
-    """``DeReference.__call__`` that proxies instead of querying on async aliases."""
+    """``DeReference.__call__`` that proxies instead of querying on async aliases.
+
+    Sync classes (and everything inside :func:`~.sync_code.run_sync`) get MongoEngine's
+    own dereferencing untouched.
+    """
 
     def __call__(
         self: Any, items: Any, max_depth: int = 1, instance: Any = None, name: Any = None
     ) -> Any:
-        if instance is not None and _owner_is_async(instance):
+        if instance is not None and aliases.any_async() and not sync_semantics():
             field = instance._fields.get(name) if name else None
             while field is not None and hasattr(field, "field"):
                 field = field.field
             document_type = getattr(field, "document_type", None)
             if document_type is None or is_async_class(document_type):
-                return proxify(items, document_type)
+                owner_async = _owner_is_async(instance)
+                if owner_async is None:  # owner collected: go by the referenced class
+                    owner_async = document_type is not None
+                if owner_async:
+                    return proxify(items, document_type)
         return original(self, items, max_depth, instance, name)
 
     return __call__
 
 
-def _owner_is_async(instance: Any) -> bool:
+def _owner_is_async(instance: Any) -> bool | None:
+    """True when the top-level document holding ``instance`` is on an async alias.
+
+    An embedded document reaches its owner through a weak proxy; None when that owner
+    was already collected (``User.objects.first().groups[0]``).
+    """
     owner = instance
-    while owner is not None and not hasattr(type(owner), "objects"):
-        owner = getattr(owner, "_instance", None)
-    return owner is not None and is_async_class(type(owner))
+    try:
+        while not hasattr(type(owner), "objects"):
+            owner = getattr(owner, "_instance", None)
+            if owner is None:
+                return False
+        return is_async_class(type(owner))
+    except ReferenceError:
+        return None
 
 
 async def document_async_fetch(self: Any, force_reload: bool = False) -> Any:
