@@ -16,35 +16,37 @@ from mongoengine import (
 import persistence  # noqa: F401
 
 
-class Owner(Document):
+class ParityOwner(Document):
     name = StringField()
     meta = {"db_alias": "sync", "collection": "parity_owner"}
 
 
-class Group(EmbeddedDocument):
+class ParityGroup(EmbeddedDocument):
     name = StringField()
     content = ListField(StringField())
-    lead = ReferenceField(Owner)
-    members = ListField(ReferenceField(Owner))
+    lead = ReferenceField(ParityOwner)
+    members = ListField(ReferenceField(ParityOwner))
 
 
-class Team(Document):
-    groups = ListField(EmbeddedDocumentField(Group))
+class ParityTeam(Document):
+    groups = ListField(EmbeddedDocumentField(ParityGroup))
     meta = {"db_alias": "sync", "collection": "parity_team"}
 
 
-def _store() -> Owner:
-    owner = Owner(name="ada").save()
-    Team(groups=[Group(name="core", content=["la", "le"], lead=owner, members=[owner])]).save()
+def _store() -> ParityOwner:
+    owner = ParityOwner(name="ada").save()
+    ParityTeam(
+        groups=[ParityGroup(name="core", content=["la", "le"], lead=owner, members=[owner])]
+    ).save()
     return owner
 
 
 def _read_through_collected_owner() -> tuple[Any, ...]:
-    # Each Team.objects.first() is dropped at once: the embedded Group keeps only a
+    # Each ParityTeam.objects.first() is dropped at once: the embedded ParityGroup keeps only a
     # dead weak proxy to it, as in MongoEngine's own test of this shape.
-    content = Team.objects.first().groups[0].content
-    lead = Team.objects.first().groups[0].lead
-    members = Team.objects.first().groups[0].members
+    content = ParityTeam.objects.first().groups[0].content
+    lead = ParityTeam.objects.first().groups[0].lead
+    members = ParityTeam.objects.first().groups[0].members
     return content, lead, members
 
 
@@ -52,7 +54,7 @@ def test_embedded_lists_read_through_a_collected_owner(sync_db: Any) -> None:
     owner = _store()
     content, lead, members = _read_through_collected_owner()
     assert content == ["la", "le"]
-    assert isinstance(lead, Owner) and lead.name == "ada"
+    assert isinstance(lead, ParityOwner) and lead.name == "ada"
     assert [member.name for member in members] == ["ada"] and members[0].pk == owner.pk
 
 
@@ -62,5 +64,5 @@ async def test_the_same_with_an_async_alias_registered_beside_it(
     owner = _store()
     content, lead, members = _read_through_collected_owner()
     assert content == ["la", "le"]
-    assert isinstance(lead, Owner) and lead.name == "ada"
+    assert isinstance(lead, ParityOwner) and lead.name == "ada"
     assert [member.name for member in members] == ["ada"] and members[0].pk == owner.pk
