@@ -115,8 +115,8 @@ async def connect_async(
     """
     if alias in me_connection._connection_settings:
         raise ConnectionFailure(
-            f"Alias {alias!r} is already registered as a sync connection; "
-            "use another alias or disconnect() it first"
+            f"Alias {alias!r} is already registered as a sync connection (a synchronous "
+            "connection, not async); use another alias or disconnect() it first"
         )
     settings = _get_connection_settings(db, **kwargs)
     registered = aliases.settings_of(alias)

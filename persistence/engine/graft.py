@@ -219,7 +219,12 @@ def _graft_references() -> None:
     from mongoengine.base.datastructures import LazyReference
     from mongoengine.dereference import DeReference
     from mongoengine.document import Document
-    from mongoengine.fields import CachedReferenceField, GenericReferenceField, ReferenceField
+    from mongoengine.fields import (
+        CachedReferenceField,
+        GenericReferenceField,
+        LazyReferenceField,
+        ReferenceField,
+    )
 
     for field_cls in (ReferenceField, CachedReferenceField, GenericReferenceField):
         _replace(field_cls, "_lazy_load_ref", references.lazy_load_ref_wrapper)
@@ -231,12 +236,17 @@ def _graft_references() -> None:
     _replace(LazyReference, "fetch", references.lazy_fetch_wrapper)
     _add(LazyReference, "async_fetch", references.lazy_reference_async_fetch)
     _add(Document, "async_fetch", references.document_async_fetch)
+    # The async MongoEngine fork's spelling: ``await Model.field.async_fetch(doc)``
+    # (GenericLazyReferenceField inherits it from GenericReferenceField).
+    for field_cls in (ReferenceField, LazyReferenceField, GenericReferenceField):
+        _add(field_cls, "async_fetch", references.field_async_fetch)
 
 
 # -- GridFS -------------------------------------------------------------------------------
 
 
 def _graft_files() -> None:
+    import mongoengine.fields as me_fields
     from mongoengine.fields import FileField, GridFSProxy, ImageGridFsProxy
 
     _replace(GridFSProxy, "fs", files.fs_wrapper)
@@ -250,6 +260,8 @@ def _graft_files() -> None:
         _add(GridFSProxy, name, method)
     for name, method in files.field_async_methods().items():
         _add(FileField, name, method)
+    # The async MongoEngine fork's name for the proxy whose async_ methods these are.
+    _add(me_fields, "AsyncGridFSProxy", GridFSProxy)
 
 
 # -- task-local state ----------------------------------------------------------------

@@ -85,8 +85,8 @@ def check_async_target(obj: Any, twin: str) -> None:
         owner, _ = _subject(obj)
         raise RuntimeError(
             f"{owner}.{twin}() needs an async connection, but alias "
-            f"'{_alias_name(obj)}' is sync: register it with `await connect_async(...)` "
-            "or call the sync method"
+            f"'{_alias_name(obj)}' is a synchronous connection (not async): register it "
+            "with `await connect_async(...)` or call the sync method"
         )
 
 

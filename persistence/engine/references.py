@@ -72,13 +72,17 @@ class AsyncReferenceProxy(DBRef):
         """The plain ``DBRef`` of the reference."""
         return DBRef(self.collection, self.id, self.database)
 
-    async def async_fetch(self, force_reload: bool = False) -> Any:
-        """The referenced document (``DoesNotExist`` if it is gone)."""
-        if self._document is not None and not force_reload:
+    async def async_fetch(self, force: bool = False) -> Any:
+        """The referenced document (``DoesNotExist`` if it is gone); ``force`` reloads."""
+        if self._document is not None and not force:
             return self._document
         document = await fetch_by_id(self.document_type, self.id, self.to_dbref())
         self.__dict__["_document"] = document
         return document
+
+    async def fetch(self, force: bool = False) -> Any:
+        """Alias of :meth:`async_fetch`, the name the async MongoEngine fork uses."""
+        return await self.async_fetch(force)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -284,20 +288,20 @@ def _owner_is_async(instance: Any) -> bool | None:
         return None
 
 
-async def document_async_fetch(self: Any, force_reload: bool = False) -> Any:
-    """``Document.async_fetch()``: the document itself (reloaded with ``force_reload``).
+async def document_async_fetch(self: Any, force: bool = False) -> Any:
+    """``Document.async_fetch()``: the document itself (reloaded with ``force``).
 
     Lets ``await obj.ref.async_fetch()`` work whether the reference holds a proxy or a
     document assigned in this process.
     """
-    if force_reload:
+    if force:
         await self.async_reload()
     return self
 
 
-async def lazy_reference_async_fetch(self: Any, force_reload: bool = False) -> Any:
+async def lazy_reference_async_fetch(self: Any, force: bool = False) -> Any:
     """``LazyReference.async_fetch()``: load (once) the referenced document."""
-    if self._cached_doc is None or force_reload:
+    if self._cached_doc is None or force:
         ref = DBRef(self.collection, self.pk)
         self._cached_doc = await fetch_by_id(self.document_type, self.pk, ref)
     return self._cached_doc
@@ -318,3 +322,42 @@ def lazy_fetch_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
 
     fetch.__doc__ = original.__doc__
     return fetch
+
+
+async def field_async_fetch(self: Any, instance: Any) -> Any:
+    """``await Model.field.async_fetch(doc)``: the document ``doc.field`` refers to.
+
+    For ``ReferenceField`` (the loaded document replaces the reference in ``doc``, as
+    sync dereferencing does), ``GenericReferenceField`` and the lazy reference fields
+    (``doc.field`` stays a ``LazyReference``, which remembers the document).  None when
+    the field is empty.  The async MongoEngine fork's spelling of ``doc.field.async_fetch()``.
+    """
+    from mongoengine.base.datastructures import LazyReference
+    from mongoengine.fields import GenericLazyReferenceField, LazyReferenceField
+
+    value = instance._data.get(self.name)
+    if value is None:
+        return None
+    if isinstance(value, LazyReference):
+        return await value.async_fetch()
+    if hasattr(type(value), "objects") and not isinstance(value, DBRef):
+        return value  # already a document
+    proxy = proxify(value, getattr(self, "document_type", None))
+    if not isinstance(proxy, AsyncReferenceProxy):
+        proxy = getattr(instance, self.name)  # let the field convert what it stored
+        if isinstance(proxy, LazyReference):
+            return await proxy.async_fetch()
+        if not isinstance(proxy, AsyncReferenceProxy):
+            return proxy
+    if not is_async_class(proxy.document_type):
+        from .class_collections import alias_of
+
+        raise RuntimeError(
+            f"{type(self).__name__}.async_fetch() needs an async connection, but alias "
+            f"'{alias_of(proxy.document_type)}' of {proxy.document_type.__name__} is a "
+            "synchronous connection (not async): read the attribute directly"
+        )
+    document = await proxy.async_fetch()
+    if not isinstance(self, (LazyReferenceField, GenericLazyReferenceField)):
+        instance._data[self.name] = document
+    return document
