@@ -82,8 +82,15 @@ def run(mode: str, source: Path) -> tuple[set[str], int, float]:
             sys.exit(f"{mode}: pytest did not run (exit {result.returncode})")
         failed = set(failures.read_text().split())
         passed = len(Path(str(failures) + ".passed").read_text().split())
-        summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-        print(f"{mode}: {summary} [{elapsed:.0f} s]")
+        lines = result.stdout.strip().splitlines()
+        for line in lines:
+            if line.startswith("through the engine:"):
+                print(f"{mode}: {line}")
+                if " 0 sync clients" not in line:  # every connection must be async
+                    failed.add("(a sync client was made through the engine)")
+        if mode == "engine" and not any(line.startswith("through the engine:") for line in lines):
+            failed.add("(the engine plugin did not run)")
+        print(f"{mode}: {lines[-1] if lines else ''} [{elapsed:.0f} s]")
         return failed, passed, elapsed
 
 

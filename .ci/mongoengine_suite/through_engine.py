@@ -31,6 +31,13 @@ _loop: asyncio.AbstractEventLoop | None = None
 _sync_disconnect_all = me_connection.disconnect_all
 _registry_seen = me_connection._connection_settings
 _kept_open: list[Any] = []
+_made = {"async": 0, "sync": 0}  # connections registered through the engine / by MongoEngine
+_create_sync_client = me_connection._create_connection
+
+
+def _count_sync_client(*args: Any, **kwargs: Any) -> Any:
+    _made["sync"] += 1
+    return _create_sync_client(*args, **kwargs)
 
 
 def _follow_registry_reset() -> None:
@@ -57,6 +64,7 @@ async def _keep_open() -> None:
 def connect(db: Any = None, alias: str = DEFAULT_CONNECTION_NAME, **kwargs: Any) -> Any:
     _follow_registry_reset()
     await_only(connect_async(db, alias, **kwargs))
+    _made["async"] += 1
     return me_connection.get_connection(alias)
 
 
@@ -66,6 +74,7 @@ def register_connection(alias: str, db: Any = None, **kwargs: Any) -> None:
     if is_async_connection(alias):
         await_only(disconnect_async(alias))
     await_only(connect_async(db, alias, **kwargs))
+    _made["async"] += 1
 
 
 def disconnect(alias: str = DEFAULT_CONNECTION_NAME) -> None:
@@ -86,6 +95,14 @@ def pytest_configure(config: Any) -> None:
         module.register_connection = register_connection
         module.disconnect = disconnect
         module.disconnect_all = disconnect_all
+    me_connection._create_connection = _count_sync_client
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(
+        f"through the engine: {_made['async']} connections made with connect_async, "
+        f"{_made['sync']} sync clients made by MongoEngine"
+    )
 
 
 def pytest_unconfigure(config: Any) -> None:
