@@ -12,6 +12,7 @@ from typing import Any
 
 from .bridge import greenlet_spawn
 from .class_collections import facade_collection, is_async_class
+from .facades import unwrap
 from .guard import check_async_target
 
 __all__ = [
@@ -32,7 +33,7 @@ def _prepare(cls: type) -> None:
 
 def _run(cls: type, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     _prepare(cls)
-    return fn(*args, **kwargs)
+    return unwrap(fn(*args, **kwargs))  # a facade never leaves the bridge
 
 
 async def run_in_bridge(cls: type, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -112,7 +113,7 @@ class AsyncAggregation:
                 _run, queryset._document, queryset.aggregate, (self._pipeline, *self._args),
                 self._kwargs,
             )  # fmt: skip
-            self._cursor = cursor.async_target
+            self._cursor = cursor
         return self._cursor
 
     def __await__(self) -> Any:

@@ -17,7 +17,7 @@ from mongoengine import (
     StringField,
 )
 from mongoengine.connection import ConnectionFailure
-from pymongo import monitoring
+from pymongo.asynchronous.command_cursor import AsyncCommandCursor
 
 import persistence  # noqa: F401
 from persistence.engine import connect_async, get_async_db, is_async_connection
@@ -46,20 +46,6 @@ class FkSyncUser(Document):
 class FkSyncPost(Document):
     author = ReferenceField(FkSyncUser)
     meta = {"db_alias": "sync"}
-
-
-class _Finds(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.count = 0
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.count += event.command_name == "find"
-
-    def succeeded(self, event: Any) -> None:
-        return None
-
-    def failed(self, event: Any) -> None:
-        return None
 
 
 async def _post() -> tuple[FkUser, FkUser]:
@@ -152,6 +138,7 @@ async def test_async_aggregate_awaited_or_iterated(async_db: Any, sync_db: Any) 
     rows = [row async for row in queryset.async_aggregate(pipeline)]
     assert rows == [{"score": 2}, {"score": 3}]
     cursor = await queryset.async_aggregate(pipeline)
+    assert isinstance(cursor, AsyncCommandCursor)  # PyMongo's own, never a facade
     assert await cursor.to_list() == rows
     assert await queryset.async_aggregate(pipeline).to_list() == rows
     with pytest.raises(RuntimeError, match="async_aggregate"):
