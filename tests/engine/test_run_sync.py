@@ -169,3 +169,24 @@ async def test_on_mongomock(mongomock_db: Any) -> None:
     await _library()
     names = await run_sync(lambda: [b.author.name for b in RsBook.objects])
     assert names == ["ada"]
+
+
+async def test_sync_semantics_stay_in_the_task_that_runs_them(async_db: Any) -> None:
+    await _library()
+    outside = await RsBook.objects.async_first()
+    seen: list[type] = []
+    started = asyncio.Event()
+
+    async def other_task() -> None:
+        await started.wait()  # wakes while run_sync waits for its query
+        seen.append(type(outside.author))
+
+    def sync_code() -> list[str]:
+        started.set()
+        return [book.author.name for book in RsBook.objects]
+
+    task = asyncio.create_task(other_task())
+    names = await run_sync(sync_code)
+    await task
+    assert names == ["ada"]
+    assert seen == [AsyncReferenceProxy]  # the other task kept async semantics
