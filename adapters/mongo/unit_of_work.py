@@ -10,7 +10,7 @@ from pymongo.errors import OperationFailure
 
 from domain.errors import TransactionsUnsupported
 from persistence.engine import TransactionsNotSupportedError, async_run_in_transaction
-from persistence.engine.overrides import override
+from persistence.engine.task_switches import switched
 from persistence.registry import Registration, Registry
 
 from ..unit_of_work import BaseUnitOfWork
@@ -60,7 +60,7 @@ class MongoUnitOfWork(BaseUnitOfWork):
         self._switches = ExitStack()
         if self.alias != DEFAULT_CONNECTION_NAME:  # the documents follow the unit's alias
             for document_cls in self.registry.documents:
-                self._switches.enter_context(override(document_cls, alias=self.alias))
+                self._switches.enter_context(switched(document_cls, alias=self.alias))
 
     async def _close(self) -> None:
         self._switches.close()

@@ -10,6 +10,7 @@ from .connection import (
     get_async_db,
     is_async_connection,
 )
+from .sync_code import run_sync
 from .transactions import (
     TransactionsNotSupportedError,
     async_run_in_transaction,
@@ -31,4 +32,5 @@ __all__ = [
     "greenlet_spawn",
     "in_bridge",
     "is_async_connection",
+    "run_sync",
 ]

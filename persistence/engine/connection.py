@@ -21,7 +21,10 @@ from mongoengine.connection import (
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from . import aliases
+from .aliases import async_aliases, is_async_connection
 from .bridge import in_bridge
+from .class_collections import forget_alias
 from .facades import ClientFacade, DatabaseFacade
 
 __all__ = [
@@ -34,9 +37,6 @@ __all__ = [
     "is_async_connection",
 ]
 
-_settings: dict[str, dict[str, Any]] = {}
-_clients: dict[str, Any] = {}
-_dbs: dict[str, Any] = {}
 _facade_dbs: dict[str, DatabaseFacade] = {}
 _facade_clients: dict[str, ClientFacade] = {}
 
@@ -47,11 +47,6 @@ _RENAMED = {"authentication_source": "authSource", "authentication_mechanism": "
 #: What ``connect_async`` stores UUIDs as when neither its arguments nor the URI say:
 #: BSON binary subtype 4, which every MongoDB driver reads the same way.
 DEFAULT_UUID_REPRESENTATION = "standard"
-
-
-def is_async_connection(alias: str = DEFAULT_CONNECTION_NAME) -> bool:
-    """True when ``alias`` was registered with :func:`connect_async`."""
-    return alias in _settings
 
 
 def _driver_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
@@ -127,9 +122,10 @@ def _new_client(alias: str, settings: dict[str, Any]) -> Any:
 
 def _shared_client(settings: dict[str, Any]) -> Any | None:
     wanted = {k: v for k, v in settings.items() if k != "name"}
-    for other_alias, other in _settings.items():
-        if {k: v for k, v in other.items() if k != "name"} == wanted and other_alias in _clients:
-            return _clients[other_alias]
+    for other_alias, client in aliases.registered_clients().items():
+        other = aliases.settings_of(other_alias) or {}
+        if {k: v for k, v in other.items() if k != "name"} == wanted:
+            return client
     return None
 
 
@@ -149,48 +145,31 @@ async def connect_async(
     """
     if alias in me_connection._connection_settings:
         raise ConnectionFailure(
-            f"Alias {alias!r} is already registered as a sync connection; "
-            "use another alias or disconnect() it first"
+            f"Alias {alias!r} is already registered as a sync connection (a synchronous "
+            "connection, not async); use another alias or disconnect() it first"
         )
     settings = _get_connection_settings(db, **_with_uuid_default(kwargs))
-    if alias in _settings:
-        if _settings[alias] != settings:
+    registered = aliases.settings_of(alias)
+    if registered is not None:
+        if registered != settings:
             raise ConnectionFailure(
                 f"A different connection with alias `{alias}` was already registered. "
                 "Use disconnect_async() first"
             )
-        return _clients[alias]
+        return aliases.client_of(alias)
     client = _shared_client(settings) or _new_client(alias, settings)
-    _settings[alias] = settings
-    _clients[alias] = client
+    aliases.register(alias, settings, client)
     return client
-
-
-def _require(alias: str) -> None:
-    if alias not in _settings:
-        if alias in me_connection._connection_settings:
-            raise ConnectionFailure(
-                f"Alias {alias!r} is a sync connection; register it with connect_async() "
-                "to use async_ methods"
-            )
-        if alias == DEFAULT_CONNECTION_NAME:
-            raise ConnectionFailure("You have not defined a default connection")
-        raise ConnectionFailure(f'Connection with alias "{alias}" has not been defined')
 
 
 def get_async_connection(alias: str = DEFAULT_CONNECTION_NAME) -> Any:
     """The ``AsyncMongoClient`` (or mongomock twin) of an async alias."""
-    _require(alias)
-    return _clients[alias]
+    return aliases.client_of(alias)
 
 
 def get_async_db(alias: str = DEFAULT_CONNECTION_NAME) -> AsyncDatabase[Any]:
     """The ``AsyncDatabase`` of an async alias."""
-    db = _dbs.get(alias)
-    if db is None:
-        _require(alias)
-        db = _dbs[alias] = _clients[alias][_settings[alias]["name"]]
-    return db
+    return aliases.database_of(alias)  # type: ignore[no-any-return]
 
 
 def get_facade_db(alias: str) -> DatabaseFacade:
@@ -203,10 +182,17 @@ def get_facade_db(alias: str) -> DatabaseFacade:
 
 def get_facade_client(alias: str) -> ClientFacade:
     """The blocking facade of an async alias's client (for code in the bridge)."""
-    client = _facade_clients.get(alias)
-    if client is None:
-        client = _facade_clients[alias] = ClientFacade(get_async_connection(alias))
-    return client
+    facade = _facade_clients.get(alias)
+    if facade is None:
+        client = get_async_connection(alias)
+        for other in _facade_clients.values():  # aliases sharing a client share its facade
+            if other.async_target is client:
+                facade = other
+                break
+        else:
+            facade = ClientFacade(client)
+        _facade_clients[alias] = facade
+    return facade
 
 
 def db_for_alias(alias: str) -> Any:
@@ -221,26 +207,19 @@ def connection_for_alias(alias: str) -> Any:
 
 async def disconnect_async(alias: str = DEFAULT_CONNECTION_NAME) -> None:
     """Forget an async alias; close its client unless another alias shares it."""
-    from .collections import forget_alias
-
-    settings = _settings.pop(alias, None)
-    client = _clients.pop(alias, None)
-    _dbs.pop(alias, None)
+    settings, client = aliases.forget(alias)
     _facade_dbs.pop(alias, None)
     _facade_clients.pop(alias, None)
     if settings is None:
         return
     forget_alias(alias)
-    if client is not None and all(client is not other for other in _clients.values()):
+    if client is not None and all(
+        client is not other for other in aliases.registered_clients().values()
+    ):
         await client.close()
 
 
 async def disconnect_all_async() -> None:
     """Disconnect every async alias."""
-    for alias in list(_settings):
+    for alias in async_aliases():
         await disconnect_async(alias)
-
-
-def async_aliases() -> frozenset[str]:
-    """The registered async aliases."""
-    return frozenset(_settings)

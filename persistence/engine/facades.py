@@ -91,7 +91,7 @@ class Facade:
         return facade_for(getattr(self._target, name))
 
     def __getitem__(self, key: Any) -> Any:
-        return facade_for(self._target[key])
+        return facade_for(self._target[unwrap(key)])
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Facade) and self._target == other._target
@@ -124,42 +124,44 @@ def _accepts_session(func: Callable[..., Any]) -> bool:
         return False
 
 
+def _plain(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """Replace facades among the arguments by their async objects (PyMongo wants those).
+
+    ``kwargs`` is changed in place; the positional arguments come back as a tuple.
+    """
+    for key, value in kwargs.items():
+        if isinstance(value, Facade):
+            kwargs[key] = value._target
+    for value in args:
+        if isinstance(value, Facade):
+            return tuple(unwrap(item) for item in args)
+    return args
+
+
+def _join_session(facade: Facade, kwargs: dict[str, Any]) -> None:
+    if kwargs.get("session") is None:
+        session = session_for(facade._client)
+        if session is not None:
+            kwargs["session"] = session
+
+
 def _blocking(name: str, joins_session: bool) -> Callable[..., Any]:
-    if joins_session:
-
-        def method(self: Facade, *args: Any, **kwargs: Any) -> Any:
-            if kwargs.get("session") is None:
-                session = session_for(self._client)
-                if session is not None:
-                    kwargs["session"] = session
-            kwargs["session"] = unwrap(kwargs.get("session"))
-            return facade_for(await_only(getattr(self._target, name)(*args, **kwargs)))
-
-    else:
-
-        def method(self: Facade, *args: Any, **kwargs: Any) -> Any:
-            return facade_for(await_only(getattr(self._target, name)(*args, **kwargs)))
+    def method(self: Facade, *args: Any, **kwargs: Any) -> Any:
+        if joins_session:
+            _join_session(self, kwargs)
+        args = _plain(args, kwargs)
+        return facade_for(await_only(getattr(self._target, name)(*args, **kwargs)))
 
     method.__name__ = name
     return method
 
 
 def _forwarding(name: str, joins_session: bool) -> Callable[..., Any]:
-    if joins_session:
-
-        def method(self: Facade, *args: Any, **kwargs: Any) -> Any:
-            if kwargs.get("session") is None:
-                session = session_for(self._client)
-                if session is not None:
-                    kwargs["session"] = session
-            if "session" in kwargs:
-                kwargs["session"] = unwrap(kwargs["session"])
-            return facade_for(getattr(self._target, name)(*args, **kwargs))
-
-    else:
-
-        def method(self: Facade, *args: Any, **kwargs: Any) -> Any:
-            return facade_for(getattr(self._target, name)(*args, **kwargs))
+    def method(self: Facade, *args: Any, **kwargs: Any) -> Any:
+        if joins_session:
+            _join_session(self, kwargs)
+        args = _plain(args, kwargs)
+        return facade_for(getattr(self._target, name)(*args, **kwargs))
 
     method.__name__ = name
     return method

@@ -23,7 +23,7 @@ from gridfs.asynchronous.grid_file import AsyncGridFS, AsyncGridIn, AsyncGridOut
 
 from . import connection
 from .bridge import greenlet_spawn, in_bridge
-from .facades import Facade, _build
+from .facades import Facade, _build, unwrap
 
 __all__ = [
     "GridFSFacade",
@@ -201,7 +201,7 @@ def _require_async(proxy: Any, twin: str) -> None:
     if not connection.is_async_connection(proxy.db_alias):
         raise RuntimeError(
             f"GridFSProxy.{twin}() needs an async connection, but alias '{proxy.db_alias}' "
-            "is sync: register it with `await connect_async(...)`"
+            "is a synchronous connection (not async): register it with `await connect_async(...)`"
         )
 
 
@@ -211,7 +211,7 @@ def proxy_async_methods() -> dict[str, Callable[..., Any]]:
     def bridged(name: str, twin: str) -> Callable[..., Any]:
         async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
             _require_async(self, twin)
-            return await greenlet_spawn(getattr(self, name), *args, **kwargs)
+            return unwrap(await greenlet_spawn(getattr(self, name), *args, **kwargs))
 
         method.__name__ = twin
         method.__doc__ = f"Async twin of ``GridFSProxy.{name}()``."
@@ -233,7 +233,8 @@ def proxy_async_methods() -> dict[str, Callable[..., Any]]:
 
         if isinstance(data, (bytes, bytearray)) and isinstance(self, ImageGridFsProxy):
             data = io.BytesIO(data)  # images are opened by Pillow, which wants a file
-        return await put(self, data, **kwargs)
+        await put(self, data, **kwargs)
+        return self.grid_id  # the sync put() returns nothing; the async fork returns the id
 
     async_put.__doc__ = put.__doc__
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .guard import check_async_target
-from .twins import queryset_aggregate
+from .twin_factories import queryset_aggregate
 
 __all__ = ["frequencies_pipeline", "queryset_item_frequencies"]
 

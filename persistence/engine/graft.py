@@ -21,20 +21,21 @@ from mongoengine import connection as me_connection
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 
 from . import (
-    catalogue,
-    collections,
+    aliases,
+    class_collections,
     concerns,
     connection,
+    context_managers,
     files,
-    iteration,
     query_counter,
     references,
-    switching,
     transactions,
-    twins,
+    twin_factories,
 )
 from .guard import guard_classmethod, guard_item_access, guard_method, targets_async
+from .io_methods import TWINS, Make, Owner, hand_written_twins
 from .signals import install_async_receivers
+from .sync_code import run_sync, sync_semantics
 from .task_local import TaskLocal
 
 __all__ = ["SUPPORTED_MONGOENGINE", "GraftError", "activate", "is_active"]
@@ -80,7 +81,7 @@ def _replace(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
 def _get_db_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def get_db(alias: str = DEFAULT_CONNECTION_NAME, reconnect: bool = False) -> Any:
-        if alias in connection._settings:
+        if aliases.is_async_connection(alias):
             return connection.db_for_alias(alias)
         return original(alias, reconnect)
 
@@ -90,7 +91,7 @@ def _get_db_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
 def _get_connection_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def get_connection(alias: str = DEFAULT_CONNECTION_NAME, reconnect: bool = False) -> Any:
-        if alias in connection._settings:
+        if aliases.is_async_connection(alias):
             return connection.connection_for_alias(alias)
         return original(alias, reconnect)
 
@@ -100,7 +101,7 @@ def _get_connection_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
 def _register_connection_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def register_connection(alias: str, *args: Any, **kwargs: Any) -> Any:
-        if alias in connection._settings:
+        if aliases.is_async_connection(alias):
             raise me_connection.ConnectionFailure(
                 f"Alias {alias!r} is already registered as an async connection; "
                 "use another alias or await disconnect_async() first"
@@ -113,7 +114,7 @@ def _register_connection_wrapper(original: Callable[..., Any]) -> Callable[..., 
 def _disconnect_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def disconnect(alias: str = DEFAULT_CONNECTION_NAME) -> Any:
-        if alias in connection._settings:
+        if aliases.is_async_connection(alias):
             raise RuntimeError(
                 f"disconnect() cannot close async connection '{alias}': "
                 f"use await disconnect_async({alias!r})"
@@ -157,8 +158,8 @@ def _get_collection_wrapper(original: classmethod) -> classmethod:  # type: igno
 
     @functools.wraps(fetch)
     def _get_collection(cls: Any) -> Any:
-        if connection._settings and collections.is_async_class(cls):
-            return collections.facade_collection(cls)
+        if aliases.any_async() and class_collections.is_async_class(cls):
+            return class_collections.facade_collection(cls)
         return fetch(cls)
 
     return classmethod(_get_collection)
@@ -167,7 +168,7 @@ def _get_collection_wrapper(original: classmethod) -> classmethod:  # type: igno
 def _safe_repr_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def __repr__(self: Any) -> str:
-        if targets_async(self):
+        if targets_async(self) and not sync_semantics():
             name = self._document.__name__
             return f"<{type(self).__name__} of {name} on an async connection (not evaluated)>"
         return original(self)  # type: ignore[no-any-return]
@@ -180,35 +181,34 @@ def _graft_documents() -> None:
     from mongoengine.document import Document
 
     _replace(Document, "_get_collection", _get_collection_wrapper)
-    _replace(Document, "_get_db", switching.get_db_wrapper)
-    _replace(BaseDocument, "_get_collection_name", switching.collection_name_wrapper)
-    for name, twin in catalogue.DOCUMENT_INSTANCE_IO.items():
-        _replace(Document, name, lambda original, twin=twin: guard_method(original, twin))
-        _add(Document, twin, twins.instance_twin(name, twin))
-    for name, twin in catalogue.DOCUMENT_CLASS_IO.items():
-        _replace(Document, name, lambda original, twin=twin: guard_classmethod(original, twin))
-        _add(Document, twin, twins.class_twin(name, twin))
+    _replace(Document, "_get_db", context_managers.get_db_wrapper)
+    _replace(BaseDocument, "_get_collection_name", context_managers.collection_name_wrapper)
+    for owner, sync_name, twin, _ in TWINS:
+        if owner is Owner.DOCUMENT:
+            _replace(Document, sync_name, lambda original, t=twin: guard_method(original, t))
+            _add(Document, twin, twin_factories.instance_twin(sync_name, twin))
+        elif owner is Owner.DOCUMENT_CLASS:
+            _replace(Document, sync_name, lambda original, t=twin: guard_classmethod(original, t))
+            _add(Document, twin, twin_factories.class_twin(sync_name, twin))
 
 
 def _graft_querysets() -> None:
     from mongoengine.queryset.base import BaseQuerySet
     from mongoengine.queryset.queryset import QuerySet, QuerySetNoCache
 
-    _replace(BaseQuerySet, "__init__", switching.queryset_init_wrapper)
+    _replace(BaseQuerySet, "__init__", context_managers.queryset_init_wrapper)
+    rows = [row for row in TWINS if row.owner is Owner.QUERYSET]
     for owner in (BaseQuerySet, QuerySet, QuerySetNoCache):
-        for name, twin in catalogue.QUERYSET_IO.items():
-            if name in vars(owner):
-                guard = guard_item_access if name == "__getitem__" else guard_method
-                _replace(owner, name, lambda original, twin=twin, g=guard: g(original, twin))
+        for _, sync_name, twin, _ in rows:
+            if sync_name in vars(owner):
+                guard = guard_item_access if sync_name == "__getitem__" else guard_method
+                _replace(owner, sync_name, lambda original, t=twin, g=guard: g(original, t))
         if "__repr__" in vars(owner):
             _replace(owner, "__repr__", _safe_repr_wrapper)
-    for name, twin in catalogue.generated_queryset_twins().items():
-        _add(BaseQuerySet, twin, twins.queryset_twin(name, twin))
-    _add(BaseQuerySet, "__aiter__", iteration.queryset_aiter)
-    _add(BaseQuerySet, "async_to_list", iteration.queryset_async_to_list)
-    _add(BaseQuerySet, "async_values_list", iteration.queryset_async_values_list)
-    _add(BaseQuerySet, "async_values", iteration.queryset_async_values)
-    for name, method in catalogue.extra_queryset_twins().items():
+    for _, sync_name, twin, make in rows:
+        if make is Make.GENERATED:
+            _add(BaseQuerySet, twin, twin_factories.queryset_twin(sync_name, twin))
+    for name, method in hand_written_twins().items():
         _add(BaseQuerySet, name, method)
 
 
@@ -219,7 +219,12 @@ def _graft_references() -> None:
     from mongoengine.base.datastructures import LazyReference
     from mongoengine.dereference import DeReference
     from mongoengine.document import Document
-    from mongoengine.fields import CachedReferenceField, GenericReferenceField, ReferenceField
+    from mongoengine.fields import (
+        CachedReferenceField,
+        GenericReferenceField,
+        LazyReferenceField,
+        ReferenceField,
+    )
 
     for field_cls in (ReferenceField, CachedReferenceField, GenericReferenceField):
         _replace(field_cls, "_lazy_load_ref", references.lazy_load_ref_wrapper)
@@ -231,12 +236,17 @@ def _graft_references() -> None:
     _replace(LazyReference, "fetch", references.lazy_fetch_wrapper)
     _add(LazyReference, "async_fetch", references.lazy_reference_async_fetch)
     _add(Document, "async_fetch", references.document_async_fetch)
+    # The async MongoEngine fork's spelling: ``await Model.field.async_fetch(doc)``
+    # (GenericLazyReferenceField inherits it from GenericReferenceField).
+    for field_cls in (ReferenceField, LazyReferenceField, GenericReferenceField):
+        _add(field_cls, "async_fetch", references.field_async_fetch)
 
 
 # -- GridFS -------------------------------------------------------------------------------
 
 
 def _graft_files() -> None:
+    import mongoengine.fields as me_fields
     from mongoengine.fields import FileField, GridFSProxy, ImageGridFsProxy
 
     _replace(GridFSProxy, "fs", files.fs_wrapper)
@@ -250,6 +260,8 @@ def _graft_files() -> None:
         _add(GridFSProxy, name, method)
     for name, method in files.field_async_methods().items():
         _add(FileField, name, method)
+    # The async MongoEngine fork's name for the proxy whose async_ methods these are.
+    _add(me_fields, "AsyncGridFSProxy", GridFSProxy)
 
 
 # -- task-local state ----------------------------------------------------------------
@@ -286,11 +298,12 @@ EXPORTS: dict[str, Any] = {
     "async_set_write_concern": concerns.async_set_write_concern,
     "async_set_read_write_concern": concerns.async_set_read_write_concern,
     "async_query_counter": query_counter.async_query_counter,
-    "async_switch_db": switching.async_switch_db,
-    "async_switch_collection": switching.async_switch_collection,
-    "async_no_dereference": switching.async_no_dereference,
-    "async_no_sub_classes": switching.async_no_sub_classes,
+    "async_switch_db": context_managers.async_switch_db,
+    "async_switch_collection": context_managers.async_switch_collection,
+    "async_no_dereference": context_managers.async_no_dereference,
+    "async_no_sub_classes": context_managers.async_no_sub_classes,
     "AsyncReferenceProxy": references.AsyncReferenceProxy,
+    "run_sync": run_sync,
 }
 
 

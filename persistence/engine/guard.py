@@ -11,9 +11,9 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from . import connection
+from . import aliases
 from .bridge import in_bridge
-from .collections import alias_of
+from .class_collections import alias_of
 from .facades import CollectionFacade
 
 __all__ = [
@@ -34,7 +34,7 @@ def _collection_of(obj: Any) -> Any:
 
 def targets_async(obj: Any) -> bool:
     """True when ``obj`` (document, Document class or queryset) uses an async alias."""
-    if not connection._settings:
+    if not aliases.any_async():
         return False
     collection = _collection_of(obj)
     if collection is not None:
@@ -42,7 +42,7 @@ def targets_async(obj: Any) -> bool:
     cls = obj._document if hasattr(obj, "_document") else obj
     if not isinstance(cls, type):
         cls = type(cls)
-    return connection.is_async_connection(alias_of(cls))
+    return aliases.is_async_connection(alias_of(cls))
 
 
 def _alias_name(obj: Any) -> str:
@@ -51,8 +51,8 @@ def _alias_name(obj: Any) -> str:
         cls = type(cls)
     collection = _collection_of(obj)
     if isinstance(collection, CollectionFacade):
-        for alias in connection.async_aliases():
-            if connection.get_async_db(alias) == collection.async_target.database:
+        for alias in aliases.async_aliases():
+            if aliases.database_of(alias) == collection.async_target.database:
                 return alias
     return alias_of(cls)
 
@@ -85,8 +85,8 @@ def check_async_target(obj: Any, twin: str) -> None:
         owner, _ = _subject(obj)
         raise RuntimeError(
             f"{owner}.{twin}() needs an async connection, but alias "
-            f"'{_alias_name(obj)}' is sync: register it with `await connect_async(...)` "
-            "or call the sync method"
+            f"'{_alias_name(obj)}' is a synchronous connection (not async): register it "
+            "with `await connect_async(...)` or call the sync method"
         )
 
 
@@ -96,7 +96,7 @@ def guard_method(func: Callable[..., Any], twin: str) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if connection._settings and not in_bridge() and targets_async(self):
+        if aliases.any_async() and not in_bridge() and targets_async(self):
             raise wrong_method_error(self, name, twin)
         return func(self, *args, **kwargs)
 
@@ -109,12 +109,7 @@ def guard_item_access(func: Callable[..., Any], twin: str) -> Callable[..., Any]
 
     @functools.wraps(func)
     def guarded(self: Any, key: Any) -> Any:
-        if (
-            connection._settings
-            and isinstance(key, int)
-            and not in_bridge()
-            and targets_async(self)
-        ):
+        if aliases.any_async() and isinstance(key, int) and not in_bridge() and targets_async(self):
             raise wrong_method_error(self, "__getitem__", twin)
         return func(self, key)
 

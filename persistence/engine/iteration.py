@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .collections import ensure_prepared
+from .class_collections import ensure_prepared
 from .guard import check_async_target
 
 __all__ = [
@@ -114,4 +114,3 @@ async def queryset_async_values(self: Any, *fields: str) -> list[dict[str, Any]]
     if len(fields) == 1:
         return [{fields[0]: value} for value in rows]
     return [dict(zip(fields, row, strict=True)) for row in rows]
-

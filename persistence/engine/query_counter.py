@@ -17,6 +17,8 @@ from typing import Any
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from pymongo import monitoring
 
+from . import aliases
+
 __all__ = ["AsyncQueryCounter", "CountingListener", "async_query_counter"]
 
 _NOT_QUERIES = frozenset(
@@ -61,10 +63,8 @@ class AsyncQueryCounter:
     """``async with async_query_counter() as q:`` then compare ``q`` with an int."""
 
     def __init__(self, alias: str = DEFAULT_CONNECTION_NAME) -> None:
-        from .connection import get_async_db
-
         self.alias = alias
-        self.db_name = get_async_db(alias).name
+        self.db_name = aliases.database_of(alias).name
         self.count = 0
         self._token: Any = None
 

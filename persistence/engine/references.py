@@ -24,8 +24,10 @@ from bson import DBRef, ObjectId
 from mongoengine.base import get_document
 from mongoengine.errors import DoesNotExist
 
-from .collections import ensure_prepared, is_async_class
+from . import aliases
+from .class_collections import ensure_prepared, is_async_class
 from .sessions import session_for
+from .sync_code import sync_semantics
 
 __all__ = [
     "AsyncReferenceProxy",
@@ -70,13 +72,17 @@ class AsyncReferenceProxy(DBRef):
         """The plain ``DBRef`` of the reference."""
         return DBRef(self.collection, self.id, self.database)
 
-    async def async_fetch(self, force_reload: bool = False) -> Any:
-        """The referenced document (``DoesNotExist`` if it is gone)."""
-        if self._document is not None and not force_reload:
+    async def async_fetch(self, force: bool = False) -> Any:
+        """The referenced document (``DoesNotExist`` if it is gone); ``force`` reloads."""
+        if self._document is not None and not force:
             return self._document
         document = await fetch_by_id(self.document_type, self.id, self.to_dbref())
         self.__dict__["_document"] = document
         return document
+
+    async def fetch(self, force: bool = False) -> Any:
+        """Alias of :meth:`async_fetch`, the name the async MongoEngine fork uses."""
+        return await self.async_fetch(force)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -129,8 +135,9 @@ def wants_proxy(document_type: Any) -> bool:
 
     Always so for async classes, in the bridge too, so a document looks the same however
     it was loaded; explicit loading (``async_fetch``, ``async_select_related``) fetches.
+    Inside :func:`~.sync_code.run_sync` references load as in sync MongoEngine.
     """
-    return is_async_class(document_type)
+    return is_async_class(document_type) and not sync_semantics()
 
 
 def lazy_load_ref_wrapper(original: staticmethod) -> staticmethod:  # type: ignore[type-arg]
@@ -139,6 +146,8 @@ def lazy_load_ref_wrapper(original: staticmethod) -> staticmethod:  # type: igno
 
     def _lazy_load_ref(ref_cls: Any, dbref: Any) -> Any:
         if isinstance(dbref, AsyncReferenceProxy):
+            if dbref._document is None and sync_semantics():
+                dbref.__dict__["_document"] = load(ref_cls, dbref.to_dbref())
             return dbref._document if dbref._document is not None else dbref
         if wants_proxy(ref_cls):
             return AsyncReferenceProxy(ref_cls, dbref)
@@ -237,44 +246,62 @@ def _refill(container: Any, values: Any) -> Any:
 
 
 def dereference_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
-    """``DeReference.__call__`` that proxies instead of querying on async aliases."""
+    """``DeReference.__call__`` that proxies instead of querying on async aliases.
+
+    Sync classes (and everything inside :func:`~.sync_code.run_sync`) get MongoEngine's
+    own dereferencing untouched.
+    """
 
     def __call__(
         self: Any, items: Any, max_depth: int = 1, instance: Any = None, name: Any = None
     ) -> Any:
-        if instance is not None and _owner_is_async(instance):
+        if instance is not None and aliases.any_async() and not sync_semantics():
             field = instance._fields.get(name) if name else None
             while field is not None and hasattr(field, "field"):
                 field = field.field
             document_type = getattr(field, "document_type", None)
             if document_type is None or is_async_class(document_type):
-                return proxify(items, document_type)
+                owner_async = _owner_is_async(instance)
+                if owner_async is None:  # owner collected: go by the referenced class
+                    owner_async = document_type is not None
+                if owner_async:
+                    return proxify(items, document_type)
         return original(self, items, max_depth, instance, name)
 
     return __call__
 
 
-def _owner_is_async(instance: Any) -> bool:
+def _owner_is_async(instance: Any) -> bool | None:
+    """True when the top-level document holding ``instance`` is on an async alias.
+
+    An embedded document reaches its owner through a weak proxy; None when that owner
+    was already collected (``User.objects.first().groups[0]``).
+    """
     owner = instance
-    while owner is not None and not hasattr(type(owner), "objects"):
-        owner = getattr(owner, "_instance", None)
-    return owner is not None and is_async_class(type(owner))
+    try:
+        while not hasattr(type(owner), "objects"):
+            owner = getattr(owner, "_instance", None)
+            if owner is None:
+                return False
+        return is_async_class(type(owner))
+    except ReferenceError:
+        return None
 
 
-async def document_async_fetch(self: Any, force_reload: bool = False) -> Any:
-    """``Document.async_fetch()``: the document itself (reloaded with ``force_reload``).
+async def document_async_fetch(self: Any, force: bool = False) -> Any:
+    """``Document.async_fetch()``: the document itself (reloaded with ``force``).
 
     Lets ``await obj.ref.async_fetch()`` work whether the reference holds a proxy or a
     document assigned in this process.
     """
-    if force_reload:
+    if force:
         await self.async_reload()
     return self
 
 
-async def lazy_reference_async_fetch(self: Any, force_reload: bool = False) -> Any:
+async def lazy_reference_async_fetch(self: Any, force: bool = False) -> Any:
     """``LazyReference.async_fetch()``: load (once) the referenced document."""
-    if self._cached_doc is None or force_reload:
+    if self._cached_doc is None or force:
         ref = DBRef(self.collection, self.pk)
         self._cached_doc = await fetch_by_id(self.document_type, self.pk, ref)
     return self._cached_doc
@@ -285,7 +312,7 @@ def lazy_fetch_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
 
     def fetch(self: Any, force: bool = False) -> Any:
         if wants_proxy(self.document_type) and (self._cached_doc is None or force):
-            from .collections import alias_of
+            from .class_collections import alias_of
 
             raise RuntimeError(
                 f"LazyReference.fetch() cannot run on async connection "
@@ -295,3 +322,42 @@ def lazy_fetch_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
 
     fetch.__doc__ = original.__doc__
     return fetch
+
+
+async def field_async_fetch(self: Any, instance: Any) -> Any:
+    """``await Model.field.async_fetch(doc)``: the document ``doc.field`` refers to.
+
+    For ``ReferenceField`` (the loaded document replaces the reference in ``doc``, as
+    sync dereferencing does), ``GenericReferenceField`` and the lazy reference fields
+    (``doc.field`` stays a ``LazyReference``, which remembers the document).  None when
+    the field is empty.  The async MongoEngine fork's spelling of ``doc.field.async_fetch()``.
+    """
+    from mongoengine.base.datastructures import LazyReference
+    from mongoengine.fields import GenericLazyReferenceField, LazyReferenceField
+
+    value = instance._data.get(self.name)
+    if value is None:
+        return None
+    if isinstance(value, LazyReference):
+        return await value.async_fetch()
+    if hasattr(type(value), "objects") and not isinstance(value, DBRef):
+        return value  # already a document
+    proxy = proxify(value, getattr(self, "document_type", None))
+    if not isinstance(proxy, AsyncReferenceProxy):
+        proxy = getattr(instance, self.name)  # let the field convert what it stored
+        if isinstance(proxy, LazyReference):
+            return await proxy.async_fetch()
+        if not isinstance(proxy, AsyncReferenceProxy):
+            return proxy
+    if not is_async_class(proxy.document_type):
+        from .class_collections import alias_of
+
+        raise RuntimeError(
+            f"{type(self).__name__}.async_fetch() needs an async connection, but alias "
+            f"'{alias_of(proxy.document_type)}' of {proxy.document_type.__name__} is a "
+            "synchronous connection (not async): read the attribute directly"
+        )
+    document = await proxy.async_fetch()
+    if not isinstance(self, (LazyReferenceField, GenericLazyReferenceField)):
+        instance._data[self.name] = document
+    return document

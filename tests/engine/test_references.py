@@ -145,7 +145,7 @@ async def test_async_fetch_loads_once(counted: tuple[Any, Counter]) -> None:
     assert counter.finds == ["author"]
     assert (await article.author.async_fetch()) is first  # remembered on the document too
     assert counter.finds == ["author"]
-    await proxy.async_fetch(force_reload=True)
+    await proxy.async_fetch(force=True)
     assert counter.finds == ["author", "author"]
 
 
@@ -181,7 +181,7 @@ async def test_lazy_generic_and_cached_references(async_db: Any) -> None:
     with pytest.raises(RuntimeError, match="async_fetch"):
         article.lazy.fetch()
     assert (await article.lazy.async_fetch()).name == "Bob"
-    assert (await article.lazy.async_fetch(force_reload=True)).name == "Bob"
+    assert (await article.lazy.async_fetch(force=True)).name == "Bob"
     generic = article.anything
     assert isinstance(generic, AsyncReferenceProxy) and generic.document_type is Tag
     assert (await generic.async_fetch()).label == "t"

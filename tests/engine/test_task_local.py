@@ -12,7 +12,7 @@ from mongoengine.context_managers import no_dereference, no_dereferencing_active
 
 import persistence  # noqa: F401
 from persistence.engine import connect_async, disconnect_async
-from persistence.engine.switching import (
+from persistence.engine.context_managers import (
     async_no_dereference,
     async_switch_collection,
     async_switch_db,

@@ -13,9 +13,10 @@ from typing import Any
 
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 
-from . import connection, overrides
+from . import aliases
 from .bridge import greenlet_spawn, in_bridge
 from .facades import CollectionFacade
+from .task_switches import active_switch
 
 __all__ = [
     "alias_of",
@@ -34,7 +35,7 @@ _prepared: set[tuple[type, str, str]] = set()
 
 def alias_of(cls: Any) -> str:
     """The connection alias a Document class currently uses (task-local switch first)."""
-    switched = overrides.active(cls)
+    switched = active_switch(cls)
     if switched is not None and switched.alias is not None:
         return switched.alias
     return cls._meta.get("db_alias", DEFAULT_CONNECTION_NAME)  # type: ignore[no-any-return]
@@ -42,7 +43,7 @@ def alias_of(cls: Any) -> str:
 
 def is_async_class(cls: Any) -> bool:
     """True when the Document class's alias is an async connection."""
-    return connection.is_async_connection(alias_of(cls))
+    return aliases.is_async_connection(alias_of(cls))
 
 
 def facade_collection(cls: Any) -> CollectionFacade:
@@ -54,9 +55,9 @@ def facade_collection(cls: Any) -> CollectionFacade:
     name = cls._get_collection_name()
     facade = _facades.get((alias, name))
     if facade is None:
-        facade = _facades[(alias, name)] = CollectionFacade(connection.get_async_db(alias)[name])
+        facade = _facades[(alias, name)] = CollectionFacade(aliases.database_of(alias)[name])
     key = (cls, alias, name)
-    if overrides.active(cls) is None and getattr(cls, "_collection", None) is not facade:
+    if active_switch(cls) is None and getattr(cls, "_collection", None) is not facade:
         # First use, or MongoEngine reset it (drop_collection, disconnect): prepare again.
         cls._collection = facade
         _prepared.discard(key)

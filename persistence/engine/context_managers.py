@@ -1,7 +1,7 @@
 """Async, task-local twins of MongoEngine's context managers.
 
 ``async_switch_db``, ``async_switch_collection`` and ``async_no_sub_classes`` record a
-task-local override (:mod:`.overrides`) rather than mutating the class, and
+task-local switch (:mod:`.task_switches`) rather than mutating the class, and
 ``async_no_dereference`` relies on MongoEngine's dereferencing counters, which the graft
 made task-local.  Each yields the class, as the sync managers do, and affects only the
 task that entered it.
@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from mongoengine.context_managers import no_dereference
 
-from . import overrides
+from .task_switches import active_switch, switched
 
 __all__ = [
     "async_no_dereference",
@@ -30,21 +30,21 @@ C = TypeVar("C", bound=type)
 @asynccontextmanager
 async def async_switch_db(cls: C, db_alias: str) -> AsyncIterator[C]:
     """Use ``db_alias`` for ``cls`` in this task while the block runs."""
-    with overrides.override(cls, alias=db_alias):
+    with switched(cls, alias=db_alias):
         yield cls
 
 
 @asynccontextmanager
 async def async_switch_collection(cls: C, collection_name: str) -> AsyncIterator[C]:
     """Use ``collection_name`` for ``cls`` in this task while the block runs."""
-    with overrides.override(cls, collection=collection_name):
+    with switched(cls, collection=collection_name):
         yield cls
 
 
 @asynccontextmanager
 async def async_no_sub_classes(cls: C) -> AsyncIterator[C]:
     """Query only ``cls`` itself, not its subclasses, in this task."""
-    with overrides.override(cls, no_sub_classes=True):
+    with switched(cls, no_sub_classes=True):
         yield cls
 
 
@@ -60,7 +60,7 @@ def collection_name_wrapper(original: Any) -> Any:
     fetch = original.__func__
 
     def _get_collection_name(cls: Any) -> Any:
-        switched = overrides.active(cls)
+        switched = active_switch(cls)
         if switched is not None and switched.collection is not None:
             return switched.collection
         return fetch(cls)
@@ -74,7 +74,7 @@ def get_db_wrapper(original: Any) -> Any:
     fetch = original.__func__
 
     def _get_db(cls: Any) -> Any:
-        switched = overrides.active(cls)
+        switched = active_switch(cls)
         if switched is not None and switched.alias is not None:
             from mongoengine.connection import get_db
 
@@ -90,7 +90,7 @@ def queryset_init_wrapper(original: Any) -> Any:
 
     def __init__(self: Any, document: Any, collection: Any) -> None:
         original(self, document, collection)
-        switched = overrides.active(document)
+        switched = active_switch(document)
         if switched is not None and switched.no_sub_classes and self._cls_query:
             self._cls_query = {"_cls": document._class_name}
 

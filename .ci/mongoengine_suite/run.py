@@ -1,0 +1,149 @@
+"""Run MongoEngine's own test suite against the embedded server and compare with baselines.
+
+Modes (``--mode``, default ``both``):
+
+``addon``   sync MongoEngine with ``import persistence`` active: no failure beyond
+            ``baseline-sync.txt`` (the same run without the add-on: the server's gaps).
+``engine``  through the engine: every connection made with ``connect_async``, every test
+            run as sync code inside ``run_sync``: no failure beyond ``baseline-sync.txt``
+            and the inherent differences listed in ``engine-differences.txt``.
+``plain``   sync MongoEngine without the add-on (what ``baseline-sync.txt`` records).
+
+The unmodified 0.29.3 tests are copied from ``../shared/third_party/mongoengine-0.29.3``
+(relative to the repository root; ``MONGOENGINE_TESTS`` overrides the ``tests`` path) to
+a temporary directory, and run against a server on port 27017, which they expect.
+``--update`` rewrites ``baseline-sync.txt`` from a ``plain`` run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+PORT = 27017
+BASELINE = HERE / "baseline-sync.txt"
+DIFFERENCES = HERE / "engine-differences.txt"
+PLUGINS = {"plain": [], "addon": ["-p", "with_addon"], "engine": ["-p", "through_engine"]}
+# A run that passes fewer tests than this did not really run (wrong path, import error).
+MIN_PASSED = 1000
+
+
+def tests_dir() -> Path:
+    configured = os.environ.get("MONGOENGINE_TESTS")
+    path = (
+        Path(configured)
+        if configured
+        else REPO.parent / "shared" / "third_party" / "mongoengine-0.29.3" / "tests"
+    )
+    if not (path / "document").is_dir():
+        sys.exit(f"MongoEngine's tests not found at {path}: set MONGOENGINE_TESTS")
+    return path
+
+
+def read_ids(path: Path) -> dict[str, str]:
+    """test id -> reason (the text after ``#``) of a baseline file."""
+    ids = {}
+    for line in path.read_text().splitlines():
+        test_id, _, reason = line.partition("#")
+        if test_id.strip():
+            ids[test_id.strip()] = reason.strip()
+    return ids
+
+
+def run(mode: str, source: Path) -> tuple[set[str], int, float]:
+    """Run the suite in ``mode``: (failing test ids, passed count, seconds)."""
+    with tempfile.TemporaryDirectory(prefix=f"mongoengine-{mode}-") as work:
+        shutil.copytree(source, Path(work) / "tests")
+        (Path(work) / "pytest.ini").write_text("[pytest]\n")
+        failures = Path(work) / "failures.txt"
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(HERE), str(REPO)]),
+            "ME_SUITE_FAILURES": str(failures),
+        }
+        command = [
+            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "outcomes",
+            "--tb=line", "-W", "ignore::DeprecationWarning", *PLUGINS[mode], "tests",
+        ]  # fmt: skip
+        started = time.monotonic()
+        result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+        elapsed = time.monotonic() - started
+        if not failures.exists():
+            sys.stdout.write(result.stdout[-5000:] + result.stderr[-5000:])
+            sys.exit(f"{mode}: pytest did not run (exit {result.returncode})")
+        failed = set(failures.read_text().split())
+        passed = len(Path(str(failures) + ".passed").read_text().split())
+        lines = result.stdout.strip().splitlines()
+        for line in lines:
+            if line.startswith("through the engine:"):
+                print(f"{mode}: {line}")
+                if " 0 sync clients" not in line:  # every connection must be async
+                    failed.add("(a sync client was made through the engine)")
+        if mode == "engine" and not any(line.startswith("through the engine:") for line in lines):
+            failed.add("(the engine plugin did not run)")
+        print(f"{mode}: {lines[-1] if lines else ''} [{elapsed:.0f} s]")
+        return failed, passed, elapsed
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=["both", "addon", "engine", "plain"], default="both")
+    parser.add_argument("--update", action="store_true", help="rewrite baseline-sync.txt")
+    args = parser.parse_args()
+    source = tests_dir()
+    sys.path.insert(0, str(REPO))
+    from persistence.testing.embedded_server import EmbeddedServer
+
+    if not port_free(PORT):
+        sys.exit(f"port {PORT} is in use: MongoEngine's suite needs it for its own server")
+    if args.update:
+        modes = ["plain"]
+    else:
+        modes = ["addon", "engine"] if args.mode == "both" else [args.mode]
+    baseline = read_ids(BASELINE)
+    differences = read_ids(DIFFERENCES)
+    server = EmbeddedServer(port=PORT).start()
+    ok = True
+    try:
+        for mode in modes:
+            failed, passed, _ = run(mode, source)
+            if passed < MIN_PASSED:
+                print(f"{mode}: only {passed} tests passed: the suite did not run properly")
+                ok = False
+            if args.update:
+                BASELINE.write_text("".join(f"{test_id}\n" for test_id in sorted(failed)))
+                print(f"wrote {len(failed)} ids to {BASELINE.relative_to(REPO)}")
+                continue
+            allowed = set(baseline) | (set(differences) if mode == "engine" else set())
+            new = sorted(failed - allowed)
+            for test_id in new:
+                print(f"{mode}: NEW FAILURE {test_id}")
+            now_passing = sorted(
+                (set(baseline) | set(differences if mode == "engine" else {})) - failed
+            )
+            if now_passing:
+                print(f"{mode}: {len(now_passing)} listed tests pass now (trim the lists?):")
+                for test_id in now_passing:
+                    print(f"    {test_id}")
+            ok = ok and not new
+    finally:
+        server.stop()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The table of MongoEngine's sync I/O methods and their ``async_`` twins.
+
+One row per sync method: where it lives, the twin to use instead, and how the twin is
+made.  :mod:`.graft` iterates :data:`TWINS` to guard every sync method and add every
+twin; the tests enumerate MongoEngine's public methods against it so nothing slips
+through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, NamedTuple
+
+__all__ = ["TWINS", "Make", "Owner", "Twin", "sync_to_twin"]
+
+
+class Owner(Enum):
+    """Where the sync method lives."""
+
+    DOCUMENT = "Document instance"
+    DOCUMENT_CLASS = "Document class"
+    QUERYSET = "QuerySet"
+
+
+class Make(Enum):
+    """How the twin is made."""
+
+    GENERATED = "run the sync method once in the bridge"
+    HAND_WRITTEN = "a function of its own (see :func:`hand_written_twins`)"
+    SHARED = "the twin of another row (guard only)"
+
+
+class Twin(NamedTuple):
+    owner: Owner
+    sync_name: str
+    twin_name: str
+    make: Make = Make.GENERATED
+
+
+_D, _C, _Q = Owner.DOCUMENT, Owner.DOCUMENT_CLASS, Owner.QUERYSET
+
+TWINS: tuple[Twin, ...] = (
+    Twin(_D, "save", "async_save"),
+    Twin(_D, "delete", "async_delete"),
+    Twin(_D, "reload", "async_reload"),
+    Twin(_D, "update", "async_update"),
+    Twin(_D, "modify", "async_modify"),
+    Twin(_D, "cascade_save", "async_cascade_save"),
+    Twin(_D, "select_related", "async_select_related"),
+    Twin(_C, "ensure_indexes", "async_ensure_indexes"),
+    Twin(_C, "drop_collection", "async_drop_collection"),
+    Twin(_C, "create_index", "async_create_index"),
+    Twin(_C, "list_indexes", "async_list_indexes"),
+    Twin(_C, "compare_indexes", "async_compare_indexes"),
+    Twin(_Q, "count", "async_count"),
+    Twin(_Q, "get", "async_get"),
+    Twin(_Q, "first", "async_first"),
+    Twin(_Q, "create", "async_create"),
+    Twin(_Q, "insert", "async_insert"),
+    Twin(_Q, "update", "async_update"),
+    Twin(_Q, "update_one", "async_update_one"),
+    Twin(_Q, "upsert_one", "async_upsert_one"),
+    Twin(_Q, "modify", "async_modify"),
+    Twin(_Q, "delete", "async_delete"),
+    Twin(_Q, "distinct", "async_distinct"),
+    Twin(_Q, "sum", "async_sum"),
+    Twin(_Q, "average", "async_average"),
+    Twin(_Q, "item_frequencies", "async_item_frequencies", Make.HAND_WRITTEN),
+    Twin(_Q, "explain", "async_explain"),
+    Twin(_Q, "in_bulk", "async_in_bulk"),
+    Twin(_Q, "with_id", "async_with_id"),
+    Twin(_Q, "map_reduce", "async_map_reduce"),
+    Twin(_Q, "exec_js", "async_exec_js"),
+    Twin(_Q, "to_json", "async_to_json"),
+    Twin(_Q, "select_related", "async_select_related"),
+    Twin(_Q, "rewind", "async_rewind"),
+    Twin(_Q, "aggregate", "async_aggregate", Make.HAND_WRITTEN),
+    Twin(_Q, "__iter__", "__aiter__", Make.HAND_WRITTEN),
+    Twin(_Q, "__next__", "__aiter__", Make.SHARED),
+    Twin(_Q, "__len__", "async_count", Make.SHARED),
+    Twin(_Q, "__bool__", "async_exists", Make.HAND_WRITTEN),
+    Twin(_Q, "__getitem__", "async_first", Make.SHARED),
+)
+
+
+def sync_to_twin(*owners: Owner) -> dict[str, str]:
+    """sync name -> twin name for the rows of ``owners``."""
+    return {row.sync_name: row.twin_name for row in TWINS if row.owner in owners}
+
+
+def hand_written_twins() -> dict[str, Callable[..., Any]]:
+    """The QuerySet twins (and list-shaped helpers) written by hand, by name."""
+    from .frequencies import queryset_item_frequencies
+    from .iteration import (
+        queryset_aiter,
+        queryset_async_to_list,
+        queryset_async_values,
+        queryset_async_values_list,
+    )
+    from .twin_factories import queryset_aggregate, queryset_exists
+
+    return {
+        "__aiter__": queryset_aiter,
+        "async_aggregate": queryset_aggregate,
+        "async_exists": queryset_exists,
+        "async_item_frequencies": queryset_item_frequencies,
+        "async_to_list": queryset_async_to_list,
+        "async_values": queryset_async_values,
+        "async_values_list": queryset_async_values_list,
+    }

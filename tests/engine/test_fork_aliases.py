@@ -1,0 +1,172 @@
+"""Code written for the async MongoEngine fork (PR #2891) runs unchanged: its names as aliases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mongoengine
+import pytest
+from mongoengine import (
+    Document,
+    GenericLazyReferenceField,
+    GenericReferenceField,
+    IntField,
+    LazyReferenceField,
+    ListField,
+    ReferenceField,
+    StringField,
+)
+from mongoengine.connection import ConnectionFailure
+from pymongo.asynchronous.command_cursor import AsyncCommandCursor
+
+import persistence  # noqa: F401
+from persistence.engine import connect_async, get_async_db, is_async_connection
+from persistence.engine.references import AsyncReferenceProxy
+
+
+class FkUser(Document):
+    name = StringField()
+
+
+class FkPost(Document):
+    title = StringField()
+    author = ReferenceField(FkUser)
+    authors = ListField(ReferenceField(FkUser))
+    lazy_author = LazyReferenceField(FkUser)
+    any_author = GenericReferenceField()
+    any_lazy_author = GenericLazyReferenceField()
+    score = IntField(default=0)
+
+
+class FkSyncUser(Document):
+    name = StringField()
+    meta = {"db_alias": "sync"}
+
+
+class FkSyncPost(Document):
+    author = ReferenceField(FkSyncUser)
+    meta = {"db_alias": "sync"}
+
+
+async def _post() -> tuple[FkUser, FkUser]:
+    ada = await FkUser(name="ada").async_save()
+    bob = await FkUser(name="bob").async_save()
+    await FkPost(
+        title="t",
+        author=ada,
+        authors=[ada, bob],
+        lazy_author=bob,
+        any_author=ada,
+        any_lazy_author=bob,
+    ).async_save()
+    return ada, bob
+
+
+async def test_async_reference_proxy_fetch(async_db: Any) -> None:
+    await _post()
+    post = await FkPost.objects.async_first()
+    proxy = post.author
+    assert isinstance(proxy, AsyncReferenceProxy)
+    author = await proxy.fetch()
+    assert isinstance(author, FkUser) and author.name == "ada"
+    assert await proxy.fetch() is author  # remembered
+    assert post.author is author  # once fetched, the attribute is the document
+    await FkUser.objects(name="ada").async_update(set__name="ada2")
+    assert (await proxy.fetch(force=True)).name == "ada2"
+    # the fork's own example: fetch every reference of a list
+    names = []
+    for ref in post.authors:
+        if hasattr(ref, "fetch"):
+            names.append((await ref.fetch()).name)
+    assert names == ["ada2", "bob"]
+
+
+async def test_field_async_fetch_on_each_reference_field(async_db: Any) -> None:
+    ada, bob = await _post()
+    post = await FkPost.objects.async_first()
+    author = await FkPost.author.async_fetch(post)
+    assert isinstance(author, FkUser) and author.pk == ada.pk
+    assert post.author is author  # the loaded document replaced the reference
+    assert (await FkPost.lazy_author.async_fetch(post)).name == "bob"
+    assert (await FkPost.any_author.async_fetch(post)).name == "ada"
+    assert (await FkPost.any_lazy_author.async_fetch(post)).name == "bob"
+    assert post.lazy_author.pk == bob.pk  # a lazy field keeps its LazyReference
+    empty = await FkPost(title="empty").async_save()
+    assert await FkPost.author.async_fetch(empty) is None
+
+
+async def test_field_async_fetch_of_an_assigned_document_runs_no_query(async_db: Any) -> None:
+    ada = await FkUser(name="ada").async_save()
+    post = FkPost(title="new", author=ada)
+    assert await FkPost.author.async_fetch(post) is ada
+
+
+def test_field_async_fetch_on_a_sync_alias_says_not_async(sync_db: Any) -> None:
+    import asyncio
+
+    post = FkSyncPost(author=FkSyncUser(name="s").save()).save()
+    loaded = FkSyncPost.objects.get(pk=post.pk)  # its author is still a DBRef
+    with pytest.raises(RuntimeError, match="not async"):
+        asyncio.run(FkSyncPost.author.async_fetch(loaded))
+
+
+async def test_async_gridfs_proxy_from_mongoengine_fields(async_db: Any) -> None:
+    from mongoengine.fields import AsyncGridFSProxy
+
+    proxy = AsyncGridFSProxy(db_alias="default", collection_name="fs")
+    file_id = await proxy.async_put(b"hello", filename="a.txt")
+    assert proxy.grid_id == file_id
+    assert await proxy.async_read() == b"hello"
+    again = AsyncGridFSProxy(grid_id=file_id, db_alias="default", collection_name="fs")
+    assert await again.async_read(2) == b"he"
+    meta = await proxy.async_get()
+    assert (meta.filename, meta.length) == ("a.txt", 5)
+    await proxy.async_replace(b"bye", filename="b.txt")
+    assert await proxy.async_read() == b"bye"
+    assert [f["filename"] async for f in async_db["fs.files"].find()] == ["b.txt"]
+    await proxy.async_delete()
+    assert proxy.grid_id is None and await proxy.async_read() is None
+    assert await async_db["fs.files"].count_documents({}) == 0
+    assert await async_db["fs.chunks"].count_documents({}) == 0
+
+
+async def test_async_aggregate_awaited_or_iterated(async_db: Any, sync_db: Any) -> None:
+    for n in (1, 2, 3):
+        await FkPost(title=str(n), score=n).async_save()
+    pipeline = [{"$project": {"_id": 0, "score": 1}}]
+    queryset = FkPost.objects(score__gte=2).order_by("score")
+    rows = [row async for row in queryset.async_aggregate(pipeline)]
+    assert rows == [{"score": 2}, {"score": 3}]
+    cursor = await queryset.async_aggregate(pipeline)
+    assert isinstance(cursor, AsyncCommandCursor)  # PyMongo's own, never a facade
+    assert await cursor.to_list() == rows
+    assert await queryset.async_aggregate(pipeline).to_list() == rows
+    with pytest.raises(RuntimeError, match="async_aggregate"):
+        FkSyncPost.objects.async_aggregate(pipeline)
+
+
+async def test_disconnect_all_async(mongodb_uri: str) -> None:
+    from mongoengine import disconnect_all_async
+
+    await connect_async("fk_one", alias="fk_one", host=mongodb_uri)
+    await connect_async("fk_two", alias="fk_two", host=mongodb_uri)
+    assert is_async_connection("fk_one") and is_async_connection("fk_two")
+    await disconnect_all_async()
+    assert not is_async_connection("fk_one") and not is_async_connection("fk_two")
+    assert mongoengine.disconnect_all_async is disconnect_all_async
+
+
+async def test_connection_errors_carry_the_forks_phrases(
+    async_db: Any, sync_db: Any, mongodb_uri: str
+) -> None:
+    with pytest.raises(ConnectionFailure, match="different connection") as info:
+        await connect_async("other_db", alias="default", host=mongodb_uri)
+    assert "disconnect_async()" in str(info.value)
+    with pytest.raises(ConnectionFailure, match="synchronous connection") as info:
+        await connect_async("x", alias="sync", host=mongodb_uri)
+    assert "sync connection" in str(info.value)
+    with pytest.raises(ConnectionFailure, match="not async"):
+        get_async_db("sync")
+    with pytest.raises(RuntimeError, match="not async") as error:
+        await FkSyncUser.objects.async_count()
+    assert "connect_async" in str(error.value)
