@@ -27,6 +27,7 @@ from . import (
     connection,
     files,
     iteration,
+    materialize,
     query_counter,
     references,
     switching,
@@ -182,6 +183,7 @@ def _graft_documents() -> None:
     _replace(Document, "_get_collection", _get_collection_wrapper)
     _replace(Document, "_get_db", switching.get_db_wrapper)
     _replace(BaseDocument, "_get_collection_name", switching.collection_name_wrapper)
+    _replace(BaseDocument, "_from_son", materialize.from_son_wrapper)  # fast path in the bridge
     for name, twin in catalogue.DOCUMENT_INSTANCE_IO.items():
         _replace(Document, name, lambda original, twin=twin: guard_method(original, twin))
         _add(Document, twin, twins.instance_twin(name, twin))
