@@ -84,9 +84,9 @@ class _Plan:
         "choices",
         "class_name",
         "cls",
+        "cls_field",
         "embedded",
         "entries",
-        "cls_field",
         "fields",
         "order",
         "renamed",
@@ -316,4 +316,3 @@ def from_son_wrapper(original: classmethod) -> classmethod:  # type: ignore[type
     _from_son.__wrapped__ = fetch  # type: ignore[attr-defined]
     _from_son.__doc__ = fetch.__doc__
     return classmethod(_from_son)
-
