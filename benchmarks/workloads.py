@@ -395,7 +395,9 @@ class SelectRelated(Workload):
             return
         rng = random.Random(1)
         authors = [{"_id": ObjectId(), "name": f"a{i}"} for i in range(50)]
-        articles = [{"title": f"t{i}", "author": rng.choice(authors)["_id"]} for i in range(1000)]
+        articles = [
+            {"title": f"t{i}", "author": rng.choice(authors)["_id"]} for i in range(1000)
+        ]
         for prefix in ("authors_raw", "authors_sync", "authors_engine", "authors"):
             await b.raw[prefix].insert_many([dict(a) for a in authors])
         for name in ("articles_raw", "articles_sync", "articles_engine"):
@@ -410,7 +412,9 @@ class SelectRelated(Workload):
         for _ in range(self.ops):
             articles = await b.raw["articles_raw"].find().to_list()
             ids = list({a["author"] for a in articles})
-            authors = {a["_id"]: a async for a in b.raw["authors_raw"].find({"_id": {"$in": ids}})}
+            authors = {
+                a["_id"]: a async for a in b.raw["authors_raw"].find({"_id": {"$in": ids}})
+            }
             for article in articles:
                 article["author"] = authors[article["author"]]
 
