@@ -253,9 +253,15 @@ def _fail_point(client: Any, mode: str, latency_ms: int = 0) -> None:
 
 
 def measure(
-    uri: str, sizes: Sizes, reps: int, contestants: Sequence[Contestant], log: IO[str]
+    uri: str,
+    sizes: Sizes,
+    reps: int,
+    contestants: Sequence[Contestant],
+    log: IO[str],
+    only: Sequence[str] | None = None,
 ) -> Results:
-    """Run every workload on every contestant; raises when a read-back check fails."""
+    """Run every workload (or those named in ``only``; ``"concurrency"`` names the
+    concurrency workload) on every contestant; raises when a read-back check fails."""
     uri = without_retryable_writes(uri)
     db_name = f"bench_{uuid.uuid4().hex[:8]}"
     client: Any = pymongo.MongoClient(uri)
@@ -272,6 +278,8 @@ def measure(
             results.versions[c.key] = versions["result"]
         keys = [c.key for c in contestants]
         for workload in WORKLOADS:
+            if only is not None and workload.key not in only:
+                continue
             ops = workload.ops(sizes)
             samples = results.cpu.setdefault(workload.key, {})
             for rep in range(reps + 1):  # repetition 0 warms every path up
@@ -288,7 +296,8 @@ def measure(
                     if rep:
                         samples.setdefault(key, []).append(answer["cpu"] / ops * 1e6)
             print(f"  measured {workload.key}", flush=True)
-        _concurrency(client, workers, keys, sizes, max(1, reps), results)
+        if only is None or "concurrency" in only:
+            _concurrency(client, workers, keys, sizes, max(1, reps), results)
     finally:
         for worker in workers.values():
             try:
@@ -422,6 +431,11 @@ def main(argv: Sequence[str] | None = None) -> Results:
         "--contestants", default=",".join(c.key for c in CONTESTANTS),
         help="comma-separated subset of: " + ", ".join(c.key for c in CONTESTANTS),
     )  # fmt: skip
+    parser.add_argument(
+        "--workloads",
+        help="comma-separated subset of: "
+        + ", ".join([w.key for w in WORKLOADS] + ["concurrency"]),
+    )
     parser.add_argument("--tiny", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args(argv)
@@ -430,6 +444,7 @@ def main(argv: Sequence[str] | None = None) -> Results:
     if unknown:
         parser.error(f"unknown contestants {sorted(unknown)}")
     contestants = [c for c in CONTESTANTS if c.key in wanted]
+    only = args.workloads.split(",") if args.workloads else None
     sizes = TINY if args.tiny else Sizes()
 
     from persistence.testing import server_uri_from_env_or_start
@@ -438,13 +453,13 @@ def main(argv: Sequence[str] | None = None) -> Results:
     uri, server = server_uri_from_env_or_start()
     try:
         with (VENVS / "worker.log").open("a", encoding="utf-8") as log:
-            results = measure(uri, sizes, args.reps, contestants, log)
+            results = measure(uri, sizes, args.reps, contestants, log, only)
     finally:
         if server is not None:
             server.stop()
     text = report(results, "embedded SecantusDB" if server is not None else "MONGODB_URI")
     print(text)
-    if not args.no_write:
+    if not args.no_write and only is None:
         RESULTS.write_text(text, encoding="utf-8")
     return results
 
