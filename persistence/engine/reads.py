@@ -1,0 +1,66 @@
+"""Native ``async_get`` and ``async_first``: no bridge for the two hottest reads.
+
+MongoEngine builds the queryset exactly as its ``get()`` and ``first()`` do (clone,
+``order_by()``, ``limit(2)``, ``filter()``; I/O-free), then the engine awaits PyMongo's
+``AsyncCursor`` directly and materialises with the fast path, as ``async for`` does.
+Results and errors are those of the sync methods (``DoesNotExist``,
+``MultipleObjectsReturned`` with MongoEngine's messages, ``None`` from ``first()`` on an
+empty result); ``tests/engine/test_native_reads.py`` runs both paths side by side.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import CursorType
+from pymongo.asynchronous.cursor import AsyncCursor
+
+from .collections import ensure_prepared
+from .guard import check_async_target
+from .iteration import QuerySetAsyncIterator
+from .materialize import loader
+from .twins import run_in_bridge
+
+__all__ = ["queryset_async_first", "queryset_async_get"]
+
+
+async def queryset_async_get(self: Any, *q_objs: Any, **query: Any) -> Any:
+    """Async twin of ``get()``: same arguments, result and errors."""
+    check_async_target(self, "async_get")
+    queryset = self.clone()
+    queryset = queryset.order_by().limit(2)
+    queryset = queryset.filter(*q_objs, **query)
+    found: list[Any] = []
+    async for item in QuerySetAsyncIterator(queryset):
+        found.append(item)
+    document = queryset._document
+    if not found:
+        raise document.DoesNotExist(f"{document._class_name} matching query does not exist.")
+    if len(found) > 1:
+        raise document.MultipleObjectsReturned("2 or more items returned, instead of 1")
+    return found[0]
+
+
+async def queryset_async_first(self: Any) -> Any:
+    """Async twin of ``first()``: the first matching document, or None."""
+    check_async_target(self, "async_first")
+    await ensure_prepared(self._document)
+    queryset = self.clone()
+    if self._none or self._empty:
+        return None
+    queryset = queryset.clone()  # as QuerySet.__getitem__(0) does
+    queryset._empty = False
+    cursor = queryset._cursor.async_target
+    if not isinstance(cursor, AsyncCursor):  # another backend (mongomock): the general path
+        return await run_in_bridge(self._document, self.first)
+    single = cursor.clone()  # as Cursor.__getitem__(0) does: one document, hard limit
+    single.skip(cursor._skip)
+    single.limit(-1)
+    single._query_flags &= ~CursorType.TAILABLE_AWAIT
+    raw = await anext(aiter(single), None)
+    if raw is None:
+        return None
+    if queryset._as_pymongo:
+        return raw
+    document = loader(queryset._document)(raw, queryset._auto_dereference)
+    return queryset._get_scalar(document) if queryset._scalar else document
