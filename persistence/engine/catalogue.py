@@ -71,7 +71,7 @@ QUERYSET_IO: dict[str, str] = {
 
 # Twins that are not a plain "run the sync method in the bridge".
 HAND_WRITTEN_TWINS = frozenset(
-    {"async_aggregate", "async_item_frequencies", "async_get", "async_first"}
+    {"async_aggregate", "async_item_frequencies", "async_get", "async_first", "async_count"}
 )
 
 
@@ -87,12 +87,13 @@ def generated_queryset_twins() -> dict[str, str]:
 def extra_queryset_twins() -> dict[str, Callable[..., Any]]:
     """Hand-written QuerySet twins, by name."""
     from .frequencies import queryset_item_frequencies
-    from .reads import queryset_async_first, queryset_async_get
+    from .reads import queryset_async_count, queryset_async_first, queryset_async_get
     from .twins import queryset_aggregate, queryset_exists
 
     return {
         "async_get": queryset_async_get,
         "async_first": queryset_async_first,
+        "async_count": queryset_async_count,
         "async_aggregate": queryset_aggregate,
         "async_exists": queryset_exists,
         "async_item_frequencies": queryset_item_frequencies,

@@ -151,3 +151,54 @@ async def test_native_reads_refuse_a_sync_alias(sync_db: Any) -> None:
         await OnSync.objects.async_get(name="x")
     with pytest.raises(RuntimeError, match="needs an async connection"):
         await OnSync.objects.async_first()
+
+
+@pytest.mark.parametrize(
+    ("make", "args"),
+    [
+        (lambda: Item.objects, ()),
+        (lambda: Item.objects(name="b"), ()),
+        (lambda: Item.objects(n__gte=2).limit(1).skip(1), ()),
+        (lambda: Item.objects(n__gte=2).limit(1).skip(1), (True,)),
+        (lambda: Item.objects.limit(0), ()),
+        (lambda: Item.objects.none(), ()),
+        (lambda: Special.objects, ()),
+        (lambda: Item.objects(name="b").hint([("name", 1)]), ()),
+        (lambda: Item.objects(name="zzz"), ()),
+    ],
+)
+async def test_async_count_equals_count_in_the_bridge(items: Any, make: Any, args: Any) -> None:
+    await _both(make, "count", *args)
+
+
+async def test_async_count_in_a_transaction_sees_its_own_writes(async_db: Any) -> None:
+    await Item(name="before").async_save()
+    async with async_run_in_transaction():
+        await Item(name="in-tx").async_save()
+        assert await Item.objects.async_count() == 2
+        assert await Item.objects(name="in-tx").async_count() == 1
+        assert await _both(lambda: Item.objects, "count") == 2
+    assert await Item.objects.async_count() == 2
+
+
+async def test_a_custom_queryset_keeps_its_own_methods(async_db: Any) -> None:
+    from mongoengine import QuerySet
+
+    class Counting(QuerySet):
+        def get(self, *args: Any, **kwargs: Any) -> Any:
+            return "custom get"
+
+        def first(self) -> Any:
+            return "custom first"
+
+        def count(self, with_limit_and_skip: bool = False) -> int:
+            return -1
+
+    class Custom(Document):
+        name = StringField()
+        meta = {"collection": "native_custom", "queryset_class": Counting}
+
+    await Custom(name="x").async_save()
+    assert await Custom.objects.async_get(name="x") == "custom get"
+    assert await Custom.objects.async_first() == "custom first"
+    assert await Custom.objects.async_count() == -1
