@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mongoengine.queryset.base import BaseQuerySet
+from mongoengine.queryset.queryset import QuerySet
 from pymongo import CursorType
 from pymongo.asynchronous.cursor import AsyncCursor
 
@@ -29,9 +31,6 @@ __all__ = ["queryset_async_count", "queryset_async_first", "queryset_async_get"]
 def _own(queryset: Any, name: str) -> bool:
     """True unless a custom QuerySet class overrides MongoEngine's ``name`` (then the
     twin runs that override in the bridge, as the generated twins do)."""
-    from mongoengine.queryset.base import BaseQuerySet
-    from mongoengine.queryset.queryset import QuerySet
-
     method = getattr(type(queryset), name)
     return method is vars(BaseQuerySet)[name] or method is vars(QuerySet).get(name)
 
