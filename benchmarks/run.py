@@ -1,245 +1,467 @@
-"""Client-CPU benchmarks: raw PyMongo async, sync MongoEngine, the async engine, the
-repository layer; plus a concurrency speedup and bridge micro-benchmarks.
+"""Client-CPU benchmark of this project against the other async MongoDB ODMs.
 
-Run with ``python -m benchmarks.run`` (starts the embedded server in its own process
-unless ``MONGODB_URI`` is set).  Every workload runs in this one process against one
-server; each repetition runs the four variants one after the other (so drift hits all
-of them alike) and the table reports the median client CPU (``time.process_time``) per
-operation, the ratios engine/sync, engine/raw and repository/engine, and whether the
-issue's targets hold.  The table is written to ``benchmarks/RESULTS.md``.
+``python -m benchmarks.run`` starts one embedded server (unless ``MONGODB_URI`` is set),
+creates Beanie's and ODMantic's virtualenvs under ``benchmarks/.venvs`` the first time
+(from PyPI), and runs every contestant in its own process: raw PyMongo async, sync
+MongoEngine, this project's engine, Beanie and ODMantic.  All declare the same model
+(``name`` indexed, ``age``, ``email``, ``tags``) on their own collections of one fresh
+database, with ``retryWrites=false`` (see ``docs/server-gaps.md``).
+
+Each workload runs ``reps`` repetitions after one warm-up; within a repetition the
+contestants run one after the other, in an order rotated per repetition, so drift hits
+all of them alike.  A contestant reports the client CPU (``time.process_time``) of its
+own process; the table shows the median per operation (or per document) and the
+project's ratio to the best peer.  After every run the coordinator reads the data back
+with its own client (documents inserted, ages incremented, counts) and stops on a
+mismatch.  The table is written to ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
+import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-import greenlet
-import mongoengine
 import pymongo
-from mongoengine import connect, disconnect
-from pymongo import AsyncMongoClient
 
-import persistence  # noqa: F401  (activates the async API)
-from adapters.mongo import MongoUnitOfWork
-from persistence.engine import await_only, connect_async, disconnect_async, greenlet_spawn
-from persistence.models import registry
-from persistence.testing import async_fail_point, server_uri_from_env_or_start
+from .protocol import COUNT_FILTER_AGE, GROUP, person, without_retryable_writes
 
-from .models import AsyncPerson, SyncPerson
-from .workloads import WORKLOADS, Bench, Workload
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+VENVS = HERE / ".venvs"
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-VARIANTS = ("raw", "sync", "engine", "repository")
-LOOSE, STRICT = 1.10, 1.00  # engine/sync targets; STRICT for iteration and bulk insert
+
+@dataclass(frozen=True)
+class Contestant:
+    key: str
+    label: str
+    script: str  # in benchmarks/contestants/
+    requirement: str | None = None  # own virtualenv from PyPI; None: this interpreter
+    distributions: tuple[str, ...] = ()  # versions reported in the results
+    peer: bool = False  # counts for "best peer"
+
+
+CONTESTANTS = (
+    Contestant("raw", "raw PyMongo async", "raw_pymongo.py", None, ("pymongo",)),
+    Contestant("sync", "sync MongoEngine", "sync_mongoengine.py", None, ("mongoengine",)),
+    Contestant("engine", "this project", "engine.py", None, ("mongoengine", "greenlet")),
+    Contestant("beanie", "Beanie", "beanie_peer.py", "beanie>=2,<3", ("beanie", "pydantic"), True),
+    Contestant(
+        "odmantic", "ODMantic", "odmantic_peer.py", "odmantic>=1,<2", ("odmantic", "motor"), True
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    people: int = 300  # stored people per contestant
+    big: int = 5000  # documents iterated, aggregated, bulk-inserted
+    single: int = 300  # operations per timed run of the single-document workloads
+    counts: int = 60
+    pipelines: int = 20
+    calls: int = 50  # gets in the concurrency workload
+    latency_ms: int = 20
+
+
+TINY = Sizes(people=20, big=50, single=10, counts=3, pipelines=2, calls=5, latency_ms=5)
+
+
+class Worker:
+    """One contestant's process; ``call`` sends a command and returns its answer."""
+
+    def __init__(self, contestant: Contestant, python: str, log: IO[str]) -> None:
+        self.contestant = contestant
+        script = HERE / "contestants" / contestant.script
+        self.process = subprocess.Popen(
+            [python, str(script)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            cwd=HERE.parent,
+        )
+
+    def call(self, op: str, *args: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"op": op, "args": list(args)}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(
+                f"{self.contestant.label} exited (code {self.process.wait()}); "
+                "see benchmarks/.venvs/worker.log"
+            )
+        answer: dict[str, Any] = json.loads(line)
+        if not answer["ok"]:
+            raise RuntimeError(f"{self.contestant.label} failed in {op}: {answer['error']}")
+        return answer
+
+    def close(self) -> None:
+        try:
+            self.call("quit")
+        finally:
+            self.process.wait(timeout=30)
+
+
+def ensure_python(contestant: Contestant, venvs: Path = VENVS) -> str:
+    """The interpreter that runs ``contestant``: this one, or its own virtualenv
+    (created and filled from PyPI when missing or made for another requirement)."""
+    if contestant.requirement is None:
+        return sys.executable
+    home = venvs / contestant.key
+    python = home / "bin" / "python"
+    marker = home / ".requirement"
+    if python.exists() and marker.exists() and marker.read_text() == contestant.requirement:
+        return str(python)
+    print(f"  creating {home} with {contestant.requirement} (once)", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(home)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+         contestant.requirement],
+        check=True,
+    )  # fmt: skip
+    marker.write_text(contestant.requirement)
+    return str(python)
+
+
+# -- workloads -------------------------------------------------------------------------
 
 
 @dataclass
-class Row:
-    """One workload's medians, in microseconds of client CPU per operation."""
+class Workload:
+    """A timed call, its operation count, and how the coordinator prepares and checks it."""
 
-    name: str
+    key: str  # the contestant method
+    label: str
     unit: str
-    samples: dict[str, list[float]] = field(default_factory=dict)
+    ops: Callable[[Sizes], int]
+    args: Callable[[Sizes, int], list[Any]]
+    reset: Callable[[Any, str, Sizes], Any] = lambda db, prefix, sizes: None
+    check: Callable[[Any, str, Sizes, Any, Any], None] = lambda *a: None
 
-    def median(self, variant: str) -> float | None:
-        values = self.samples.get(variant)
+
+def _expect(what: str, got: Any, want: Any) -> None:
+    if got != want:
+        raise AssertionError(f"{what}: expected {want!r}, read back {got!r}")
+
+
+def _age_sum(db: Any, prefix: str) -> int:
+    rows = list(
+        db[f"{prefix}_people"].aggregate([{"$group": {"_id": None, "s": {"$sum": "$age"}}}])
+    )
+    return int(rows[0]["s"]) if rows else 0
+
+
+def _check_inserted(db: Any, prefix: str, sizes: Sizes, state: Any, result: Any) -> None:
+    people = db[f"{prefix}_people"]
+    _expect("documents inserted", people.count_documents({"name": {"$regex": "^r"}}), sizes.single)
+    _expect("insert result", result, sizes.single)
+    people.delete_many({"name": {"$regex": "^r"}})  # keep the collection's size constant
+
+
+def _check_bulk(db: Any, prefix: str, sizes: Sizes, state: Any, result: Any) -> None:
+    _expect("documents bulk-inserted", db[f"{prefix}_bulk"].count_documents({}), sizes.big)
+    _expect("bulk insert result", result, sizes.big)
+
+
+def _groups(db: Any) -> int:
+    return len(list(db["big"].aggregate(GROUP)))
+
+
+WORKLOADS = (
+    Workload(
+        "insert_one", "insert one new document", "operation",
+        lambda s: s.single, lambda s, rep: [s.single, rep], check=_check_inserted,
+    ),
+    Workload(
+        "get_one", "get one by indexed field", "operation",
+        lambda s: s.single, lambda s, rep: [s.single],
+        check=lambda db, p, s, st, res: _expect("documents found", res, s.single),
+    ),
+    Workload(
+        "update_inc", "update_one `$inc` by indexed field", "operation",
+        lambda s: s.single, lambda s, rep: [s.single],
+        reset=lambda db, p, s: _age_sum(db, p),
+        check=lambda db, p, s, before, res: _expect(
+            "ages incremented", _age_sum(db, p) - before, s.single
+        ),
+    ),
+    Workload(
+        "count", "count with a filter", "operation",
+        lambda s: s.counts, lambda s, rep: [s.counts],
+        check=lambda db, p, s, st, res: _expect(
+            "count", res, db[f"{p}_people"].count_documents({"age": {"$gte": COUNT_FILTER_AGE}})
+        ),
+    ),
+    Workload(
+        "iterate", "iterate {big:,} documents into model objects", "document",
+        lambda s: s.big, lambda s, rep: [],
+        check=lambda db, p, s, st, res: _expect("model objects", res, s.big),
+    ),
+    Workload(
+        "bulk_insert", "bulk insert {big:,} documents", "document",
+        lambda s: s.big, lambda s, rep: [s.big],
+        reset=lambda db, p, s: db[f"{p}_bulk"].drop(), check=_check_bulk,
+    ),
+    Workload(
+        "aggregate", "aggregate `$group` over {big:,} docs", "pipeline",
+        lambda s: s.pipelines, lambda s, rep: [s.pipelines],
+        check=lambda db, p, s, st, res: _expect("groups", res, _groups(db)),
+    ),
+)  # fmt: skip
+
+
+@dataclass
+class Results:
+    sizes: Sizes
+    reps: int
+    contestants: list[Contestant]
+    cpu: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # µs per op
+    unsupported: dict[str, set[str]] = field(default_factory=dict)
+    speedup: dict[str, list[float]] = field(default_factory=dict)
+    versions: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def median(self, workload: str, contestant: str) -> float | None:
+        values = self.cpu.get(workload, {}).get(contestant)
         return statistics.median(values) if values else None
 
 
-async def _timed(fn: Callable[[], Awaitable[Any]] | Callable[[], Any], ops: int) -> float:
-    gc.collect()
-    start = time.process_time()
-    result = fn()
-    if asyncio.iscoroutine(result):
-        await result
-    return (time.process_time() - start) / ops * 1e6
+def _prepare(db: Any, sizes: Sizes, contestants: Sequence[Contestant]) -> None:
+    db["big"].insert_many([person(i, "g") for i in range(sizes.big)])
+    for c in contestants:
+        db[f"{c.key}_people"].insert_many([person(i) for i in range(sizes.people)])
 
 
-async def measure(workload: Workload, bench: Bench, reps: int) -> Row:
-    row = Row(workload.name, workload.unit)
-    await workload.prepare(bench)
-    for rep in range(reps + 1):  # the first repetition warms every path up
-        for variant in VARIANTS:
-            await workload.reset(bench)
-            if variant == "repository":
-                async with MongoUnitOfWork(registry) as uow:
-                    bench.uow = uow
-                    cpu = await _timed(lambda: workload.repository(bench), workload.ops)
-                    await uow.commit()
-                bench.uow = None
-            else:
-                cpu = await _timed(lambda v=variant: getattr(workload, v)(bench), workload.ops)
-            if rep:
-                row.samples.setdefault(variant, []).append(cpu)
-    return row
+def _fail_point(client: Any, mode: str, latency_ms: int = 0) -> None:
+    command: dict[str, Any] = {"configureFailPoint": "failCommand", "mode": mode}
+    if mode != "off":
+        command["data"] = {
+            "failCommands": ["find"], "blockConnection": True, "blockTimeMS": latency_ms,
+        }  # fmt: skip
+    client.admin.command(command)
 
 
-async def concurrency(bench: Bench, client: Any, calls: int = 50) -> dict[str, float]:
-    """Wall-clock: ``calls`` gathered ``async_get`` vs as many sequential sync ``get``,
-    with 20 ms of server latency injected on every ``find``."""
-    emails = [f"k{i}@example.com" for i in range(calls)]
-    await asyncio.gather(*(AsyncPerson.objects.async_get(email=e) for e in emails))  # pool
-    data = {"failCommands": ["find"], "blockConnection": True, "blockTimeMS": 20}
-    async with async_fail_point(client, data=data):
-        start = time.perf_counter()
-        for i in range(calls):
-            SyncPerson.objects.get(email=f"k{i}@example.com")
-        sequential = time.perf_counter() - start
-        start = time.perf_counter()
-        await asyncio.gather(
-            *(AsyncPerson.objects.async_get(email=f"k{i}@example.com") for i in range(calls))
-        )
-        gathered = time.perf_counter() - start
-    return {"sequential": sequential, "gathered": gathered, "speedup": sequential / gathered}
-
-
-async def bridge_micro(n: int = 20_000) -> dict[str, float]:
-    """Microseconds of ``greenlet_spawn`` around a no-op, and of one ``await_only``."""
-
-    async def ready() -> None:
-        return None
-
-    start = time.process_time()
-    for _ in range(n):
-        await greenlet_spawn(lambda: None)
-    spawn = (time.process_time() - start) / n * 1e6
-    start = time.process_time()
-    for _ in range(n):
-        await greenlet_spawn(lambda: await_only(ready()))
-    with_await = (time.process_time() - start) / n * 1e6
-    start = time.process_time()
-    for _ in range(n):
-        await ready()
-    plain = (time.process_time() - start) / n * 1e6
-    return {"spawn": spawn, "await_only": with_await - spawn - plain}
-
-
-async def run(uri: str, reps: int, only: str | None) -> dict[str, Any]:
+def measure(
+    uri: str,
+    sizes: Sizes,
+    reps: int,
+    contestants: Sequence[Contestant],
+    log: IO[str],
+    only: Sequence[str] | None = None,
+) -> Results:
+    """Run every workload (or those named in ``only``; ``"concurrency"`` names the
+    concurrency workload) on every contestant; raises when a read-back check fails."""
+    uri = without_retryable_writes(uri)
     db_name = f"bench_{uuid.uuid4().hex[:8]}"
-    connect(db_name, alias="bench_sync", host=uri)
-    client = await connect_async(db_name, alias="default", host=uri)
-    raw_client: AsyncMongoClient[Any] = AsyncMongoClient(uri)
-    bench = Bench(raw=raw_client[db_name], sync=SyncPerson._get_db())
+    client: Any = pymongo.MongoClient(uri)
+    db = client[db_name]
+    results = Results(sizes, reps, list(contestants))
+    workers: dict[str, Worker] = {}
+    started = time.perf_counter()
     try:
-        for document in registry.documents:
-            await document.async_ensure_indexes()
-        SyncPerson.ensure_indexes()
-        await AsyncPerson.async_ensure_indexes()
-        await bench.raw["people_raw"].create_index("email", unique=True)
-        rows = []
+        _prepare(db, sizes, contestants)
+        for c in contestants:
+            workers[c.key] = Worker(c, ensure_python(c), log)
+            workers[c.key].call("setup", uri, db_name, c.key)
+            versions = workers[c.key].call("versions", list(c.distributions))
+            results.versions[c.key] = versions["result"]
+        keys = [c.key for c in contestants]
         for workload in WORKLOADS:
-            if only and only not in workload.name:
+            if only is not None and workload.key not in only:
                 continue
-            rows.append(await measure(workload, bench, reps))
-            print(f"  measured {workload.name}", flush=True)
-        speed = await concurrency(bench, client)
-        micro = await bridge_micro()
-        return {"rows": rows, "concurrency": speed, "micro": micro}
+            ops = workload.ops(sizes)
+            samples = results.cpu.setdefault(workload.key, {})
+            for rep in range(reps + 1):  # repetition 0 warms every path up
+                shift = rep % len(keys)
+                for key in keys[shift:] + keys[:shift]:
+                    if key in results.unsupported.get(workload.key, set()):
+                        continue
+                    state = workload.reset(db, key, sizes)
+                    answer = workers[key].call(workload.key, *workload.args(sizes, rep))
+                    if answer.get("unsupported"):
+                        results.unsupported.setdefault(workload.key, set()).add(key)
+                        continue
+                    workload.check(db, key, sizes, state, answer["result"])
+                    if rep:
+                        samples.setdefault(key, []).append(answer["cpu"] / ops * 1e6)
+            print(f"  measured {workload.key}", flush=True)
+        if only is None or "concurrency" in only:
+            _concurrency(client, workers, keys, sizes, max(1, reps), results)
     finally:
-        await raw_client.drop_database(db_name)
-        await raw_client.close()
-        await disconnect_async("default")
-        disconnect("bench_sync")
+        for worker in workers.values():
+            try:
+                worker.close()
+            except Exception:  # a dead worker must not hide the cause
+                worker.process.kill()
+        client.drop_database(db_name)
+        client.close()
+    results.seconds = time.perf_counter() - started
+    return results
+
+
+def _concurrency(
+    client: Any, workers: dict[str, Worker], keys: list[str], sizes: Sizes, reps: int,
+    results: Results,
+) -> None:  # fmt: skip
+    """Wall clock of ``calls`` gets gathered against as many sequential gets, with
+    ``latency_ms`` of server latency injected on every ``find``."""
+    for key in keys:
+        warm = workers[key].call("gets_gathered", sizes.calls)  # fill the connection pool
+        if warm.get("unsupported"):
+            continue
+        _expect("documents found", warm["result"], sizes.calls)
+    for rep in range(reps):
+        shift = rep % len(keys)
+        for key in keys[shift:] + keys[:shift]:
+            _fail_point(client, "alwaysOn", sizes.latency_ms)
+            try:
+                sequential = workers[key].call("gets_sequential", sizes.calls)
+                gathered = workers[key].call("gets_gathered", sizes.calls)
+            finally:
+                _fail_point(client, "off")
+            if gathered.get("unsupported"):
+                continue
+            _expect("documents found", gathered["result"], sizes.calls)
+            _expect("documents found", sequential["result"], sizes.calls)
+            results.speedup.setdefault(key, []).append(sequential["wall"] / gathered["wall"])
+
+
+# -- report ------------------------------------------------------------------------------
 
 
 def _fmt(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value:,.1f}" if value < 10 else f"{value:,.0f}"
+    return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
 
 
-def _ratio(a: float | None, b: float | None) -> str:
-    return "—" if a is None or b is None else f"{a / b:.2f}"
-
-
-def _target(row: Row) -> tuple[float, str]:
-    strict = row.name.startswith(("iterate", "async_insert"))
-    return (STRICT if strict else LOOSE), ("≤ 1.00" if strict else "≤ 1.10")
-
-
-def table(rows: list[Row]) -> str:
+def table(results: Results) -> str:
+    contestants = results.contestants
+    peers = [c for c in contestants if c.peer]
+    head = " | ".join(f"{c.label} µs" for c in contestants)
     lines = [
-        "| workload | per | raw async µs | sync ME µs | engine µs | repository µs "
-        "| engine/sync | target | engine/raw | repository/engine | raw async/sync ME |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
+        f"| workload | per | {head} | project / best peer |",
+        "| --- | --- | " + " | ".join("---:" for _ in contestants) + " | ---: |",
     ]
-    for r in rows:
-        raw, sync, engine, repo = (r.median(v) for v in VARIANTS)
-        limit, label = _target(r)
-        ok = engine is not None and sync is not None and engine / sync <= limit
-        repo_ok = repo is not None and engine is not None and repo / engine <= LOOSE
-        lines.append(
-            f"| {r.name} | {r.unit} | {_fmt(raw)} | {_fmt(sync)} | {_fmt(engine)} | "
-            f"{_fmt(repo)} | {_ratio(engine, sync)} | {label} {'✅' if ok else '❌'} | "
-            f"{_ratio(engine, raw)} | {_ratio(repo, engine)} {'✅' if repo_ok else '❌'} | "
-            f"{_ratio(raw, sync)} |"
-        )
+    for w in WORKLOADS:
+        cells = []
+        for c in contestants:
+            value = results.median(w.key, c.key)
+            no_api = c.key in results.unsupported.get(w.key, set())
+            cells.append("(no API)" if no_api else _fmt(value))
+        best = [v for v in (results.median(w.key, p.key) for p in peers) if v is not None]
+        engine = results.median(w.key, "engine")
+        ratio = f"{engine / min(best):.2f}" if best and engine is not None else "—"
+        label = w.label.format(big=results.sizes.big)
+        lines.append(f"| {label} | {w.unit} | {' | '.join(cells)} | {ratio} |")
+    cells = []
+    for c in contestants:
+        values = results.speedup.get(c.key)
+        cells.append(f"{statistics.median(values):.1f}x" if values else "—")
+    best_speedup = [
+        statistics.median(results.speedup[p.key]) for p in peers if p.key in results.speedup
+    ]
+    engine_speedup = results.speedup.get("engine")
+    ratio = (
+        f"{statistics.median(engine_speedup) / max(best_speedup):.2f}"
+        if engine_speedup and best_speedup else "—"
+    )  # fmt: skip
+    s = results.sizes
+    lines.append(
+        f"| {s.calls} gets gathered / {s.calls} sequential, {s.latency_ms} ms injected "
+        f"latency (wall, higher is better) | speedup | {' | '.join(cells)} | {ratio} |"
+    )
     return "\n".join(lines)
 
 
-def report(result: dict[str, Any], uri: str, embedded: bool, reps: int) -> str:
-    speed, micro = result["concurrency"], result["micro"]
+def report(results: Results, server: str) -> str:
+    versions = "; ".join(
+        f"{c.label}: " + ", ".join(f"{k} {v}" for k, v in results.versions.get(c.key, {}).items())
+        for c in results.contestants
+    )
+    try:
+        load = "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+    except OSError:
+        load = "load average unknown"
     return "\n".join(
         [
             "# Benchmark results",
             "",
-            "Client CPU (`time.process_time`) per operation, median of "
-            f"{reps} repetitions (after one warm-up), one process, one server in its own "
-            "process. `repository` runs inside an open unit of work (one transaction per "
-            "repetition) and returns entities.",
+            "Client CPU (`time.process_time` of the contestant's own process) per operation, "
+            f"median of {results.reps} repetitions after one warm-up; contestants interleaved "
+            "(order rotated per repetition), each in its own process and virtualenv, one "
+            "server, one fresh database, `retryWrites=false` for every contestant "
+            "(`docs/server-gaps.md`). After every run the data are read back and checked "
+            "(documents inserted, ages incremented, counts, groups). Lower is better except "
+            'the concurrency row. "project / best peer" divides this project\'s figure by '
+            "the best of Beanie and ODMantic (for the concurrency row: speedup over the best "
+            "peer's speedup, higher is better).",
             "",
-            f"- machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
-            f"Python {platform.python_version()}",
-            f"- pymongo {pymongo.version}, mongoengine {mongoengine.get_version()}, "
-            f"greenlet {greenlet.__version__}",
-            f"- server: {'embedded SecantusDB' if embedded else uri}",
-            f"- run at {time.strftime('%Y-%m-%d %H:%M:%S')}",
+            "Rerun: `python -m benchmarks.run` (creates Beanie's and ODMantic's virtualenvs "
+            "under `benchmarks/.venvs` from PyPI the first time; `MONGODB_URI` selects a "
+            "server, else the embedded one starts; `--reps`, `--contestants`, `--tiny`).",
             "",
-            table(result["rows"]),
+            f"- machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, {load} at the end of the run",
+            f"- server: {server}",
+            f"- versions: {versions}",
+            f"- run at {time.strftime('%Y-%m-%d %H:%M:%S')}, took {results.seconds:,.0f} s",
             "",
-            "Concurrency (wall clock, 20 ms injected per `find` with a `failCommand` "
-            "fail point, `blockConnection`):",
-            "",
-            f"- 50 sequential sync `get`: {speed['sequential'] * 1000:,.0f} ms",
-            f"- 50 gathered `async_get`: {speed['gathered'] * 1000:,.0f} ms",
-            f"- speedup: **{speed['speedup']:.1f}x** (target ≥ 15x "
-            f"{'✅' if speed['speedup'] >= 15 else '❌'})",
-            "",
-            "Bridge micro-benchmarks (client CPU):",
-            "",
-            f"- `greenlet_spawn` around a no-op: {micro['spawn']:.2f} µs",
-            f"- one `await_only` (of a ready coroutine): {micro['await_only']:.2f} µs",
+            table(results),
             "",
         ]
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: Sequence[str] | None = None) -> Results:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=5, help="repetitions per workload")
-    parser.add_argument("--only", help="run only workloads whose name contains this")
+    parser.add_argument(
+        "--contestants", default=",".join(c.key for c in CONTESTANTS),
+        help="comma-separated subset of: " + ", ".join(c.key for c in CONTESTANTS),
+    )  # fmt: skip
+    parser.add_argument(
+        "--workloads",
+        help="comma-separated subset of: "
+        + ", ".join([w.key for w in WORKLOADS] + ["concurrency"]),
+    )
+    parser.add_argument("--tiny", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    wanted = args.contestants.split(",")
+    unknown = set(wanted) - {c.key for c in CONTESTANTS}
+    if unknown:
+        parser.error(f"unknown contestants {sorted(unknown)}")
+    contestants = [c for c in CONTESTANTS if c.key in wanted]
+    only = args.workloads.split(",") if args.workloads else None
+    sizes = TINY if args.tiny else Sizes()
+
+    from persistence.testing import server_uri_from_env_or_start
+
+    VENVS.mkdir(parents=True, exist_ok=True)
     uri, server = server_uri_from_env_or_start()
     try:
-        result = asyncio.run(run(uri, args.reps, args.only))
+        with (VENVS / "worker.log").open("a", encoding="utf-8") as log:
+            results = measure(uri, sizes, args.reps, contestants, log, only)
     finally:
         if server is not None:
             server.stop()
-    text = report(result, uri, server is not None, args.reps)
+    text = report(results, "embedded SecantusDB" if server is not None else "MONGODB_URI")
     print(text)
-    if not args.no_write and not args.only:
+    if not args.no_write and only is None:
         RESULTS.write_text(text, encoding="utf-8")
+    return results
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from . import (
     connection,
     context_managers,
     files,
+    materialize,
     query_counter,
     references,
     transactions,
@@ -183,6 +184,7 @@ def _graft_documents() -> None:
     _replace(Document, "_get_collection", _get_collection_wrapper)
     _replace(Document, "_get_db", context_managers.get_db_wrapper)
     _replace(BaseDocument, "_get_collection_name", context_managers.collection_name_wrapper)
+    _replace(BaseDocument, "_from_son", materialize.from_son_wrapper)  # fast path in the bridge
     for owner, sync_name, twin, _ in TWINS:
         if owner is Owner.DOCUMENT:
             _replace(Document, sync_name, lambda original, t=twin: guard_method(original, t))

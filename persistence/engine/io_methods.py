@@ -53,9 +53,9 @@ TWINS: tuple[Twin, ...] = (
     Twin(_C, "create_index", "async_create_index"),
     Twin(_C, "list_indexes", "async_list_indexes"),
     Twin(_C, "compare_indexes", "async_compare_indexes"),
-    Twin(_Q, "count", "async_count"),
-    Twin(_Q, "get", "async_get"),
-    Twin(_Q, "first", "async_first"),
+    Twin(_Q, "count", "async_count", Make.HAND_WRITTEN),
+    Twin(_Q, "get", "async_get", Make.HAND_WRITTEN),
+    Twin(_Q, "first", "async_first", Make.HAND_WRITTEN),
     Twin(_Q, "create", "async_create"),
     Twin(_Q, "insert", "async_insert"),
     Twin(_Q, "update", "async_update"),
@@ -98,10 +98,14 @@ def hand_written_twins() -> dict[str, Callable[..., Any]]:
         queryset_async_values,
         queryset_async_values_list,
     )
+    from .reads import queryset_async_count, queryset_async_first, queryset_async_get
     from .twin_factories import queryset_aggregate, queryset_exists
 
     return {
         "__aiter__": queryset_aiter,
+        "async_get": queryset_async_get,
+        "async_first": queryset_async_first,
+        "async_count": queryset_async_count,
         "async_aggregate": queryset_aggregate,
         "async_exists": queryset_exists,
         "async_item_frequencies": queryset_item_frequencies,

@@ -12,6 +12,7 @@ from typing import Any
 
 from .class_collections import ensure_prepared
 from .guard import check_async_target
+from .materialize import loader
 
 __all__ = [
     "QuerySetAsyncIterator",
@@ -47,11 +48,11 @@ class QuerySetAsyncIterator:
         if queryset._as_pymongo:
             self._convert = None
         elif queryset._scalar:
-            from_son, get_scalar = document._from_son, queryset._get_scalar
-            self._convert = lambda raw: get_scalar(from_son(raw, _auto_dereference=auto))
+            load, get_scalar = loader(document), queryset._get_scalar
+            self._convert = lambda raw: get_scalar(load(raw, auto))
         else:
-            from_son = document._from_son
-            self._convert = lambda raw: from_son(raw, _auto_dereference=auto)
+            load = loader(document)  # the materialisation fast path (materialize.py)
+            self._convert = lambda raw: load(raw, auto)
 
     async def __anext__(self) -> Any:
         if not self._started:

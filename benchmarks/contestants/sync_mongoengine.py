@@ -1,0 +1,71 @@
+"""Plain sync MongoEngine (no async API: the concurrency workload does not apply)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import _path  # noqa: F401
+from mongoengine import Document, IntField, ListField, StringField, connect, disconnect
+from protocol import COUNT_FILTER_AGE, GROUP, person, serve
+
+
+def _model(name: str, collection: str, indexes: list[str]) -> Any:
+    fields = {
+        "name": StringField(),
+        "age": IntField(),
+        "email": StringField(),
+        "tags": ListField(StringField()),
+        "meta": {"collection": collection, "indexes": indexes},
+    }
+    return type(name, (Document,), fields)
+
+
+class SyncMongoEngine:
+    def setup(self, uri: str, db: str, prefix: str) -> None:
+        connect(db, host=uri)
+        self.People = _model("People", f"{prefix}_people", ["name"])
+        self.Big = _model("Big", "big", [])  # shared, read-only
+        self.Bulk = _model("Bulk", f"{prefix}_bulk", [])
+        self.People.ensure_indexes()
+
+    def insert_one(self, n: int, round_: int) -> int:
+        for i in range(n):
+            self.People(**person(i, f"r{round_}-")).save()
+        return n
+
+    def get_one(self, n: int) -> int:
+        return sum(self.People.objects.get(name=f"p{i}") is not None for i in range(n))
+
+    def update_inc(self, n: int) -> int:
+        return sum(self.People.objects(name=f"p{i}").update_one(inc__age=1) for i in range(n))
+
+    def count(self, n: int) -> int:
+        value = 0
+        for _ in range(n):
+            value = self.People.objects(age__gte=COUNT_FILTER_AGE).count()
+        return value
+
+    def iterate(self) -> int:
+        docs = list(self.Big.objects)
+        assert all(isinstance(d, self.Big) for d in docs)
+        return len(docs)
+
+    def bulk_insert(self, n: int) -> int:
+        docs = [self.Bulk(**person(i, "b")) for i in range(n)]
+        return len(self.Bulk.objects.insert(docs, load_bulk=False))
+
+    def aggregate(self, n: int) -> int:
+        groups: list[Any] = []
+        for _ in range(n):
+            groups = list(self.Big.objects.aggregate(GROUP))
+        return len(groups)
+
+    def gets_sequential(self, n: int) -> int:
+        return self.get_one(n)
+
+    def close(self) -> None:
+        disconnect()
+
+
+if __name__ == "__main__":
+    serve(SyncMongoEngine())

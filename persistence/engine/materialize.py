@@ -1,0 +1,318 @@
+"""Building Document instances from BSON without MongoEngine's per-field descriptor walk.
+
+:func:`from_son` produces exactly what ``BaseDocument._from_son`` produces (the same
+``_data`` in the same order, ``_changed_fields``, ``_created``, ``_initialised``,
+``_dynamic_fields``, instance ``__dict__``, embedded documents' ``_instance``), but
+builds the object with ``cls.__new__`` and fills ``_data`` from a plan computed once per
+class: field name, db field, and for the common field types (strings, numbers, booleans,
+datetimes, ObjectIds, lists of those, embedded documents) the value types on which
+``to_python`` is the identity.  Every other field is converted and assigned exactly as
+``_from_son`` and ``BaseDocument.__init__`` do (``field.to_python`` then the field's own
+``__set__``), so every field type MongoEngine ships keeps its behaviour.
+
+Anything the plan does not cover falls back to MongoEngine's own ``_from_son``: dynamic
+or STRICT documents, classes that override ``__init__`` or ``__setattr__``,
+``_auto_dereference=False`` (``no_dereference``), connected ``pre_init``/``post_init``
+receivers, keys the class does not declare, and any conversion error (MongoEngine then
+raises its own error).  The graft routes ``_from_son`` here inside the bridge, and the
+async iterator calls :func:`from_son` directly; sync code outside the bridge keeps
+MongoEngine's path untouched.
+"""
+
+from __future__ import annotations
+
+import datetime
+import weakref
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from bson import ObjectId
+from bson.son import SON
+from mongoengine import signals
+from mongoengine.base.common import get_document
+from mongoengine.base.document import BaseDocument
+from mongoengine.document import EmbeddedDocument
+from mongoengine.fields import (
+    BooleanField,
+    DateTimeField,
+    EmailField,
+    EmbeddedDocumentField,
+    FloatField,
+    IntField,
+    ListField,
+    LongField,
+    ObjectIdField,
+    StringField,
+    URLField,
+)
+
+__all__ = ["from_son", "from_son_wrapper", "loader", "overrides_from_son", "plan_for"]
+
+# Exact field classes whose ``to_python`` returns a value of these types unchanged and
+# whose ``__get__``/``__set__`` are BaseField's (no conversion, no side effects).
+_IDENTITY: dict[type, tuple[type, ...]] = {
+    StringField: (str,),
+    EmailField: (str,),
+    URLField: (str,),
+    IntField: (int,),
+    LongField: (int,),
+    FloatField: (float,),
+    BooleanField: (bool,),
+    DateTimeField: (datetime.datetime,),
+    ObjectIdField: (ObjectId,),
+}
+_ATOMIC = frozenset(t for types in _IDENTITY.values() for t in types) | {type(None)}
+
+# How a present value is converted and assigned.
+_GENERIC, _SIMPLE, _LIST, _EMBEDDED = 0, 1, 2, 3
+_MISSING: Any = object()
+
+_set_initialised = BaseDocument.__dict__["_initialised"].__set__
+_set_created = BaseDocument.__dict__["_created"].__set__
+_set_data = BaseDocument.__dict__["_data"].__set__
+_set_dynamic_fields = BaseDocument.__dict__["_dynamic_fields"].__set__
+_set_changed = BaseDocument.__dict__["_changed_fields"].__set__
+_set_instance = EmbeddedDocument.__dict__["_instance"].__set__
+_INIT_SIGNALS = (signals.pre_init, signals.post_init)
+
+
+class _Plan:
+    """What :func:`from_son` needs to know about one Document class."""
+
+    __slots__ = (
+        "choices",
+        "class_name",
+        "cls",
+        "cls_field",
+        "embedded",
+        "entries",
+        "fields",
+        "order",
+        "renamed",
+        "renamed_entries",
+    )
+
+    def __init__(self, cls: Any) -> None:
+        self.cls = cls
+        self.class_name = cls._class_name
+        self.embedded = issubclass(cls, EmbeddedDocument)
+        self.fields = list(cls._fields.values())
+        # (name, db_field, field, kind, identity types or inner types or embedded class)
+        self.entries: list[tuple[str, str, Any, int, Any]] = []
+        for name, field in cls._fields.items():
+            self.entries.append((name, field.db_field, field, *_kind(field)))
+        # names whose db field differs: MongoEngine appends them after the others
+        self.renamed = frozenset(n for n, f in cls._fields.items() if f.db_field != n)
+        self.renamed_entries = [e for e in self.entries if e[0] in self.renamed]
+        self.order = {e[1]: e[0] for e in self.entries if e[0] not in self.renamed}
+        self.choices = [(n, f) for n, f in cls._fields.items() if f.choices]
+        # allow_inheritance declares ``_cls`` as a field; otherwise it is a plain attribute
+        self.cls_field = "_cls" in cls._fields
+
+
+def _kind(field: Any) -> tuple[int, Any]:
+    kind = type(field)
+    if kind in _IDENTITY:
+        return _SIMPLE, _IDENTITY[kind]
+    if kind is ListField and type(field.field) in _IDENTITY:
+        return _LIST, _IDENTITY[type(field.field)]
+    if kind is EmbeddedDocumentField:
+        return _EMBEDDED, None
+    return _GENERIC, None
+
+
+def _plain_default(field: Any) -> bool:
+    """True when a missing field's default can be set without its descriptors."""
+    kind = type(field)
+    if kind in _IDENTITY:
+        return True
+    return kind is ListField and type(field.field) in _IDENTITY
+
+
+_plans: dict[type, _Plan | None] = {}
+
+
+def _eligible(cls: Any) -> bool:
+    return (
+        not cls._dynamic
+        and not cls.STRICT
+        and cls.__init__ in (BaseDocument.__init__, EmbeddedDocument.__init__)
+        and cls.__setattr__ is BaseDocument.__setattr__
+        and cls.__new__ is object.__new__
+        and not overrides_from_son(cls)
+    )
+
+
+def overrides_from_son(cls: Any) -> bool:
+    """True when a class between ``cls`` and BaseDocument defines its own ``_from_son``."""
+    return any("_from_son" in vars(k) for k in cls.__mro__ if k is not BaseDocument)
+
+
+def loader(cls: Any) -> Callable[[Any, bool], Any]:
+    """``son, auto -> document`` for ``cls``: the plan's path unless ``cls`` overrides
+    ``_from_son`` (then its own method, as MongoEngine would call it)."""
+    if overrides_from_son(cls):
+        return lambda son, auto: cls._from_son(son, _auto_dereference=auto)
+    return lambda son, auto: from_son(cls, son, auto)
+
+
+def plan_for(cls: Any) -> _Plan | None:
+    """The cached plan of ``cls``, or None when its instances need ``_from_son``."""
+    try:
+        return _plans[cls]
+    except KeyError:
+        plan = _plans[cls] = _Plan(cls) if _eligible(cls) else None
+        return plan
+
+
+_original: Callable[..., Any] | None = None
+
+
+def _fallback(cls: Any, son: Any, auto: bool, created: bool) -> Any:
+    original = _original
+    if original is None:  # not grafted (direct use in tests): MongoEngine's own
+        return BaseDocument._from_son.__func__(cls, son, auto, created)
+    return original(cls, son, auto, created)
+
+
+def from_son(cls: Any, son: Any, _auto_dereference: bool = True, created: bool = False) -> Any:
+    """``cls._from_son(son, _auto_dereference, created)``, built from the class's plan."""
+    if not _auto_dereference or not isinstance(son, dict):
+        return _fallback(cls, son, _auto_dereference, created)
+    plan = plan_for(cls)
+    if plan is None or not plan.renamed.isdisjoint(son):
+        return _fallback(cls, son, _auto_dereference, created)
+    class_name = son.get("_cls", plan.class_name)
+    target = plan
+    if class_name != plan.class_name:
+        target = plan_for(get_document(class_name))  # type: ignore[assignment]
+        if target is None or not target.renamed.isdisjoint(son):
+            return _fallback(cls, son, _auto_dereference, created)
+    for signal in _INIT_SIGNALS:
+        if signal.receivers:
+            return _fallback(cls, son, _auto_dereference, created)
+    try:
+        obj = _build(target, son, created)
+    except _Unsupported:
+        return _fallback(cls, son, _auto_dereference, created)
+    return obj
+
+
+class _Unsupported(Exception):
+    """Raised inside :func:`_build` to hand the document to MongoEngine's path."""
+
+
+def _build(plan: _Plan, son: dict[str, Any], created: bool) -> Any:
+    for field in plan.fields:  # as _from_son aligns each field with the document
+        field._BaseField__auto_dereference = True
+    # 1. convert the present values, in field order (as _from_son does)
+    converted: dict[str, tuple[Any, Any, int]] = {}
+    missing = []
+    for name, db_field, field, kind, extra in plan.entries:
+        value = son.get(db_field, _MISSING)
+        if value is _MISSING:
+            missing.append((name, field))
+            continue
+        try:
+            if value is None:
+                pass
+            elif kind == _SIMPLE:
+                if type(value) not in extra:
+                    value = field.to_python(value)
+                    kind = _GENERIC
+            elif kind == _LIST and type(value) is list:
+                for item in value:
+                    if type(item) not in extra:
+                        value = field.to_python(value)
+                        kind = _GENERIC
+                        break
+                else:
+                    value = list(value)
+            elif (
+                kind == _EMBEDDED
+                and isinstance(value, dict)
+                and plan_for(field.document_type) is not None
+            ):
+                value = from_son(field.document_type, value, field._auto_dereference)
+            else:
+                value = field.to_python(value)
+                kind = _GENERIC
+        except (AttributeError, ValueError) as error:
+            raise _Unsupported from error
+        converted[name] = (value, field, kind)
+    if len(converted) + ("_cls" in son and not plan.cls_field) != len(son):
+        raise _Unsupported  # undeclared keys: MongoEngine decides (raise or keep)
+
+    cls = plan.cls
+    obj = cls.__new__(cls)
+    _set_initialised(obj, False)
+    _set_created(obj, True)
+    data: dict[str, Any] = {}
+    _set_data(obj, data)
+    _set_dynamic_fields(obj, SON())
+    # 2. defaults of the missing fields, in field order (BaseDocument.__init__)
+    for name, field in missing:
+        if _plain_default(field):
+            value = None
+            if not field.null and field.default is not None:
+                value = field.default
+                if callable(value):
+                    value = value()
+            if type(value) in _ATOMIC or (type(value) is list and not value):
+                data[name] = value
+                continue
+            field.__set__(obj, value)
+        else:
+            field.__set__(obj, field.__get__(obj, cls))
+    if not plan.cls_field:
+        obj.__dict__["_cls"] = son.get("_cls", plan.class_name)
+    elif "_cls" not in son:
+        data["_cls"] = plan.class_name
+    # 3. the present values: declared-name fields in document order, renamed ones last
+    for key in son:
+        name = plan.order.get(key)
+        if name is not None:
+            _assign(obj, data, name, *converted[name])
+    for name, _db, _field, _kind, _extra in plan.renamed_entries:
+        entry = converted.get(name)
+        if entry is not None:
+            _assign(obj, data, name, *entry)
+    for attr_name, field in plan.choices:
+        obj.__dict__[f"get_{attr_name}_display"] = partial(
+            obj._BaseDocument__get_field_display, field=field
+        )
+    if plan.embedded:
+        _set_instance(obj, None)
+    _set_initialised(obj, True)
+    _set_created(obj, created)
+    _set_changed(obj, [])
+    return obj
+
+
+def _assign(obj: Any, data: dict[str, Any], name: str, value: Any, field: Any, kind: int) -> None:
+    if value is None or kind == _GENERIC:
+        field.__set__(obj, value)
+    elif kind == _EMBEDDED:
+        if isinstance(value, EmbeddedDocument):
+            _set_instance(value, weakref.proxy(obj))
+        data[name] = value
+    else:  # _SIMPLE or _LIST of atomic values: BaseField.__set__ just stores them
+        data[name] = value
+
+
+def from_son_wrapper(original: classmethod) -> classmethod:  # type: ignore[type-arg]
+    """``BaseDocument._from_son`` for the graft: :func:`from_son` inside the bridge."""
+    global _original
+    fetch = original.__func__
+    _original = fetch
+    from .bridge import in_bridge
+
+    def _from_son(cls: Any, son: Any, _auto_dereference: bool = True, created: bool = False) -> Any:
+        if in_bridge():
+            return from_son(cls, son, _auto_dereference, created)
+        return fetch(cls, son, _auto_dereference, created)
+
+    _from_son.__wrapped__ = fetch  # type: ignore[attr-defined]
+    _from_son.__doc__ = fetch.__doc__
+    return classmethod(_from_son)

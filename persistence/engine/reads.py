@@ -1,0 +1,115 @@
+"""Native ``async_get`` and ``async_first``: no bridge for the two hottest reads.
+
+MongoEngine builds the queryset exactly as its ``get()`` and ``first()`` do (clone,
+``order_by()``, ``limit(2)``, ``filter()``; I/O-free), then the engine awaits PyMongo's
+``AsyncCursor`` directly and materialises with the fast path, as ``async for`` does.
+Results and errors are those of the sync methods (``DoesNotExist``,
+``MultipleObjectsReturned`` with MongoEngine's messages, ``None`` from ``first()`` on an
+empty result); ``tests/engine/test_native_reads.py`` runs both paths side by side.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mongoengine.queryset.base import BaseQuerySet
+from mongoengine.queryset.queryset import QuerySet
+from pymongo import CursorType
+from pymongo.asynchronous.cursor import AsyncCursor
+
+from .class_collections import ensure_prepared
+from .facades import unwrap
+from .guard import check_async_target
+from .iteration import QuerySetAsyncIterator
+from .materialize import loader
+from .sessions import session_for
+from .twin_factories import run_in_bridge
+
+__all__ = ["queryset_async_count", "queryset_async_first", "queryset_async_get"]
+
+
+def _own(queryset: Any, name: str) -> bool:
+    """True unless a custom QuerySet class overrides MongoEngine's ``name`` (then the
+    twin runs that override in the bridge, as the generated twins do)."""
+    method = getattr(type(queryset), name)
+    return method is vars(BaseQuerySet)[name] or method is vars(QuerySet).get(name)
+
+
+async def queryset_async_get(self: Any, *q_objs: Any, **query: Any) -> Any:
+    """Async twin of ``get()``: same arguments, result and errors."""
+    check_async_target(self, "async_get")
+    if not _own(self, "get"):
+        return await run_in_bridge(self._document, self.get, *q_objs, **query)
+    queryset = self.clone()
+    queryset = queryset.order_by().limit(2)
+    queryset = queryset.filter(*q_objs, **query)
+    found: list[Any] = []
+    async for item in QuerySetAsyncIterator(queryset):
+        found.append(item)
+    document = queryset._document
+    if not found:
+        raise document.DoesNotExist(f"{document._class_name} matching query does not exist.")
+    if len(found) > 1:
+        raise document.MultipleObjectsReturned("2 or more items returned, instead of 1")
+    return found[0]
+
+
+async def queryset_async_first(self: Any) -> Any:
+    """Async twin of ``first()``: the first matching document, or None."""
+    check_async_target(self, "async_first")
+    if not _own(self, "first"):
+        return await run_in_bridge(self._document, self.first)
+    await ensure_prepared(self._document)
+    queryset = self.clone()
+    if self._none or self._empty:
+        return None
+    queryset = queryset.clone()  # as QuerySet.__getitem__(0) does
+    queryset._empty = False
+    cursor = queryset._cursor.async_target
+    if not isinstance(cursor, AsyncCursor):  # another backend (mongomock): the general path
+        return await run_in_bridge(self._document, self.first)
+    single = cursor.clone()  # as Cursor.__getitem__(0) does: one document, hard limit
+    single.skip(cursor._skip)
+    single.limit(-1)
+    single._query_flags &= ~CursorType.TAILABLE_AWAIT
+    raw = await anext(aiter(single), None)
+    if raw is None:
+        return None
+    if queryset._as_pymongo:
+        return raw
+    document = loader(queryset._document)(raw, queryset._auto_dereference)
+    return queryset._get_scalar(document) if queryset._scalar else document
+
+
+async def queryset_async_count(self: Any, with_limit_and_skip: bool = False) -> int:
+    """Async twin of ``count()``: same arguments, result and errors.
+
+    Natively for ``with_limit_and_skip=False`` (QuerySet caches the other form, so
+    that one runs MongoEngine's own ``count()`` in the bridge)."""
+    check_async_target(self, "async_count")
+    if with_limit_and_skip or not _own(self, "count"):
+        return await run_in_bridge(self._document, self.count, with_limit_and_skip)  # type: ignore[no-any-return]
+    await ensure_prepared(self._document)
+    if self._limit == 0 or self._none or self._empty:
+        return 0
+    cursor = self._cursor.async_target
+    if not isinstance(cursor, AsyncCursor):  # another backend (mongomock): the general path
+        return await run_in_bridge(self._document, self.count)  # type: ignore[no-any-return]
+    kwargs: dict[str, Any] = {}
+    if self._hint not in (-1, None):
+        kwargs["hint"] = self._hint
+    if self._collation:
+        kwargs["collation"] = self._collation
+    collection = cursor.collection
+    query = self._query
+    session = session_for(collection.database.client)
+    session = None if session is None else unwrap(session)
+    if not query and not kwargs and (session is None or not session.in_transaction):
+        # as MongoEngine's count_documents(): from the collection's metadata
+        count = await collection.estimated_document_count()
+    else:  # in a transaction, an unfiltered count too (as the collection facade does)
+        if session is not None:
+            kwargs["session"] = session
+        count = await collection.count_documents(filter=query, **kwargs)
+    self._cursor_obj = None
+    return count  # type: ignore[no-any-return]
