@@ -21,8 +21,8 @@ from pymongo.errors import (
 )
 
 import persistence  # noqa: F401
-from adapters.composition import is_retryable
 from adapters.mongo import MongoUnitOfWork
+from adapters.unit_of_work import is_retryable
 from domain.entities import User
 from eventually import HANG_S, until
 from persistence.engine import (
