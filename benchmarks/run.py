@@ -107,10 +107,16 @@ class Worker:
         return answer
 
     def close(self) -> None:
+        """Ask the process to quit (killing it if it cannot answer) and close its pipes."""
         try:
             self.call("quit")
+        except Exception:  # a dead worker must not hide the cause
+            self.process.kill()
         finally:
             self.process.wait(timeout=30)
+            for pipe in (self.process.stdin, self.process.stdout):
+                if pipe is not None:
+                    pipe.close()
 
 
 def ensure_python(contestant: Contestant, venvs: Path = VENVS) -> str:
@@ -300,10 +306,7 @@ def measure(
             _concurrency(client, workers, keys, sizes, max(1, reps), results)
     finally:
         for worker in workers.values():
-            try:
-                worker.close()
-            except Exception:  # a dead worker must not hide the cause
-                worker.process.kill()
+            worker.close()
         client.drop_database(db_name)
         client.close()
     results.seconds = time.perf_counter() - started
