@@ -7,14 +7,17 @@ Gap tests assert MongoDB's real behaviour; on the embedded server they are
 from __future__ import annotations
 
 import re
-import time
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pymongo
 import pytest
+from pymongo import monitoring
 from pymongo.errors import OperationFailure
 
+from eventually import HANG_S
 from markers import server_gap
 from persistence.testing import (
     EmbeddedServer,
@@ -94,18 +97,44 @@ async def test_async_fail_point(mongodb_uri: str) -> None:
         await client.close()
 
 
-def test_block_connection_delays_the_command(sync_client: pymongo.MongoClient[Any]) -> None:
-    collection = sync_client.fp_test.items
-    collection.insert_one({"n": 1})
-    with fail_point(
-        sync_client,
-        mode={"times": 1},
-        data={"failCommands": ["find"], "blockConnection": True, "blockTimeMS": 300},
-    ):
-        started = time.monotonic()
-        collection.find_one()
-        elapsed = time.monotonic() - started
-    assert elapsed >= 0.25
+def test_block_connection_delays_the_command(
+    sync_client: pymongo.MongoClient[Any], mongodb_uri: str
+) -> None:
+    """Once a blocked ``find`` reached the server, other commands are answered while it
+    waits: an order of events, not a duration."""
+    name = f"blocked_{uuid.uuid4().hex}"
+    sync_client.fp_test[name].insert_one({"n": 1})
+    find_sent = threading.Event()
+
+    class FindStarted(monitoring.CommandListener):
+        def started(self, event: monitoring.CommandStartedEvent) -> None:
+            if event.command_name == "find":
+                find_sent.set()
+
+        def succeeded(self, event: monitoring.CommandSucceededEvent) -> None: ...
+
+        def failed(self, event: monitoring.CommandFailedEvent) -> None: ...
+
+    watched: pymongo.MongoClient[Any] = pymongo.MongoClient(
+        mongodb_uri, event_listeners=[FindStarted()]
+    )
+    pings = 20
+    try:
+        with fail_point(
+            sync_client,
+            mode={"times": 1},
+            data={"failCommands": ["find"], "blockConnection": True, "blockTimeMS": 3000},
+        ), ThreadPoolExecutor(max_workers=1) as pool:
+            blocked = pool.submit(watched.fp_test[name].find_one)
+            assert find_sent.wait(HANG_S)
+            answered = 0
+            while not blocked.done() and answered < pings:
+                sync_client.admin.command("ping")
+                answered += 1
+            assert blocked.result()["n"] == 1
+    finally:
+        watched.close()
+    assert answered == pings  # every ping came back before the blocked find did
 
 
 def test_unanchored_regex_on_an_indexed_field(sync_client: pymongo.MongoClient[Any]) -> None:
