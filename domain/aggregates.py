@@ -8,6 +8,7 @@ import attrs
 
 from .entities import Account, Product, User
 from .library import Author, Book, Comment, Contract, Post, Review, Shelf
+from .sales import SalesOrder
 
 __all__ = ["AGGREGATES", "Aggregate"]
 
@@ -34,5 +35,6 @@ AGGREGATES: dict[str, Aggregate] = {
         Aggregate("posts", Post),
         Aggregate("comments", Comment),
         Aggregate("accounts", Account),
+        Aggregate("orders", SalesOrder),
     )
 }

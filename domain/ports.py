@@ -9,10 +9,11 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
+from .aggregation import Aggregation
 from .entities import Account, Product, User
 from .library import Author, Book, Comment, Contract, Post, Review, Shelf
 from .relations import Loaded
-from .specs import ALL, FIRST_PAGE, NO_ORDER, Changes, GroupBy, Order, Page, Predicate
+from .specs import ALL, FIRST_PAGE, NO_ORDER, Changes, Order, Page, Predicate
 
 __all__ = ["FileInfo", "FileStore", "QueryRepository", "Repository", "UnitOfWork"]
 
@@ -120,8 +121,12 @@ class QueryRepository(Repository[E], Protocol[E]):
         """``{"id": ..., path: value}`` rows of the matching entities."""
         ...
 
-    async def aggregate(self, group: GroupBy) -> list[dict[str, Any]]:
-        """Grouped rows: the key paths and the aggregate names."""
+    async def aggregate(self, spec: Aggregation) -> list[dict[str, Any]]:
+        """Rows of groups (:mod:`domain.aggregation`): the key names then the value names.
+
+        Paths are checked against the stored shape first: ``UnknownField``, or
+        ``UnsupportedSpec`` for a path crossing an array that is not unwound.
+        """
         ...
 
     async def add_many(self, entities: Iterable[E]) -> list[E]:

@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import attrs
 import mongomock
 
+from domain.aggregation import Aggregation
 from domain.codec import from_dict, to_dict
 from domain.errors import ConcurrencyConflict, Conflict, NotFound
+from domain.schema import entity_schema
 from domain.specs import (
     ALL,
     FIRST_PAGE,
     NO_ORDER,
     Changes,
-    GroupBy,
     Order,
     Page,
     Predicate,
@@ -30,12 +31,11 @@ from ..derived_queries import DerivedQueries
 from ..mongo_query import (
     compile_changes,
     compile_filter,
-    compile_group,
     compile_sort,
     db_path,
-    group_rows,
     keyset_filter,
 )
+from .aggregation import evaluate
 from .delete_rules import remove_with_rules
 
 if TYPE_CHECKING:
@@ -257,13 +257,11 @@ class InMemoryQueries(InMemoryRepository[E], DerivedQueries[E]):
             return []
         return [project_row(doc, fields) for doc in self._cursor(spec, order, page)]
 
-    async def aggregate(self, group: GroupBy) -> list[dict[str, Any]]:
-        """Rows of ``group``: its keys and aggregates."""
+    async def aggregate(self, spec: Aggregation) -> list[dict[str, Any]]:
+        """Rows of ``spec``: its keys and values."""
         self._uow.require_active()
-        self._check([*group.keys, *(a.path for a in group.aggregates if a.path)])
-        self._check(field_paths(group.where))
-        rows = list(self._scratch().aggregate(compile_group(group)))
-        return group_rows(group, rows)
+        spec.check(entity_schema(self.entity_cls), self._name)
+        return evaluate(spec, self._scratch().find())
 
     async def add_many(self, entities: Iterable[E]) -> list[E]:
         """Add several entities: all of them, or (on a conflict) none."""

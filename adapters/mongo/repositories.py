@@ -11,6 +11,7 @@ from bson import ObjectId
 from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 from pymongo.errors import OperationFailure
 
+from domain.aggregation import Aggregation
 from domain.errors import ConcurrencyConflict, Conflict, DeleteDenied, NotFound
 from domain.relations import Rule, relations_to
 from domain.specs import (
@@ -18,7 +19,6 @@ from domain.specs import (
     FIRST_PAGE,
     NO_ORDER,
     Changes,
-    GroupBy,
     Order,
     Page,
     Predicate,
@@ -27,18 +27,14 @@ from domain.specs import (
     validate_changes,
     validate_paths,
 )
+from persistence.document_schema import document_schema
 from persistence.mapping import DocumentMapper, plain, to_object_id
 from persistence.models import DOCUMENTS
 
+from ..aggregation_pipeline import aggregation_rows, compile_aggregation
 from ..derived_queries import DerivedQueries
 from ..error_chain import error_chain
-from ..mongo_query import (
-    compile_changes,
-    compile_filter,
-    compile_group,
-    group_rows,
-    keyset_filter,
-)
+from ..mongo_query import compile_changes, compile_filter, keyset_filter
 from .errors import conflict_from, duplicated_field, is_duplicate_key
 
 if TYPE_CHECKING:
@@ -275,15 +271,16 @@ class MongoQueries(MongoRepository[E], DerivedQueries[E]):
             rows = await queryset.async_to_list()
         return [plain(project_row(row, fields)) for row in rows]
 
-    async def aggregate(self, group: GroupBy) -> list[dict[str, Any]]:
-        """Rows of ``group``: its keys and aggregates."""
-        self._check([*group.keys, *(a.path for a in group.aggregates if a.path)])
-        self._check(field_paths(group.where))
-        pipeline = compile_group(group, ObjectId)
+    async def aggregate(self, spec: Aggregation) -> list[dict[str, Any]]:
+        """Rows of ``spec``: its keys and values, from one pipeline."""
+        spec.check(document_schema(self._document), self._name)
+        if spec.limit == 0:
+            return []
+        pipeline = compile_aggregation(spec, ObjectId)
         async with self._op():
             cursor = await self._document.objects.async_aggregate(pipeline)
             rows = await cursor.to_list()
-        return group_rows(group, rows)
+        return aggregation_rows(spec, rows, plain)
 
     async def add_many(self, entities: Iterable[E]) -> list[E]:
         """Insert several entities in one round trip; on a conflict, none stay."""

@@ -13,12 +13,14 @@ from .library import (
     ShelfDocument,
 )
 from .products import DimensionsDocument, ProductDocument
+from .sales import LineItemDocument, SalesOrderDocument
 from .users import UserDocument
 
 DOCUMENTS = {
     "users": UserDocument,
     "products": ProductDocument,
     "accounts": AccountDocument,
+    "orders": SalesOrderDocument,
     **LIBRARY_DOCUMENTS,
 }
 """The document class of every repository, by repository name."""
@@ -32,9 +34,11 @@ __all__ = [
     "CommentDocument",
     "ContractDocument",
     "DimensionsDocument",
+    "LineItemDocument",
     "PostDocument",
     "ProductDocument",
     "ReviewDocument",
+    "SalesOrderDocument",
     "ShelfDocument",
     "UserDocument",
 ]
