@@ -62,7 +62,7 @@ def test_unwind_keep_empty_drops_an_empty_array_and_keeps_a_null() -> None:
         unwind=Unwind("tags", keep_empty=True), by={"tag": "tags"}, values={"n": Count()}
     )
     assert evaluate(spec, DOCS) == [
-        {"tag": None, "n": 3},
+        {"tag": None, "n": 4},
         {"tag": "x", "n": 1},
         {"tag": "y", "n": 1},
     ]
