@@ -14,9 +14,9 @@ from typing import Any
 
 import attrs
 
+from domain.aggregation import Aggregation
 from domain.specs import (
     Changes,
-    GroupBy,
     Order,
     Page,
     Predicate,
@@ -24,12 +24,13 @@ from domain.specs import (
     validate_changes,
     validate_paths,
 )
+from persistence.document_schema import document_schema
 from persistence.registry import Registration
 
+from .aggregation_pipeline import compile_aggregation
 from .mongo_query import (
     compile_changes,
     compile_filter,
-    compile_group,
     compile_sort,
     keyset_filter,
 )
@@ -66,7 +67,9 @@ class QueryPlanner:
 
     def __init__(self, aggregate: Registration[Any]) -> None:
         self.entity_cls = aggregate.entity_cls
+        self.name = aggregate.name
         self.ids = aggregate.id_paths
+        self.schema = document_schema(aggregate.document_cls)
         self.version_field = aggregate.version_field
 
     def check(self, paths: Iterable[str]) -> None:
@@ -106,11 +109,13 @@ class QueryPlanner:
         self.check([path])
         return self.where(spec)
 
-    def group(self, group: GroupBy) -> list[dict[str, Any]]:
-        """The aggregation pipeline of ``group``."""
-        self.check([*group.keys, *(a.path for a in group.aggregates if a.path)])
-        self.check(field_paths(group.where))
-        return compile_group(group, self.ids)
+    def aggregation(self, spec: Aggregation) -> list[dict[str, Any]]:
+        """The aggregation pipeline of ``spec``, its paths checked against the stored
+        shape (the Document's); empty when ``spec`` asks for no rows (``limit=0``)."""
+        spec.check(self.schema, self.name)
+        if spec.limit == 0:
+            return []
+        return compile_aggregation(spec, self.ids)
 
     def update(self, spec: Predicate, changes: Changes) -> UpdatePlan:
         """The update applying ``changes`` (validated against the entity) to the

@@ -10,6 +10,7 @@ import attrs
 from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 from pymongo.errors import OperationFailure
 
+from domain.aggregation import Aggregation
 from domain.errors import ConcurrencyConflict, Conflict, DeleteDenied, NotFound
 from domain.relations import Rule
 from domain.specs import (
@@ -17,7 +18,6 @@ from domain.specs import (
     FIRST_PAGE,
     NO_ORDER,
     Changes,
-    GroupBy,
     Order,
     Page,
     Predicate,
@@ -26,8 +26,8 @@ from domain.specs import (
 from persistence.mapping import plain, stored_form, to_object_id
 from persistence.registry import Registration
 
+from ..aggregation_pipeline import aggregation_rows
 from ..error_chain import error_chain
-from ..mongo_query import group_rows
 from ..query_plan import FindPlan
 from ..repository_base import RepositoryBase
 from .errors import conflict_from, duplicated_field, is_duplicate_key
@@ -265,13 +265,15 @@ class MongoQueries(MongoRepository[E]):
             rows = await queryset.async_to_list()
         return [plain(project_row(row, fields)) for row in rows]
 
-    async def aggregate(self, group: GroupBy) -> list[dict[str, Any]]:
-        """Rows of ``group``: its keys and aggregates."""
-        pipeline = self._plan.group(group)
+    async def aggregate(self, spec: Aggregation) -> list[dict[str, Any]]:
+        """Rows of ``spec``: its keys and values, from one pipeline."""
+        pipeline = self._plan.aggregation(spec)
+        if not pipeline:
+            return []
         async with self._op():
             cursor = await self._document.objects.async_aggregate(pipeline)
             rows = await cursor.to_list()
-        return plain(group_rows(group, rows))  # type: ignore[no-any-return]
+        return aggregation_rows(spec, rows, plain)
 
     async def add_many(self, entities: Iterable[E]) -> list[E]:
         """Insert several entities in one round trip; on a conflict, none stay."""
