@@ -34,6 +34,7 @@ from .mongo_query import (
     compile_sort,
     keyset_filter,
 )
+from .spec_types import check_values
 
 __all__ = ["FindPlan", "QueryPlanner", "UpdatePlan"]
 
@@ -76,14 +77,21 @@ class QueryPlanner:
         """``UnknownField`` for the first path the entity lacks."""
         validate_paths(self.entity_cls, paths)
 
+    def check_predicate(self, spec: Predicate) -> None:
+        """``UnknownField`` for a path the entity lacks, ``InvalidSpec`` for a value its
+        field's declared type cannot compare with."""
+        self.check(field_paths(spec))
+        check_values(spec, self.schema, self.ids, self.entity_cls.__name__)
+
     def where(self, spec: Predicate) -> dict[str, Any]:
         """The filter selecting ``spec``'s matches."""
-        self.check(field_paths(spec))
+        self.check_predicate(spec)
         return compile_filter(spec, self.ids)
 
     def find(self, spec: Predicate, order: Order, page: Page) -> FindPlan:
         """The find for ``spec`` in ``order``, paged (keyset paging included)."""
-        self.check([*field_paths(spec), *(k.path for k in order.keys)])
+        self.check_predicate(spec)
+        self.check([k.path for k in order.keys])
         parts = [compile_filter(spec, self.ids), keyset_filter(order, page, self.ids)]
         query = {"$and": [p for p in parts if p]} if any(parts) else {}
         keys = order.with_id()
@@ -113,6 +121,7 @@ class QueryPlanner:
         """The aggregation pipeline of ``spec``, its paths checked against the stored
         shape (the Document's); empty when ``spec`` asks for no rows (``limit=0``)."""
         spec.check(self.schema, self.name)
+        check_values(spec.where, self.schema, self.ids, self.entity_cls.__name__)
         if spec.limit == 0:
             return []
         return compile_aggregation(spec, self.ids)
@@ -120,7 +129,8 @@ class QueryPlanner:
     def update(self, spec: Predicate, changes: Changes) -> UpdatePlan:
         """The update applying ``changes`` (validated against the entity) to the
         matches; the version field, if any, is incremented unless changed."""
-        self.check([*field_paths(spec), *(c.path for c in changes.items)])
+        self.check_predicate(spec)
+        self.check([c.path for c in changes.items])
         changes = validate_changes(self.entity_cls, changes)
         update = compile_changes(changes, self.ids)
         version = self.version_field

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import attrs
@@ -42,4 +43,5 @@ class SalesOrder:
         default="open", validator=attrs.validators.in_(("open", "paid", "cancelled"))
     )
     items: list[LineItem] = attrs.field(factory=list, converter=_items)
+    placed_at: datetime.datetime | None = None
     version: int = attrs.field(default=0, validator=attrs.validators.instance_of(int))

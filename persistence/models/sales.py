@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mongoengine import (
+    DateTimeField,
     Document,
     EmbeddedDocument,
     EmbeddedDocumentField,
@@ -30,6 +31,7 @@ class SalesOrderDocument(Document):
     customer = StringField(required=True, max_length=100)
     status = StringField(default="open", choices=("open", "paid", "cancelled"))
     items = ListField(EmbeddedDocumentField(LineItemDocument))
+    placed_at = DateTimeField()
     version = VersionField()
 
     meta = {"collection": "orders", "indexes": ["customer", "items.sku"]}
