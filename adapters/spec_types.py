@@ -40,9 +40,7 @@ _EXPECTED = {
 }
 
 
-def check_values(
-    predicate: Predicate, schema: Schema, ids: Set[str], entity: str
-) -> None:
+def check_values(predicate: Predicate, schema: Schema, ids: Set[str], entity: str) -> None:
     """``InvalidSpec`` for the first value of ``predicate`` its field cannot hold."""
     if isinstance(predicate, (And, Or)):
         for item in predicate.items:

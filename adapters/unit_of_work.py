@@ -15,6 +15,11 @@ A nested ``async with uow:`` joins the block already open: only the outermost
 block left by an exception, or without its ``commit()``, or rolled back, makes the whole
 unit rollback-only (its work cannot be undone alone).  ``run(work, retries=n)`` runs
 ``work(uow)`` in a block and commits, re-running it all on a write conflict.
+
+One unit of work per task: opening a block of a *different* unit of work while a block is
+open in the same task (or in the task that created this one) is refused with
+``UnitOfWorkError`` at block start, on every adapter (MongoDB runs one transaction per
+client and task).  Pass the open unit of work to the service instead.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
@@ -40,6 +46,10 @@ T = TypeVar("T")
 X = TypeVar("X", bound=BaseException)
 R = TypeVar("R", bound=AggregateRepository[Any])
 U = TypeVar("U", bound="BaseUnitOfWork")
+
+
+_OPEN_UNIT: ContextVar[BaseUnitOfWork | None] = ContextVar("open_unit_of_work", default=None)
+"""The unit of work whose outermost block is open in this task."""
 
 
 def is_retryable(exc: BaseException | None) -> bool:
@@ -66,6 +76,7 @@ class BaseUnitOfWork:
         self._failed: BaseException | None = None
         self._levels: list[bool] = []  # per open nested block: whether it committed
         self._lock = asyncio.Lock()
+        self._token: Token[BaseUnitOfWork | None] | None = None
 
     # -- hooks ------------------------------------------------------------------------
 
@@ -155,6 +166,15 @@ class BaseUnitOfWork:
         if self._active:
             self._levels.append(False)
             return self
+        other = _OPEN_UNIT.get()
+        if other is not None and other is not self and other._active:
+            raise UnitOfWorkError(
+                f"another unit of work ({type(other).__name__}) has a block open in this "
+                f"task, so {type(self).__name__} cannot open one: a task runs one unit of "
+                "work at a time. Pass the open unit of work to the code that needs it "
+                "(its `async with uow:` then joins the open block), or open this one "
+                "after that block ends."
+            )
         await self._open()
         try:
             await self._begin()
@@ -163,6 +183,7 @@ class BaseUnitOfWork:
             raise
         self._failed = None
         self._active = True
+        self._token = _OPEN_UNIT.set(self)
         return self
 
     async def __aexit__(
@@ -185,10 +206,20 @@ class BaseUnitOfWork:
         finally:
             self._active = False
             self._failed = None
+            self._release_task()
             try:
                 await self._files.rolled_back()
             finally:
                 await self._close()
+
+    def _release_task(self) -> None:
+        token, self._token = self._token, None
+        if token is None:
+            return
+        try:
+            _OPEN_UNIT.reset(token)
+        except ValueError:  # the block was left from another context than it was opened in
+            pass
 
     async def commit(self) -> None:
         """Keep the work done in the block so far; later work is a new unit."""
