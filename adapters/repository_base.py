@@ -4,12 +4,13 @@ the query methods derived from ``find``."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from domain.relations import Loaded, load_related
 from domain.specs import ALL, FIRST_PAGE, NO_ORDER, Order, Page, Predicate
 from persistence.registry import Registration
 
+from .pending_operations import track_operations
 from .query_plan import QueryPlanner
 from .unit_of_work import BaseUnitOfWork
 
@@ -19,7 +20,15 @@ E = TypeVar("E")
 
 
 class RepositoryBase(Generic[E]):
-    """One registered aggregate, seen through a unit of work."""
+    """One registered aggregate, seen through a unit of work.
+
+    Its public coroutine methods, and those of every subclass, are recorded with the
+    unit of work when called (see :mod:`adapters.pending_operations`).
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        track_operations(cls)
 
     def __init__(self, uow: BaseUnitOfWork, aggregate: Registration[E]) -> None:
         self._uow = uow
@@ -53,3 +62,6 @@ class RepositoryBase(Generic[E]):
         found = await self.find(spec, order=order, page=page)
         relations = self._uow.registry.relations_from(self.name)
         return await load_related(self._uow, relations, found, with_related)
+
+
+track_operations(RepositoryBase)

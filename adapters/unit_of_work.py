@@ -38,6 +38,7 @@ from persistence.registry import Registration, Registry
 
 from .compensated_files import CompensatedFiles
 from .error_chain import error_chain
+from .pending_operations import PendingOperations, tracked_subclass
 
 __all__ = ["BaseUnitOfWork", "is_retryable"]
 
@@ -77,6 +78,7 @@ class BaseUnitOfWork:
         self._levels: list[bool] = []  # per open nested block: whether it committed
         self._lock = asyncio.Lock()
         self._token: Token[BaseUnitOfWork | None] | None = None
+        self._pending = PendingOperations()
 
     # -- hooks ------------------------------------------------------------------------
 
@@ -119,7 +121,7 @@ class BaseUnitOfWork:
             aggregate = self.registry.registration(name)
             found = self._make_repository(aggregate)
             if aggregate.repository_cls is not None:
-                found = aggregate.repository_cls(found)
+                found = tracked_subclass(aggregate.repository_cls)(found)
             self._repositories[name] = found
         return found
 
@@ -175,6 +177,7 @@ class BaseUnitOfWork:
                 "(its `async with uow:` then joins the open block), or open this one "
                 "after that block ends."
             )
+        self._pending.take_unawaited()  # created outside any block: never run
         await self._open()
         try:
             await self._begin()
@@ -201,6 +204,7 @@ class BaseUnitOfWork:
                     error = UnitOfWorkError("a nested block ended without commit()")
                     self.mark_rollback_only(error)
             return
+        self._pending.take_unawaited()  # rolled back with the rest of the block
         try:
             await self._abort(exc)
         finally:
@@ -224,6 +228,15 @@ class BaseUnitOfWork:
     async def commit(self) -> None:
         """Keep the work done in the block so far; later work is a new unit."""
         self.require_active()
+        unawaited = self._pending.take_unawaited()
+        if unawaited and self._failed is None:
+            self.mark_rollback_only(
+                UnitOfWorkError(
+                    f"{', '.join(unawaited)} {'was' if len(unawaited) == 1 else 'were'} "
+                    "called in the block but never awaited, so the block's work is not "
+                    "kept: await every repository operation (`await uow.orders.add(order)`)"
+                )
+            )
         if self._levels:
             if self._failed is not None:
                 raise UnitOfWorkError(
@@ -251,6 +264,7 @@ class BaseUnitOfWork:
             if self._failed is None:
                 self.mark_rollback_only(UnitOfWorkError("a nested block rolled back"))
             return
+        self._pending.take_unawaited()
         async with self._lock:
             self._failed = None
             await self._abort(None)
