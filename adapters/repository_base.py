@@ -10,11 +10,12 @@ from domain.relations import Loaded, load_related
 from domain.specs import ALL, FIRST_PAGE, NO_ORDER, Order, Page, Predicate
 from persistence.registry import Registration
 
+from .owned_files import owned_files, owns_files
 from .pending_operations import track_operations
 from .query_plan import QueryPlanner
 from .unit_of_work import BaseUnitOfWork
 
-__all__ = ["RepositoryBase"]
+__all__ = ["RepositoryBase", "files_removed_with"]
 
 E = TypeVar("E")
 
@@ -65,3 +66,17 @@ class RepositoryBase(Generic[E]):
 
 
 track_operations(RepositoryBase)
+
+
+async def files_removed_with(
+    repository: RepositoryBase[Any], ids: Iterable[str] | None = None, spec: Predicate = ALL
+) -> list[str]:
+    """The files owned by entities ``ids`` (or those matching ``spec``) of
+    ``repository`` and by what their removal cascades to; nothing is looked up when no
+    aggregate involved declares a file field."""
+    uow = repository._uow
+    if not owns_files(uow.registry, repository.name):
+        return []
+    if ids is None:
+        ids = [row["id"] for row in await repository.project(["id"], spec)]  # type: ignore[attr-defined]
+    return await owned_files(uow, repository.name, ids)

@@ -138,6 +138,12 @@ class BaseUnitOfWork:
         self.require_active()
         return self._files
 
+    def files_of_removed(self, file_ids: list[str]) -> None:
+        """The files owned by aggregates removed in this block: deleted from the file
+        store after the commit, kept if the block rolls back."""
+        if file_ids:
+            self._files.delete_after_commit(file_ids)
+
     # -- state ----------------------------------------------------------------------------
 
     def require_active(self) -> None:

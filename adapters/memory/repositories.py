@@ -32,7 +32,7 @@ from persistence.registry import Registration
 
 from ..mongo_query import db_path
 from ..query_plan import FindPlan
-from ..repository_base import RepositoryBase
+from ..repository_base import RepositoryBase, files_removed_with
 from .aggregation import evaluate
 from .delete_rules import remove_with_rules
 
@@ -195,7 +195,9 @@ class InMemoryRepository(RepositoryBase[E]):
         current = self._visible(entity_id) if isinstance(entity_id, str) else None
         if current is None:
             raise NotFound(self._entity_name, entity_id)
+        files = await files_removed_with(self, [entity_id])
         remove_with_rules(self._uow, self.name, [entity_id])
+        self._uow.files_of_removed(files)
 
 
 class InMemoryQueries(InMemoryRepository[E]):
@@ -316,5 +318,7 @@ class InMemoryQueries(InMemoryRepository[E]):
         self._uow.require_active()
         ids = self._ids(self._plan.where(spec))
         if ids:
+            files = await files_removed_with(self, ids)
             remove_with_rules(self._uow, self.name, ids)
+            self._uow.files_of_removed(files)
         return len(ids)

@@ -29,7 +29,7 @@ from persistence.registry import Registration
 from ..aggregation_pipeline import aggregation_rows
 from ..error_chain import error_chain
 from ..query_plan import FindPlan
-from ..repository_base import RepositoryBase
+from ..repository_base import RepositoryBase, files_removed_with
 from .errors import conflict_from, duplicated_field, is_duplicate_key
 
 if TYPE_CHECKING:
@@ -122,6 +122,7 @@ class MongoRepository(RepositoryBase[E]):
         """Delete the entity with the delete rules its Document declares, which
         MongoEngine applies (``NotFound`` if absent, ``DeleteDenied`` for DENY)."""
         oid = to_object_id(entity_id)
+        files = [] if oid is None else await files_removed_with(self, [entity_id])
         async with self._op():
             document = None if oid is None else await self._document.objects(pk=oid).async_first()
             if document is None:
@@ -132,6 +133,7 @@ class MongoRepository(RepositoryBase[E]):
                 if not _is_denied(exc):
                     raise
                 raise await self._denied(exc, [oid]) from None
+        self._uow.files_of_removed(files)
 
     async def _denied(self, exc: OperationError, oids: list[Any]) -> DeleteDenied:
         """The domain error for MongoEngine's DENY refusal of removing ``oids``.
@@ -306,11 +308,14 @@ class MongoQueries(MongoRepository[E]):
     async def remove_where(self, spec: Predicate) -> int:
         """Remove every matching entity, applying delete rules; return the count."""
         queryset = self._matches(spec)
+        files = await files_removed_with(self, spec=spec)
         async with self._op():
             try:
-                return await queryset.async_delete()  # type: ignore[no-any-return]
+                removed: int = await queryset.async_delete()
             except OperationError as exc:
                 if not _is_denied(exc):
                     raise
                 rows = await queryset.as_pymongo().only("id").async_to_list()
                 raise await self._denied(exc, [row["_id"] for row in rows]) from None
+        self._uow.files_of_removed(files)
+        return removed
