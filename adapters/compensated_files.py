@@ -7,7 +7,7 @@ block at once and deleted from the store only once the block commits.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from domain.errors import NotFound
@@ -68,6 +68,11 @@ class CompensatedFiles:
         self._visible(file_id)
         await self.store.info(file_id)  # NotFound now, not at commit
         self._deleted.append(file_id)
+
+    def delete_after_commit(self, file_ids: Iterable[str]) -> None:
+        """Hide the files now and delete them from the store after the commit (the
+        files of removed aggregates; one already gone is skipped then)."""
+        self._deleted.extend(i for i in file_ids if i not in self._deleted)
 
     async def ids(self) -> list[str]:
         """Every stored file's id but those deleted in this block."""

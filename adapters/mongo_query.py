@@ -23,7 +23,6 @@ from domain.specs import (
     Changes,
     Compare,
     Exists,
-    GroupBy,
     In,
     Matches,
     Not,
@@ -36,10 +35,8 @@ from domain.specs import (
 __all__ = [
     "compile_changes",
     "compile_filter",
-    "compile_group",
     "compile_sort",
     "db_path",
-    "group_rows",
     "keyset_filter",
 ]
 
@@ -126,45 +123,6 @@ def keyset_filter(order: Order, page: Page, ids: IdPaths) -> dict[str, Any]:
             beyond = {path: {"$ne": None}} if value is None else {path: {"$gt": value}}
         branches.append({"$and": [*ties, beyond]} if ties else beyond)
     return {"$or": branches} if branches else {"_id": {"$exists": False}}
-
-
-def compile_group(group: GroupBy, ids: IdPaths) -> list[dict[str, Any]]:
-    """The aggregation pipeline for ``group`` (rows come out of :func:`group_rows`)."""
-    accumulators: dict[str, Any] = {}
-    for aggregate in group.aggregates:
-        if aggregate.op == "count":
-            accumulators[aggregate.name] = {"$sum": 1}
-        else:
-            accumulators[aggregate.name] = {f"${aggregate.op}": f"${db_path(aggregate.path or '')}"}
-    key_names = {key: f"k{i}" for i, key in enumerate(group.keys)}
-    stage_id = {name: f"${db_path(key)}" for key, name in key_names.items()}
-    sort: dict[str, int] = {}
-    for key in group.order.keys:
-        if key.path in key_names:
-            sort[f"_id.{key_names[key.path]}"] = -1 if key.descending else 1
-        elif key.path in accumulators:
-            sort[key.path] = -1 if key.descending else 1
-        else:
-            raise UnsupportedSpec(f"GroupBy can only be sorted by its keys or aggregates: {key}")
-    for name in key_names.values():
-        sort.setdefault(f"_id.{name}", 1)
-    return [
-        {"$match": compile_filter(group.where, ids)},
-        {"$group": {"_id": stage_id, **accumulators}},
-        {"$sort": sort},
-    ]
-
-
-def group_rows(group: GroupBy, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Pipeline output rows as ``{key path: value, aggregate name: value}`` dicts."""
-    out = []
-    for row in rows:
-        keys = row.get("_id") or {}
-        item = {key: keys.get(f"k{i}") for i, key in enumerate(group.keys)}
-        for aggregate in group.aggregates:
-            item[aggregate.name] = row.get(aggregate.name)
-        out.append(item)
-    return out
 
 
 def compile_changes(changes: Changes, ids: IdPaths) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from typing import Any
 
 import attrs
 
+from domain.aggregation import Aggregation
 from domain.specs import (
     Changes,
-    GroupBy,
     Order,
     Page,
     Predicate,
@@ -24,15 +24,17 @@ from domain.specs import (
     validate_changes,
     validate_paths,
 )
+from persistence.document_schema import document_schema
 from persistence.registry import Registration
 
+from .aggregation_pipeline import compile_aggregation
 from .mongo_query import (
     compile_changes,
     compile_filter,
-    compile_group,
     compile_sort,
     keyset_filter,
 )
+from .spec_types import check_values
 
 __all__ = ["FindPlan", "QueryPlanner", "UpdatePlan"]
 
@@ -66,21 +68,30 @@ class QueryPlanner:
 
     def __init__(self, aggregate: Registration[Any]) -> None:
         self.entity_cls = aggregate.entity_cls
+        self.name = aggregate.name
         self.ids = aggregate.id_paths
+        self.schema = document_schema(aggregate.document_cls)
         self.version_field = aggregate.version_field
 
     def check(self, paths: Iterable[str]) -> None:
         """``UnknownField`` for the first path the entity lacks."""
         validate_paths(self.entity_cls, paths)
 
+    def check_predicate(self, spec: Predicate) -> None:
+        """``UnknownField`` for a path the entity lacks, ``InvalidSpec`` for a value its
+        field's declared type cannot compare with."""
+        self.check(field_paths(spec))
+        check_values(spec, self.schema, self.ids, self.entity_cls.__name__)
+
     def where(self, spec: Predicate) -> dict[str, Any]:
         """The filter selecting ``spec``'s matches."""
-        self.check(field_paths(spec))
+        self.check_predicate(spec)
         return compile_filter(spec, self.ids)
 
     def find(self, spec: Predicate, order: Order, page: Page) -> FindPlan:
         """The find for ``spec`` in ``order``, paged (keyset paging included)."""
-        self.check([*field_paths(spec), *(k.path for k in order.keys)])
+        self.check_predicate(spec)
+        self.check([k.path for k in order.keys])
         parts = [compile_filter(spec, self.ids), keyset_filter(order, page, self.ids)]
         query = {"$and": [p for p in parts if p]} if any(parts) else {}
         keys = order.with_id()
@@ -106,16 +117,20 @@ class QueryPlanner:
         self.check([path])
         return self.where(spec)
 
-    def group(self, group: GroupBy) -> list[dict[str, Any]]:
-        """The aggregation pipeline of ``group``."""
-        self.check([*group.keys, *(a.path for a in group.aggregates if a.path)])
-        self.check(field_paths(group.where))
-        return compile_group(group, self.ids)
+    def aggregation(self, spec: Aggregation) -> list[dict[str, Any]]:
+        """The aggregation pipeline of ``spec``, its paths checked against the stored
+        shape (the Document's); empty when ``spec`` asks for no rows (``limit=0``)."""
+        spec.check(self.schema, self.name)
+        check_values(spec.where, self.schema, self.ids, self.entity_cls.__name__)
+        if spec.limit == 0:
+            return []
+        return compile_aggregation(spec, self.ids)
 
     def update(self, spec: Predicate, changes: Changes) -> UpdatePlan:
         """The update applying ``changes`` (validated against the entity) to the
         matches; the version field, if any, is incremented unless changed."""
-        self.check([*field_paths(spec), *(c.path for c in changes.items)])
+        self.check_predicate(spec)
+        self.check([c.path for c in changes.items])
         changes = validate_changes(self.entity_cls, changes)
         update = compile_changes(changes, self.ids)
         version = self.version_field

@@ -4,22 +4,32 @@ the query methods derived from ``find``."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from domain.relations import Loaded, load_related
 from domain.specs import ALL, FIRST_PAGE, NO_ORDER, Order, Page, Predicate
 from persistence.registry import Registration
 
+from .owned_files import owned_files, owns_files
+from .pending_operations import track_operations
 from .query_plan import QueryPlanner
 from .unit_of_work import BaseUnitOfWork
 
-__all__ = ["RepositoryBase"]
+__all__ = ["RepositoryBase", "files_removed_with"]
 
 E = TypeVar("E")
 
 
 class RepositoryBase(Generic[E]):
-    """One registered aggregate, seen through a unit of work."""
+    """One registered aggregate, seen through a unit of work.
+
+    Its public coroutine methods, and those of every subclass, are recorded with the
+    unit of work when called (see :mod:`adapters.pending_operations`).
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        track_operations(cls)
 
     def __init__(self, uow: BaseUnitOfWork, aggregate: Registration[E]) -> None:
         self._uow = uow
@@ -53,3 +63,20 @@ class RepositoryBase(Generic[E]):
         found = await self.find(spec, order=order, page=page)
         relations = self._uow.registry.relations_from(self.name)
         return await load_related(self._uow, relations, found, with_related)
+
+
+track_operations(RepositoryBase)
+
+
+async def files_removed_with(
+    repository: RepositoryBase[Any], ids: Iterable[str] | None = None, spec: Predicate = ALL
+) -> list[str]:
+    """The files owned by entities ``ids`` (or those matching ``spec``) of
+    ``repository`` and by what their removal cascades to; nothing is looked up when no
+    aggregate involved declares a file field."""
+    uow = repository._uow
+    if not owns_files(uow.registry, repository.name):
+        return []
+    if ids is None:
+        ids = [row["id"] for row in await repository.project(["id"], spec)]  # type: ignore[attr-defined]
+    return await owned_files(uow, repository.name, ids)

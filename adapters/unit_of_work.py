@@ -15,6 +15,11 @@ A nested ``async with uow:`` joins the block already open: only the outermost
 block left by an exception, or without its ``commit()``, or rolled back, makes the whole
 unit rollback-only (its work cannot be undone alone).  ``run(work, retries=n)`` runs
 ``work(uow)`` in a block and commits, re-running it all on a write conflict.
+
+One unit of work per task: opening a block of a *different* unit of work while a block is
+open in the same task (or in the task that created this one) is refused with
+``UnitOfWorkError`` at block start, on every adapter (MongoDB runs one transaction per
+client and task).  Pass the open unit of work to the service instead.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
@@ -32,6 +38,7 @@ from persistence.registry import Registration, Registry
 
 from .compensated_files import CompensatedFiles
 from .error_chain import error_chain
+from .pending_operations import PendingOperations, tracked_subclass
 
 __all__ = ["BaseUnitOfWork", "is_retryable"]
 
@@ -40,6 +47,10 @@ T = TypeVar("T")
 X = TypeVar("X", bound=BaseException)
 R = TypeVar("R", bound=AggregateRepository[Any])
 U = TypeVar("U", bound="BaseUnitOfWork")
+
+
+_OPEN_UNIT: ContextVar[BaseUnitOfWork | None] = ContextVar("open_unit_of_work", default=None)
+"""The unit of work whose outermost block is open in this task."""
 
 
 def is_retryable(exc: BaseException | None) -> bool:
@@ -66,6 +77,8 @@ class BaseUnitOfWork:
         self._failed: BaseException | None = None
         self._levels: list[bool] = []  # per open nested block: whether it committed
         self._lock = asyncio.Lock()
+        self._token: Token[BaseUnitOfWork | None] | None = None
+        self._pending = PendingOperations()
 
     # -- hooks ------------------------------------------------------------------------
 
@@ -108,7 +121,7 @@ class BaseUnitOfWork:
             aggregate = self.registry.registration(name)
             found = self._make_repository(aggregate)
             if aggregate.repository_cls is not None:
-                found = aggregate.repository_cls(found)
+                found = tracked_subclass(aggregate.repository_cls)(found)
             self._repositories[name] = found
         return found
 
@@ -124,6 +137,12 @@ class BaseUnitOfWork:
         """The file store, compensated by this unit of work."""
         self.require_active()
         return self._files
+
+    def files_of_removed(self, file_ids: list[str]) -> None:
+        """The files owned by aggregates removed in this block: deleted from the file
+        store after the commit, kept if the block rolls back."""
+        if file_ids:
+            self._files.delete_after_commit(file_ids)
 
     # -- state ----------------------------------------------------------------------------
 
@@ -155,6 +174,16 @@ class BaseUnitOfWork:
         if self._active:
             self._levels.append(False)
             return self
+        other = _OPEN_UNIT.get()
+        if other is not None and other is not self and other._active:
+            raise UnitOfWorkError(
+                f"another unit of work ({type(other).__name__}) has a block open in this "
+                f"task, so {type(self).__name__} cannot open one: a task runs one unit of "
+                "work at a time. Pass the open unit of work to the code that needs it "
+                "(its `async with uow:` then joins the open block), or open this one "
+                "after that block ends."
+            )
+        self._pending.take_unawaited()  # created outside any block: never run
         await self._open()
         try:
             await self._begin()
@@ -163,6 +192,7 @@ class BaseUnitOfWork:
             raise
         self._failed = None
         self._active = True
+        self._token = _OPEN_UNIT.set(self)
         return self
 
     async def __aexit__(
@@ -180,19 +210,39 @@ class BaseUnitOfWork:
                     error = UnitOfWorkError("a nested block ended without commit()")
                     self.mark_rollback_only(error)
             return
+        self._pending.take_unawaited()  # rolled back with the rest of the block
         try:
             await self._abort(exc)
         finally:
             self._active = False
             self._failed = None
+            self._release_task()
             try:
                 await self._files.rolled_back()
             finally:
                 await self._close()
 
+    def _release_task(self) -> None:
+        token, self._token = self._token, None
+        if token is None:
+            return
+        try:
+            _OPEN_UNIT.reset(token)
+        except ValueError:  # the block was left from another context than it was opened in
+            pass
+
     async def commit(self) -> None:
         """Keep the work done in the block so far; later work is a new unit."""
         self.require_active()
+        unawaited = self._pending.take_unawaited()
+        if unawaited and self._failed is None:
+            self.mark_rollback_only(
+                UnitOfWorkError(
+                    f"{', '.join(unawaited)} {'was' if len(unawaited) == 1 else 'were'} "
+                    "called in the block but never awaited, so the block's work is not "
+                    "kept: await every repository operation (`await uow.orders.add(order)`)"
+                )
+            )
         if self._levels:
             if self._failed is not None:
                 raise UnitOfWorkError(
@@ -220,6 +270,7 @@ class BaseUnitOfWork:
             if self._failed is None:
                 self.mark_rollback_only(UnitOfWorkError("a nested block rolled back"))
             return
+        self._pending.take_unawaited()
         async with self._lock:
             self._failed = None
             await self._abort(None)

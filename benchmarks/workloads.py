@@ -15,8 +15,10 @@ from typing import Any, ClassVar
 from bson import ObjectId
 
 from adapters.mongo import MongoQueries, MongoUnitOfWork
+from domain.aggregation import Aggregation, Sum
+from domain.aggregation import Count as CountRows
 from domain.entities import User
-from domain.specs import ALL, Aggregate, Change, Changes, F, GroupBy
+from domain.specs import ALL, Change, Changes, F
 from persistence.models import registry
 from persistence.registry import Registry
 
@@ -384,10 +386,7 @@ class GroupAggregate(Iterate):
             await (await AsyncWide.objects.async_aggregate(GROUP)).to_list()
 
     async def repository(self, b: Bench) -> None:
-        group = GroupBy(
-            keys=("category",),
-            aggregates=(Aggregate("count", "count"), Aggregate("total", "sum", "price")),
-        )
+        group = Aggregation(by=["category"], values={"count": CountRows(), "total": Sum("price")})
         for _ in range(self.ops):
             await b.wide_repository().aggregate(group)
 

@@ -14,6 +14,7 @@ from typing import Protocol
 from .entities import Account, Product, User
 from .library import Author, Book, Comment, Contract, Post, Review, Shelf
 from .ports import QueryRepository, UnitOfWork
+from .sales import SalesOrder
 
 __all__ = ["AppUnitOfWork"]
 
@@ -41,3 +42,5 @@ class AppUnitOfWork(UnitOfWork, Protocol):
     def comments(self) -> QueryRepository[Comment]: ...
     @property
     def accounts(self) -> QueryRepository[Account]: ...
+    @property
+    def orders(self) -> QueryRepository[SalesOrder]: ...

@@ -8,6 +8,7 @@ __all__ = [
     "DeleteDenied",
     "DomainError",
     "InsufficientFunds",
+    "InvalidSpec",
     "NotFound",
     "TransactionsUnsupported",
     "UnitOfWorkError",
@@ -50,6 +51,21 @@ class ConcurrencyConflict(Conflict):
 
 class UnsupportedSpec(DomainError):
     """An adapter cannot translate a query spec."""
+
+
+class InvalidSpec(UnsupportedSpec):
+    """A spec value cannot compare with the field's declared type (a string against a
+    date, a non-id against a reference); the query would silently match nothing."""
+
+    def __init__(self, entity: str, field: str, value: object, expected: str) -> None:
+        super().__init__(
+            f"{entity}.{field} holds {expected}, so it cannot compare with {value!r} "
+            f"({type(value).__name__}); pass {expected} or None"
+        )
+        self.entity = entity
+        self.field = field
+        self.value = value
+        self.expected = expected
 
 
 class UnknownField(DomainError):

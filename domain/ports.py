@@ -9,8 +9,9 @@ from typing import Any, Generic, Protocol, TypeVar, overload, runtime_checkable
 
 import attrs
 
+from .aggregation import Aggregation
 from .relations import Loaded
-from .specs import ALL, FIRST_PAGE, NO_ORDER, Changes, GroupBy, Order, Page, Predicate
+from .specs import ALL, FIRST_PAGE, NO_ORDER, Changes, Order, Page, Predicate
 
 __all__ = [
     "AggregateRepository",
@@ -126,8 +127,12 @@ class QueryRepository(Repository[E], Protocol[E]):
         """``{"id": ..., path: value}`` rows of the matching entities."""
         ...
 
-    async def aggregate(self, group: GroupBy) -> list[dict[str, Any]]:
-        """Grouped rows: the key paths and the aggregate names."""
+    async def aggregate(self, spec: Aggregation) -> list[dict[str, Any]]:
+        """Rows of groups (:mod:`domain.aggregation`): the key names then the value names.
+
+        Paths are checked against the stored shape first: ``UnknownField``, or
+        ``UnsupportedSpec`` for a path crossing an array that is not unwound.
+        """
         ...
 
     async def add_many(self, entities: Iterable[E]) -> list[E]:
@@ -235,9 +240,9 @@ class AggregateRepository(Generic[E]):
         """See :meth:`QueryRepository.project`."""
         return await self.inner.project(fields, spec, order=order, page=page)
 
-    async def aggregate(self, group: GroupBy) -> list[dict[str, Any]]:
+    async def aggregate(self, spec: Aggregation) -> list[dict[str, Any]]:
         """See :meth:`QueryRepository.aggregate`."""
-        return await self.inner.aggregate(group)
+        return await self.inner.aggregate(spec)
 
     async def add_many(self, entities: Iterable[E]) -> list[E]:
         """See :meth:`QueryRepository.add_many`."""

@@ -24,11 +24,9 @@ import attrs
 from .errors import UnknownField, UnsupportedSpec
 
 __all__ = [
-    "AGGREGATES",
     "ALL",
     "FIRST_PAGE",
     "NO_ORDER",
-    "Aggregate",
     "All",
     "And",
     "ArrayContains",
@@ -37,7 +35,6 @@ __all__ = [
     "Compare",
     "Exists",
     "F",
-    "GroupBy",
     "In",
     "Matches",
     "Not",
@@ -313,14 +310,6 @@ def _sort_keys(keys: Iterable[SortKey]) -> tuple[SortKey, ...]:
     return tuple(keys)
 
 
-def _key_paths(keys: Iterable[str]) -> tuple[str, ...]:
-    return tuple(_check_path(k) for k in keys)
-
-
-def _aggregate_items(items: Iterable[Aggregate]) -> tuple[Aggregate, ...]:
-    return tuple(items)
-
-
 def _change_items(items: Iterable[Change]) -> tuple[Change, ...]:
     return tuple(items)
 
@@ -386,54 +375,6 @@ def _get_path(obj: Any, path: str) -> Any:
 def keyset_after(entity: Any, order: Order) -> tuple[Any, ...]:
     """The ``Page.after`` value continuing after ``entity`` in ``order``."""
     return tuple(_get_path(entity, key.path) for key in order.with_id())
-
-
-# -- aggregation -------------------------------------------------------------------------
-
-AGGREGATES = ("count", "sum", "avg", "min", "max")
-
-
-@attrs.frozen
-class Aggregate:
-    """``name`` = ``op`` over ``path`` (``count`` takes no path)."""
-
-    name: str = attrs.field(converter=_check_path)
-    op: Literal["count", "sum", "avg", "min", "max"] = attrs.field()
-    path: str | None = attrs.field(default=None)
-
-    @op.validator
-    def _op(self, _: Any, value: str) -> None:
-        if value not in AGGREGATES:
-            raise UnsupportedSpec(f"unknown aggregate {value!r}")
-        if (value == "count") != (self.path is None):
-            raise UnsupportedSpec("count takes no path; sum/avg/min/max need one")
-
-    @path.validator
-    def _path(self, _: Any, value: str | None) -> None:
-        if value is not None:
-            _check_path(value)
-
-
-@attrs.frozen
-class GroupBy:
-    """Group entities matching ``where`` by ``keys``; compute ``aggregates``; sort the rows.
-
-    Each result row is a dict with the key fields and the aggregate names.  ``order``
-    sorts the rows by key or aggregate names; rows are otherwise sorted by the keys.
-    """
-
-    keys: tuple[str, ...] = attrs.field(converter=_key_paths)
-    aggregates: tuple[Aggregate, ...] = attrs.field(converter=_aggregate_items)
-    where: Predicate = attrs.field(factory=All)
-    order: Order = attrs.field(factory=Order)
-
-    @aggregates.validator
-    def _aggregates(self, _: Any, value: tuple[Aggregate, ...]) -> None:
-        names = [a.name for a in value]
-        if len(set(names)) != len(names) or set(names) & set(self.keys):
-            raise UnsupportedSpec("aggregate names must be unique and differ from the keys")
-        if any("." in n for n in names):
-            raise UnsupportedSpec("aggregate names cannot contain dots")
 
 
 # -- changes -----------------------------------------------------------------------------

@@ -18,3 +18,23 @@ def server_gap(reason: str) -> pytest.MarkDecorator:
     if EMBEDDED:
         return pytest.mark.xfail(strict=True, reason=f"embedded server gap: {reason}")
     return pytest.mark.usefixtures()
+
+
+def backend_gap(
+    request: pytest.FixtureRequest,
+    backend: str,
+    *,
+    server: str | None = None,
+    mongomock: str | None = None,
+) -> None:
+    """Mark the running contract test ``xfail(strict=True)`` where a backend has a gap.
+
+    ``server``: a gap of the embedded server (docs/server-gaps.md), marked as
+    :func:`server_gap` does, only for the ``mongo`` backend on that server.
+    ``mongomock``: a place where mongomock departs from MongoDB (the memory adapter
+    follows MongoDB), for the ``mongomock`` backend.
+    """
+    if backend == "mongo" and server is not None:
+        request.applymarker(server_gap(server))
+    if backend == "mongomock" and mongomock is not None:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f"mongomock gap: {mongomock}"))

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import mongomock
 
+from domain.aggregation import Aggregation
 from domain.errors import ConcurrencyConflict, Conflict, NotFound
 from domain.specs import (
     ALL,
     FIRST_PAGE,
     NO_ORDER,
     Changes,
-    GroupBy,
     Order,
     Page,
     Predicate,
@@ -30,9 +30,10 @@ from domain.specs import (
 from persistence.mapping import plain, stored_form
 from persistence.registry import Registration
 
-from ..mongo_query import db_path, group_rows
+from ..mongo_query import db_path
 from ..query_plan import FindPlan
-from ..repository_base import RepositoryBase
+from ..repository_base import RepositoryBase, files_removed_with
+from .aggregation import evaluate
 from .delete_rules import remove_with_rules
 
 if TYPE_CHECKING:
@@ -194,7 +195,9 @@ class InMemoryRepository(RepositoryBase[E]):
         current = self._visible(entity_id) if isinstance(entity_id, str) else None
         if current is None:
             raise NotFound(self._entity_name, entity_id)
+        files = await files_removed_with(self, [entity_id])
         remove_with_rules(self._uow, self.name, [entity_id])
+        self._uow.files_of_removed(files)
 
 
 class InMemoryQueries(InMemoryRepository[E]):
@@ -264,11 +267,13 @@ class InMemoryQueries(InMemoryRepository[E]):
             return []
         return [plain(project_row(doc, fields)) for doc in self._cursor(plan)]
 
-    async def aggregate(self, group: GroupBy) -> list[dict[str, Any]]:
-        """Rows of ``group``: its keys and aggregates."""
+    async def aggregate(self, spec: Aggregation) -> list[dict[str, Any]]:
+        """Rows of ``spec``: its keys and values."""
         self._uow.require_active()
-        rows = list(self._scratch().aggregate(self._plan.group(group)))
-        return plain(group_rows(group, rows))  # type: ignore[no-any-return]
+        pipeline = self._plan.aggregation(spec)  # the same checks as on MongoDB
+        if not pipeline:
+            return []
+        return evaluate(spec, (plain(doc) for doc in self._scratch().find()))
 
     async def add_many(self, entities: Iterable[E]) -> list[E]:
         """Add several entities: all of them, or (on a conflict) none."""
@@ -313,5 +318,7 @@ class InMemoryQueries(InMemoryRepository[E]):
         self._uow.require_active()
         ids = self._ids(self._plan.where(spec))
         if ids:
+            files = await files_removed_with(self, ids)
             remove_with_rules(self._uow, self.name, ids)
+            self._uow.files_of_removed(files)
         return len(ids)

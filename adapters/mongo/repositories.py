@@ -10,6 +10,7 @@ import attrs
 from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 from pymongo.errors import OperationFailure
 
+from domain.aggregation import Aggregation
 from domain.errors import ConcurrencyConflict, Conflict, DeleteDenied, NotFound
 from domain.relations import Rule
 from domain.specs import (
@@ -17,7 +18,6 @@ from domain.specs import (
     FIRST_PAGE,
     NO_ORDER,
     Changes,
-    GroupBy,
     Order,
     Page,
     Predicate,
@@ -26,10 +26,10 @@ from domain.specs import (
 from persistence.mapping import plain, stored_form, to_object_id
 from persistence.registry import Registration
 
+from ..aggregation_pipeline import aggregation_rows
 from ..error_chain import error_chain
-from ..mongo_query import group_rows
 from ..query_plan import FindPlan
-from ..repository_base import RepositoryBase
+from ..repository_base import RepositoryBase, files_removed_with
 from .errors import conflict_from, duplicated_field, is_duplicate_key
 
 if TYPE_CHECKING:
@@ -122,6 +122,7 @@ class MongoRepository(RepositoryBase[E]):
         """Delete the entity with the delete rules its Document declares, which
         MongoEngine applies (``NotFound`` if absent, ``DeleteDenied`` for DENY)."""
         oid = to_object_id(entity_id)
+        files = [] if oid is None else await files_removed_with(self, [entity_id])
         async with self._op():
             document = None if oid is None else await self._document.objects(pk=oid).async_first()
             if document is None:
@@ -132,6 +133,7 @@ class MongoRepository(RepositoryBase[E]):
                 if not _is_denied(exc):
                     raise
                 raise await self._denied(exc, [oid]) from None
+        self._uow.files_of_removed(files)
 
     async def _denied(self, exc: OperationError, oids: list[Any]) -> DeleteDenied:
         """The domain error for MongoEngine's DENY refusal of removing ``oids``.
@@ -265,13 +267,15 @@ class MongoQueries(MongoRepository[E]):
             rows = await queryset.async_to_list()
         return [plain(project_row(row, fields)) for row in rows]
 
-    async def aggregate(self, group: GroupBy) -> list[dict[str, Any]]:
-        """Rows of ``group``: its keys and aggregates."""
-        pipeline = self._plan.group(group)
+    async def aggregate(self, spec: Aggregation) -> list[dict[str, Any]]:
+        """Rows of ``spec``: its keys and values, from one pipeline."""
+        pipeline = self._plan.aggregation(spec)
+        if not pipeline:
+            return []
         async with self._op():
             cursor = await self._document.objects.async_aggregate(pipeline)
             rows = await cursor.to_list()
-        return plain(group_rows(group, rows))  # type: ignore[no-any-return]
+        return aggregation_rows(spec, rows, plain)
 
     async def add_many(self, entities: Iterable[E]) -> list[E]:
         """Insert several entities in one round trip; on a conflict, none stay."""
@@ -304,11 +308,14 @@ class MongoQueries(MongoRepository[E]):
     async def remove_where(self, spec: Predicate) -> int:
         """Remove every matching entity, applying delete rules; return the count."""
         queryset = self._matches(spec)
+        files = await files_removed_with(self, spec=spec)
         async with self._op():
             try:
-                return await queryset.async_delete()  # type: ignore[no-any-return]
+                removed: int = await queryset.async_delete()
             except OperationError as exc:
                 if not _is_denied(exc):
                     raise
                 rows = await queryset.as_pymongo().only("id").async_to_list()
                 raise await self._denied(exc, [row["_id"] for row in rows]) from None
+        self._uow.files_of_removed(files)
+        return removed

@@ -17,6 +17,7 @@ from .library import (
 )
 from .products import DimensionsDocument, ProductDocument
 from .reference_app import registry
+from .sales import LineItemDocument, SalesOrderDocument
 from .users import UserDocument
 
 __all__ = [
@@ -27,9 +28,11 @@ __all__ = [
     "CommentDocument",
     "ContractDocument",
     "DimensionsDocument",
+    "LineItemDocument",
     "PostDocument",
     "ProductDocument",
     "ReviewDocument",
+    "SalesOrderDocument",
     "ShelfDocument",
     "UserDocument",
     "registry",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from domain.entities import Account, Product, User
 from domain.library import Author, Book, Comment, Contract, Post, Review, Shelf
+from domain.sales import SalesOrder
 from persistence.registry import Registry
 
 from .accounts import AccountDocument
@@ -17,6 +18,7 @@ from .library import (
     ShelfDocument,
 )
 from .products import ProductDocument
+from .sales import SalesOrderDocument
 from .users import UserDocument
 
 __all__ = ["registry"]
@@ -32,3 +34,4 @@ registry.add(Contract, ContractDocument)
 registry.add(Post, PostDocument)
 registry.add(Comment, CommentDocument)
 registry.add(Account, AccountDocument)
+registry.add(SalesOrder, SalesOrderDocument)

@@ -7,14 +7,13 @@ from typing import Any
 
 import pytest
 
+from domain.aggregation import Aggregation, Avg, Count, Max, Min, Sum
 from domain.entities import Dimensions, Product
 from domain.errors import Conflict, UnitOfWorkError, UnknownField, UnsupportedSpec
 from domain.specs import (
-    Aggregate,
     All,
     Changes,
     F,
-    GroupBy,
     Order,
     Page,
     asc,
@@ -176,15 +175,15 @@ async def test_projection(uow_factory: UowFactory, catalogue: dict[str, Product]
 async def test_group_by_with_aggregates(
     uow_factory: UowFactory, catalogue: dict[str, Product]
 ) -> None:
-    group = GroupBy(
-        keys=["category"],
-        aggregates=[
-            Aggregate("n", "count"),
-            Aggregate("stock", "sum", "stock"),
-            Aggregate("avg_price", "avg", "price"),
-            Aggregate("cheapest", "min", "price"),
-            Aggregate("dearest", "max", "price"),
-        ],
+    group = Aggregation(
+        by=["category"],
+        values={
+            "n": Count(),
+            "stock": Sum("stock"),
+            "avg_price": Avg("price"),
+            "cheapest": Min("price"),
+            "dearest": Max("price"),
+        },
         where=F("stock") > 0,
         order=Order.by(desc("n")),
     )
@@ -268,7 +267,7 @@ async def test_unknown_fields_are_refused_before_any_query(
             lambda: uow.products.count(F("dimensions.depth") > 1),
             lambda: uow.products.distinct("colour"),
             lambda: uow.products.project(["colour"]),
-            lambda: uow.products.aggregate(GroupBy(["colour"], [Aggregate("n", "count")])),
+            lambda: uow.products.aggregate(Aggregation(by=["colour"], values={"n": Count()})),
             lambda: uow.products.remove_where(F("colour") == "red"),
         ):
             with pytest.raises(UnknownField, match=r"colour|depth"):
@@ -293,7 +292,7 @@ def test_specs_are_values() -> None:
         lambda: F("a").in_("abc"),
         lambda: F("a").matches("("),
         lambda: Page(limit=-1),
-        lambda: Aggregate("n", "median", "x"),
+        lambda: Aggregation(values={"n": "median"}),
         lambda: Changes().set("id", "x"),
     ],
 )

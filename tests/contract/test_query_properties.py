@@ -1,5 +1,5 @@
-"""Property test: random specs over random data give the same results in memory and on
-the server."""
+"""Property test: random specs (queries and aggregations) over random data give the same
+results in memory and on the server."""
 
 from __future__ import annotations
 
@@ -12,8 +12,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from domain.aggregation import (
+    AddToSet,
+    Aggregation,
+    Arith,
+    Avg,
+    Const,
+    Count,
+    Field,
+    First,
+    Last,
+    Max,
+    Min,
+    Push,
+    Sum,
+)
 from domain.entities import Dimensions, Product
-from domain.specs import F, Order, Page, Predicate, SortKey
+from domain.specs import All, F, Order, Page, Predicate, SortKey
 from persistence.models import registry
 
 CATEGORIES = ["tools", "craft", "garden", None]
@@ -128,3 +143,104 @@ async def test_memory_and_server_agree(
             tags = sorted(await uow.products.distinct("tags", spec))
         results.append(([p.id for p in found], count, tags))
     assert results[0] == results[1], f"memory and server differ for {spec!r} {order!r}"
+
+
+# -- groups: random aggregation specs --------------------------------------------------------
+
+NUMERIC = ["price", "stock", "dimensions.width"]
+numbers = st.one_of(
+    st.sampled_from(NUMERIC).map(Field), st.sampled_from([0, 1, 2, 0.5, -3]).map(Const)
+)
+
+
+def _arithmetic(exact: bool) -> st.SearchStrategy[Any]:
+    """Expressions; ``exact`` leaves out ``/`` so sums stay exact in binary floats."""
+    ops = ["+", "-", "*"] if exact else ["+", "-", "*", "/"]
+    return st.recursive(
+        numbers,
+        lambda inner: st.builds(Arith, st.sampled_from(ops), inner, inner),
+        max_leaves=3,
+    )
+
+
+@st.composite
+def aggregations(draw: st.DrawFn) -> Aggregation:
+    unwound = draw(st.booleans())
+    keys: dict[str, Any] = {}
+    candidates = {"k_category": "category", "k_stock": "stock", "k_width": "dimensions.width"}
+    if unwound:
+        candidates["k_tag"] = "tags"
+    for name in draw(st.lists(st.sampled_from(sorted(candidates)), max_size=2, unique=True)):
+        keys[name] = candidates[name]
+    if draw(st.integers(0, 4)) == 0:
+        keys["k_expr"] = draw(_arithmetic(exact=False))
+    row_order = draw(orders.filter(lambda o: bool(o.keys)))
+    scalar_paths = ["name", "category", "price", "stock", "dimensions.width"]
+    if unwound:
+        scalar_paths.append("tags")
+    accumulators = st.one_of(
+        st.just(Count()),
+        st.builds(Sum, _arithmetic(exact=True)),
+        st.builds(Avg, _arithmetic(exact=True)),
+        st.builds(Min, st.one_of(st.sampled_from(scalar_paths), _arithmetic(exact=False))),
+        st.builds(Max, st.one_of(st.sampled_from(scalar_paths), _arithmetic(exact=False))),
+        st.builds(First, st.sampled_from(scalar_paths), st.just(row_order)),
+        st.builds(Last, st.sampled_from(scalar_paths), st.just(row_order)),
+        st.builds(Push, st.sampled_from(scalar_paths), st.just(row_order)),
+        st.builds(AddToSet, st.sampled_from(scalar_paths)),
+    )
+    values = {
+        f"v{i}": a for i, a in enumerate(draw(st.lists(accumulators, min_size=1, max_size=4)))
+    }
+    scalars = [n for n in [*keys, *values] if not isinstance(values.get(n), (Push, AddToSet))]
+    having = All()
+    if scalars and draw(st.booleans()):
+        name = draw(st.sampled_from(scalars))
+        bound = draw(st.sampled_from([None, 0, 1, 2.5, 5, "craft", "tools"]))
+        having = draw(
+            st.sampled_from(
+                [F(name) == bound, F(name) != bound, F(name).exists()]
+                + ([F(name) > bound, F(name) <= bound] if bound is not None else [])
+            )
+        )
+    group_order = []
+    if scalars:
+        group_order = draw(
+            st.lists(
+                st.builds(SortKey, st.sampled_from(scalars), st.booleans()),
+                max_size=2,
+                unique_by=lambda k: k.path,
+            )
+        )
+    return Aggregation(
+        where=draw(predicates),
+        unwind=("tags",) if unwound else (),
+        by=keys,
+        values=values,
+        having=having,
+        order=Order(tuple(group_order)),
+        skip=draw(st.integers(0, 3)),
+        limit=draw(st.none() | st.integers(0, 6)),
+    )
+
+
+def _comparable(spec: Aggregation, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``AddToSet`` lists have no order: sort them."""
+    sets = [name for name, a in spec.values if isinstance(a, AddToSet)]
+    return [{**row, **{n: sorted(row[n], key=repr) for n in sets}} for row in rows]
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(spec=aggregations())
+async def test_memory_and_server_agree_on_groups(
+    both: tuple[Callable[[], Any], Callable[[], Any]], spec: Aggregation
+) -> None:
+    results = []
+    for factory in both:
+        async with factory() as uow:
+            results.append(_comparable(spec, await uow.products.aggregate(spec)))
+    assert results[0] == results[1], f"memory and server differ for {spec!r}"

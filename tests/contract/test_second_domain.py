@@ -34,6 +34,7 @@ from mongoengine import (
 from subject_suite import *  # noqa: F403  (the contract's tests)
 from subject_suite import Subject
 
+from domain.errors import UnitOfWorkError
 from domain.ids import new_id
 from domain.ports import AggregateRepository
 from domain.specs import F, Order, Page, desc
@@ -210,6 +211,23 @@ async def test_the_aggregates_own_repository_on_every_backend(shop_uow: MakeUow)
         assert repository is unit.repo(ShopOrder) is unit.orders
         newest = await repository.of_customer(refs["customer_id"], Page(limit=2))
     assert [o.number for o in newest] == ["N-0002", "N-0001"]
+
+
+async def test_an_unawaited_operation_of_the_own_repository_fails_the_commit(
+    shop_uow: MakeUow,
+) -> None:
+    refs = await _a_customer_committed(shop_uow)
+    async with shop_uow() as unit:
+        repository = unit.repo(OrderRepository)
+        assert isinstance(repository, OrderRepository)
+        repository.add(_order(0, refs))  # the forgotten await
+        with pytest.raises(UnitOfWorkError, match=r"orders\.add .*never awaited"):
+            await unit.commit()
+        repository.of_customer(refs["customer_id"])  # the aggregate's own query too
+        with pytest.raises(UnitOfWorkError, match=r"orders\.of_customer"):
+            await unit.commit()
+    async with shop_uow() as unit:
+        assert await unit.orders.count() == 0
 
 
 async def _a_customer_committed(uow: MakeUow) -> dict[str, str]:

@@ -207,3 +207,54 @@ def test_bson_regex_on_an_indexed_field(sync_client: pymongo.MongoClient[Any]) -
     collection.insert_one({"email": "kim@example.com"})
     assert collection.count_documents({"email": {"$regex": "^k"}}) == 1
     assert collection.count_documents({"email": re.compile("^k")}) == 1
+
+
+ORDERS = [
+    {"_id": 1, "items": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": 1}]},
+    {"_id": 2, "items": [{"sku": "a", "qty": 5}]},
+    {"_id": 3, "items": []},
+    {"_id": 4},
+]
+
+
+@server_gap('distinct("items.sku") over an array of embedded documents answers []')
+def test_distinct_of_a_path_inside_an_array(sync_client: pymongo.MongoClient[Any]) -> None:
+    collection = sync_client.gaps[f"distinct_{uuid.uuid4().hex[:8]}"]
+    collection.insert_many(ORDERS)
+    assert collection.count_documents({"items.sku": "a"}) == 2  # queries see the path
+    assert sorted(collection.distinct("items.sku")) == ["a", "b"]
+
+
+@server_gap('"$items.sku" in an aggregation expression is missing instead of an array')
+def test_group_on_a_path_inside_an_array(sync_client: pymongo.MongoClient[Any]) -> None:
+    collection = sync_client.gaps[f"group_{uuid.uuid4().hex[:8]}"]
+    collection.insert_many(ORDERS)
+    rows = collection.aggregate([{"$group": {"_id": "$items.sku", "n": {"$sum": 1}}}])
+    # MongoDB groups by the array of the elements' values (null for a missing array)
+    groups = sorted((repr(row["_id"]), row["n"]) for row in rows)
+    assert groups == [("None", 1), ("['a', 'b']", 1), ("['a']", 1), ("[]", 1)]
+
+
+def test_group_after_unwinding_the_array(sync_client: pymongo.MongoClient[Any]) -> None:
+    """The route the aggregation specs take: unwind first, then group by the element."""
+    collection = sync_client.gaps[f"unwind_{uuid.uuid4().hex[:8]}"]
+    collection.insert_many(ORDERS)
+    rows = collection.aggregate(
+        [
+            {"$unwind": "$items"},
+            {"$group": {"_id": "$items.sku", "qty": {"$sum": "$items.qty"}}},
+            {"$sort": {"_id": 1}},
+        ]
+    )
+    assert [(row["_id"], row["qty"]) for row in rows] == [("a", 7), ("b", 1)]
+
+
+@server_gap("$sum and $avg of doubles round after every addition")
+def test_sum_of_doubles_is_compensated(sync_client: pymongo.MongoClient[Any]) -> None:
+    collection = sync_client.gaps[f"sum_{uuid.uuid4().hex[:8]}"]
+    collection.insert_many([{"v": 0.1}, {"v": 0.2}, {"v": 0.3}])
+    (row,) = collection.aggregate(
+        [{"$group": {"_id": None, "sum": {"$sum": "$v"}, "avg": {"$avg": "$v"}}}]
+    )
+    # MongoDB adds doubles in double-double precision and rounds once at the end
+    assert (row["sum"], row["avg"]) == (0.6, 0.6 / 3)
