@@ -82,10 +82,19 @@ def track_operations(cls: C) -> C:
     return cls
 
 
-@functools.cache
+_TRACKED: dict[type, Any] = {}
+
+
 def tracked_subclass(cls: C) -> C:
     """A subclass of ``cls`` (an aggregate's own repository class) whose public
-    coroutine methods, inherited ones included, are recorded."""
+    coroutine methods, inherited ones included, are recorded; made once per class."""
+    made = _TRACKED.get(cls)
+    if made is None:
+        made = _TRACKED[cls] = _make_tracked_subclass(cls)
+    return made
+
+
+def _make_tracked_subclass(cls: C) -> C:
     namespace: dict[str, Any] = {"__module__": cls.__module__, "__doc__": cls.__doc__}
     for name in dir(cls):
         value = inspect.getattr_static(cls, name)

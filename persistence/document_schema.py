@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from mongoengine import Document, fields
@@ -27,8 +26,18 @@ _OPEN = (
 )
 
 
-@functools.cache
+_SCHEMAS: dict[type[Document], Schema] = {}
+
+
 def document_schema(document_cls: type[Document]) -> Schema:
+    """The :func:`schema_of` ``document_cls``, made once per class."""
+    found = _SCHEMAS.get(document_cls)
+    if found is None:
+        found = _SCHEMAS[document_cls] = schema_of(document_cls)
+    return found
+
+
+def schema_of(document_cls: type[Document]) -> Schema:
     """``schema("items.sku")`` answered from ``document_cls``'s declared fields.
 
     ``id`` is the primary key; list fields are arrays of their field's type; a path
