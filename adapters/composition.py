@@ -3,37 +3,24 @@
 A nested ``async with uow:`` joins the block already open: only the outermost
 ``commit()`` commits; a nested ``commit()`` just marks the nested block done.  A nested
 block left by an exception, or without its ``commit()``, or rolled back, makes the whole
-unit rollback-only (its work cannot be undone alone).  ``run(work, retries=n)`` runs
-``work(uow)`` in a block and commits, re-running it all on a write conflict.
+unit rollback-only (its work cannot be undone alone).  ``run(work)`` runs ``work(uow)``
+in a block and commits, re-running it all on a write conflict as the unit's
+``retry_policy`` allows (:mod:`.retry_policy`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from domain.errors import ConcurrencyConflict, UnitOfWorkError
+from domain.errors import UnitOfWorkError
 
-from .error_chain import error_chain
+from .retry_policy import DEFAULT_RETRY_POLICY, RetryPolicy
 
-__all__ = ["Composition", "is_retryable"]
+__all__ = ["Composition"]
 
 T = TypeVar("T")
 U = TypeVar("U", bound="Composition")
-
-
-def is_retryable(exc: BaseException | None) -> bool:
-    """A write conflict: a ``ConcurrencyConflict``, or a server error labelled
-    ``TransientTransactionError``, anywhere in the chain of causes."""
-    for link in error_chain(exc):
-        if isinstance(link, ConcurrencyConflict):
-            return True
-        has_label = getattr(link, "has_error_label", None)
-        if has_label is not None and has_label("TransientTransactionError"):
-            return True
-    return False
 
 
 class Composition:
@@ -41,6 +28,7 @@ class Composition:
 
     _active: bool
     _failed: BaseException | None
+    retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY
 
     def doom(self, error: Any) -> Any:  # pragma: no cover - provided by the unit of work
         raise NotImplementedError
@@ -93,20 +81,19 @@ class Composition:
             self.doom(UnitOfWorkError("a nested block rolled back"))
         return True
 
-    async def run(self: U, work: Callable[[U], Awaitable[T]], *, retries: int = 0) -> T:
-        """``work(uow)`` in a block, then commit; on a write conflict (see
-        :func:`is_retryable`) the whole block runs again, at most ``retries`` more times.
-        Inside an open block it joins it and is not retried."""
-        attempt = 0
-        while True:
-            nested = self._active
-            try:
-                async with self:  # type: ignore[attr-defined]
-                    result = await work(self)
-                    await self.commit()  # type: ignore[attr-defined]
-                return result
-            except Exception as exc:
-                if nested or attempt >= retries or not is_retryable(exc):
-                    raise
-                attempt += 1
-                await asyncio.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
+    async def run(
+        self: U, work: Callable[[U], Awaitable[T]], *, policy: RetryPolicy | None = None
+    ) -> T:
+        """``work(uow)`` in a block, then commit; on a write conflict the whole block
+        runs again while ``policy`` (default: the unit's ``retry_policy``, 120 s of
+        jittered backoff) allows.  Inside an open block it joins it and is not retried."""
+
+        async def attempt() -> T:
+            async with self:  # type: ignore[attr-defined]
+                result = await work(self)
+                await self.commit()  # type: ignore[attr-defined]
+            return result
+
+        if self._active:
+            return await attempt()
+        return await (policy or self.retry_policy).run(attempt)

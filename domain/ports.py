@@ -193,11 +193,12 @@ class UnitOfWork(Protocol):
         """Keep the work done in the block so far."""
         ...
 
-    async def run(self, work: Callable[[Any], Awaitable[T]], *, retries: int = 0) -> T:
+    async def run(self, work: Callable[[Any], Awaitable[T]]) -> T:
         """``await work(uow)`` in a block, then commit; return its result.
 
         On a write conflict (``ConcurrencyConflict``, a transient transaction error) the
-        whole block runs again with fresh reads, at most ``retries`` more times.
+        whole block runs again with fresh reads, as long as the unit of work's retry
+        policy allows (the adapters': 120 s of jittered exponential backoff).
         """
         ...
 

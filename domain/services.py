@@ -97,7 +97,7 @@ async def remove_attachment(uow: UnitOfWork, book_id: str, file_id: str) -> None
 
 
 async def transfer_funds(
-    uow: UnitOfWork, source_id: str, target_id: str, amount: int, *, retries: int = 20
+    uow: UnitOfWork, source_id: str, target_id: str, amount: int
 ) -> None:
     """Move ``amount`` cents between two accounts, atomically.
 
@@ -121,7 +121,7 @@ async def transfer_funds(
         await uow.accounts.save(source)
         await uow.accounts.save(target)
 
-    await uow.run(move, retries=retries)
+    await uow.run(move)
 
 
 async def publish_post(uow: UnitOfWork, post_id: str) -> Post:
@@ -194,5 +194,5 @@ async def add_comment(uow: UnitOfWork, post_id: str, by: str, text: str) -> Comm
             raise NotFound("Post", post_id)
         await uow.comments.add(comment)
 
-    await uow.run(store, retries=20)
+    await uow.run(store)
     return comment

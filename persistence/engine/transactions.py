@@ -125,7 +125,8 @@ async def async_run_in_transaction(
     """Run the block in one transaction on ``alias``'s client; yields the session.
 
     Commits when the block exits normally, with ``write_concern`` (durable by default:
-    :data:`DURABLE`); aborts when it raises, and the exception propagates.  A second transaction on the same client inside the block raises
+    :data:`DURABLE`); aborts when it raises, and the exception propagates.  A second
+    transaction on the same client inside the block raises
     :class:`~mongoengine.errors.OperationError`.
     """
     client = await _transaction_client(alias)

@@ -148,7 +148,7 @@ async def test_run_retries_conflicting_blocks_until_they_all_land(
         current.balance += 10
         await uow.accounts.save(current)
 
-    await asyncio.gather(*(uow_factory().run(deposit, retries=100) for _ in range(8)))
+    await asyncio.gather(*(uow_factory().run(deposit) for _ in range(8)))
     async with uow_factory() as uow:
         stored = await uow.accounts.get(account.id)
     assert stored.balance == 80
@@ -165,5 +165,5 @@ async def test_run_does_not_retry_other_errors(uow_factory: UowFactory) -> None:
         raise LookupError("not a conflict")
 
     with pytest.raises(LookupError):
-        await uow_factory().run(failing, retries=5)
+        await uow_factory().run(failing)
     assert runs == [1]

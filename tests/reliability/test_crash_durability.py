@@ -13,7 +13,6 @@ import random
 import tempfile
 import uuid
 from collections import Counter
-from typing import Any
 
 import pytest
 from mongoengine import Document, IntField, StringField

@@ -54,7 +54,7 @@ async def test_soak(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
 
     async def one_op(kind: str) -> None:
         if kind == "create":
-            author_id = await MongoUnitOfWork().run(create, retries=50)
+            author_id = await MongoUnitOfWork().run(create)
             live_authors.append(author_id)  # acknowledged: it must be readable at the end
         elif kind == "get":
             if live_authors:
@@ -72,7 +72,7 @@ async def test_soak(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
                     F("id") == product, Changes((Change("inc", "stock", 1),))
                 )
 
-            await MongoUnitOfWork().run(bump, retries=50)
+            await MongoUnitOfWork().run(bump)
             increments[product] += 1
         elif kind == "remove":
             if len(live_authors) > 5:
@@ -82,12 +82,12 @@ async def test_soak(client: Any, capsys: pytest.CaptureFixture[str]) -> None:
                 async def remove(uow: Any) -> None:
                     await uow.authors.remove(author_id)
 
-                await MongoUnitOfWork().run(remove, retries=50)
+                await MongoUnitOfWork().run(remove)
         else:
             source, target = rng.sample(accounts, 2)
             try:
                 await transfer_funds(
-                    MongoUnitOfWork(), source.id, target.id, rng.randint(1, 50), retries=30
+                    MongoUnitOfWork(), source.id, target.id, rng.randint(1, 50)
                 )
             except InsufficientFunds:
                 pass
