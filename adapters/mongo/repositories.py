@@ -11,7 +11,7 @@ from bson import ObjectId
 from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 from pymongo.errors import OperationFailure
 
-from domain.errors import ConcurrencyConflict, Conflict, DeleteDenied, NotFound
+from domain.errors import ConcurrencyConflict, Conflict, DeleteDenied, DomainError, NotFound
 from domain.relations import Rule, relations_to
 from domain.specs import (
     ALL,
@@ -39,7 +39,13 @@ from ..mongo_query import (
     group_rows,
     keyset_filter,
 )
-from .errors import conflict_from, duplicated_field, is_duplicate_key
+from .errors import (
+    conflict_from,
+    duplicated_field,
+    is_duplicate_key,
+    refusals,
+    unavailable_from,
+)
 
 if TYPE_CHECKING:
     from .unit_of_work import MongoUnitOfWork
@@ -78,25 +84,36 @@ class MongoRepository(Generic[E]):
         self._name = mapper.entity_cls.__name__
 
     @asynccontextmanager
-    async def _op(self, entity_id: Any = None) -> AsyncIterator[None]:
+    async def _op(self, entity_id: Any = None, *, writing: bool = False) -> AsyncIterator[None]:
         """One operation on the unit's session; a write conflict with a concurrent
-        transaction becomes ``ConcurrencyConflict`` (and the unit rollback-only)."""
+        transaction becomes ``ConcurrencyConflict`` (and the unit rollback-only), an
+        outage ``StoreUnavailable`` (retry-safe in a transaction or for a read)."""
         async with self._uow.operation():
             try:
                 yield
-            except (OperationError, OperationFailure) as exc:
-                if not _is_write_conflict(exc):
+            except DomainError:
+                raise
+            except Exception as exc:
+                if _is_write_conflict(exc):
+                    conflict = ConcurrencyConflict(self._name, entity_id)
+                    raise self._uow.doom(conflict) from exc
+                in_transaction = self._uow.transactions
+                unavailable = unavailable_from(exc, retry_safe=in_transaction or not writing)
+                if unavailable is None:
                     raise
-                conflict = ConcurrencyConflict(self._name, entity_id)
-                raise self._uow.doom(conflict) from exc
+                if in_transaction:
+                    self._uow.doom(unavailable)
+                raise unavailable from exc
 
     async def add(self, entity: E) -> E:
         """Insert a new entity (``Conflict`` on a duplicate id or unique field)."""
-        document = self._mapper.to_document(entity)
-        document.validate()
-        async with self._op():
+        with refusals(self._name, entity):
+            document = self._mapper.to_document(entity)
+            document.validate()
+        async with self._op(writing=True):
             try:
-                await document.async_save(force_insert=True)
+                with refusals(self._name, entity, doom=self._uow.doom):
+                    await document.async_save(force_insert=True, validate=False)
             except NotUniqueError as exc:
                 conflict = await conflict_from(exc, self._name, document)
                 raise self._uow.doom(conflict) from None
@@ -128,7 +145,7 @@ class MongoRepository(Generic[E]):
         """Delete the entity with the delete rules of :mod:`domain.relations`, which
         MongoEngine applies (``NotFound`` if absent, ``DeleteDenied`` for DENY)."""
         oid = to_object_id(entity_id)
-        async with self._op():
+        async with self._op(writing=True):
             document = None if oid is None else await self._document.objects(pk=oid).async_first()
             if document is None:
                 raise NotFound(self._name, entity_id)
@@ -161,9 +178,10 @@ class MongoRepository(Generic[E]):
             raise NotFound(self._name, entity.id)  # type: ignore[attr-defined]
         version = getattr(entity, "version", None)
         stored = attrs.evolve(entity, version=version + 1) if version is not None else entity
-        document = self._mapper.to_document(stored)
-        document.validate()
-        son = document.to_mongo().to_dict()
+        with refusals(self._name, stored):
+            document = self._mapper.to_document(stored)
+            document.validate()
+            son = document.to_mongo().to_dict()
         son.pop("_id", None)
         update: dict[str, Any] = {"$set": son}
         unset = {name: "" for name in self._mapper.fields if name not in son}
@@ -172,11 +190,12 @@ class MongoRepository(Generic[E]):
         query: dict[str, Any] = {"_id": oid}
         if version is not None:
             query["version"] = version
-        async with self._op(entity.id):  # type: ignore[attr-defined]
+        async with self._op(entity.id, writing=True):  # type: ignore[attr-defined]
             try:
-                updated = await self._document.objects(__raw__=query).async_update_one(
-                    __raw__=update
-                )
+                with refusals(self._name, stored, doom=self._uow.doom):
+                    updated = await self._document.objects(__raw__=query).async_update_one(
+                        __raw__=update
+                    )
             except NotUniqueError as exc:
                 conflict = await conflict_from(exc, self._name, document)
                 raise self._uow.doom(conflict) from None
@@ -287,14 +306,17 @@ class MongoQueries(MongoRepository[E], DerivedQueries[E]):
 
     async def add_many(self, entities: Iterable[E]) -> list[E]:
         """Insert several entities in one round trip; on a conflict, none stay."""
-        documents = [self._mapper.to_document(entity) for entity in entities]
-        for document in documents:
-            document.validate()
+        entities = list(entities)
+        with refusals(self._name, *entities):
+            documents = [self._mapper.to_document(entity) for entity in entities]
+            for document in documents:
+                document.validate()
         if not documents:
             return []
-        async with self._op():
+        async with self._op(writing=True):
             try:
-                await self._document.objects.async_insert(documents, load_bulk=False)
+                with refusals(self._name, *entities, doom=self._uow.doom):
+                    await self._document.objects.async_insert(documents, load_bulk=False)
             except (NotUniqueError, BulkWriteError) as exc:
                 if not is_duplicate_key(exc):
                     raise
@@ -312,9 +334,10 @@ class MongoQueries(MongoRepository[E], DerivedQueries[E]):
         ):
             update.setdefault("$inc", {})["version"] = 1
         queryset = self._queryset(spec).order_by()
-        async with self._op():
+        async with self._op(writing=True):
             try:
-                return await queryset.async_update(__raw__=update)  # type: ignore[no-any-return]
+                with refusals(self._name, update, doom=self._uow.doom):
+                    return await queryset.async_update(__raw__=update)  # type: ignore[no-any-return]
             except NotUniqueError as exc:
                 field = duplicated_field(exc) or "id"
                 raise self._uow.doom(Conflict(self._name, field)) from None
@@ -322,7 +345,7 @@ class MongoQueries(MongoRepository[E], DerivedQueries[E]):
     async def remove_where(self, spec: Predicate) -> int:
         """Remove every matching entity, applying delete rules; return the count."""
         queryset = self._queryset(spec).order_by()
-        async with self._op():
+        async with self._op(writing=True):
             try:
                 return await queryset.async_delete()  # type: ignore[no-any-return]
             except OperationError as exc:

@@ -23,6 +23,7 @@ from persistence.models import DOCUMENTS
 from ..compensated_files import CompensatedFiles
 from ..composition import Composition
 from ..repository_slot import RepositorySlot
+from .errors import unavailable_from
 from .files import GridFSFileStore
 from .repositories import MongoQueries
 
@@ -123,6 +124,11 @@ class MongoUnitOfWork(Composition):
             self._session = await context.__aenter__()
         except TransactionsNotSupportedError as exc:
             raise TransactionsUnsupported(str(exc)) from exc
+        except Exception as exc:  # an outage: nothing began, starting again is safe
+            unavailable = unavailable_from(exc, retry_safe=True)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
         self._context = context
 
     async def __aexit__(
@@ -150,12 +156,16 @@ class MongoUnitOfWork(Composition):
         if commit:
             try:
                 await context.__aexit__(None, None, None)
-            except OperationFailure as exc:
-                if exc.code == _ILLEGAL_OPERATION:
+            except Exception as exc:
+                if isinstance(exc, OperationFailure) and exc.code == _ILLEGAL_OPERATION:
                     raise TransactionsUnsupported(
                         f"alias {self.alias!r} is not a replica set member: {exc}"
                     ) from exc
-                raise
+                # an outage: retry-safe only if the driver says nothing was committed
+                unavailable = unavailable_from(exc, retry_safe=False)
+                if unavailable is None:
+                    raise
+                raise unavailable from exc
         else:
             # the real error tells the engine whether the server's state is uncertain
             # (a cancellation: the session is then killed, see engine.transactions)
