@@ -261,6 +261,12 @@ class FileStore(Protocol):
         """The ids of every stored file (to audit for orphans)."""
         ...
 
+    async def sweep_orphans(self, *, grace: float = 3600.0) -> list[str]:
+        """Remove the content of files never completed (a put cut short by a crash, or
+        whose cleanup could not reach the store) once older than ``grace`` seconds (an
+        upload still running has no complete file yet either); the ids removed."""
+        ...
+
     async def replace(
         self,
         file_id: str,

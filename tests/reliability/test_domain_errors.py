@@ -145,7 +145,11 @@ async def test_a_lost_transaction_at_commit_is_store_unavailable_and_retry_safe(
 
 async def test_an_unreachable_store_is_store_unavailable_and_retry_safe() -> None:
     await connect_async(
-        "nowhere_db", alias="nowhere", host="mongodb://127.0.0.1:1/", serverSelectionTimeoutMS=200
+        "nowhere_db",
+        alias="nowhere",
+        host="mongodb://127.0.0.1:1/",
+        serverSelectionTimeoutMS=200,
+        uuidRepresentation="standard",
     )
     try:
         with pytest.raises(StoreUnavailable) as raised:
