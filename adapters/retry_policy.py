@@ -51,7 +51,7 @@ class RetryPolicy:
 
     budget: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
     base_delay: float = attrs.field(default=0.005, validator=attrs.validators.gt(0))
-    max_delay: float = attrs.field(default=1.0, validator=attrs.validators.gt(0))
+    max_delay: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
     retryable: Callable[[BaseException], bool] = is_retryable
 
     def delay(self, retry: int, rng: random.Random | None = None) -> float:
@@ -86,7 +86,7 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY_POLICY = RetryPolicy()
-"""Retry write conflicts for up to 120 s, waits from 5 ms growing to at most 1 s."""
+"""Retry write conflicts for up to 120 s, waits from 5 ms growing to at most 10 s."""
 
 NO_RETRY = RetryPolicy(budget=0)
 """Run once: every error reaches the caller."""
