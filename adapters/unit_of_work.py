@@ -13,25 +13,25 @@ An adapter subclasses :class:`BaseUnitOfWork` and supplies only what differs:
 A nested ``async with uow:`` joins the block already open: only the outermost
 ``commit()`` commits; a nested ``commit()`` just marks the nested block done.  A nested
 block left by an exception, or without its ``commit()``, or rolled back, makes the whole
-unit rollback-only (its work cannot be undone alone).  ``run(work, retries=n)`` runs
-``work(uow)`` in a block and commits, re-running it all on a write conflict.
+unit rollback-only (its work cannot be undone alone).  ``run(work)`` runs ``work(uow)``
+in a block and commits, re-running it all on a write conflict as the unit's
+``retry_policy`` allows (:mod:`.retry_policy`: a time budget, jittered backoff).
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-from domain.errors import ConcurrencyConflict, UnitOfWorkError
+from domain.errors import UnitOfWorkError
 from domain.ports import AggregateRepository, FileStore, QueryRepository
 from persistence.registry import Registration, Registry
 
 from .compensated_files import CompensatedFiles
-from .error_chain import error_chain
+from .retry_policy import DEFAULT_RETRY_POLICY, RetryPolicy, is_retryable
 
 __all__ = ["BaseUnitOfWork", "is_retryable"]
 
@@ -42,20 +42,10 @@ R = TypeVar("R", bound=AggregateRepository[Any])
 U = TypeVar("U", bound="BaseUnitOfWork")
 
 
-def is_retryable(exc: BaseException | None) -> bool:
-    """A write conflict: a ``ConcurrencyConflict``, or a server error labelled
-    ``TransientTransactionError``, anywhere in the chain of causes."""
-    for link in error_chain(exc):
-        if isinstance(link, ConcurrencyConflict):
-            return True
-        has_label = getattr(link, "has_error_label", None)
-        if has_label is not None and has_label("TransientTransactionError"):
-            return True
-    return False
-
-
 class BaseUnitOfWork:
     """A unit of work over the aggregates of ``registry`` (see :class:`domain.ports.UnitOfWork`)."""
+
+    retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY
 
     def __init__(self, registry: Registry, files: FileStore) -> None:
         registry.resolve()
@@ -226,20 +216,20 @@ class BaseUnitOfWork:
             await self._begin()
             await self._files.rolled_back()
 
-    async def run(self: U, work: Callable[[U], Awaitable[T]], *, retries: int = 0) -> T:
+    async def run(
+        self: U, work: Callable[[U], Awaitable[T]], *, policy: RetryPolicy | None = None
+    ) -> T:
         """``work(uow)`` in a block, then commit; on a write conflict (see
-        :func:`is_retryable`) the whole block runs again, at most ``retries`` more times.
-        Inside an open block it joins it and is not retried."""
-        attempt = 0
-        while True:
-            nested = self._active
-            try:
-                async with self:
-                    result = await work(self)
-                    await self.commit()
-                return result
-            except Exception as exc:
-                if nested or attempt >= retries or not is_retryable(exc):
-                    raise
-                attempt += 1
-                await asyncio.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
+        :func:`is_retryable`) the whole block runs again while ``policy`` (default: the
+        unit's ``retry_policy``, 120 s of jittered backoff) allows.  Inside an open
+        block it joins it and is not retried."""
+
+        async def attempt() -> T:
+            async with self:
+                result = await work(self)
+                await self.commit()
+            return result
+
+        if self._active:
+            return await attempt()
+        return await (policy or self.retry_policy).run(attempt)

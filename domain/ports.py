@@ -320,11 +320,13 @@ class UnitOfWork(Protocol):
         """Keep the work done in the block so far."""
         ...
 
-    async def run(self: U, work: Callable[[U], Awaitable[T]], *, retries: int = 0) -> T:
+    async def run(self: U, work: Callable[[U], Awaitable[T]], *, policy: Any = None) -> T:
         """``await work(uow)`` in a block, then commit; return its result.
 
         On a write conflict (``ConcurrencyConflict``, a transient transaction error) the
-        whole block runs again with fresh reads, at most ``retries`` more times.
+        whole block runs again with fresh reads, as long as ``policy`` (an adapter's
+        retry policy; default the unit of work's own: 120 s of jittered exponential
+        backoff) allows.
         """
         ...
 
@@ -389,6 +391,12 @@ class FileStore(Protocol):
 
     async def ids(self) -> list[str]:
         """The ids of every stored file (to audit for orphans)."""
+        ...
+
+    async def sweep_orphans(self, *, grace: float = 3600.0) -> list[str]:
+        """Remove the content of files never completed (a put cut short by a crash, or
+        whose cleanup could not reach the store) once older than ``grace`` seconds (an
+        upload still running has no complete file yet either); the ids removed."""
         ...
 
     async def replace(

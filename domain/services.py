@@ -101,7 +101,7 @@ async def remove_attachment(uow: AppUnitOfWork, book_id: str, file_id: str) -> N
 
 
 async def transfer_funds(
-    uow: AppUnitOfWork, source_id: str, target_id: str, amount: int, *, retries: int = 20
+    uow: AppUnitOfWork, source_id: str, target_id: str, amount: int
 ) -> None:
     """Move ``amount`` cents between two accounts, atomically.
 
@@ -125,7 +125,7 @@ async def transfer_funds(
         await uow.accounts.save(source)
         await uow.accounts.save(target)
 
-    await uow.run(move, retries=retries)
+    await uow.run(move)
 
 
 async def publish_post(uow: AppUnitOfWork, post_id: str) -> Post:
@@ -198,5 +198,5 @@ async def add_comment(uow: AppUnitOfWork, post_id: str, by: str, text: str) -> C
             raise NotFound("Post", post_id)
         await uow.comments.add(comment)
 
-    await uow.run(store, retries=20)
+    await uow.run(store)
     return comment

@@ -14,6 +14,7 @@ from persistence.engine.overrides import override
 from persistence.registry import Registration, Registry
 
 from ..unit_of_work import BaseUnitOfWork
+from .errors import unavailable_from
 from .files import GridFSFileStore
 from .repositories import MongoQueries
 
@@ -73,6 +74,11 @@ class MongoUnitOfWork(BaseUnitOfWork):
             self._session = await context.__aenter__()
         except TransactionsNotSupportedError as exc:
             raise TransactionsUnsupported(str(exc)) from exc
+        except Exception as exc:  # an outage: nothing began, starting again is safe
+            unavailable = unavailable_from(exc, retry_safe=True)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
         self._context = context
 
     async def _commit(self) -> None:
@@ -81,12 +87,16 @@ class MongoUnitOfWork(BaseUnitOfWork):
             return
         try:
             await context.__aexit__(None, None, None)
-        except OperationFailure as exc:
-            if exc.code == _ILLEGAL_OPERATION:
+        except Exception as exc:
+            if isinstance(exc, OperationFailure) and exc.code == _ILLEGAL_OPERATION:
                 raise TransactionsUnsupported(
                     f"alias {self.alias!r} is not a replica set member: {exc}"
                 ) from exc
-            raise
+            # an outage: retry-safe only if the driver says nothing was committed
+            unavailable = unavailable_from(exc, retry_safe=False)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
 
     async def _abort(self, error: BaseException | None) -> None:
         context, self._context = self._context, None
