@@ -8,7 +8,10 @@ An adapter subclasses :class:`BaseUnitOfWork` and supplies only what differs:
 ``_open()`` / ``_close()``
     set up and tear down a whole outermost block (optional);
 ``_begin()`` / ``_commit()`` / ``_abort(error)``
-    start a unit, keep its work, discard its work.
+    start a unit, keep its work, discard its work;
+``reading()``
+    a read-only unit of work over the same store (``read_only=True``: repositories
+    and files refuse writes with ``UnitOfWorkError``; no transaction is opened).
 
 A nested ``async with uow:`` joins the block already open: only the outermost
 ``commit()`` commits; a nested ``commit()`` just marks the nested block done.  A nested
@@ -31,6 +34,7 @@ from domain.ports import AggregateRepository, FileStore, QueryRepository
 from persistence.registry import Registration, Registry
 
 from .compensated_files import CompensatedFiles
+from .read_only import ReadOnlyFiles, ReadOnlyRepository
 from .retry_policy import DEFAULT_RETRY_POLICY, RetryPolicy, is_retryable
 
 __all__ = ["BaseUnitOfWork", "is_retryable"]
@@ -47,9 +51,10 @@ class BaseUnitOfWork:
 
     retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY
 
-    def __init__(self, registry: Registry, files: FileStore) -> None:
+    def __init__(self, registry: Registry, files: FileStore, *, read_only: bool = False) -> None:
         registry.resolve()
         self.registry = registry
+        self.read_only = read_only
         self._files = CompensatedFiles(files)
         self._repositories: dict[str, Any] = {}
         self._active = False
@@ -97,6 +102,8 @@ class BaseUnitOfWork:
         if found is None:
             aggregate = self.registry.registration(name)
             found = self._make_repository(aggregate)
+            if self.read_only:
+                found = ReadOnlyRepository(found, name)
             if aggregate.repository_cls is not None:
                 found = aggregate.repository_cls(found)
             self._repositories[name] = found
@@ -110,10 +117,16 @@ class BaseUnitOfWork:
         return self.repository(name)
 
     @property
-    def files(self) -> CompensatedFiles:
-        """The file store, compensated by this unit of work."""
+    def files(self) -> Any:
+        """The file store, compensated by this unit of work (only its reads if the unit
+        is read-only)."""
         self.require_active()
-        return self._files
+        return ReadOnlyFiles(self._files) if self.read_only else self._files
+
+    def reading(self: U) -> U:
+        """A read-only unit of work over the same store: no transaction, every read sees
+        what is committed when it runs; writes raise ``UnitOfWorkError``."""
+        raise NotImplementedError  # pragma: no cover - every adapter has its own
 
     # -- state ----------------------------------------------------------------------------
 

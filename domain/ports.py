@@ -292,6 +292,20 @@ class UnitOfWork(Protocol):
         """The file store, compensated by the unit of work."""
         ...
 
+    @property
+    def read_only(self) -> bool:
+        """True for a unit of work made by :meth:`reading`."""
+        ...
+
+    def reading(self: U) -> U:
+        """A read-only unit of work over the same store, for requests that only read.
+
+        It opens no transaction: each read sees what is committed when it runs (two
+        reads in one block may see different commits in between).  Every write through
+        it (repositories and files) raises ``UnitOfWorkError`` before any I/O.
+        """
+        ...
+
     @overload
     def repo(self, key: type[R]) -> R: ...
 
