@@ -80,7 +80,9 @@ async def attach_file(
     """Store a file and attach it to a book, in one block.
 
     If the block fails (the book changed since ``expected_version``, say), the stored
-    file is deleted again by the unit of work: no orphan is left.
+    file is deleted again by the unit of work: no orphan is left.  Without
+    ``expected_version`` a write conflict re-runs the block (``uow.run``); with it the
+    conflict reaches the caller at once.
     """
     async def attach(uow: AppUnitOfWork) -> Attachment:
         book = await uow.books.get(book_id)
@@ -94,6 +96,11 @@ async def attach_file(
         await uow.books.save(book)
         return attachment
 
+    if expected_version is not None:  # the caller's version: a re-run cannot make it current
+        async with uow:
+            attachment = await attach(uow)
+            await uow.commit()
+        return attachment
     return await uow.run(attach)
 
 
