@@ -78,6 +78,10 @@ class CompensatedFiles:
         """Every stored file's id but those deleted in this block."""
         return [i for i in await self.store.ids() if i not in self._deleted]
 
+    async def sweep_orphans(self, *, grace: float = 3600.0) -> list[str]:
+        """The store's sweep of files never completed (see the port)."""
+        return await self.store.sweep_orphans(grace=grace)
+
     async def replace(
         self,
         file_id: str,

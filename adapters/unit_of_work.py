@@ -8,37 +8,42 @@ An adapter subclasses :class:`BaseUnitOfWork` and supplies only what differs:
 ``_open()`` / ``_close()``
     set up and tear down a whole outermost block (optional);
 ``_begin()`` / ``_commit()`` / ``_abort(error)``
-    start a unit, keep its work, discard its work.
+    start a unit, keep its work, discard its work;
+``reading()``
+    a read-only unit of work over the same store (``read_only=True``: repositories
+    and files refuse writes with ``UnitOfWorkError``; no transaction is opened).
 
 A nested ``async with uow:`` joins the block already open: only the outermost
 ``commit()`` commits; a nested ``commit()`` just marks the nested block done.  A nested
 block left by an exception, or without its ``commit()``, or rolled back, makes the whole
-unit rollback-only (its work cannot be undone alone).  ``run(work, retries=n)`` runs
-``work(uow)`` in a block and commits, re-running it all on a write conflict.
+unit rollback-only (its work cannot be undone alone).  ``run(work)`` runs ``work(uow)``
+in a block and commits, re-running it all on a write conflict as the unit's
+``retry_policy`` allows (:mod:`.retry_policy`: a time budget, jittered backoff).
 
 One unit of work per task: opening a block of a *different* unit of work while a block is
 open in the same task (or in the task that created this one) is refused with
 ``UnitOfWorkError`` at block start, on every adapter (MongoDB runs one transaction per
-client and task).  Pass the open unit of work to the service instead.
+client and task).  Pass the open unit of work to the service instead.  Read-only units
+(``reading()``) open no transaction and are not counted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
-from domain.errors import ConcurrencyConflict, UnitOfWorkError
+from domain.errors import UnitOfWorkError
 from domain.ports import AggregateRepository, FileStore, QueryRepository
 from persistence.registry import Registration, Registry
 
 from .compensated_files import CompensatedFiles
-from .error_chain import error_chain
 from .pending_operations import PendingOperations, tracked_subclass
+from .read_only import ReadOnlyFiles, ReadOnlyRepository
+from .retry_policy import DEFAULT_RETRY_POLICY, RetryPolicy, is_retryable
 
 __all__ = ["BaseUnitOfWork", "is_retryable"]
 
@@ -53,24 +58,15 @@ _OPEN_UNIT: ContextVar[BaseUnitOfWork | None] = ContextVar("open_unit_of_work", 
 """The unit of work whose outermost block is open in this task."""
 
 
-def is_retryable(exc: BaseException | None) -> bool:
-    """A write conflict: a ``ConcurrencyConflict``, or a server error labelled
-    ``TransientTransactionError``, anywhere in the chain of causes."""
-    for link in error_chain(exc):
-        if isinstance(link, ConcurrencyConflict):
-            return True
-        has_label = getattr(link, "has_error_label", None)
-        if has_label is not None and has_label("TransientTransactionError"):
-            return True
-    return False
-
-
 class BaseUnitOfWork:
     """A unit of work over the aggregates of ``registry`` (see :class:`domain.ports.UnitOfWork`)."""
 
-    def __init__(self, registry: Registry, files: FileStore) -> None:
+    retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY
+
+    def __init__(self, registry: Registry, files: FileStore, *, read_only: bool = False) -> None:
         registry.resolve()
         self.registry = registry
+        self.read_only = read_only
         self._files = CompensatedFiles(files)
         self._repositories: dict[str, Any] = {}
         self._active = False
@@ -120,6 +116,8 @@ class BaseUnitOfWork:
         if found is None:
             aggregate = self.registry.registration(name)
             found = self._make_repository(aggregate)
+            if self.read_only:
+                found = ReadOnlyRepository(found, name)
             if aggregate.repository_cls is not None:
                 found = tracked_subclass(aggregate.repository_cls)(found)
             self._repositories[name] = found
@@ -133,10 +131,16 @@ class BaseUnitOfWork:
         return self.repository(name)
 
     @property
-    def files(self) -> CompensatedFiles:
-        """The file store, compensated by this unit of work."""
+    def files(self) -> Any:
+        """The file store, compensated by this unit of work (only its reads if the unit
+        is read-only)."""
         self.require_active()
-        return self._files
+        return ReadOnlyFiles(self._files) if self.read_only else self._files
+
+    def reading(self: U) -> U:
+        """A read-only unit of work over the same store: no transaction, every read sees
+        what is committed when it runs; writes raise ``UnitOfWorkError``."""
+        raise NotImplementedError  # pragma: no cover - every adapter has its own
 
     def files_of_removed(self, file_ids: list[str]) -> None:
         """The files owned by aggregates removed in this block: deleted from the file
@@ -174,7 +178,7 @@ class BaseUnitOfWork:
         if self._active:
             self._levels.append(False)
             return self
-        other = _OPEN_UNIT.get()
+        other = None if self.read_only else _OPEN_UNIT.get()  # a reader opens no transaction
         if other is not None and other is not self and other._active:
             raise UnitOfWorkError(
                 f"another unit of work ({type(other).__name__}) has a block open in this "
@@ -192,7 +196,8 @@ class BaseUnitOfWork:
             raise
         self._failed = None
         self._active = True
-        self._token = _OPEN_UNIT.set(self)
+        if not self.read_only:
+            self._token = _OPEN_UNIT.set(self)
         return self
 
     async def __aexit__(
@@ -277,20 +282,20 @@ class BaseUnitOfWork:
             await self._begin()
             await self._files.rolled_back()
 
-    async def run(self: U, work: Callable[[U], Awaitable[T]], *, retries: int = 0) -> T:
+    async def run(
+        self: U, work: Callable[[U], Awaitable[T]], *, policy: RetryPolicy | None = None
+    ) -> T:
         """``work(uow)`` in a block, then commit; on a write conflict (see
-        :func:`is_retryable`) the whole block runs again, at most ``retries`` more times.
-        Inside an open block it joins it and is not retried."""
-        attempt = 0
-        while True:
-            nested = self._active
-            try:
-                async with self:
-                    result = await work(self)
-                    await self.commit()
-                return result
-            except Exception as exc:
-                if nested or attempt >= retries or not is_retryable(exc):
-                    raise
-                attempt += 1
-                await asyncio.sleep(random.uniform(0, min(0.2, 0.002 * 2**attempt)))
+        :func:`is_retryable`) the whole block runs again while ``policy`` (default: the
+        unit's ``retry_policy``, 120 s of jittered backoff) allows.  Inside an open
+        block it joins it and is not retried."""
+
+        async def attempt() -> T:
+            async with self:
+                result = await work(self)
+                await self.commit()
+            return result
+
+        if self._active:
+            return await attempt()
+        return await (policy or self.retry_policy).run(attempt)

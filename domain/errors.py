@@ -7,9 +7,12 @@ __all__ = [
     "Conflict",
     "DeleteDenied",
     "DomainError",
+    "EntityTooLarge",
     "InsufficientFunds",
+    "InvalidEntity",
     "InvalidSpec",
     "NotFound",
+    "StoreUnavailable",
     "TransactionsUnsupported",
     "UnitOfWorkError",
     "UnknownField",
@@ -91,3 +94,33 @@ class UnitOfWorkError(DomainError):
 
 class InsufficientFunds(DomainError):
     """A transfer would take an account below zero."""
+
+
+class InvalidEntity(DomainError):
+    """The store refused the entity as it stands (a field its document rejects, a value
+    out of the store's range); nothing was written.  ``problems`` maps each field path
+    (or ``""`` when the store does not say) to a short reason, never the value itself."""
+
+    def __init__(self, entity: str, problems: dict[str, str]) -> None:
+        listed = "; ".join(f"{path}: {why}" if path else why for path, why in problems.items())
+        super().__init__(f"{entity} refused by the store: {listed}")
+        self.entity = entity
+        self.problems = problems
+
+
+class EntityTooLarge(InvalidEntity):
+    """The entity is larger than the store keeps in one record (``limit`` bytes)."""
+
+    def __init__(self, entity: str, limit: int) -> None:
+        super().__init__(entity, {"": f"larger than the {limit} bytes a record may hold"})
+        self.limit = limit
+
+
+class StoreUnavailable(DomainError):
+    """The store could not be reached or lost the work in progress (an outage, a
+    failover, a dropped connection).  ``retry_safe``: running the same work again cannot
+    apply it twice (nothing of it was committed), so a caller may retry, or answer 503."""
+
+    def __init__(self, message: str, *, retry_safe: bool) -> None:
+        super().__init__(message)
+        self.retry_safe = retry_safe

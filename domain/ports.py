@@ -297,6 +297,20 @@ class UnitOfWork(Protocol):
         """The file store, compensated by the unit of work."""
         ...
 
+    @property
+    def read_only(self) -> bool:
+        """True for a unit of work made by :meth:`reading`."""
+        ...
+
+    def reading(self: U) -> U:
+        """A read-only unit of work over the same store, for requests that only read.
+
+        It opens no transaction: each read sees what is committed when it runs (two
+        reads in one block may see different commits in between).  Every write through
+        it (repositories and files) raises ``UnitOfWorkError`` before any I/O.
+        """
+        ...
+
     @overload
     def repo(self, key: type[R]) -> R: ...
 
@@ -325,11 +339,13 @@ class UnitOfWork(Protocol):
         """Keep the work done in the block so far."""
         ...
 
-    async def run(self: U, work: Callable[[U], Awaitable[T]], *, retries: int = 0) -> T:
+    async def run(self: U, work: Callable[[U], Awaitable[T]], *, policy: Any = None) -> T:
         """``await work(uow)`` in a block, then commit; return its result.
 
         On a write conflict (``ConcurrencyConflict``, a transient transaction error) the
-        whole block runs again with fresh reads, at most ``retries`` more times.
+        whole block runs again with fresh reads, as long as ``policy`` (an adapter's
+        retry policy; default the unit of work's own: 120 s of jittered exponential
+        backoff) allows.
         """
         ...
 
@@ -394,6 +410,12 @@ class FileStore(Protocol):
 
     async def ids(self) -> list[str]:
         """The ids of every stored file (to audit for orphans)."""
+        ...
+
+    async def sweep_orphans(self, *, grace: float = 3600.0) -> list[str]:
+        """Remove the content of files never completed (a put cut short by a crash, or
+        whose cleanup could not reach the store) once older than ``grace`` seconds (an
+        upload still running has no complete file yet either); the ids removed."""
         ...
 
     async def replace(

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from .app_ports import AppUnitOfWork
 from .entities import User
 from .errors import InsufficientFunds, NotFound
+from .ids import is_valid_id
 from .library import Attachment, Author, Book, Comment, Post
 from .specs import F
 
@@ -33,33 +34,38 @@ __all__ = [
 async def register_user(uow: AppUnitOfWork, *, name: str, email: str) -> User:
     """Register a new user (``Conflict`` if the email is taken; nothing is written)."""
     user = User(name=name, email=email)
-    async with uow:
+
+    async def add(uow: AppUnitOfWork) -> None:
         await uow.repo(User).add(user)
-        await uow.commit()
+
+    await uow.run(add)
     return user
 
 
 async def rename_user(uow: AppUnitOfWork, user_id: str, new_name: str) -> User:
     """Give a user a new name (``NotFound``, ``ConcurrencyConflict`` as the port says)."""
-    async with uow:
+    async def rename(uow: AppUnitOfWork) -> User:
         user = await uow.users.get(user_id)
         user.name = new_name
-        user = await uow.users.save(user)
-        await uow.commit()
-    return user
+        return await uow.users.save(user)
+
+    return await uow.run(rename)
 
 
 async def deactivate_users(uow: AppUnitOfWork, ids: Iterable[str]) -> int:
     """Deactivate the given users that are active; return how many changed."""
-    changed = 0
-    async with uow:
-        for user in await uow.users.get_many(ids):
+    wanted = list(ids)
+
+    async def deactivate(uow: AppUnitOfWork) -> int:
+        changed = 0
+        for user in await uow.users.get_many(wanted):
             if user.active:
                 user.active = False
                 await uow.users.save(user)
                 changed += 1
-        await uow.commit()
-    return changed
+        return changed
+
+    return await uow.run(deactivate)
 
 
 async def attach_file(
@@ -74,9 +80,11 @@ async def attach_file(
     """Store a file and attach it to a book, in one block.
 
     If the block fails (the book changed since ``expected_version``, say), the stored
-    file is deleted again by the unit of work: no orphan is left.
+    file is deleted again by the unit of work: no orphan is left.  Without
+    ``expected_version`` a write conflict re-runs the block (``uow.run``); with it the
+    conflict reaches the caller at once.
     """
-    async with uow:
+    async def attach(uow: AppUnitOfWork) -> Attachment:
         book = await uow.books.get(book_id)
         if expected_version is not None:
             book.version = expected_version
@@ -86,22 +94,29 @@ async def attach_file(
         )
         book.attachments.append(attachment)
         await uow.books.save(book)
-        await uow.commit()
-    return attachment
+        return attachment
+
+    if expected_version is not None:  # the caller's version: a re-run cannot make it current
+        async with uow:
+            attachment = await attach(uow)
+            await uow.commit()
+        return attachment
+    return await uow.run(attach)
 
 
 async def remove_attachment(uow: AppUnitOfWork, book_id: str, file_id: str) -> None:
     """Detach a file from a book and delete it (the deletion happens at the commit)."""
-    async with uow:
+    async def detach(uow: AppUnitOfWork) -> None:
         book = await uow.books.get(book_id)
         book.attachments = [a for a in book.attachments if a.file_id != file_id]
         await uow.files.delete(file_id)
         await uow.books.save(book)
-        await uow.commit()
+
+    await uow.run(detach)
 
 
 async def transfer_funds(
-    uow: AppUnitOfWork, source_id: str, target_id: str, amount: int, *, retries: int = 20
+    uow: AppUnitOfWork, source_id: str, target_id: str, amount: int
 ) -> None:
     """Move ``amount`` cents between two accounts, atomically.
 
@@ -110,12 +125,12 @@ async def transfer_funds(
     """
     if amount <= 0:
         raise ValueError(f"amount must be positive, got {amount!r}")
-    if source_id == target_id:
-        raise ValueError("source and target are the same account")
 
     async def move(uow: AppUnitOfWork) -> None:
         source = await uow.accounts.get(source_id)
         target = await uow.accounts.get(target_id)
+        if source_id == target_id:  # after the lookups: a missing account is NotFound
+            raise ValueError("source and target are the same account")
         if source.balance < amount:
             raise InsufficientFunds(
                 f"account {source_id} holds {source.balance}, cannot send {amount}"
@@ -125,58 +140,74 @@ async def transfer_funds(
         await uow.accounts.save(source)
         await uow.accounts.save(target)
 
-    await uow.run(move, retries=retries)
+    await uow.run(move)
 
 
 async def publish_post(uow: AppUnitOfWork, post_id: str) -> Post:
     """Publish a draft; its author must still exist (``NotFound`` otherwise)."""
-    async with uow:
+    async def publish(uow: AppUnitOfWork) -> Post:
         post = await uow.posts.get(post_id)
         await uow.authors.get(post.author_id)
         if not post.published:
             post.published = True
             post = await uow.posts.save(post)
-        await uow.commit()
-    return post
+        return post
+
+    return await uow.run(publish)
 
 
 async def delete_author(uow: AppUnitOfWork, author_id: str) -> int:
     """Remove an author with everything their removal cascades to; the unit of work
     deletes the files their books own once the removal commits.  ``DeleteDenied``
-    while a contract refers to them.  Returns how many books went."""
-    async with uow:
+    while a contract refers to them, ``NotFound`` if there is no such author.  Returns
+    how many books went."""
+    if not is_valid_id(author_id):
+        raise NotFound("Author", author_id)
+
+    async def remove(uow: AppUnitOfWork) -> int:
         books = await uow.books.count(F("author_id") == author_id)
         await uow.authors.remove(author_id)  # NotFound if there is no such author
-        await uow.commit()
-    return books
+        return books
+
+    return await uow.run(remove)
 
 
 async def create_author(uow: AppUnitOfWork, name: str) -> Author:
     """A new author."""
     author = Author(name=name)
-    async with uow:
+
+    async def add(uow: AppUnitOfWork) -> None:
         await uow.authors.add(author)
-        await uow.commit()
+
+    await uow.run(add)
     return author
 
 
 async def create_book(uow: AppUnitOfWork, author_id: str, title: str) -> Book:
     """A new book by an existing author (``NotFound`` otherwise)."""
+    if not is_valid_id(author_id):
+        raise NotFound("Author", author_id)
     book = Book(title=title, author_id=author_id)
-    async with uow:
+
+    async def add(uow: AppUnitOfWork) -> None:
         await uow.authors.get(author_id)
         await uow.books.add(book)
-        await uow.commit()
+
+    await uow.run(add)
     return book
 
 
 async def write_post(uow: AppUnitOfWork, author_id: str, title: str, body: str) -> Post:
     """A draft post by an existing author (``NotFound`` otherwise)."""
+    if not is_valid_id(author_id):
+        raise NotFound("Author", author_id)
     post = Post(author_id=author_id, title=title, body=body)
-    async with uow:
+
+    async def add(uow: AppUnitOfWork) -> None:
         await uow.authors.get(author_id)
         await uow.posts.add(post)
-        await uow.commit()
+
+    await uow.run(add)
     return post
 
 
@@ -185,6 +216,8 @@ async def add_comment(uow: AppUnitOfWork, post_id: str, by: str, text: str) -> C
 
     Many readers comment at once: a write conflict between them re-runs the block.
     """
+    if not is_valid_id(post_id):
+        raise NotFound("Post", post_id)
     comment = Comment(post_id=post_id, by=by, text=text)
 
     async def store(uow: AppUnitOfWork) -> None:
@@ -193,5 +226,5 @@ async def add_comment(uow: AppUnitOfWork, post_id: str, by: str, text: str) -> C
             raise NotFound("Post", post_id)
         await uow.comments.add(comment)
 
-    await uow.run(store, retries=20)
+    await uow.run(store)
     return comment

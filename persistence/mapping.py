@@ -18,6 +18,7 @@ from bson.errors import InvalidId
 from mongoengine import Document
 from mongoengine.base import BaseDict, BaseList
 from mongoengine.fields import GridFSProxy
+from pymongo.errors import DocumentTooLarge
 
 from domain.codec import from_dict, to_dict
 from domain.ids import is_valid_id
@@ -39,9 +40,10 @@ def encode_ids(value: Any, path: str, id_paths: Iterable[str] | frozenset[str]) 
     return value
 
 
-def stored_form(son: Any, codec_options: Any) -> dict[str, Any]:
+def stored_form(son: Any, codec_options: Any, *, max_bytes: int | None = None) -> dict[str, Any]:
     """``son`` as a server stores and returns it: encoded to BSON and decoded with the
-    alias's ``codec_options`` (datetimes to milliseconds, naive unless tz-aware)."""
+    alias's ``codec_options`` (datetimes to milliseconds, naive unless tz-aware).
+    ``DocumentTooLarge`` if the encoding is over ``max_bytes``, as a server refuses it."""
     if not isinstance(codec_options, CodecOptions):  # mongomock's own class
         codec_options = CodecOptions(
             tz_aware=codec_options.tz_aware,
@@ -49,6 +51,8 @@ def stored_form(son: Any, codec_options: Any) -> dict[str, Any]:
             tzinfo=codec_options.tzinfo,
         )
     data = bson.encode(son, codec_options=codec_options)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise DocumentTooLarge(f"a document of {len(data)} bytes, over the {max_bytes} limit")
     return dict(bson.decode(data, codec_options=codec_options))
 
 

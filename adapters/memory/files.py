@@ -17,13 +17,23 @@ __all__ = ["InMemoryFileStore"]
 CHUNK_SIZE = 255 * 1024  # GridFS's default chunk size
 
 
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
 class InMemoryFileStore(ReplacedByPut):
-    """Files kept in a dict; ids are new ObjectId-shaped strings.  Not transactional."""
+    """Files kept in a dict; ids are new ObjectId-shaped strings.  Not transactional.
+
+    A streamed put keeps its parts in ``partial`` until it completes, as GridFS keeps
+    chunks without a files document: a failed put removes them, and
+    :meth:`sweep_orphans` removes those older than its grace period.
+    """
 
     transactional = False
 
     def __init__(self) -> None:
         self.files: dict[str, tuple[FileInfo, bytes]] = {}
+        self.partial: dict[str, tuple[datetime.datetime, list[bytes]]] = {}
 
     async def put(
         self,
@@ -34,10 +44,22 @@ class InMemoryFileStore(ReplacedByPut):
         metadata: Mapping[str, Any] | None = None,
     ) -> str:
         """Store ``data`` (bytes or streamed chunks); the new id."""
-        if not isinstance(data, (bytes, bytearray)):
-            data = b"".join([bytes(part) async for part in data])
         file_id = new_id()
-        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        if not isinstance(data, (bytes, bytearray)):
+            parts: list[bytes] = []
+            self.partial[file_id] = (_now(), parts)
+            try:
+                async for part in data:
+                    parts.append(bytes(part))
+            finally:
+                swept = self.partial.pop(file_id, None) is None
+            if swept:
+                raise RuntimeError(
+                    f"the upload of {filename!r} outlived the sweep's grace period and its "
+                    "parts were removed: sweep with a grace longer than any upload"
+                )
+            data = b"".join(parts)
+        now = _now()
         info = FileInfo(
             id=file_id,
             filename=filename,
@@ -77,3 +99,12 @@ class InMemoryFileStore(ReplacedByPut):
     async def ids(self) -> list[str]:
         """Every stored file's id."""
         return list(self.files)
+
+    async def sweep_orphans(self, *, grace: float = 3600.0) -> list[str]:
+        """Drop the parts of streamed puts started more than ``grace`` seconds ago and
+        never completed; their ids."""
+        cutoff = _now() - datetime.timedelta(seconds=grace)
+        old = [file_id for file_id, (started, _) in self.partial.items() if started <= cutoff]
+        for file_id in old:
+            del self.partial[file_id]
+        return old

@@ -30,6 +30,7 @@ from domain.specs import (
 from persistence.mapping import plain, stored_form
 from persistence.registry import Registration
 
+from ..document_errors import MAX_RECORD_BYTES, refusals
 from ..mongo_query import db_path
 from ..query_plan import FindPlan
 from ..repository_base import RepositoryBase, files_removed_with
@@ -94,14 +95,18 @@ class InMemoryRepository(RepositoryBase[E]):
     # -- the document pipeline ---------------------------------------------------------
 
     def to_stored(self, entity: E) -> Son:
-        """The document MongoDB would store and return for ``entity`` (validated)."""
-        document = self._mapper.to_document(entity)
-        document.validate()
-        return self.round_trip(document.to_mongo().to_dict())
+        """The document MongoDB would store and return for ``entity`` (validated); the
+        document layer's refusals as ``InvalidEntity`` / ``EntityTooLarge``, as on a
+        server (an encoding refusal makes the unit rollback-only there, so here too)."""
+        with refusals(self._entity_name, entity, doom=self._uow.mark_rollback_only):
+            document = self._mapper.to_document(entity)
+            document.validate()
+            return self.round_trip(document.to_mongo().to_dict())
 
     def round_trip(self, son: Son) -> Son:
-        """``son`` encoded to BSON and decoded, as a server stores and returns it."""
-        return stored_form(son, self._codec)
+        """``son`` encoded to BSON and decoded, as a server stores and returns it
+        (``DocumentTooLarge`` past the server's limit)."""
+        return stored_form(son, self._codec, max_bytes=MAX_RECORD_BYTES)
 
     def to_entity(self, son: Son) -> E:
         """The entity a stored document describes (through the Document)."""
@@ -298,12 +303,13 @@ class InMemoryQueries(InMemoryRepository[E]):
         plan = self._plan.update(spec, changes)
         scratch = self._scratch()
         ids = [doc["_id"] for doc in scratch.find(plan.filter, {"_id": 1})]
-        scratch.update_many({"_id": {"$in": ids}}, plan.update)
         updated = []
-        for doc in scratch.find({"_id": {"$in": ids}}):
-            son = self.round_trip(doc)
-            self.to_entity(son)  # the entity must still be valid
-            updated.append(son)
+        with refusals(self._entity_name, plan.update, doom=self._uow.mark_rollback_only):
+            scratch.update_many({"_id": {"$in": ids}}, plan.update)
+            for doc in scratch.find({"_id": {"$in": ids}}):
+                son = self.round_trip(doc)
+                self.to_entity(son)  # the entity must still be valid
+                updated.append(son)
         changed = {str(i) for i in ids}
         items = [(i, s) for i, s in self.visible_items() if i not in changed]
         items += [(str(s["_id"]), s) for s in updated]

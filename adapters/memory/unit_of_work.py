@@ -24,7 +24,8 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
     see each other's uncommitted writes; a commit whose reads went stale (another unit
     committed a newer version meanwhile) raises ``ConcurrencyConflict`` and applies
     nothing.  ``files`` is the store's :class:`InMemoryFileStore` with the port's
-    compensation.
+    compensation.  ``read_only=True`` (or :meth:`reading`): writes raise
+    ``UnitOfWorkError``.
     """
 
     def __init__(
@@ -33,13 +34,20 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         store: InMemoryStore | None = None,
         *,
         files: InMemoryFileStore | None = None,
+        read_only: bool = False,
     ) -> None:
         store = store if store is not None else InMemoryStore()
-        super().__init__(registry, files if files is not None else store.files)
+        self._file_store = files if files is not None else store.files
+        super().__init__(registry, self._file_store, read_only=read_only)
         self.store = store
         self._staged: dict[str, dict[str, Any]] = {}
         # (name, id) -> the committed document the staged write was based on (None: absent)
         self._expected: dict[tuple[str, str], Any] = {}
+
+    def reading(self) -> InMemoryUnitOfWork:
+        """A read-only unit of work on the same store: each read sees what is committed
+        when it runs; writes raise ``UnitOfWorkError``."""
+        return InMemoryUnitOfWork(self.registry, self.store, files=self._file_store, read_only=True)
 
     def _make_repository(self, aggregate: Registration[Any]) -> InMemoryQueries[Any]:
         return InMemoryQueries(self, aggregate)

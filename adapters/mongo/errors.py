@@ -6,10 +6,15 @@ import re
 from typing import Any
 
 from mongoengine.errors import NotUniqueError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
-from domain.errors import Conflict
+from domain.errors import Conflict, StoreUnavailable
 
-__all__ = ["conflict_from", "duplicated_field", "is_duplicate_key"]
+from ..error_chain import error_chain
+
+__all__ = ["conflict_from", "duplicated_field", "is_duplicate_key", "unavailable_from"]
+
+_NO_SUCH_TRANSACTION = 251
 
 _DUP_KEY = re.compile(r"dup key: \{ ?\"?([\w.]+)\"?:")
 
@@ -64,3 +69,33 @@ async def conflict_from(
                     field = group[0]
                     break
     return Conflict(entity_name, field)
+
+
+def unavailable_from(exc: BaseException, *, retry_safe: bool) -> StoreUnavailable | None:
+    """``StoreUnavailable`` if ``exc`` (or an error it was raised from) says the store
+    is out of reach or lost the transaction, else None.
+
+    ``retry_safe`` is what the caller knows (in a transaction that has not committed, or
+    a read: True); the driver's labels overrule it: a commit whose result is unknown is
+    not safe to re-run, a transient transaction error is.
+    """
+    for link in error_chain(exc):
+        outage = isinstance(link, ConnectionFailure) or (
+            isinstance(link, OperationFailure) and link.code == _NO_SUCH_TRANSACTION
+        )
+        if not outage:
+            continue
+        assert isinstance(link, PyMongoError)
+        if link.has_error_label("UnknownTransactionCommitResult"):
+            retry_safe = False
+        elif link.has_error_label("TransientTransactionError"):
+            retry_safe = True
+        advice = (
+            "nothing was applied, retrying is safe"
+            if retry_safe
+            else "the write may have been applied, check before retrying"
+        )
+        return StoreUnavailable(
+            f"the store is unavailable ({type(link).__name__}); {advice}", retry_safe=retry_safe
+        )
+    return None

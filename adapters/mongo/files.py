@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
+from bson import ObjectId
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from mongoengine.fields import GridFSProxy
 
@@ -19,9 +21,14 @@ from ..file_replacement import ReplacedByPut
 __all__ = ["GridFSFileStore"]
 
 
+_DELETE_BATCH = 500  # file ids per delete of orphan chunks
+
+
 class GridFSFileStore(ReplacedByPut):
     """Files in the GridFS bucket ``bucket`` of an async alias.  Not transactional:
-    GridFS cannot join a MongoDB transaction, so its writes land at once."""
+    GridFS cannot join a MongoDB transaction, so its writes land at once.  A put that
+    fails or is cancelled removes the chunks it wrote; :meth:`sweep_orphans` removes
+    those a crash left."""
 
     transactional = False
 
@@ -40,7 +47,8 @@ class GridFSFileStore(ReplacedByPut):
         content_type: str | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> str:
-        """Store ``data``; streamed chunks are written one at a time."""
+        """Store ``data``; streamed chunks are written one at a time.  On any failure
+        (cancellation included) the chunks written so far are removed."""
         extra: dict[str, Any] = {"filename": filename, "metadata": dict(metadata or {})}
         if content_type is not None:
             extra["content_type"] = content_type
@@ -100,3 +108,36 @@ class GridFSFileStore(ReplacedByPut):
         """Every stored file's id (from the bucket's ``files`` collection)."""
         files = get_async_db(self.alias)[f"{self.bucket}.files"]
         return [str(doc["_id"]) async for doc in files.find({}, {"_id": 1})]
+
+    async def orphans(self, *, grace: float = 3600.0) -> list[ObjectId]:
+        """Ids of files that have chunks but no files document and were started at
+        least ``grace`` seconds ago (to the second: a GridFS id is an ObjectId that
+        carries its creation time; chunks of files with other ids are never counted)."""
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cutoff = ObjectId.from_datetime(now - datetime.timedelta(seconds=grace - 1))
+        db = get_async_db(self.alias)
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"files_id": {"$lt": cutoff}}},
+            {"$group": {"_id": "$files_id"}},
+            {
+                "$lookup": {
+                    "from": f"{self.bucket}.files",
+                    "localField": "_id",
+                    "foreignField": "_id",
+                    "as": "file",
+                }
+            },
+            {"$match": {"file": {"$size": 0}}},
+            {"$project": {"_id": 1}},
+        ]
+        cursor = await db[f"{self.bucket}.chunks"].aggregate(pipeline)
+        return [row["_id"] async for row in cursor]
+
+    async def sweep_orphans(self, *, grace: float = 3600.0) -> list[str]:
+        """Remove the chunks of every :meth:`orphans` file; the ids removed."""
+        found = await self.orphans(grace=grace)
+        chunks = get_async_db(self.alias)[f"{self.bucket}.chunks"]
+        for start in range(0, len(found), _DELETE_BATCH):
+            batch = found[start : start + _DELETE_BATCH]
+            await chunks.delete_many({"files_id": {"$in": batch}})
+        return [str(file_id) for file_id in found]

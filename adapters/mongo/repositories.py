@@ -11,7 +11,7 @@ from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 from pymongo.errors import OperationFailure
 
 from domain.aggregation import Aggregation
-from domain.errors import ConcurrencyConflict, Conflict, DeleteDenied, NotFound
+from domain.errors import ConcurrencyConflict, Conflict, DeleteDenied, DomainError, NotFound
 from domain.relations import Rule
 from domain.specs import (
     ALL,
@@ -27,10 +27,11 @@ from persistence.mapping import plain, stored_form, to_object_id
 from persistence.registry import Registration
 
 from ..aggregation_pipeline import aggregation_rows
+from ..document_errors import refusals
 from ..error_chain import error_chain
 from ..query_plan import FindPlan
 from ..repository_base import RepositoryBase, files_removed_with
-from .errors import conflict_from, duplicated_field, is_duplicate_key
+from .errors import conflict_from, duplicated_field, is_duplicate_key, unavailable_from
 
 if TYPE_CHECKING:
     from .unit_of_work import MongoUnitOfWork
@@ -72,25 +73,36 @@ class MongoRepository(RepositoryBase[E]):
         return self._mapper.from_son(stored_form(document.to_mongo(), codec_options))
 
     @asynccontextmanager
-    async def _op(self, entity_id: Any = None) -> AsyncIterator[None]:
+    async def _op(self, entity_id: Any = None, *, writing: bool = False) -> AsyncIterator[None]:
         """One operation on the unit's session; a write conflict with a concurrent
-        transaction becomes ``ConcurrencyConflict`` (and the unit rollback-only)."""
+        transaction becomes ``ConcurrencyConflict`` (and the unit rollback-only), an
+        outage ``StoreUnavailable`` (retry-safe in a transaction or for a read)."""
         async with self._uow.operation():
             try:
                 yield
-            except (OperationError, OperationFailure) as exc:
-                if not _is_write_conflict(exc):
+            except DomainError:
+                raise
+            except Exception as exc:
+                if _is_write_conflict(exc):
+                    conflict = ConcurrencyConflict(self._name, entity_id)
+                    raise self._uow.mark_rollback_only(conflict) from exc
+                in_transaction = self._uow.transactions
+                unavailable = unavailable_from(exc, retry_safe=in_transaction or not writing)
+                if unavailable is None:
                     raise
-                conflict = ConcurrencyConflict(self._name, entity_id)
-                raise self._uow.mark_rollback_only(conflict) from exc
+                if in_transaction:
+                    self._uow.mark_rollback_only(unavailable)
+                raise unavailable from exc
 
     async def add(self, entity: E) -> E:
         """Insert a new entity (``Conflict`` on a duplicate id or unique field)."""
-        document = self._mapper.to_document(entity)
-        document.validate()
-        async with self._op():
+        with refusals(self._name, entity):
+            document = self._mapper.to_document(entity)
+            document.validate()
+        async with self._op(writing=True):
             try:
-                await document.async_save(force_insert=True)
+                with refusals(self._name, entity, doom=self._uow.mark_rollback_only):
+                    await document.async_save(force_insert=True, validate=False)
             except NotUniqueError as exc:
                 conflict = await conflict_from(exc, self._name, document, self.registration.unique)
                 raise self._uow.mark_rollback_only(conflict) from None
@@ -123,7 +135,7 @@ class MongoRepository(RepositoryBase[E]):
         MongoEngine applies (``NotFound`` if absent, ``DeleteDenied`` for DENY)."""
         oid = to_object_id(entity_id)
         files = [] if oid is None else await files_removed_with(self, [entity_id])
-        async with self._op():
+        async with self._op(writing=True):
             document = None if oid is None else await self._document.objects(pk=oid).async_first()
             if document is None:
                 raise NotFound(self._name, entity_id)
@@ -163,9 +175,10 @@ class MongoRepository(RepositoryBase[E]):
             if version_field is not None and version is not None
             else entity
         )
-        document = self._mapper.to_document(stored)
-        document.validate()
-        son = document.to_mongo().to_dict()
+        with refusals(self._name, stored):
+            document = self._mapper.to_document(stored)
+            document.validate()
+            son = document.to_mongo().to_dict()
         son.pop("_id", None)
         update: dict[str, Any] = {"$set": son}
         unset = {name: "" for name in self._mapper.fields if name not in son}
@@ -174,11 +187,12 @@ class MongoRepository(RepositoryBase[E]):
         query: dict[str, Any] = {"_id": oid}
         if version_field is not None:
             query[version_field] = version
-        async with self._op(entity.id):  # type: ignore[attr-defined]
+        async with self._op(entity.id, writing=True):  # type: ignore[attr-defined]
             try:
-                updated = await self._document.objects(__raw__=query).async_update_one(
-                    __raw__=update
-                )
+                with refusals(self._name, stored, doom=self._uow.mark_rollback_only):
+                    updated = await self._document.objects(__raw__=query).async_update_one(
+                        __raw__=update
+                    )
             except NotUniqueError as exc:
                 conflict = await conflict_from(exc, self._name, document, self.registration.unique)
                 raise self._uow.mark_rollback_only(conflict) from None
@@ -279,14 +293,17 @@ class MongoQueries(MongoRepository[E]):
 
     async def add_many(self, entities: Iterable[E]) -> list[E]:
         """Insert several entities in one round trip; on a conflict, none stay."""
-        documents = [self._mapper.to_document(entity) for entity in entities]
-        for document in documents:
-            document.validate()
+        entities = list(entities)
+        with refusals(self._name, *entities):
+            documents = [self._mapper.to_document(entity) for entity in entities]
+            for document in documents:
+                document.validate()
         if not documents:
             return []
-        async with self._op():
+        async with self._op(writing=True):
             try:
-                await self._document.objects.async_insert(documents, load_bulk=False)
+                with refusals(self._name, *entities, doom=self._uow.mark_rollback_only):
+                    await self._document.objects.async_insert(documents, load_bulk=False)
             except (NotUniqueError, BulkWriteError) as exc:
                 if not is_duplicate_key(exc):
                     raise
@@ -298,9 +315,10 @@ class MongoQueries(MongoRepository[E]):
         """Apply ``changes`` to every matching entity (validated first); return the count."""
         plan = self._plan.update(spec, changes)
         queryset = self._document.objects(__raw__=plan.filter)
-        async with self._op():
+        async with self._op(writing=True):
             try:
-                return await queryset.async_update(__raw__=plan.update)  # type: ignore[no-any-return]
+                with refusals(self._name, plan.update, doom=self._uow.mark_rollback_only):
+                    return await queryset.async_update(__raw__=plan.update)  # type: ignore[no-any-return]
             except NotUniqueError as exc:
                 field = duplicated_field(exc) or "id"
                 raise self._uow.mark_rollback_only(Conflict(self._name, field)) from None
@@ -309,7 +327,7 @@ class MongoQueries(MongoRepository[E]):
         """Remove every matching entity, applying delete rules; return the count."""
         queryset = self._matches(spec)
         files = await files_removed_with(self, spec=spec)
-        async with self._op():
+        async with self._op(writing=True):
             try:
                 removed: int = await queryset.async_delete()
             except OperationError as exc:

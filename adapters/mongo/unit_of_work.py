@@ -10,10 +10,12 @@ from pymongo.errors import OperationFailure
 
 from domain.errors import TransactionsUnsupported
 from persistence.engine import TransactionsNotSupportedError, async_run_in_transaction
+from persistence.engine.sessions import without_sessions
 from persistence.engine.task_switches import switched
 from persistence.registry import Registration, Registry
 
 from ..unit_of_work import BaseUnitOfWork
+from .errors import unavailable_from
 from .files import GridFSFileStore
 from .repositories import MongoQueries
 
@@ -33,9 +35,10 @@ class MongoUnitOfWork(BaseUnitOfWork):
     Work is committed only by ``await uow.commit()``; leaving the block without it
     (normally or by an exception, which propagates) rolls back.  After a commit the block
     goes on in a new transaction.  With ``transactions=False`` (mongomock) writes apply
-    immediately and ``rollback`` cannot undo them.  ``files`` is a GridFS store on the
-    same alias, compensated as the port says.  The registered Documents follow
-    ``alias`` inside the block.
+    immediately and ``rollback`` cannot undo them.  With ``read_only=True`` (or from
+    :meth:`reading`) no transaction is opened and writes raise ``UnitOfWorkError``.
+    ``files`` is a GridFS store on the same alias, compensated as the port says.  The
+    registered Documents follow ``alias`` inside the block.
     """
 
     def __init__(
@@ -45,19 +48,35 @@ class MongoUnitOfWork(BaseUnitOfWork):
         alias: str = DEFAULT_CONNECTION_NAME,
         transactions: bool = True,
         files: GridFSFileStore | None = None,
+        read_only: bool = False,
     ) -> None:
-        super().__init__(registry, files if files is not None else GridFSFileStore(alias))
+        self._store = files if files is not None else GridFSFileStore(alias)
+        super().__init__(registry, self._store, read_only=read_only)
         self.alias = alias
         self.transactions = transactions
         self._context: AbstractAsyncContextManager[Any] | None = None
         self._session: Any = None
         self._switches = ExitStack()
 
+    def reading(self) -> MongoUnitOfWork:
+        """A read-only unit of work on the same alias: no transaction (each read sees
+        what is committed when it runs, none is retried or aborted as a transaction
+        would be); writes raise ``UnitOfWorkError``."""
+        return MongoUnitOfWork(
+            self.registry,
+            alias=self.alias,
+            transactions=self.transactions,
+            files=self._store,
+            read_only=True,
+        )
+
     def _make_repository(self, aggregate: Registration[Any]) -> MongoQueries[Any]:
         return MongoQueries(self, aggregate)
 
     async def _open(self) -> None:
         self._switches = ExitStack()
+        if self.read_only:  # not even a transaction the task has open elsewhere
+            self._switches.enter_context(without_sessions())
         if self.alias != DEFAULT_CONNECTION_NAME:  # the documents follow the unit's alias
             for document_cls in self.registry.documents:
                 self._switches.enter_context(switched(document_cls, alias=self.alias))
@@ -66,13 +85,18 @@ class MongoUnitOfWork(BaseUnitOfWork):
         self._switches.close()
 
     async def _begin(self) -> None:
-        if not self.transactions:
+        if not self.transactions or self.read_only:
             return
         context = async_run_in_transaction(self.alias)
         try:
             self._session = await context.__aenter__()
         except TransactionsNotSupportedError as exc:
             raise TransactionsUnsupported(str(exc)) from exc
+        except Exception as exc:  # an outage: nothing began, starting again is safe
+            unavailable = unavailable_from(exc, retry_safe=True)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
         self._context = context
 
     async def _commit(self) -> None:
@@ -81,12 +105,16 @@ class MongoUnitOfWork(BaseUnitOfWork):
             return
         try:
             await context.__aexit__(None, None, None)
-        except OperationFailure as exc:
-            if exc.code == _ILLEGAL_OPERATION:
+        except Exception as exc:
+            if isinstance(exc, OperationFailure) and exc.code == _ILLEGAL_OPERATION:
                 raise TransactionsUnsupported(
                     f"alias {self.alias!r} is not a replica set member: {exc}"
                 ) from exc
-            raise
+            # an outage: retry-safe only if the driver says nothing was committed
+            unavailable = unavailable_from(exc, retry_safe=False)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
 
     async def _abort(self, error: BaseException | None) -> None:
         context, self._context = self._context, None

@@ -1,4 +1,5 @@
-"""The blog's HTTP API.  Each request runs application services on a fresh unit of work;
+"""The blog's HTTP API.  Each request runs application services on a fresh unit of work
+(a read-only one, ``uow.reading()``, for the GETs: no transaction);
 the MongoDB connection is opened with ``connect_async`` in the app's lifespan.
 
 ``create_app(uow_factory=...)`` swaps the unit of work (the memory adapters in unit
@@ -11,17 +12,30 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import persistence  # noqa: F401  (activates the async API)
 from adapters.mongo import MongoUnitOfWork
 from domain.codec import to_dict
 from domain.entities import Account
-from domain.errors import Conflict, DeleteDenied, DomainError, InsufficientFunds, NotFound
+from domain.errors import (
+    Conflict,
+    DeleteDenied,
+    DomainError,
+    EntityTooLarge,
+    InsufficientFunds,
+    InvalidEntity,
+    NotFound,
+    StoreUnavailable,
+    TransactionsUnsupported,
+)
 from domain.ids import is_valid_id
 from domain.ports import UnitOfWork
 from domain.services import (
@@ -42,50 +56,138 @@ from persistence.models import registry
 __all__ = ["create_app"]
 
 
+_ID = "24 lowercase hex characters; any other id is not found (404)"
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S")]
+FileName = Annotated[str, PathParam(min_length=1, max_length=100, pattern=r"\S")]
+_TEXT_MAX = 10_000
+_INT64_MAX = 2**63 - 1
+_DETAIL_CHARS = 200
+
+
+_STRICT = ConfigDict(extra="forbid")  # an unknown field is refused (422), as declared
+
+
 class NewUser(BaseModel):
-    name: str
-    email: str
+    model_config = _STRICT
+
+    name: Name
+    email: str = Field(
+        max_length=254,
+        pattern=r"^[A-Za-z0-9]{1,20}([._+-][A-Za-z0-9]{1,20}){0,2}"
+        r"@[A-Za-z0-9]{1,20}(-[A-Za-z0-9]{1,20})?(\.[A-Za-z0-9]{1,20}){0,2}\.[A-Za-z]{2,24}$",
+    )
 
 
 class NewAuthor(BaseModel):
-    name: str
+    model_config = _STRICT
+
+    name: Name
 
 
 class NewPost(BaseModel):
-    author_id: str
-    title: str
-    body: str = ""
+    model_config = _STRICT
+
+    author_id: str = Field(description=_ID)
+    title: Name
+    body: str = Field(default="", max_length=_TEXT_MAX)
 
 
 class NewComment(BaseModel):
-    by: str
-    text: str
+    model_config = _STRICT
+
+    by: Name
+    text: str = Field(max_length=_TEXT_MAX)
 
 
 class NewBook(BaseModel):
-    author_id: str
-    title: str
+    model_config = _STRICT
+
+    author_id: str = Field(description=_ID)
+    title: Name
 
 
 class NewAccount(BaseModel):
-    owner: str
-    balance: int = Field(ge=0)
+    model_config = _STRICT
+
+    owner: Name
+    balance: int = Field(ge=0, le=_INT64_MAX)
 
 
 class Transfer(BaseModel):
-    source: str
-    target: str
-    amount: int = Field(gt=0)
+    model_config = _STRICT
+
+    source: str = Field(description=_ID)
+    target: str = Field(description=_ID)
+    amount: int = Field(gt=0, le=_INT64_MAX)
 
 
-_STATUS: list[tuple[type[Exception], int]] = [
-    (NotFound, 404),
-    (InsufficientFunds, 409),
-    (DeleteDenied, 409),
-    (Conflict, 409),
-    (DomainError, 400),
-    (ValueError, 422),
+class ErrorBody(BaseModel):
+    """Every error response: the error's kind and a short message (never the input)."""
+
+    error: str
+    detail: str
+
+
+_STATUS: list[tuple[type[Exception], int, str]] = [
+    (NotFound, 404, "the entity (or one it refers to) does not exist, or its id is malformed"),
+    (InsufficientFunds, 409, "the source account cannot cover the transfer"),
+    (DeleteDenied, 409, "something still refers to the entity"),
+    (Conflict, 409, "a unique value is taken, or a concurrent change won"),
+    (EntityTooLarge, 413, "the entity would be larger than the store keeps (16 MB)"),
+    (InvalidEntity, 422, "the store refuses a value of the entity"),
+    (StoreUnavailable, 503, "the database is unreachable; retry later"),
+    (TransactionsUnsupported, 503, "the database cannot run transactions"),
+    (DomainError, 400, "the request cannot be carried out"),
+    (ValueError, 422, "a value is not acceptable"),
 ]
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "the request cannot be carried out"},
+    404: {"model": ErrorBody, "description": "not found, or a malformed id"},
+    409: {"model": ErrorBody, "description": "a conflict: taken, concurrent, refused"},
+    413: {"model": ErrorBody, "description": "the entity is too large to store"},
+    422: {"model": ErrorBody, "description": "the request or a value is invalid"},
+    503: {"model": ErrorBody, "description": "the database is unavailable"},
+}
+
+
+def _short(text: str) -> str:
+    """``text`` cut to a few hundred characters and encodable (no lone surrogates)."""
+    if len(text) > _DETAIL_CHARS:
+        text = text[: _DETAIL_CHARS - 3] + "..."
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _error(exc: Exception, status: int) -> JSONResponse:
+    detail = str(exc) if isinstance(exc, DomainError) else _GENERIC.get(status, "invalid")
+    return JSONResponse({"error": type(exc).__name__, "detail": _short(detail)}, status)
+
+
+_GENERIC = {422: "a value is not acceptable (see the API's schema)"}
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (a body that does not parse, a method not allowed) in the
+    same body as the others."""
+    status = getattr(exc, "status_code", 400)
+    body = {"error": "HTTPException", "detail": _short(str(getattr(exc, "detail", "")))}
+    return JSONResponse(body, status, headers=getattr(exc, "headers", None))
+
+
+def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's request validation, without echoing the input back."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    where = "; ".join(
+        f"{'.'.join(str(part) for part in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+        for e in errors[:5]
+    )
+    body = {"error": "RequestValidationError", "detail": _short(where or "invalid request")}
+    return JSONResponse(body, 422)
+
+
+def _known_shape(entity: str, entity_id: str) -> None:
+    """A malformed id is a missing entity: 404 on every endpoint alike."""
+    if not is_valid_id(entity_id):
+        raise NotFound(entity, entity_id)
 
 
 def create_app(
@@ -107,15 +209,17 @@ def create_app(
         finally:
             await disconnect_async()
 
-    app = FastAPI(title="Blog", lifespan=lifespan)
+    app = FastAPI(title="Blog", lifespan=lifespan, responses=ERROR_RESPONSES)
     new_uow: Callable[[], Any] = uow_factory or (lambda: MongoUnitOfWork(registry))
 
-    for error, status in _STATUS:
+    for error, status, _ in _STATUS:
 
         def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:
-            return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status)
+            return _error(exc, status)
 
         app.add_exception_handler(error, handler)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
 
     @app.post("/users", status_code=201)
     async def new_user(body: NewUser) -> dict[str, Any]:
@@ -127,6 +231,7 @@ def create_app(
 
     @app.delete("/authors/{author_id}")
     async def remove_author(author_id: str) -> dict[str, Any]:
+        _known_shape("Author", author_id)
         return {"books_removed": await delete_author(new_uow(), author_id)}
 
     @app.post("/posts", status_code=201)
@@ -135,13 +240,13 @@ def create_app(
 
     @app.post("/posts/{post_id}/publish")
     async def publish(post_id: str) -> dict[str, Any]:
+        _known_shape("Post", post_id)
         return to_dict(await publish_post(new_uow(), post_id))
 
     @app.get("/posts/{post_id}")
     async def read_post(post_id: str) -> dict[str, Any]:
-        if not is_valid_id(post_id):
-            raise NotFound("Post", post_id)
-        async with new_uow() as uow:
+        _known_shape("Post", post_id)
+        async with new_uow().reading() as uow:
             found = await uow.posts.find_related(F("id") == post_id, with_related=("author",))
             comments = await uow.comments.find(F("post_id") == post_id, order=Order.by("id"))
         if not found:
@@ -156,25 +261,42 @@ def create_app(
 
     @app.post("/posts/{post_id}/comments", status_code=201)
     async def comment(post_id: str, body: NewComment) -> dict[str, Any]:
+        _known_shape("Post", post_id)
         return to_dict(await add_comment(new_uow(), post_id, body.by, body.text))
 
     @app.post("/books", status_code=201)
     async def new_book(body: NewBook) -> dict[str, Any]:
         return to_dict(await create_book(new_uow(), body.author_id, body.title))
 
-    @app.put("/books/{book_id}/attachments/{filename}", status_code=201)
-    async def upload(book_id: str, filename: str, request: Request) -> dict[str, Any]:
+    @app.put(
+        "/books/{book_id}/attachments/{filename}",
+        status_code=201,
+        openapi_extra={
+            "requestBody": {
+                "content": {"application/octet-stream": {"schema": {"type": "string"}}}
+            }
+        },
+    )
+    async def upload(
+        book_id: str, request: Request, filename: FileName
+    ) -> dict[str, Any]:
+        _known_shape("Book", book_id)
         data = await request.body()
         content_type = request.headers.get("content-type")
         return to_dict(await attach_file(new_uow(), book_id, data, filename, content_type))
 
-    @app.get("/files/{file_id}")
+    @app.get(
+        "/files/{file_id}",
+        response_class=StreamingResponse,
+        responses={200: {"description": "the file's content", "content": {"*/*": {}}}},
+    )
     async def download(file_id: str) -> StreamingResponse:
-        async with new_uow() as uow:
+        _known_shape("File", file_id)
+        async with new_uow().reading() as uow:
             info = await uow.files.info(file_id)
 
         async def chunks() -> AsyncIterator[bytes]:
-            async with new_uow() as uow:
+            async with new_uow().reading() as uow:
                 async for chunk in uow.files.stream(file_id):
                     yield chunk
 
@@ -184,18 +306,23 @@ def create_app(
     @app.post("/accounts", status_code=201)
     async def new_account(body: NewAccount) -> dict[str, Any]:
         account = Account(owner=body.owner, balance=body.balance)
-        async with new_uow() as uow:
+
+        async def add(uow: Any) -> None:
             await uow.accounts.add(account)
-            await uow.commit()
+
+        await new_uow().run(add)
         return to_dict(account)
 
     @app.get("/accounts/{account_id}")
     async def read_account(account_id: str) -> dict[str, Any]:
-        async with new_uow() as uow:
+        _known_shape("Account", account_id)
+        async with new_uow().reading() as uow:
             return to_dict(await uow.accounts.get(account_id))
 
     @app.post("/transfers")
     async def transfer(body: Transfer) -> dict[str, Any]:
+        _known_shape("Account", body.source)
+        _known_shape("Account", body.target)
         await transfer_funds(new_uow(), body.source, body.target, body.amount)
         return {"ok": True}
 

@@ -28,6 +28,7 @@ from .class_collections import forget_alias
 from .facades import ClientFacade, DatabaseFacade
 
 __all__ = [
+    "DEFAULT_MAX_IDLE_TIME_MS",
     "DEFAULT_UUID_REPRESENTATION",
     "connect_async",
     "disconnect_all_async",
@@ -47,6 +48,23 @@ _RENAMED = {"authentication_source": "authSource", "authentication_mechanism": "
 #: What ``connect_async`` stores UUIDs as when neither its arguments nor the URI say:
 #: BSON binary subtype 4, which every MongoDB driver reads the same way.
 DEFAULT_UUID_REPRESENTATION = "standard"
+
+
+DEFAULT_MAX_IDLE_TIME_MS = 60_000
+"""``maxIdleTimeMS`` unless the application sets its own (``None`` for no limit): a
+pooled connection idle longer is replaced before use.  Servers, proxies and load
+balancers drop idle connections (SecantusDB after 300 s, cloud load balancers after
+240-350 s), and PyMongo's async pool does not notice until a command sent on one fails
+with ``AutoReconnect: connection is already closed``, which inside a transaction is not
+retried.  One minute keeps well below those limits."""
+
+
+def _idle_limit_given(settings: dict[str, Any]) -> bool:
+    if any(key.lower() == "maxidletimems" for key in settings):
+        return True
+    hosts = settings.get("host") or []
+    hosts = [hosts] if isinstance(hosts, str) else hosts
+    return any("maxidletimems=" in str(host).lower() for host in hosts)
 
 
 def _driver_kwargs(settings: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +131,8 @@ def _new_client(alias: str, settings: dict[str, Any]) -> Any:
 
         listeners = list(kwargs.get("event_listeners") or ())
         kwargs["event_listeners"] = [*listeners, CountingListener()]
+        if not _idle_limit_given(settings):
+            kwargs["maxIdleTimeMS"] = DEFAULT_MAX_IDLE_TIME_MS
         return client_class(**kwargs)
     except ConnectionFailure:
         raise
@@ -137,7 +157,8 @@ async def connect_async(
     Takes what :func:`mongoengine.connect` takes.  With
     ``mongo_client_class=mongomock.MongoClient`` the alias is an in-process mongomock
     database driven by the same async API (no server, no transactions).  Connecting
-    does no network round trip: the first operation does.
+    does no network round trip: the first operation does.  Pooled connections idle
+    for :data:`DEFAULT_MAX_IDLE_TIME_MS` are replaced unless ``maxIdleTimeMS`` is given.
 
     UUIDs are stored as ``uuidRepresentation="standard"`` (BSON binary subtype 4)
     unless a ``uuidRepresentation`` argument or URI option chooses another; MongoEngine's

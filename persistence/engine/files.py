@@ -8,18 +8,24 @@ async-native (``async_iter_chunks``, ``async_writer``) and holds one chunk at a 
 
 GridFS cannot take part in a transaction, so these calls never join the task's
 session: a file written inside ``async_run_in_transaction`` is written at once.
+
+A write that fails or is cancelled removes what it wrote (:func:`discard_file`); what a
+crash leaves behind is for a sweep of chunks without a file document.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import io
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pymongo
 from bson import Binary, ObjectId
 from gridfs.asynchronous.grid_file import AsyncGridFS, AsyncGridIn, AsyncGridOut
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from . import connection
 from .bridge import greenlet_spawn, in_bridge
@@ -30,6 +36,7 @@ __all__ = [
     "GridInFacade",
     "GridOutFacade",
     "StreamingWriter",
+    "discard_file",
     "field_async_methods",
     "iter_chunks",
     "proxy_async_methods",
@@ -68,6 +75,33 @@ _build(GridInFacade, AsyncGridIn, join_sessions=False)
 
 _CHUNK_SIZE = 255 * 1024
 _READ_BATCH = 4  # chunks per round trip when streaming out: about 1 MB held
+CLEANUP_TIMEOUT = 10.0  # seconds a failed write spends removing what it wrote
+
+_cleanups: set[asyncio.Task[bool]] = set()
+
+
+async def _remove(db: Any, bucket: str, file_id: Any) -> bool:
+    try:
+        with pymongo.timeout(CLEANUP_TIMEOUT):
+            await db[f"{bucket}.chunks"].delete_many({"files_id": file_id})
+            await db[f"{bucket}.files"].delete_one({"_id": file_id})
+    except PyMongoError:
+        return False
+    return True
+
+
+async def discard_file(db: Any, bucket: str, file_id: Any) -> bool:
+    """Remove what a failed write of ``file_id`` left: its chunks, and a files document
+    whose insert landed although its reply was lost.
+
+    Runs to completion even if the caller is cancelled meanwhile, for at most
+    ``CLEANUP_TIMEOUT`` seconds.  False if the store could not be reached: the chunks
+    stay until a sweep of orphan chunks removes them.
+    """
+    task = asyncio.ensure_future(_remove(db, bucket, file_id))
+    _cleanups.add(task)
+    task.add_done_callback(_cleanups.discard)
+    return await asyncio.shield(task)
 
 
 class StreamingWriter:
@@ -79,8 +113,11 @@ class StreamingWriter:
     """
 
     def __init__(self, db: Any, bucket: str, **fields: Any) -> None:
+        self._db = db
+        self._bucket = bucket
         self._files = db[f"{bucket}.files"]
         self._chunks = db[f"{bucket}.chunks"]
+        self._own_id = fields.get("_id") is None  # a fresh id: nobody else writes to it
         self._id = fields.pop("_id", None) or ObjectId()
         self.chunk_size = int(fields.pop("chunk_size", fields.pop("chunkSize", _CHUNK_SIZE)))
         if "content_type" in fields:
@@ -97,7 +134,14 @@ class StreamingWriter:
             await self._chunks.create_index([("files_id", 1), ("n", 1)], unique=True)
             await self._files.create_index([("filename", 1), ("uploadDate", 1)])
             self._indexed = True
-        await self._chunks.insert_one({"files_id": self._id, "n": self._n, "data": Binary(data)})
+        chunk = {"files_id": self._id, "n": self._n, "data": Binary(data)}
+        try:
+            await self._chunks.insert_one(chunk)
+        except DuplicateKeyError:
+            # a retried insert whose first attempt landed (its reply was lost)
+            stored = await self._chunks.find_one({"files_id": self._id, "n": self._n})
+            if not (self._own_id and stored is not None and bytes(stored["data"]) == data):
+                raise
         self._n += 1
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -125,14 +169,20 @@ class StreamingWriter:
             "uploadDate": datetime.datetime.now(datetime.timezone.utc),
             **self._fields,
         }
-        await self._files.insert_one(document)
+        try:
+            await self._files.insert_one(document)
+        except DuplicateKeyError:
+            if not self._own_id:  # a file with the caller's id exists
+                raise
+            # else a retried insert whose first attempt landed: the file is complete
         self.closed = True
 
-    async def abort(self) -> None:
-        """Remove every chunk written so far."""
+    async def abort(self) -> bool:
+        """Remove every chunk written so far (and a files document that landed); False
+        if the store could not be reached (see :func:`discard_file`)."""
         self.closed = True
         self._buffer.clear()
-        await self._chunks.delete_many({"files_id": self._id})
+        return await discard_file(self._db, self._bucket, self._id)
 
 
 async def iter_chunks(db: Any, bucket: str, file_id: Any) -> AsyncIterator[bytes]:
@@ -233,7 +283,18 @@ def proxy_async_methods() -> dict[str, Callable[..., Any]]:
 
         if isinstance(data, (bytes, bytearray)) and isinstance(self, ImageGridFsProxy):
             data = io.BytesIO(data)  # images are opened by Pillow, which wants a file
-        await put(self, data, **kwargs)
+        if self.grid_id is not None or kwargs.get("_id") is not None:
+            await put(self, data, **kwargs)  # not a file id of our own to clean
+            return self.grid_id
+        _require_async(self, "async_put")
+        file_id = kwargs["_id"] = ObjectId()
+        try:
+            await put(self, data, **kwargs)
+        except BaseException:
+            # PyMongo's GridIn leaves its chunks behind when a write fails
+            db = connection.get_async_db(self.db_alias)
+            await discard_file(db, self.collection_name, file_id)
+            raise
         return self.grid_id  # the sync put() returns nothing; the async fork returns the id
 
     async_put.__doc__ = put.__doc__

@@ -14,11 +14,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import bson
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
+from pymongo.errors import DocumentTooLarge
 
 from .facades import CommandCursorFacade, CursorFacade, facade_for, register_facade
 
@@ -139,10 +141,37 @@ class AsyncMongomockDatabase(_AsyncShaped):
     __slots__ = ()
 
 
+_MAX_BSON_SIZE = 16 * 1024 * 1024  # what a server reports as maxBsonObjectSize
+
+
+def _check_size(document: Any) -> None:
+    """PyMongo's client-side refusal of a document over the server's limit, which
+    mongomock does not make."""
+    size = len(bson.encode(document))
+    if size > _MAX_BSON_SIZE:
+        raise DocumentTooLarge(
+            f"BSON document too large ({size} bytes) - the connected server supports "
+            f"BSON document sizes up to {_MAX_BSON_SIZE} bytes."
+        )
+
+
 class AsyncMongomockCollection(_AsyncShaped):
-    """An ``AsyncCollection``-shaped wrapper over a mongomock collection."""
+    """An ``AsyncCollection``-shaped wrapper over a mongomock collection; inserts over
+    16 MB are refused with ``DocumentTooLarge`` as PyMongo does."""
 
     __slots__ = ()
+
+    async def insert_one(self, document: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_size(document)
+        return wrap_mongomock(self._target.insert_one(document, *args, **_plain_kwargs(kwargs)))
+
+    async def insert_many(self, documents: Any, *args: Any, **kwargs: Any) -> Any:
+        documents = list(documents)
+        for document in documents:
+            _check_size(document)
+        return wrap_mongomock(
+            self._target.insert_many(documents, *args, **_plain_kwargs(kwargs))
+        )
 
 
 class _AsyncMongomockCursorBase(_AsyncShaped):

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["bind_session", "session_for"]
+__all__ = ["bind_session", "session_for", "without_sessions"]
 
 _EMPTY: dict[int, Any] = {}
 _sessions: ContextVar[dict[int, Any]] = ContextVar("persistence_sessions", default=_EMPTY)
@@ -32,6 +32,17 @@ def bind_session(client: object, session: Any) -> Iterator[None]:
     """Bind ``session`` to ``client`` for the current task while the block runs."""
     current = _sessions.get()
     token = _sessions.set({**current, id(client): session})
+    try:
+        yield
+    finally:
+        _sessions.reset(token)
+
+
+@contextmanager
+def without_sessions() -> Iterator[None]:
+    """Run the block outside every session bound in this task: its operations join no
+    open transaction (a read-only unit of work reads what is committed)."""
+    token = _sessions.set(_EMPTY)
     try:
         yield
     finally:

@@ -18,12 +18,14 @@ from typing import Any, TypeVar
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from mongoengine.errors import OperationError
 from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.write_concern import WriteConcern
 
 from .connection import get_async_connection
 from .mongomock_async import AsyncMongomockClient
 from .sessions import bind_session, session_for
 
 __all__ = [
+    "DURABLE",
     "TransactionsNotSupportedError",
     "async_run_in_transaction",
     "async_transaction",
@@ -31,6 +33,21 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+DURABLE = WriteConcern(w="majority", j=True)
+"""The default commit write concern: acknowledged once journaled on a majority, so an
+acknowledged commit survives a crash of the server (pass ``write_concern=None`` to take
+the client's own, or any other ``WriteConcern``)."""
+
+
+def _transaction_options(
+    transaction_kwargs: dict[str, Any] | None, write_concern: WriteConcern | None
+) -> dict[str, Any]:
+    """``start_transaction`` arguments: ``write_concern`` unless the caller's own say."""
+    options = dict(transaction_kwargs or {})
+    if write_concern is not None:
+        options.setdefault("write_concern", write_concern)
+    return options
 
 _open_sessions = 0
 
@@ -103,18 +120,20 @@ async def async_run_in_transaction(
     alias: str = DEFAULT_CONNECTION_NAME,
     session_kwargs: dict[str, Any] | None = None,
     transaction_kwargs: dict[str, Any] | None = None,
+    write_concern: WriteConcern | None = DURABLE,
 ) -> AsyncIterator[Any]:
     """Run the block in one transaction on ``alias``'s client; yields the session.
 
-    Commits when the block exits normally; aborts when it raises, and the exception
-    propagates.  A second transaction on the same client inside the block raises
+    Commits when the block exits normally, with ``write_concern`` (durable by default:
+    :data:`DURABLE`); aborts when it raises, and the exception propagates.  A second
+    transaction on the same client inside the block raises
     :class:`~mongoengine.errors.OperationError`.
     """
     client = await _transaction_client(alias)
     session = _start(client, session_kwargs)
     uncertain = False
     try:
-        await session.start_transaction(**(transaction_kwargs or {}))
+        await session.start_transaction(**_transaction_options(transaction_kwargs, write_concern))
         with bind_session(client, session):
             yield session
         await session.commit_transaction()
@@ -173,13 +192,15 @@ async def async_transaction(
     max_retries: int = 10,
     session_kwargs: dict[str, Any] | None = None,
     transaction_kwargs: dict[str, Any] | None = None,
+    write_concern: WriteConcern | None = DURABLE,
     **kwargs: Any,
 ) -> T:
     """``await fn(*args, **kwargs)`` in a transaction, retried as PyMongo's
     ``with_transaction`` retries: the whole function again on a
     ``TransientTransactionError`` (a write conflict, a lost primary), the commit alone on
     ``UnknownTransactionCommitResult``; at most ``max_retries`` times each, with a short
-    jittered backoff.  Returns what ``fn`` returned; other errors abort and propagate.
+    jittered backoff.  Commits with ``write_concern`` (:data:`DURABLE` by default).
+    Returns what ``fn`` returned; other errors abort and propagate.
     """
     client = await _transaction_client(alias)
     attempt = 0
@@ -187,7 +208,9 @@ async def async_transaction(
         session = _start(client, session_kwargs)
         uncertain = False
         try:
-            await session.start_transaction(**(transaction_kwargs or {}))
+            await session.start_transaction(
+                **_transaction_options(transaction_kwargs, write_concern)
+            )
             try:
                 with bind_session(client, session):
                     result = await fn(*args, **kwargs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -74,6 +75,11 @@ class EmbeddedServer:
     storage.  A storage directory of our own is removed by :meth:`stop`; one passed in
     is kept.  A finalizer stops the process at interpreter exit, so none survives us.
     ``auth`` may be changed between runs (provision users, then restart with auth).
+
+    ``durable`` (default: True when ``storage_path`` is given, False for our own
+    throwaway directory) starts the server with ``--sync-on-commit``, so every commit
+    is on disk before it is acknowledged and survives a crash (see docs/reliability.md:
+    this server does not yet honour ``j: true`` on ``commitTransaction``).
     """
 
     def __init__(
@@ -82,6 +88,7 @@ class EmbeddedServer:
         port: int | None = None,
         storage_path: str | os.PathLike[str] | None = None,
         auth: bool = False,
+        durable: bool | None = None,
         extra_args: Sequence[str] = (),
         start_timeout: float = 30.0,
     ) -> None:
@@ -91,6 +98,7 @@ class EmbeddedServer:
         self._storage_path = Path(storage_path) if storage_path else self._work_dir / "data"
         self.log_path = self._work_dir / "server.log"
         self.auth = auth
+        self.durable = storage_path is not None if durable is None else durable
         self.extra_args = tuple(extra_args)
         self.start_timeout = start_timeout
         self._process: subprocess.Popen[bytes] | None = None
@@ -143,6 +151,8 @@ class EmbeddedServer:
         ]  # fmt: skip
         if self.auth:
             args.append("--auth")
+        if self.durable:
+            args.append("--sync-on-commit")
         args.extend(self.extra_args)
         return args
 
@@ -188,6 +198,17 @@ class EmbeddedServer:
             self._stop_process = None
         if not keep_storage:
             shutil.rmtree(self._work_dir, ignore_errors=True)  # log; storage if our own
+
+    def kill(self) -> None:
+        """Crash the server: ``SIGKILL`` its process (no shutdown, no checkpoint) and
+        wait for it; the storage stays for :meth:`start` to recover."""
+        process, self._process = self._process, None
+        if self._stop_process is not None:
+            self._stop_process.detach()
+            self._stop_process = None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=STOP_TIMEOUT)
 
     def restart(self) -> EmbeddedServer:
         """Stop and start again on the same port and storage."""

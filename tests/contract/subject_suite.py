@@ -712,7 +712,7 @@ async def test_run_retries_conflicting_blocks_until_they_all_land(
         await asyncio.sleep(0)  # let the other blocks read the same version
         await unit.repo(subject.entity_cls).save(subject.change(current))
 
-    await asyncio.gather(*(uow().run(bump, retries=100) for _ in range(8)))
+    await asyncio.gather(*(uow().run(bump) for _ in range(8)))
     async with uow() as unit:
         stored = await unit.repo(subject.entity_cls).get(added.id)
     assert getattr(stored, version) == getattr(added, version) + 8
@@ -729,5 +729,5 @@ async def test_run_does_not_retry_other_errors(uow: MakeUow, subject: Subject) -
         raise LookupError("not a conflict")
 
     with pytest.raises(LookupError):
-        await uow().run(failing, retries=5)
+        await uow().run(failing)
     assert runs == [1]

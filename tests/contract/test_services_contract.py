@@ -68,7 +68,7 @@ async def test_concurrent_transfers_keep_the_total(
         amount = 1000 if i % 3 == 0 else rng.randint(1, 40)  # a third cannot be covered
         plans.append((source.id, target.id, amount))
     results = await asyncio.gather(
-        *(transfer_funds(uow_factory(), s, t, a, retries=200) for s, t, a in plans),
+        *(transfer_funds(uow_factory(), s, t, a) for s, t, a in plans),
         return_exceptions=True,
     )
     failed = [i for i, r in enumerate(results) if isinstance(r, BaseException)]

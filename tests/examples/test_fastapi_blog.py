@@ -143,3 +143,59 @@ async def test_the_app_runs_on_the_memory_adapters(memory_uow: Callable[[], Any]
             read = (await http.get(f"/posts/{post['id']}")).json()
     assert read["published"] is True
     assert read["author"]["name"] == "Ann"
+
+
+async def test_errors_are_documented_short_and_never_500(http: httpx.AsyncClient) -> None:
+    schema = (await http.get("/openapi.json")).json()
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            declared = set(operation["responses"])
+            assert {"400", "404", "409", "413", "422", "503"} <= declared, path
+
+    bad_ids = ["nonsense", "0" * 24, "x" * 5000]
+    for bad in bad_ids:  # a bad id: 404 on every endpoint that takes one
+        responses = [
+            await http.get(f"/posts/{bad}"),
+            await http.post(f"/posts/{bad}/publish"),
+            await http.post(f"/posts/{bad}/comments", json={"by": "Bob", "text": "hi"}),
+            await http.delete(f"/authors/{bad}"),
+            await http.get(f"/accounts/{bad}"),
+            await http.get(f"/files/{bad}"),
+            await http.put(f"/books/{bad}/attachments/a.bin", content=b"x"),
+            await http.post("/posts", json={"author_id": bad, "title": "T"}),
+            await http.post("/books", json={"author_id": bad, "title": "T"}),
+            await http.post("/transfers", json={"source": bad, "target": bad, "amount": 1}),
+        ]
+        assert [r.status_code for r in responses] == [404] * len(responses), bad
+        for response in responses:
+            assert set(response.json()) == {"error", "detail"}
+            assert len(response.text) < 400  # the 5,000-character id is not echoed
+
+    huge = await http.post("/authors", json={"name": "x" * 1_000_000})
+    assert huge.status_code == 422 and len(huge.text) < 600
+    assert set(huge.json()) == {"error", "detail"}
+    surrogate = await http.post(
+        "/authors", content=b'{"name": "bad \\ud800"}', headers={"content-type": "application/json"}
+    )
+    assert surrogate.status_code == 422 and "\\ud800" not in surrogate.text
+    garbled = await http.post(
+        "/users", content=b"\xff{", headers={"content-type": "application/json"}
+    )
+    assert garbled.status_code in (400, 422) and set(garbled.json()) == {"error", "detail"}
+    unknown = await http.post("/authors", json={"name": "Ann", "extra": 1})
+    assert unknown.status_code == 422
+
+    rich = await http.post("/accounts", json={"owner": "Rich", "balance": 2**63})
+    assert rich.status_code == 422  # beyond int64: refused by the schema
+    full = await _created(await http.post("/accounts", json={"owner": "F", "balance": 2**63 - 1}))
+    other = await _created(await http.post("/accounts", json={"owner": "O", "balance": 5}))
+    overflow = await http.post(
+        "/transfers", json={"source": other["id"], "target": full["id"], "amount": 1}
+    )
+    assert overflow.status_code == 422 and overflow.json()["error"] == "InvalidEntity"
+    same = await http.post(
+        "/transfers", json={"source": other["id"], "target": other["id"], "amount": 1}
+    )
+    assert same.status_code == 422
+    balances = [(await http.get(f"/accounts/{a['id']}")).json()["balance"] for a in (full, other)]
+    assert balances == [2**63 - 1, 5]  # nothing moved

@@ -22,7 +22,7 @@ from pymongo.errors import (
 
 import persistence  # noqa: F401
 from adapters.mongo import MongoUnitOfWork
-from adapters.unit_of_work import is_retryable
+from adapters.retry_policy import is_retryable
 from domain.entities import User
 from eventually import HANG_S, until
 from persistence.engine import (
@@ -87,7 +87,7 @@ async def test_a_unit_of_work_reruns_its_block_once_after_a_network_error(client
     async with MongoUnitOfWork(registry) as uow:  # the collection and its indexes exist
         await uow.users.count()
     async with async_fail_point(client, mode=ONCE, data=_close("insert")):
-        await MongoUnitOfWork(registry).run(register, retries=3)
+        await MongoUnitOfWork(registry).run(register)
     assert len(runs) == 2
     async with MongoUnitOfWork(registry) as uow:
         assert await uow.users.count() == 1  # nothing doubled

@@ -42,7 +42,6 @@ from persistence.models import registry
 T = TypeVar("T")
 
 ACCOUNTS, BALANCE, PRODUCTS, SEED_AUTHORS = 10, 1_000, 20, 40
-RETRIES = 50
 KINDS = ["create", "get", "get", "increment", "remove", "transfer", "transfer"]
 
 
@@ -67,8 +66,9 @@ def _unit() -> MongoUnitOfWork:
 
 
 async def _in_block(work: Callable[[Any], Awaitable[T]]) -> T:
-    """``work(uow)`` in one unit of work, committed, re-run on write conflicts."""
-    return await _unit().run(work, retries=RETRIES)
+    """``work(uow)`` in one unit of work, committed, re-run on write conflicts
+    (the default retry policy)."""
+    return await _unit().run(work)
 
 
 @asynccontextmanager
@@ -79,7 +79,7 @@ async def _reading() -> AsyncIterator[Any]:
 
 
 async def _transfer(source_id: str, target_id: str, amount: int) -> None:
-    await transfer_funds(_unit(), source_id, target_id, amount, retries=30)
+    await transfer_funds(_unit(), source_id, target_id, amount)
 
 
 # --- What was acknowledged, and what may or may not have landed --------------------------

@@ -1,0 +1,77 @@
+"""A read-only MongoDB unit of work opens no transaction: no command it sends carries
+``startTransaction`` / ``txnNumber``, and no transaction session is open meanwhile."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from pymongo import monitoring
+
+import persistence  # noqa: F401
+from adapters.mongo import MongoUnitOfWork
+from domain.entities import User
+from domain.specs import ALL
+from persistence.engine import connect_async, disconnect_async
+from persistence.engine.transactions import open_transaction_sessions
+from persistence.models import registry
+
+
+class Commands(monitoring.CommandListener):
+    """Every command sent: (name, whether it belongs to a transaction)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bool]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        in_transaction = "txnNumber" in event.command or "startTransaction" in event.command
+        self.sent.append((event.command_name, in_transaction))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+async def commands(mongodb_uri: str) -> AsyncIterator[Commands]:
+    listener = Commands()
+    name = f"ro_{uuid.uuid4().hex[:10]}"
+    client = await connect_async(
+        name, alias="default", host=mongodb_uri, event_listeners=[listener]
+    )
+    try:
+        yield listener
+    finally:
+        await client.drop_database(name)
+        await disconnect_async("default")
+
+
+async def test_a_reading_unit_opens_no_transaction(commands: Commands) -> None:
+    async with MongoUnitOfWork(registry) as uow:
+        ann = await uow.users.add(User(name="Ann", email="ann@example.com"))
+        await uow.commit()
+    assert ("insert", True) in commands.sent  # the writer's insert ran in a transaction
+    commands.sent.clear()
+
+    async with MongoUnitOfWork(registry).reading() as uow:
+        assert open_transaction_sessions() == 0
+        assert (await uow.users.get(ann.id)).email == "ann@example.com"
+        assert await uow.users.count(ALL) == 1
+        await uow.commit()
+        assert open_transaction_sessions() == 0
+    names = [name for name, _ in commands.sent]
+    assert "find" in names
+    assert not [c for c in commands.sent if c[1]], commands.sent
+    assert "commitTransaction" not in names and "abortTransaction" not in names
+
+
+async def test_read_only_flag_on_the_constructor(commands: Commands) -> None:
+    async with MongoUnitOfWork(registry, read_only=True) as uow:
+        assert open_transaction_sessions() == 0
+        assert await uow.users.find(ALL) == []
+    assert commands.sent and not [c for c in commands.sent if c[1]]
+
+

@@ -1,0 +1,85 @@
+"""The retry policy: what it retries, its budget, its jittered backoff."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from adapters.retry_policy import DEFAULT_RETRY_POLICY, NO_RETRY, RetryPolicy, is_retryable
+from domain.errors import ConcurrencyConflict
+
+
+def _conflict() -> ConcurrencyConflict:
+    return ConcurrencyConflict("Account", "a1")
+
+
+async def test_a_conflict_is_retried_until_the_attempt_succeeds() -> None:
+    calls = []
+    seen = []
+
+    async def attempt() -> str:
+        calls.append(1)
+        if len(calls) < 4:
+            raise _conflict()
+        return "done"
+
+    policy = RetryPolicy(base_delay=0.001, max_delay=0.002)
+    assert await policy.run(attempt, on_retry=lambda n, e: seen.append(n)) == "done"
+    assert len(calls) == 4
+    assert seen == [1, 2, 3]
+
+
+async def test_other_errors_are_not_retried() -> None:
+    calls = []
+
+    async def attempt() -> None:
+        calls.append(1)
+        raise LookupError("no")
+
+    with pytest.raises(LookupError):
+        await DEFAULT_RETRY_POLICY.run(attempt)
+    assert calls == [1]
+
+
+async def test_the_last_conflict_propagates_once_the_budget_is_spent() -> None:
+    calls = []
+
+    async def attempt() -> None:
+        calls.append(1)
+        raise _conflict()
+
+    with pytest.raises(ConcurrencyConflict):
+        await NO_RETRY.run(attempt)
+    assert calls == [1]
+    calls.clear()
+    with pytest.raises(ConcurrencyConflict):
+        await RetryPolicy(budget=0.05, base_delay=0.001, max_delay=0.01).run(attempt)
+    assert len(calls) > 1
+
+
+def test_backoff_is_full_jitter_under_an_exponential_ceiling() -> None:
+    policy = RetryPolicy(base_delay=0.01, max_delay=0.5)
+    rng = random.Random(1)
+    for retry, ceiling in [(1, 0.02), (3, 0.08), (10, 0.5), (200, 0.5)]:
+        waits = [policy.delay(retry, rng) for _ in range(200)]
+        assert all(0 <= w <= ceiling for w in waits)
+        assert max(waits) > ceiling * 0.8 and min(waits) < ceiling * 0.2
+
+
+def test_labelled_transient_errors_are_retryable() -> None:
+    from pymongo.errors import OperationFailure
+
+    transient = OperationFailure("WriteConflict", 112)
+    transient._add_error_label("TransientTransactionError")
+    try:
+        raise RuntimeError("wrapped") from transient
+    except RuntimeError as wrapped:
+        assert is_retryable(wrapped)
+    assert not is_retryable(OperationFailure("other", 2))
+    assert is_retryable(_conflict())
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="budget"):
+        RetryPolicy(budget=-1)
