@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mongoengine.errors import InvalidQueryError
 from mongoengine.queryset.base import BaseQuerySet
-from mongoengine.queryset.queryset import QuerySet
+from mongoengine.queryset.queryset import QuerySet, QuerySetNoCache
+from mongoengine.queryset.visitor import Q, QNode
 from pymongo import CursorType
 from pymongo.asynchronous.cursor import AsyncCursor
 
@@ -25,7 +27,11 @@ from .materialize import loader
 from .sessions import session_for
 from .twin_factories import run_in_bridge
 
-__all__ = ["queryset_async_count", "queryset_async_first", "queryset_async_get"]
+__all__ = [
+    "queryset_async_count",
+    "queryset_async_first",
+    "queryset_async_get",
+]
 
 
 def _own(queryset: Any, name: str) -> bool:
@@ -35,14 +41,40 @@ def _own(queryset: Any, name: str) -> bool:
     return method is vars(BaseQuerySet)[name] or method is vars(QuerySet).get(name)
 
 
+_PLAIN_QUERYSETS = (QuerySet, QuerySetNoCache)
+
+
+def _get_queryset(self: Any, q_objs: tuple[Any, ...], query: dict[str, Any]) -> Any:
+    """What ``get()`` builds with ``clone().order_by().limit(2).filter(...)``, from one
+    clone (MongoEngine's own QuerySet classes only; each of those steps clones)."""
+    condition = Q(**query)
+    if q_objs and q_objs[0]:
+        if not isinstance(q_objs[0], QNode):
+            raise InvalidQueryError(
+                f"Not a query object: {q_objs[0]}. Did you intend to use key=value?"
+            )
+        condition &= q_objs[0]
+    queryset = self.clone()
+    queryset._ordering = []  # order_by() without keys
+    queryset._limit = 2
+    queryset._empty = False
+    queryset._query_obj &= condition
+    queryset._mongo_query = None
+    queryset._cursor_obj = None
+    return queryset
+
+
 async def queryset_async_get(self: Any, *q_objs: Any, **query: Any) -> Any:
     """Async twin of ``get()``: same arguments, result and errors."""
     check_async_target(self, "async_get")
     if not _own(self, "get"):
         return await run_in_bridge(self._document, self.get, *q_objs, **query)
-    queryset = self.clone()
-    queryset = queryset.order_by().limit(2)
-    queryset = queryset.filter(*q_objs, **query)
+    if type(self) in _PLAIN_QUERYSETS and len(q_objs) <= 1:
+        queryset = _get_queryset(self, q_objs, query)
+    else:
+        queryset = self.clone()
+        queryset = queryset.order_by().limit(2)
+        queryset = queryset.filter(*q_objs, **query)
     found: list[Any] = []
     async for item in QuerySetAsyncIterator(queryset):
         found.append(item)
