@@ -191,9 +191,10 @@ async def _save(
     if validate:
         self.validate(clean=clean)
     id_field = meta["id_field"]
-    doc_id = self.to_mongo(fields=[id_field])
-    created = "_id" not in doc_id or self._created or force_insert
+    # MongoEngine converts the id alone first, then (after the pre_save_post_validation
+    # signal, which has no receivers here) the whole document: once is the same.
     doc = self.to_mongo()
+    created = "_id" not in doc or self._created or force_insert
     collection = (await ensure_prepared(cls)).async_target
     session = _session_kwargs(collection)
     collection = _with_write_concern(collection, write_concern)
@@ -258,8 +259,16 @@ async def document_async_update(self: Any, **kwargs: Any) -> Any:
     return await self._qs.filter(**self._object_key).async_update_one(**kwargs)
 
 
+_own_methods: dict[tuple[type, tuple[str, ...]], bool] = {}
+
+
 def _own(queryset: Any, *names: str) -> bool:
-    return all(_from_mongoengine(type(queryset), name) for name in names)
+    """True when the queryset's class keeps MongoEngine's ``names`` (cached per class)."""
+    key = (type(queryset), names)
+    own = _own_methods.get(key)
+    if own is None:
+        own = _own_methods[key] = all(_from_mongoengine(key[0], name) for name in names)
+    return own
 
 
 async def queryset_async_update_one(self: Any, *args: Any, **kwargs: Any) -> Any:
