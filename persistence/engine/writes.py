@@ -22,7 +22,12 @@ from mongoengine import signals
 from mongoengine.base.fields import ComplexBaseField
 from mongoengine.document import EmbeddedDocument
 from mongoengine.errors import NotUniqueError, OperationError, SaveConditionError
-from mongoengine.fields import EmbeddedDocumentField, FileField
+from mongoengine.fields import (
+    EmbeddedDocumentField,
+    FileField,
+    GenericEmbeddedDocumentField,
+    SequenceField,
+)
 from mongoengine.queryset import transform
 from mongoengine.queryset.queryset import QuerySet
 from pymongo.read_concern import ReadConcern
@@ -65,6 +70,7 @@ _SAVE_OPTIONS = frozenset(
      "save_condition", "signal_kwargs"}
 )  # fmt: skip
 
+_IO_OR_OPEN_FIELDS = (FileField, SequenceField, GenericEmbeddedDocumentField)
 _plain_classes: dict[type, bool] = {}
 
 
@@ -77,7 +83,9 @@ def _from_mongoengine(cls: type, name: str) -> bool:
 
 
 def _plain_field(field: Any, seen: set[type]) -> bool:
-    if isinstance(field, FileField) or field.validation is not None:
+    # FileField deletes its file, SequenceField reads its counter (I/O: the bridge);
+    # a generic embedded document may be of any class.
+    if isinstance(field, _IO_OR_OPEN_FIELDS) or field.validation is not None:
         return False
     if not type(field).__module__.startswith("mongoengine."):
         return False
@@ -103,16 +111,23 @@ def _plain_class(cls: Any) -> bool:
     I/O-free steps and one collection call (cached per class)."""
     plain = _plain_classes.get(cls)
     if plain is None:
-        meta = cls._meta
-        plain = (
-            all(_from_mongoengine(cls, name) for name in _DOCUMENT_METHODS)
-            and not meta.get("abstract")
-            and not meta.get("auto_create_index_on_save", False)
-            and _own_queryset(meta.get("queryset_class", QuerySet))
-            and all(_plain_field(field, {cls}) for field in cls._fields.values())
-        )
+        try:
+            plain = _qualifies(cls)
+        except Exception:  # e.g. an embedded document class not defined yet: ask again
+            return False
         _plain_classes[cls] = plain
     return plain
+
+
+def _qualifies(cls: Any) -> bool:
+    meta = cls._meta
+    return bool(
+        all(_from_mongoengine(cls, name) for name in _DOCUMENT_METHODS)
+        and not meta.get("abstract")
+        and not meta.get("auto_create_index_on_save", False)
+        and _own_queryset(meta.get("queryset_class", QuerySet))
+        and all(_plain_field(field, {cls}) for field in cls._fields.values())
+    )
 
 
 def _own_queryset(queryset_class: type) -> bool:

@@ -576,3 +576,33 @@ async def test_a_custom_queryset_keeps_its_own_write_methods(
         "delete",
     ]
     await Custom.async_drop_collection()
+
+
+async def test_fields_with_io_or_own_code_take_the_general_path(
+    db: Any, bridge_calls: list[str]
+) -> None:
+    from mongoengine import SequenceField
+
+    def short(value: str) -> None:
+        if len(value) > 3:
+            raise ValidationError("too long")
+
+    class Numbered(Document):
+        number = SequenceField()  # reads its counter: only in the bridge
+        meta = {"collection": "native_numbered"}
+
+    class Validated(Document):
+        code = StringField(validation=short)
+        meta = {"collection": "native_validated"}
+
+    first, second = Numbered(), Numbered()
+    await first.async_save()
+    await second.async_save()
+    assert [first.number, second.number] == [1, 2]
+    with pytest.raises(ValidationError, match="too long"):
+        await Validated(code="toolong").async_save()
+    await Validated(code="ok").async_save()
+    assert bridge_calls == ["save", "save", "save", "save"]
+    assert await Validated.objects.async_count() == 1
+    await Numbered.async_drop_collection()
+    await Validated.async_drop_collection()
