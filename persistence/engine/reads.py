@@ -92,10 +92,9 @@ async def queryset_async_first(self: Any) -> Any:
     if not _own(self, "first"):
         return await run_in_bridge(self._document, self.first)
     await ensure_prepared(self._document)
-    queryset = self.clone()
     if self._none or self._empty:
         return None
-    queryset = queryset.clone()  # as QuerySet.__getitem__(0) does
+    queryset = self.clone()  # first() and __getitem__(0) clone twice: once is the same
     queryset._empty = False
     cursor = queryset._cursor.async_target
     if not isinstance(cursor, AsyncCursor):  # another backend (mongomock): the general path
