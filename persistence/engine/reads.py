@@ -17,6 +17,7 @@ from mongoengine.queryset.base import BaseQuerySet
 from mongoengine.queryset.queryset import QuerySet, QuerySetNoCache
 from mongoengine.queryset.visitor import Q, QNode
 from pymongo import CursorType
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.cursor import AsyncCursor
 
 from .class_collections import ensure_prepared
@@ -112,6 +113,19 @@ async def queryset_async_first(self: Any) -> Any:
     return queryset._get_scalar(document) if queryset._scalar else document
 
 
+def _cursor_collection(queryset: Any) -> Any:
+    """The collection of ``queryset._cursor`` (which ``count()`` counts on), without
+    building the cursor: with the queryset's read preference and read concern."""
+    if queryset._cursor_obj is not None:
+        return unwrap(queryset._cursor_obj).collection
+    collection = unwrap(queryset._collection_obj)
+    if queryset._read_preference is not None or queryset._read_concern is not None:
+        collection = collection.with_options(
+            read_preference=queryset._read_preference, read_concern=queryset._read_concern
+        )
+    return collection
+
+
 async def queryset_async_count(self: Any, with_limit_and_skip: bool = False) -> int:
     """Async twin of ``count()``: same arguments, result and errors.
 
@@ -123,15 +137,14 @@ async def queryset_async_count(self: Any, with_limit_and_skip: bool = False) -> 
     await ensure_prepared(self._document)
     if self._limit == 0 or self._none or self._empty:
         return 0
-    cursor = self._cursor.async_target
-    if not isinstance(cursor, AsyncCursor):  # another backend (mongomock): the general path
+    collection = _cursor_collection(self)
+    if not isinstance(collection, AsyncCollection):  # another backend (mongomock)
         return await run_in_bridge(self._document, self.count)  # type: ignore[no-any-return]
     kwargs: dict[str, Any] = {}
     if self._hint not in (-1, None):
         kwargs["hint"] = self._hint
     if self._collation:
         kwargs["collation"] = self._collation
-    collection = cursor.collection
     query = self._query
     session = session_for(collection.database.client)
     session = None if session is None else unwrap(session)
