@@ -156,4 +156,4 @@ async def queryset_async_count(self: Any, with_limit_and_skip: bool = False) -> 
             kwargs["session"] = session
         count = await collection.count_documents(filter=query, **kwargs)
     self._cursor_obj = None
-    return count  # type: ignore[no-any-return]
+    return int(count)

@@ -103,7 +103,8 @@ def _plain_embedded(cls: Any, seen: set[type]) -> bool:
         return False
     if not all(_from_mongoengine(cls, name) for name in _EMBEDDED_METHODS):
         return False
-    return all(_plain_field(field, seen) for field in cls._fields.values())
+    fields: dict[str, Any] = cls._fields  # type: ignore[attr-defined]
+    return all(_plain_field(field, seen) for field in fields.values())
 
 
 def _plain_class(cls: Any) -> bool:
