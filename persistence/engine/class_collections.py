@@ -51,6 +51,10 @@ def facade_collection(cls: Any) -> CollectionFacade:
 
     Inside the bridge the first call for a (class, alias, collection) prepares it.
     """
+    return _facade_and_key(cls)[0]
+
+
+def _facade_and_key(cls: Any) -> tuple[CollectionFacade, tuple[type, str, str]]:
     alias = alias_of(cls)
     name = cls._get_collection_name()
     facade = _facades.get((alias, name))
@@ -63,7 +67,7 @@ def facade_collection(cls: Any) -> CollectionFacade:
         _prepared.discard(key)
     if key not in _prepared and in_bridge():
         _prepare(cls, key)
-    return facade
+    return facade, key
 
 
 def _prepare(cls: Any, key: tuple[type, str, str]) -> None:
@@ -89,8 +93,8 @@ def forget_prepared(cls: Any) -> None:
 
 async def ensure_prepared(cls: Any) -> CollectionFacade:
     """Prepare ``cls`` from async code (one bridge hop only the first time)."""
-    facade = facade_collection(cls)
-    if (cls, alias_of(cls), cls._get_collection_name()) not in _prepared:
+    facade, key = _facade_and_key(cls)
+    if key not in _prepared:
         await greenlet_spawn(facade_collection, cls)
     return facade
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .aggregation import queryset_aggregate
 from .guard import check_async_target
-from .twin_factories import queryset_aggregate
 
 __all__ = ["frequencies_pipeline", "queryset_item_frequencies"]
 

@@ -34,7 +34,7 @@ from . import (
     twin_factories,
 )
 from .guard import guard_classmethod, guard_item_access, guard_method, targets_async
-from .io_methods import TWINS, Make, Owner, hand_written_twins
+from .io_methods import TWINS, Make, Owner, hand_written_document_twins, hand_written_twins
 from .signals import install_async_receivers
 from .sync_code import run_sync, sync_semantics
 from .task_local import TaskLocal
@@ -185,10 +185,14 @@ def _graft_documents() -> None:
     _replace(Document, "_get_db", context_managers.get_db_wrapper)
     _replace(BaseDocument, "_get_collection_name", context_managers.collection_name_wrapper)
     _replace(BaseDocument, "_from_son", materialize.from_son_wrapper)  # fast path in the bridge
-    for owner, sync_name, twin, _ in TWINS:
+    native = hand_written_document_twins()
+    for owner, sync_name, twin, make in TWINS:
         if owner is Owner.DOCUMENT:
             _replace(Document, sync_name, lambda original, t=twin: guard_method(original, t))
-            _add(Document, twin, twin_factories.instance_twin(sync_name, twin))
+            if make is Make.HAND_WRITTEN:
+                _add(Document, twin, native[twin])
+            else:
+                _add(Document, twin, twin_factories.instance_twin(sync_name, twin))
         elif owner is Owner.DOCUMENT_CLASS:
             _replace(Document, sync_name, lambda original, t=twin: guard_classmethod(original, t))
             _add(Document, twin, twin_factories.class_twin(sync_name, twin))

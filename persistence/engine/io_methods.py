@@ -12,7 +12,15 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, NamedTuple
 
-__all__ = ["TWINS", "Make", "Owner", "Twin", "sync_to_twin"]
+__all__ = [
+    "TWINS",
+    "Make",
+    "Owner",
+    "Twin",
+    "hand_written_document_twins",
+    "hand_written_twins",
+    "sync_to_twin",
+]
 
 
 class Owner(Enum):
@@ -41,10 +49,10 @@ class Twin(NamedTuple):
 _D, _C, _Q = Owner.DOCUMENT, Owner.DOCUMENT_CLASS, Owner.QUERYSET
 
 TWINS: tuple[Twin, ...] = (
-    Twin(_D, "save", "async_save"),
-    Twin(_D, "delete", "async_delete"),
+    Twin(_D, "save", "async_save", Make.HAND_WRITTEN),
+    Twin(_D, "delete", "async_delete", Make.HAND_WRITTEN),
     Twin(_D, "reload", "async_reload"),
-    Twin(_D, "update", "async_update"),
+    Twin(_D, "update", "async_update", Make.HAND_WRITTEN),
     Twin(_D, "modify", "async_modify"),
     Twin(_D, "cascade_save", "async_cascade_save"),
     Twin(_D, "select_related", "async_select_related"),
@@ -58,11 +66,11 @@ TWINS: tuple[Twin, ...] = (
     Twin(_Q, "first", "async_first", Make.HAND_WRITTEN),
     Twin(_Q, "create", "async_create"),
     Twin(_Q, "insert", "async_insert"),
-    Twin(_Q, "update", "async_update"),
-    Twin(_Q, "update_one", "async_update_one"),
+    Twin(_Q, "update", "async_update", Make.HAND_WRITTEN),
+    Twin(_Q, "update_one", "async_update_one", Make.HAND_WRITTEN),
     Twin(_Q, "upsert_one", "async_upsert_one"),
     Twin(_Q, "modify", "async_modify"),
-    Twin(_Q, "delete", "async_delete"),
+    Twin(_Q, "delete", "async_delete", Make.HAND_WRITTEN),
     Twin(_Q, "distinct", "async_distinct"),
     Twin(_Q, "sum", "async_sum"),
     Twin(_Q, "average", "async_average"),
@@ -91,6 +99,7 @@ def sync_to_twin(*owners: Owner) -> dict[str, str]:
 
 def hand_written_twins() -> dict[str, Callable[..., Any]]:
     """The QuerySet twins (and list-shaped helpers) written by hand, by name."""
+    from .aggregation import queryset_aggregate
     from .frequencies import queryset_item_frequencies
     from .iteration import (
         queryset_aiter,
@@ -99,7 +108,8 @@ def hand_written_twins() -> dict[str, Callable[..., Any]]:
         queryset_async_values_list,
     )
     from .reads import queryset_async_count, queryset_async_first, queryset_async_get
-    from .twin_factories import queryset_aggregate, queryset_exists
+    from .twin_factories import queryset_exists
+    from .writes import queryset_async_delete, queryset_async_update, queryset_async_update_one
 
     return {
         "__aiter__": queryset_aiter,
@@ -107,9 +117,23 @@ def hand_written_twins() -> dict[str, Callable[..., Any]]:
         "async_first": queryset_async_first,
         "async_count": queryset_async_count,
         "async_aggregate": queryset_aggregate,
+        "async_update": queryset_async_update,
+        "async_update_one": queryset_async_update_one,
+        "async_delete": queryset_async_delete,
         "async_exists": queryset_exists,
         "async_item_frequencies": queryset_item_frequencies,
         "async_to_list": queryset_async_to_list,
         "async_values": queryset_async_values,
         "async_values_list": queryset_async_values_list,
+    }
+
+
+def hand_written_document_twins() -> dict[str, Callable[..., Any]]:
+    """The Document instance twins written by hand (native writes), by name."""
+    from .writes import document_async_delete, document_async_save, document_async_update
+
+    return {
+        "async_save": document_async_save,
+        "async_delete": document_async_delete,
+        "async_update": document_async_update,
     }

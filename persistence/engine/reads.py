@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from mongoengine.errors import InvalidQueryError
 from mongoengine.queryset.base import BaseQuerySet
-from mongoengine.queryset.queryset import QuerySet
+from mongoengine.queryset.queryset import QuerySet, QuerySetNoCache
+from mongoengine.queryset.visitor import Q, QNode
 from pymongo import CursorType
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.cursor import AsyncCursor
 
 from .class_collections import ensure_prepared
@@ -25,7 +28,11 @@ from .materialize import loader
 from .sessions import session_for
 from .twin_factories import run_in_bridge
 
-__all__ = ["queryset_async_count", "queryset_async_first", "queryset_async_get"]
+__all__ = [
+    "queryset_async_count",
+    "queryset_async_first",
+    "queryset_async_get",
+]
 
 
 def _own(queryset: Any, name: str) -> bool:
@@ -35,14 +42,40 @@ def _own(queryset: Any, name: str) -> bool:
     return method is vars(BaseQuerySet)[name] or method is vars(QuerySet).get(name)
 
 
+_PLAIN_QUERYSETS = (QuerySet, QuerySetNoCache)
+
+
+def _get_queryset(self: Any, q_objs: tuple[Any, ...], query: dict[str, Any]) -> Any:
+    """What ``get()`` builds with ``clone().order_by().limit(2).filter(...)``, from one
+    clone (MongoEngine's own QuerySet classes only; each of those steps clones)."""
+    condition = Q(**query)
+    if q_objs and q_objs[0]:
+        if not isinstance(q_objs[0], QNode):
+            raise InvalidQueryError(
+                f"Not a query object: {q_objs[0]}. Did you intend to use key=value?"
+            )
+        condition &= q_objs[0]
+    queryset = self.clone()
+    queryset._ordering = []  # order_by() without keys
+    queryset._limit = 2
+    queryset._empty = False
+    queryset._query_obj &= condition
+    queryset._mongo_query = None
+    queryset._cursor_obj = None
+    return queryset
+
+
 async def queryset_async_get(self: Any, *q_objs: Any, **query: Any) -> Any:
     """Async twin of ``get()``: same arguments, result and errors."""
     check_async_target(self, "async_get")
     if not _own(self, "get"):
         return await run_in_bridge(self._document, self.get, *q_objs, **query)
-    queryset = self.clone()
-    queryset = queryset.order_by().limit(2)
-    queryset = queryset.filter(*q_objs, **query)
+    if type(self) in _PLAIN_QUERYSETS and len(q_objs) <= 1:
+        queryset = _get_queryset(self, q_objs, query)
+    else:
+        queryset = self.clone()
+        queryset = queryset.order_by().limit(2)
+        queryset = queryset.filter(*q_objs, **query)
     found: list[Any] = []
     async for item in QuerySetAsyncIterator(queryset):
         found.append(item)
@@ -60,10 +93,9 @@ async def queryset_async_first(self: Any) -> Any:
     if not _own(self, "first"):
         return await run_in_bridge(self._document, self.first)
     await ensure_prepared(self._document)
-    queryset = self.clone()
     if self._none or self._empty:
         return None
-    queryset = queryset.clone()  # as QuerySet.__getitem__(0) does
+    queryset = self.clone()  # first() and __getitem__(0) clone twice: once is the same
     queryset._empty = False
     cursor = queryset._cursor.async_target
     if not isinstance(cursor, AsyncCursor):  # another backend (mongomock): the general path
@@ -81,6 +113,19 @@ async def queryset_async_first(self: Any) -> Any:
     return queryset._get_scalar(document) if queryset._scalar else document
 
 
+def _cursor_collection(queryset: Any) -> Any:
+    """The collection of ``queryset._cursor`` (which ``count()`` counts on), without
+    building the cursor: with the queryset's read preference and read concern."""
+    if queryset._cursor_obj is not None:
+        return unwrap(queryset._cursor_obj).collection
+    collection = unwrap(queryset._collection_obj)
+    if queryset._read_preference is not None or queryset._read_concern is not None:
+        collection = collection.with_options(
+            read_preference=queryset._read_preference, read_concern=queryset._read_concern
+        )
+    return collection
+
+
 async def queryset_async_count(self: Any, with_limit_and_skip: bool = False) -> int:
     """Async twin of ``count()``: same arguments, result and errors.
 
@@ -92,15 +137,14 @@ async def queryset_async_count(self: Any, with_limit_and_skip: bool = False) -> 
     await ensure_prepared(self._document)
     if self._limit == 0 or self._none or self._empty:
         return 0
-    cursor = self._cursor.async_target
-    if not isinstance(cursor, AsyncCursor):  # another backend (mongomock): the general path
+    collection = _cursor_collection(self)
+    if not isinstance(collection, AsyncCollection):  # another backend (mongomock)
         return await run_in_bridge(self._document, self.count)  # type: ignore[no-any-return]
     kwargs: dict[str, Any] = {}
     if self._hint not in (-1, None):
         kwargs["hint"] = self._hint
     if self._collation:
         kwargs["collation"] = self._collation
-    collection = cursor.collection
     query = self._query
     session = session_for(collection.database.client)
     session = None if session is None else unwrap(session)
@@ -112,4 +156,4 @@ async def queryset_async_count(self: Any, with_limit_and_skip: bool = False) -> 
             kwargs["session"] = session
         count = await collection.count_documents(filter=query, **kwargs)
     self._cursor_obj = None
-    return count  # type: ignore[no-any-return]
+    return int(count)

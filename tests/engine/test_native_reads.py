@@ -18,6 +18,7 @@ from mongoengine import (
     ReferenceField,
     StringField,
 )
+from pymongo import ReadPreference
 
 from persistence.engine import async_run_in_transaction, greenlet_spawn
 
@@ -165,6 +166,8 @@ async def test_native_reads_refuse_a_sync_alias(sync_db: Any) -> None:
         (lambda: Special.objects, ()),
         (lambda: Item.objects(name="b").hint([("name", 1)]), ()),
         (lambda: Item.objects(name="zzz"), ()),
+        (lambda: Item.objects(name="b").read_preference(ReadPreference.PRIMARY_PREFERRED), ()),
+        (lambda: Item.objects.read_concern({"level": "local"}), ()),
     ],
 )
 async def test_async_count_equals_count_in_the_bridge(items: Any, make: Any, args: Any) -> None:

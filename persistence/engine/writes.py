@@ -1,0 +1,407 @@
+"""Native ``async_save``, ``async_update``/``async_update_one`` and ``async_delete``.
+
+These twins run MongoEngine 0.29.3's own I/O-free steps (validation, ``to_mongo``,
+``_delta``, ``transform.update``, the queryset's query) in the task and await PyMongo's
+async collection directly, instead of running the whole sync method in the bridge.  They
+take this path only where MongoEngine's logic has nothing that needs the bridge: no signal
+receivers connected, no cascade, no delete rules, no FileField, no override of the
+methods involved (on the Document, its embedded documents, its fields or its QuerySet
+class), no positional arguments.  Everything else runs the sync method in the bridge.
+Results, errors (``NotUniqueError``/``OperationError`` wrapping, ``SaveConditionError``),
+write concerns, ``_created``/``_changed_fields`` and the transaction's session are the
+sync methods' own; ``tests/engine/test_native_writes.py`` runs both paths side by side.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pymongo.errors
+from mongoengine import signals
+from mongoengine.base.fields import ComplexBaseField
+from mongoengine.document import EmbeddedDocument
+from mongoengine.errors import NotUniqueError, OperationError, SaveConditionError
+from mongoengine.fields import (
+    EmbeddedDocumentField,
+    FileField,
+    GenericEmbeddedDocumentField,
+    SequenceField,
+)
+from mongoengine.queryset import transform
+from mongoengine.queryset.queryset import QuerySet
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+from .class_collections import ensure_prepared
+from .facades import unwrap
+from .guard import check_async_target
+from .sessions import session_for
+from .twin_factories import instance_twin, queryset_twin
+
+__all__ = [
+    "document_async_delete",
+    "document_async_save",
+    "document_async_update",
+    "queryset_async_delete",
+    "queryset_async_update",
+    "queryset_async_update_one",
+]
+
+_general_save = instance_twin("save", "async_save")
+_general_delete = instance_twin("delete", "async_delete")
+_general_update = instance_twin("update", "async_update")
+_general_qs_update = queryset_twin("update", "async_update")
+_general_qs_update_one = queryset_twin("update_one", "async_update_one")
+_general_qs_delete = queryset_twin("delete", "async_delete")
+
+# The Document methods the native paths stand in for or call: a class that overrides
+# any of them keeps the general path.
+_DOCUMENT_METHODS = (
+    "save", "_save_create", "_save_update", "_get_update_doc", "_integrate_shard_key",
+    "_delta", "validate", "clean", "to_mongo", "_clear_changed_fields", "cascade_save",
+    "delete", "update", "_object_key", "_qs", "_get_collection", "__setitem__",
+)  # fmt: skip
+_EMBEDDED_METHODS = ("validate", "clean", "to_mongo")
+_SAVE_SIGNALS = (signals.pre_save, signals.pre_save_post_validation, signals.post_save)
+_DELETE_SIGNALS = (signals.pre_delete, signals.post_delete)
+_SAVE_OPTIONS = frozenset(
+    {"force_insert", "validate", "clean", "write_concern", "cascade", "cascade_kwargs",
+     "save_condition", "signal_kwargs"}
+)  # fmt: skip
+
+_IO_OR_OPEN_FIELDS = (FileField, SequenceField, GenericEmbeddedDocumentField)
+_plain_classes: dict[type, bool] = {}
+
+
+def _from_mongoengine(cls: type, name: str) -> bool:
+    """True when ``cls`` inherits ``name`` from MongoEngine itself (no user override)."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return klass.__module__.startswith("mongoengine.")
+    return True
+
+
+def _plain_field(field: Any, seen: set[type]) -> bool:
+    # FileField deletes its file, SequenceField reads its counter (I/O: the bridge);
+    # a generic embedded document may be of any class.
+    if isinstance(field, _IO_OR_OPEN_FIELDS) or field.validation is not None:
+        return False
+    if not type(field).__module__.startswith("mongoengine."):
+        return False
+    if isinstance(field, EmbeddedDocumentField):
+        return _plain_embedded(field.document_type, seen)
+    inner = getattr(field, "field", None) if isinstance(field, ComplexBaseField) else None
+    return inner is None or _plain_field(inner, seen)
+
+
+def _plain_embedded(cls: Any, seen: set[type]) -> bool:
+    if cls in seen:
+        return True
+    seen.add(cls)
+    if not isinstance(cls, type) or not issubclass(cls, EmbeddedDocument):
+        return False
+    if not all(_from_mongoengine(cls, name) for name in _EMBEDDED_METHODS):
+        return False
+    fields: dict[str, Any] = cls._fields  # type: ignore[attr-defined]
+    return all(_plain_field(field, seen) for field in fields.values())
+
+
+def _plain_class(cls: Any) -> bool:
+    """True when MongoEngine's save/update/delete of ``cls`` needs nothing but its own
+    I/O-free steps and one collection call (cached per class)."""
+    plain = _plain_classes.get(cls)
+    if plain is None:
+        try:
+            plain = _qualifies(cls)
+        except Exception:  # e.g. an embedded document class not defined yet: ask again
+            return False
+        _plain_classes[cls] = plain
+    return plain
+
+
+def _qualifies(cls: Any) -> bool:
+    meta = cls._meta
+    return bool(
+        all(_from_mongoengine(cls, name) for name in _DOCUMENT_METHODS)
+        and not meta.get("abstract")
+        and not meta.get("auto_create_index_on_save", False)
+        and _own_queryset(meta.get("queryset_class", QuerySet))
+        and all(_plain_field(field, {cls}) for field in cls._fields.values())
+    )
+
+
+def _own_queryset(queryset_class: type) -> bool:
+    return all(
+        _from_mongoengine(queryset_class, name)
+        for name in ("update", "update_one", "delete", "filter", "__call__", "clone", "_query")
+    )
+
+
+def _quiet(cls: Any, sent: tuple[Any, ...]) -> bool:
+    """True when none of the signals ``sent`` has a receiver for ``cls``."""
+    return not any(signal.receivers and signal.has_receivers_for(cls) for signal in sent)
+
+
+def _native_document(document: Any, sent: tuple[Any, ...]) -> bool:
+    cls = type(document)
+    if not _plain_class(cls) or not _quiet(cls, sent):
+        return False
+    if sent is _DELETE_SIGNALS and cls._meta.get("delete_rules"):  # registered any time
+        return False
+    # Document.switch_db() gives the instance its own collection: the general path.
+    return "_get_collection" not in getattr(document, "__dict__", ())
+
+
+def _session_kwargs(collection: Any) -> dict[str, Any]:
+    session = session_for(collection.database.client)
+    return {} if session is None else {"session": unwrap(session)}
+
+
+def _with_write_concern(collection: Any, write_concern: dict[str, Any]) -> Any:
+    """As MongoEngine's ``set_write_concern`` (nothing to change when it is empty)."""
+    if not write_concern:
+        return collection
+    combined = dict(collection.write_concern.document.items())
+    combined.update(write_concern)
+    return collection.with_options(write_concern=WriteConcern(**combined))
+
+
+# -- Document.save ----------------------------------------------------------------------
+
+
+async def document_async_save(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """Async twin of ``save()``: same arguments, result and errors."""
+    check_async_target(self, "async_save")
+    cascade = kwargs.get("cascade")
+    cascade_kwargs = kwargs.get("cascade_kwargs")
+    if cascade is None:
+        cascade = self._meta.get("cascade", False) or cascade_kwargs is not None
+    if (
+        args
+        or cascade
+        or not _SAVE_OPTIONS.issuperset(kwargs)
+        or not _native_document(self, _SAVE_SIGNALS)
+    ):
+        return await _general_save(self, *args, **kwargs)
+    return await _save(
+        self,
+        force_insert=kwargs.get("force_insert", False),
+        validate=kwargs.get("validate", True),
+        clean=kwargs.get("clean", True),
+        write_concern=kwargs.get("write_concern") or {},
+        save_condition=kwargs.get("save_condition"),
+    )
+
+
+async def _save(
+    self: Any,
+    force_insert: bool,
+    validate: bool,
+    clean: bool,
+    write_concern: dict[str, Any],
+    save_condition: Any,
+) -> Any:
+    cls = type(self)
+    meta = self._meta
+    if validate:
+        self.validate(clean=clean)
+    id_field = meta["id_field"]
+    # MongoEngine converts the id alone first, then (after the pre_save_post_validation
+    # signal, which has no receivers here) the whole document: once is the same.
+    doc = self.to_mongo()
+    created = "_id" not in doc or self._created or force_insert
+    collection = (await ensure_prepared(cls)).async_target
+    session = _session_kwargs(collection)
+    collection = _with_write_concern(collection, write_concern)
+    try:
+        if created:
+            object_id = await _save_create(self, collection, session, doc, force_insert)
+        else:
+            object_id, created = await _save_update(self, collection, session, doc, save_condition)
+    except pymongo.errors.DuplicateKeyError as err:
+        raise NotUniqueError(f"Tried to save duplicate unique keys ({err})") from err
+    except pymongo.errors.OperationFailure as err:
+        if re.match("^E1100[01] duplicate key", str(err)):
+            raise NotUniqueError(f"Tried to save duplicate unique keys ({err})") from err
+        raise OperationError(f"Could not save document ({err})") from err
+    if created or id_field not in meta.get("shard_key", []):
+        self[id_field] = self._fields[id_field].to_python(object_id)
+    self._clear_changed_fields()
+    self._created = False
+    return self
+
+
+async def _save_create(
+    self: Any, collection: Any, session: dict[str, Any], doc: Any, force_insert: bool
+) -> Any:
+    if not force_insert and "_id" in doc:
+        select = self._integrate_shard_key(doc, {"_id": doc["_id"]})
+        if await collection.find_one_and_replace(select, doc, **session):
+            return doc["_id"]
+    return (await collection.insert_one(doc, **session)).inserted_id
+
+
+async def _save_update(
+    self: Any, collection: Any, session: dict[str, Any], doc: Any, save_condition: Any
+) -> tuple[Any, bool]:
+    object_id = doc["_id"]
+    created = False
+    select: dict[str, Any] = {}
+    if save_condition is not None:
+        select = transform.query(type(self), **save_condition)
+    select["_id"] = object_id
+    select = self._integrate_shard_key(doc, select)
+    update_doc = self._get_update_doc()
+    if update_doc:
+        upsert = save_condition is None
+        result = await collection.update_one(select, update_doc, upsert=upsert, **session)
+        last_error = result.raw_result
+        if not upsert and last_error["n"] == 0:
+            raise SaveConditionError("Race condition preventing document update detected")
+        if last_error is not None and last_error.get("updatedExisting") is False:
+            created = True
+    return object_id, created
+
+
+# -- Document.update / QuerySet.update(_one) --------------------------------------------
+
+
+async def document_async_update(self: Any, **kwargs: Any) -> Any:
+    """Async twin of ``update()``: same arguments, result and errors."""
+    check_async_target(self, "async_update")
+    if not _native_document(self, ()) or self.pk is None:
+        return await _general_update(self, **kwargs)
+    return await self._qs.filter(**self._object_key).async_update_one(**kwargs)
+
+
+_own_methods: dict[tuple[type, tuple[str, ...]], bool] = {}
+
+
+def _own(queryset: Any, *names: str) -> bool:
+    """True when the queryset's class keeps MongoEngine's ``names`` (cached per class)."""
+    key = (type(queryset), names)
+    own = _own_methods.get(key)
+    if own is None:
+        own = _own_methods[key] = all(_from_mongoengine(key[0], name) for name in names)
+    return own
+
+
+async def queryset_async_update_one(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """Async twin of ``update_one()``: same arguments, result and errors."""
+    check_async_target(self, "async_update_one")
+    if args or not _own(self, "update_one", "update", "clone", "_query"):
+        return await _general_qs_update_one(self, *args, **kwargs)
+    if "multi" in kwargs or "read_concern" in kwargs:  # update keys for update_one()
+        return await _general_qs_update_one(self, **kwargs)
+    return await _update(self, multi=False, **kwargs)
+
+
+async def queryset_async_update(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """Async twin of ``update()``: same arguments, result and errors."""
+    check_async_target(self, "async_update")
+    if args or not _own(self, "update", "clone", "_query"):
+        return await _general_qs_update(self, *args, **kwargs)
+    return await _update(self, **kwargs)
+
+
+async def _update(
+    self: Any,
+    upsert: bool = False,
+    multi: bool = True,
+    write_concern: dict[str, Any] | None = None,
+    read_concern: dict[str, Any] | None = None,
+    full_result: bool = False,
+    array_filters: Any = None,
+    **update: Any,
+) -> Any:
+    if not update and not upsert:
+        raise OperationError("No update parameters, would remove data")
+    if self._none or self._empty:
+        return 0
+    document = self._document
+    await ensure_prepared(document)
+    query = self._query
+    if "__raw__" in update and isinstance(update["__raw__"], list):  # an update pipeline
+        update_doc: Any = [transform.update(document, __raw__=u) for u in update["__raw__"]]
+    else:
+        update_doc = transform.update(document, **update)
+    if upsert and "_cls" in query:
+        if "$set" in update_doc:
+            update_doc["$set"]["_cls"] = document._class_name
+        else:
+            update_doc["$set"] = {"_cls": document._class_name}
+    collection = unwrap(self._collection_obj)
+    session = _session_kwargs(collection)
+    if write_concern or read_concern:  # as MongoEngine's set_read_write_concern
+        write = dict(collection.write_concern.document.items())
+        write.update(write_concern or {})
+        read = dict(collection.read_concern.document.items())
+        read.update(read_concern or {})
+        collection = collection.with_options(
+            write_concern=WriteConcern(**write), read_concern=ReadConcern(**read)
+        )
+    write_method = collection.update_many if multi else collection.update_one
+    try:
+        result = await write_method(
+            query, update_doc, upsert=upsert, array_filters=array_filters, **session
+        )
+    except pymongo.errors.DuplicateKeyError as err:
+        raise NotUniqueError(f"Update failed ({err})") from err
+    except pymongo.errors.OperationFailure as err:
+        if str(err) == "multi not coded yet":
+            raise OperationError("update() method requires MongoDB 1.1.3+") from err
+        raise OperationError(f"Update failed ({err})") from err
+    if full_result:
+        return result
+    if result.raw_result:
+        return result.raw_result["n"]
+    return None
+
+
+# -- Document.delete / QuerySet.delete ------------------------------------------------------
+
+
+async def document_async_delete(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """Async twin of ``delete()``: same arguments, result and errors."""
+    check_async_target(self, "async_delete")
+    if args or not _native_document(self, _DELETE_SIGNALS):
+        return await _general_delete(self, *args, **kwargs)
+    kwargs.pop("signal_kwargs", None)  # no receivers: nothing to pass them to
+    queryset = self._qs.filter(**self._object_key)
+    try:
+        await _delete_many(queryset, kwargs)
+    except pymongo.errors.OperationFailure as err:
+        raise OperationError(f"Could not delete document ({err.args})") from err
+    return None
+
+
+async def queryset_async_delete(
+    self: Any, write_concern: dict[str, Any] | None = None, *args: Any, **kwargs: Any
+) -> Any:
+    """Async twin of ``delete()``: same arguments, result and errors."""
+    check_async_target(self, "async_delete")
+    document = self._document
+    if (
+        args
+        or kwargs
+        or self._skip
+        or self._limit
+        or self._none
+        or self._empty
+        or not _own(self, "delete", "clone", "_query")
+        or document._meta.get("delete_rules")
+        or not _quiet(document, _DELETE_SIGNALS)
+    ):
+        return await _general_qs_delete(self, write_concern, *args, **kwargs)
+    return await _delete_many(self, write_concern or {})
+
+
+async def _delete_many(queryset: Any, write_concern: dict[str, Any]) -> Any:
+    await ensure_prepared(queryset._document)
+    collection = unwrap(queryset._collection_obj)
+    session = _session_kwargs(collection)
+    collection = _with_write_concern(collection, write_concern)
+    result = await collection.delete_many(queryset._query, **session)
+    # unacknowledged: MongoEngine does not know the count either
+    return result.deleted_count if result.acknowledged else None
