@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -47,12 +48,16 @@ class RetryPolicy:
     ``budget``: seconds since the first attempt after which no retry starts (0: never
     retry).  ``base_delay`` / ``max_delay``: the backoff's first ceiling and its cap.
     ``retryable``: which errors are worth another run (default :func:`is_retryable`).
+    ``one_retry_at_a_time``: retries (never first attempts) wait for their turn, one at
+    a time per event loop, so blocks that keep losing a write conflict to each other stop
+    competing and each is run in turn; a first attempt still runs at once.
     """
 
     budget: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
     base_delay: float = attrs.field(default=0.005, validator=attrs.validators.gt(0))
     max_delay: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
     retryable: Callable[[BaseException], bool] = is_retryable
+    one_retry_at_a_time: bool = True
 
     def delay(self, retry: int, rng: random.Random | None = None) -> float:
         """The wait before retry number ``retry`` (1 for the first), fully jittered."""
@@ -72,6 +77,9 @@ class RetryPolicy:
         retry = 0
         while True:
             try:
+                if retry and self.one_retry_at_a_time:
+                    async with _retry_turn():
+                        return await attempt()
                 return await attempt()
             except Exception as exc:
                 if not self.retryable(exc):
@@ -83,6 +91,20 @@ class RetryPolicy:
                 if on_retry is not None:
                     on_retry(retry, exc)
                 await asyncio.sleep(wait)
+
+
+_RETRY_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _retry_turn() -> asyncio.Lock:
+    """The running event loop's turn for retries."""
+    loop = asyncio.get_running_loop()
+    turn = _RETRY_TURNS.get(loop)
+    if turn is None:
+        turn = _RETRY_TURNS[loop] = asyncio.Lock()
+    return turn
 
 
 DEFAULT_RETRY_POLICY = RetryPolicy()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+from typing import Any
 
 import pytest
 
@@ -83,3 +85,36 @@ def test_labelled_transient_errors_are_retryable() -> None:
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="budget"):
         RetryPolicy(budget=-1)
+
+
+async def _overlapping_retries(policy: RetryPolicy) -> int:
+    """The most retries of 20 conflicting blocks that ran at the same moment."""
+    running, most = 0, 0
+
+    def block() -> Any:
+        tries = 0
+
+        async def attempt() -> None:
+            nonlocal running, most, tries
+            tries += 1
+            if tries == 1:
+                await asyncio.sleep(0)
+                raise _conflict()  # every block loses its first attempt
+            running += 1
+            most = max(most, running)
+            try:
+                await asyncio.sleep(0.01)  # the retried block's own I/O
+            finally:
+                running -= 1
+
+        return attempt
+
+    await asyncio.gather(*(policy.run(block()) for _ in range(20)))
+    return most
+
+
+async def test_retries_take_turns_while_first_attempts_run_at_once() -> None:
+    policy = RetryPolicy(base_delay=0.001, max_delay=0.001)
+    assert await _overlapping_retries(policy) == 1
+    concurrent = RetryPolicy(base_delay=0.001, max_delay=0.001, one_retry_at_a_time=False)
+    assert await _overlapping_retries(concurrent) > 1  # what the turn prevents
