@@ -3,50 +3,13 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-
-import pytest
-from pymongo import monitoring
-
 import persistence  # noqa: F401
 from adapters.mongo import MongoUnitOfWork
 from domain.entities import User
 from domain.specs import ALL
-from persistence.engine import connect_async, disconnect_async
 from persistence.engine.transactions import open_transaction_sessions
 from persistence.models import registry
-
-
-class Commands(monitoring.CommandListener):
-    """Every command sent: (name, whether it belongs to a transaction)."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bool]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        in_transaction = "txnNumber" in event.command or "startTransaction" in event.command
-        self.sent.append((event.command_name, in_transaction))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
-@pytest.fixture
-async def commands(mongodb_uri: str) -> AsyncIterator[Commands]:
-    listener = Commands()
-    name = f"ro_{uuid.uuid4().hex[:10]}"
-    client = await connect_async(
-        name, alias="default", host=mongodb_uri, event_listeners=[listener]
-    )
-    try:
-        yield listener
-    finally:
-        await client.drop_database(name)
-        await disconnect_async("default")
+from wire import Commands
 
 
 async def test_a_reading_unit_opens_no_transaction(commands: Commands) -> None:
@@ -54,7 +17,7 @@ async def test_a_reading_unit_opens_no_transaction(commands: Commands) -> None:
         ann = await uow.users.add(User(name="Ann", email="ann@example.com"))
         await uow.commit()
     assert ("insert", True) in commands.sent  # the writer's insert ran in a transaction
-    commands.sent.clear()
+    commands.clear()
 
     async with MongoUnitOfWork(registry).reading() as uow:
         assert open_transaction_sessions() == 0

@@ -2,50 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from typing import Any
-
-import pytest
-from pymongo import monitoring
-
 import persistence  # noqa: F401
 from adapters.mongo import MongoUnitOfWork
 from domain.library import Author, Book, Shelf
-from persistence.engine import connect_async, disconnect_async
 from persistence.models import registry
+from wire import Commands
 
 
-class Finds(monitoring.CommandListener):
-    """The collection of every ``find`` command sent."""
-
-    def __init__(self) -> None:
-        self.collections: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find":
-            self.collections.append(event.command["find"])
-
-    def succeeded(self, event: Any) -> None: ...
-
-    def failed(self, event: Any) -> None: ...
-
-
-@pytest.fixture
-async def finds(mongodb_uri: str) -> AsyncIterator[Finds]:
-    listener = Finds()
-    name = f"r_{uuid.uuid4().hex[:12]}"
-    client = await connect_async(
-        name, alias="default", host=mongodb_uri, event_listeners=[listener]
-    )
-    try:
-        yield listener
-    finally:
-        await client.drop_database(name)
-        await disconnect_async("default")
-
-
-async def test_one_query_per_related_collection(finds: Finds) -> None:
+async def test_one_query_per_related_collection(commands: Commands) -> None:
     authors = [Author(name=f"A{i}") for i in range(20)]
     books = [
         Book(title=f"B{i}", author_id=authors[i % 20].id, editor_id=authors[(i + 1) % 20].id)
@@ -58,13 +22,13 @@ async def test_one_query_per_related_collection(finds: Finds) -> None:
         await uow.shelves.add_many(shelves)
         await uow.commit()
 
-    finds.collections.clear()
+    commands.clear()
     async with MongoUnitOfWork(registry) as uow:
         loaded = await uow.books.find_related(with_related=("author", "editor"))
-        assert finds.collections == ["books", "authors"]  # 200 books, 400 references
-        finds.collections.clear()
+        assert commands.find_collections == ["books", "authors"]  # 200 books, 400 references
+        commands.clear()
         on_shelves = await uow.shelves.find_related(with_related=("books",))
-        assert finds.collections == ["shelves", "books"]
+        assert commands.find_collections == ["shelves", "books"]
     assert len(loaded) == 200
     for item in loaded:
         assert item.related["author"].id == item.entity.author_id
