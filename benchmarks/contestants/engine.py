@@ -6,30 +6,17 @@ import asyncio
 from typing import Any
 
 import _path  # noqa: F401
-from mongoengine import Document, IntField, ListField, StringField
+from mongoengine_documents import people_documents
 from protocol import COUNT_FILTER_AGE, GROUP, person, serve
 
 import persistence  # noqa: F401  (activates the async API)
 from persistence.engine import connect_async, disconnect_async
 
 
-def _model(name: str, collection: str, indexes: list[str]) -> Any:
-    fields = {
-        "name": StringField(),
-        "age": IntField(),
-        "email": StringField(),
-        "tags": ListField(StringField()),
-        "meta": {"collection": collection, "indexes": indexes},
-    }
-    return type(name, (Document,), fields)
-
-
 class Engine:
     async def setup(self, uri: str, db: str, prefix: str) -> None:
         await connect_async(db, host=uri)
-        self.People = _model("People", f"{prefix}_people", ["name"])
-        self.Big = _model("Big", "big", [])  # shared, read-only
-        self.Bulk = _model("Bulk", f"{prefix}_bulk", [])
+        self.People, self.Big, self.Bulk = people_documents(prefix)
         await self.People.async_ensure_indexes()
 
     async def insert_one(self, n: int, round_: int) -> int:

@@ -5,27 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import _path  # noqa: F401
-from mongoengine import Document, IntField, ListField, StringField, connect, disconnect
+from mongoengine import connect, disconnect
+from mongoengine_documents import people_documents
 from protocol import COUNT_FILTER_AGE, GROUP, person, serve
-
-
-def _model(name: str, collection: str, indexes: list[str]) -> Any:
-    fields = {
-        "name": StringField(),
-        "age": IntField(),
-        "email": StringField(),
-        "tags": ListField(StringField()),
-        "meta": {"collection": collection, "indexes": indexes},
-    }
-    return type(name, (Document,), fields)
 
 
 class SyncMongoEngine:
     def setup(self, uri: str, db: str, prefix: str) -> None:
         connect(db, host=uri)
-        self.People = _model("People", f"{prefix}_people", ["name"])
-        self.Big = _model("Big", "big", [])  # shared, read-only
-        self.Bulk = _model("Bulk", f"{prefix}_bulk", [])
+        self.People, self.Big, self.Bulk = people_documents(prefix)
         self.People.ensure_indexes()
 
     def insert_one(self, n: int, round_: int) -> int:
