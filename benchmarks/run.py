@@ -439,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> Results:
         help="comma-separated subset of: "
         + ", ".join([w.key for w in WORKLOADS] + ["concurrency"]),
     )
-    parser.add_argument("--tiny", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument("--tiny", action="store_true", help="tiny sizes (smoke test; RESULTS.md is left as it is)")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args(argv)
     wanted = args.contestants.split(",")
@@ -462,7 +462,7 @@ def main(argv: Sequence[str] | None = None) -> Results:
             server.stop()
     text = report(results, "embedded SecantusDB" if server is not None else "MONGODB_URI")
     print(text)
-    if not args.no_write and only is None:
+    if not (args.no_write or args.tiny) and only is None:
         RESULTS.write_text(text, encoding="utf-8")
     return results
 
