@@ -439,7 +439,9 @@ def main(argv: Sequence[str] | None = None) -> Results:
         help="comma-separated subset of: "
         + ", ".join([w.key for w in WORKLOADS] + ["concurrency"]),
     )
-    parser.add_argument("--tiny", action="store_true", help="tiny sizes (smoke test; RESULTS.md is left as it is)")
+    parser.add_argument(
+        "--tiny", action="store_true", help="tiny sizes (smoke test; RESULTS.md is left as it is)"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args(argv)
     wanted = args.contestants.split(",")
