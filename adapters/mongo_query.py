@@ -38,6 +38,7 @@ __all__ = [
     "compile_sort",
     "db_path",
     "keyset_filter",
+    "merged_conditions",
 ]
 
 IdPaths = Set[str]
@@ -79,13 +80,41 @@ def compile_filter(predicate: Predicate, ids: IdPaths) -> dict[str, Any]:
         value = _value(predicate.path, predicate.value, ids)
         return {db_path(predicate.path): {"$elemMatch": {"$eq": value}}}
     if isinstance(predicate, And):
-        parts = [compile_filter(item, ids) for item in predicate.items]
-        return {"$and": parts} if parts else {}
+        return merged_conditions([compile_filter(item, ids) for item in predicate.items])
     if isinstance(predicate, Or):
         return {"$or": [compile_filter(item, ids) for item in predicate.items]}
     if isinstance(predicate, Not):
         return {"$nor": [compile_filter(predicate.item, ids)]}
     raise UnsupportedSpec(f"cannot translate {predicate!r}")
+
+
+def _operators(condition: Any) -> dict[str, Any]:
+    """A field's condition as operators: ``{"$eq": v}`` for a plain value."""
+    if isinstance(condition, dict) and condition and all(k.startswith("$") for k in condition):
+        return condition
+    return {"$eq": condition}
+
+
+def merged_conditions(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The conjunction of filter documents ``parts`` as one flat document when no key
+    repeats an operator (``{"age": {"$gte": 1, "$lt": 5}}``, which a server answers
+    from an index on ``age``), else ``{"$and": parts}``; the same matches either way."""
+    parts = [part for part in parts if part]
+    if len(parts) <= 1:
+        return parts[0] if parts else {}
+    merged: dict[str, Any] = {}
+    for part in parts:
+        for key, condition in part.items():
+            if key not in merged:
+                merged[key] = condition
+                continue
+            if key.startswith("$"):  # two $or / $nor clauses
+                return {"$and": parts}
+            before, added = _operators(merged[key]), _operators(condition)
+            if not before.keys().isdisjoint(added):
+                return {"$and": parts}
+            merged[key] = {**before, **added}
+    return merged
 
 
 def compile_sort(order: Order) -> list[tuple[str, int]]:

@@ -33,6 +33,7 @@ from .mongo_query import (
     compile_filter,
     compile_sort,
     keyset_filter,
+    merged_conditions,
 )
 from .spec_types import check_values
 
@@ -92,8 +93,9 @@ class QueryPlanner:
         """The find for ``spec`` in ``order``, paged (keyset paging included)."""
         self.check_predicate(spec)
         self.check([k.path for k in order.keys])
-        parts = [compile_filter(spec, self.ids), keyset_filter(order, page, self.ids)]
-        query = {"$and": [p for p in parts if p]} if any(parts) else {}
+        query = merged_conditions(
+            [compile_filter(spec, self.ids), keyset_filter(order, page, self.ids)]
+        )
         keys = order.with_id()
         return FindPlan(
             filter=query,

@@ -18,25 +18,38 @@ def to_dict(entity: Any) -> dict[str, Any]:
     return attrs.asdict(entity, recurse=True)
 
 
+_Shape = tuple[tuple[str, Any, Any], ...]
+_SHAPES: dict[type, _Shape] = {}
+
+
+def _shape(cls: type) -> _Shape:
+    """Per field of the attrs class ``cls``: its name, the attrs class it nests (or
+    None) and the attrs class of its list items (or None); worked out once per class."""
+    found = _SHAPES.get(cls)
+    if found is None:
+        attrs_cls = cast(Any, cls)
+        attrs.resolve_types(attrs_cls)
+        found = _SHAPES[cls] = tuple(
+            (name, _nested_type(field.type), _list_item_type(field.type))
+            for name, field in attrs.fields_dict(attrs_cls).items()
+        )
+    return found
+
+
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """An instance of the attrs class ``cls`` built (and validated) from ``data``.
 
     Nested attrs values are built from nested dicts; keys ``cls`` lacks are ignored.
     """
-    attrs_cls = cast(Any, cls)
-    attrs.resolve_types(attrs_cls)
     values: dict[str, Any] = {}
-    for name, field in attrs.fields_dict(attrs_cls).items():
+    for name, nested, item in _shape(cls):
         if name not in data:
             continue
         value = data[name]
-        nested = _nested_type(field.type)
         if nested is not None and isinstance(value, dict):
             value = from_dict(nested, value)
-        elif isinstance(value, list):
-            item = _list_item_type(field.type)
-            if item is not None:
-                value = [from_dict(item, v) if isinstance(v, dict) else v for v in value]
+        elif item is not None and isinstance(value, list):
+            value = [from_dict(item, v) if isinstance(v, dict) else v for v in value]
         values[name] = value
     return cls(**values)
 

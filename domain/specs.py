@@ -470,12 +470,20 @@ def _nested_type(annotation: Any) -> Any:
     return None
 
 
+_KNOWN_PATHS: set[tuple[type, str]] = set()
+"""(entity class, path) pairs found valid: a spec's paths are walked once per shape."""
+
+
 def validate_paths(entity_cls: type, paths: Iterable[str]) -> None:
     """``UnknownField`` naming the first path ``entity_cls`` does not have."""
-    attrs.resolve_types(entity_cls)
+    known = _KNOWN_PATHS
     for path in paths:
+        if (entity_cls, path) in known:
+            continue
+        attrs.resolve_types(entity_cls)
         if not _known(entity_cls, path):
             raise UnknownField(entity_cls.__name__, path)
+        known.add((entity_cls, path))
 
 
 def validate_changes(entity_cls: type, changes: Changes) -> Changes:

@@ -27,6 +27,7 @@ _OPEN = (
 
 
 _SCHEMAS: dict[type[Document], Schema] = {}
+_REMEMBERED_PATHS = 1024  # answers kept per Document class
 
 
 def document_schema(document_cls: type[Document]) -> Schema:
@@ -45,7 +46,18 @@ def schema_of(document_cls: type[Document]) -> Schema:
     any path below them.
     """
 
+    answers: dict[str, FieldType | None] = {}
+
     def schema(path: str) -> FieldType | None:
+        try:
+            return answers[path]
+        except KeyError:
+            found = lookup(path)
+            if len(answers) < _REMEMBERED_PATHS:  # paths below a dict field are unbounded
+                answers[path] = found
+            return found
+
+    def lookup(path: str) -> FieldType | None:
         if path in ("id", "pk"):
             return FieldType("id")
         declared: dict[str, Any] | None = getattr(document_cls, "_fields")  # noqa: B009

@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar, cast
 
 import attrs
 import bson
-from bson import CodecOptions, DBRef, ObjectId
+from bson import SON, CodecOptions, DBRef, ObjectId
 from bson.errors import InvalidId
 from mongoengine import Document
 from mongoengine.base import BaseDict, BaseList
@@ -23,10 +23,19 @@ from pymongo.errors import DocumentTooLarge
 from domain.codec import from_dict, to_dict
 from domain.ids import is_valid_id
 
+from .engine.materialize import from_son
+
 E = TypeVar("E")
 D = TypeVar("D", bound=Document)
 
-__all__ = ["DocumentMapper", "encode_ids", "plain", "stored_form", "to_object_id"]
+__all__ = [
+    "DocumentMapper",
+    "encode_ids",
+    "kept_as_is",
+    "plain",
+    "stored_form",
+    "to_object_id",
+]
 
 
 def encode_ids(value: Any, path: str, id_paths: Iterable[str] | frozenset[str]) -> Any:
@@ -38,6 +47,23 @@ def encode_ids(value: Any, path: str, id_paths: Iterable[str] | frozenset[str]) 
     if path in id_paths and isinstance(value, str) and is_valid_id(value):
         return ObjectId(value)
     return value
+
+
+_KEPT = frozenset({str, int, float, bool, type(None), ObjectId})
+
+
+def kept_as_is(value: Any) -> bool:
+    """True when BSON gives ``value`` back unchanged whatever the codec options: plain
+    strings, numbers, booleans, None and ObjectIds, in lists and string-keyed dicts.
+    (Datetimes, tuples, subclasses and the rest may come back changed.)"""
+    kind = type(value)
+    if kind in _KEPT:
+        return True
+    if kind is list:
+        return all(map(kept_as_is, value))
+    if kind is dict or kind is SON:
+        return all(type(k) is str and kept_as_is(v) for k, v in value.items())
+    return False
 
 
 def stored_form(son: Any, codec_options: Any, *, max_bytes: int | None = None) -> dict[str, Any]:
@@ -64,9 +90,14 @@ def to_object_id(entity_id: Any) -> ObjectId | None:
         return None
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """Document values as plain Python: embedded documents become dicts, references,
     ObjectIds and GridFS proxies become id strings."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, ObjectId):
         return str(value)
     if isinstance(value, DBRef):  # AsyncReferenceProxy included
@@ -100,7 +131,8 @@ class DocumentMapper(Generic[E, D]):
         self.fields = tuple(n for n in names if n != "id")
 
     def to_document(self, entity: E) -> D:
-        """A new (unsaved) document holding the entity's state."""
+        """A new (unsaved) document holding the entity's state (built as
+        ``_from_son(son, created=True)`` builds it, by the engine's fast path)."""
         values = to_dict(entity)
         son = {
             name: encode_ids(values[name], name, self.id_paths)
@@ -108,7 +140,7 @@ class DocumentMapper(Generic[E, D]):
             if values[name] is not None
         }
         son["_id"] = ObjectId(values["id"])
-        return cast(D, cast(Any, self.document_cls)._from_son(son, created=True))
+        return cast(D, from_son(self.document_cls, son, True, True))
 
     def to_entity(self, document: D) -> E:
         """The entity a loaded document describes."""
@@ -119,5 +151,6 @@ class DocumentMapper(Generic[E, D]):
 
     def from_son(self, son: dict[str, Any]) -> E:
         """The entity a raw stored document describes (through the Document's own
-        conversion, as a loaded document)."""
-        return self.to_entity(cast(Any, self.document_cls)._from_son(son))
+        conversion, as a loaded document; built by the engine's fast path, which makes
+        what ``_from_son`` makes)."""
+        return self.to_entity(from_son(self.document_cls, son))

@@ -23,7 +23,8 @@ from domain.specs import (
     Predicate,
     project_row,
 )
-from persistence.mapping import plain, stored_form, to_object_id
+from persistence.engine.raw_finds import async_raw_rows, raw_queryset
+from persistence.mapping import kept_as_is, plain, stored_form, to_object_id
 from persistence.registry import Registration
 
 from ..aggregation_pipeline import aggregation_rows
@@ -69,8 +70,11 @@ class MongoRepository(RepositoryBase[E]):
 
     def _returned(self, document: Any) -> E:
         """The entity as the server now holds it (what a read would return)."""
+        son = document.to_mongo()
+        if kept_as_is(son):  # what the server holds is ``son`` itself
+            return self._mapper.from_son(son)
         codec_options = cast(Any, self._document)._get_db().codec_options
-        return self._mapper.from_son(stored_form(document.to_mongo(), codec_options))
+        return self._mapper.from_son(stored_form(son, codec_options))
 
     @asynccontextmanager
     async def _op(self, entity_id: Any = None, *, writing: bool = False) -> AsyncIterator[None]:
@@ -114,10 +118,10 @@ class MongoRepository(RepositoryBase[E]):
         if oid is None:
             raise NotFound(self._name, entity_id)
         async with self._op():
-            document = await self._document.objects(pk=oid).async_first()
-        if document is None:
+            rows = await async_raw_rows(self._document, {"_id": oid}, limit=1)
+        if not rows:
             raise NotFound(self._name, entity_id)
-        return self._mapper.to_entity(document)
+        return self._mapper.from_son(rows[0])
 
     async def get_many(self, ids: Iterable[str]) -> list[E]:
         """Entities for ``ids`` in that order; missing ids skipped, duplicates collapsed."""
@@ -126,9 +130,9 @@ class MongoRepository(RepositoryBase[E]):
         if not oids:
             return []
         async with self._op():
-            documents = await self._document.objects(pk__in=oids).async_to_list()
-        by_id = {str(document.pk): document for document in documents}
-        return [self._mapper.to_entity(by_id[i]) for i in wanted if i in by_id]
+            rows = await async_raw_rows(self._document, {"_id": {"$in": oids}})
+        by_id = {str(row["_id"]): row for row in rows}
+        return [self._mapper.from_son(by_id[i]) for i in wanted if i in by_id]
 
     async def remove(self, entity_id: str) -> None:
         """Delete the entity with the delete rules its Document declares, which
@@ -212,12 +216,10 @@ class MongoQueries(MongoRepository[E]):
     ``async_`` methods, inside the unit of work's transaction."""
 
     def _queryset(self, plan: FindPlan) -> Any:
-        queryset = self._document.objects(__raw__=plan.filter).order_by(*plan.order_by)
-        if plan.skip:
-            queryset = queryset.skip(plan.skip)
-        if plan.limit:
-            queryset = queryset.limit(plan.limit)
-        return queryset
+        """The plan's queryset of raw rows."""
+        return raw_queryset(
+            self._document, plan.filter, order_by=plan.order_by, skip=plan.skip, limit=plan.limit
+        )
 
     def _matches(self, spec: Predicate) -> Any:
         return self._document.objects(__raw__=self._plan.where(spec))
@@ -229,9 +231,14 @@ class MongoQueries(MongoRepository[E]):
         plan = self._plan.find(spec, order, page)
         if plan.empty:
             return []
-        queryset = self._queryset(plan).as_pymongo()
         async with self._op():
-            rows = await queryset.async_to_list()
+            rows = await async_raw_rows(
+                self._document,
+                plan.filter,
+                order_by=plan.order_by,
+                skip=plan.skip,
+                limit=plan.limit,
+            )
         return [self._mapper.from_son(row) for row in rows]
 
     async def iterate(
@@ -239,7 +246,7 @@ class MongoQueries(MongoRepository[E]):
     ) -> AsyncIterator[E]:
         """Entities matching ``spec``, fetched ``batch_size`` at a time."""
         plan = self._plan.find(spec, order, FIRST_PAGE)
-        queryset = self._queryset(plan).as_pymongo().batch_size(batch_size)
+        queryset = self._queryset(plan).batch_size(batch_size)
         async with self._op():
             async for row in queryset:
                 yield self._mapper.from_son(row)
@@ -276,7 +283,7 @@ class MongoQueries(MongoRepository[E]):
         plan, fields = self._plan.project(fields, spec, order, page)
         if plan.empty:
             return []
-        queryset = self._queryset(plan).as_pymongo().only(*(f for f in fields if f != "id"))
+        queryset = self._queryset(plan).only(*(f for f in fields if f != "id"))
         async with self._op():
             rows = await queryset.async_to_list()
         return [plain(project_row(row, fields)) for row in rows]

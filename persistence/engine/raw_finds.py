@@ -1,0 +1,62 @@
+"""Raw finds for code that compiles its own MongoDB filters (the repository adapters).
+
+``raw_queryset(Doc, filter, order_by=..., skip=..., limit=...)`` is the queryset
+``Doc.objects(__raw__=filter).order_by(*order_by).skip(skip).limit(limit).as_pymongo()``
+builds, made with one clone instead of five (each chained call clones the queryset).
+``async_raw_rows`` returns its rows, iterating that queryset without cloning it again
+(``async_to_list`` clones).  Both keep MongoEngine's query building (the class's
+``_cls`` condition, a custom manager's filter, switched collections, the task's
+transaction) since they start from ``Doc.objects``; ``tests/engine/test_raw_finds.py``
+checks them against the chained calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mongoengine.queryset.visitor import Q
+
+from .guard import check_async_target
+from .iteration import QuerySetAsyncIterator
+
+__all__ = ["async_raw_rows", "raw_queryset"]
+
+
+def raw_queryset(
+    document_cls: Any,
+    query: dict[str, Any],
+    *,
+    order_by: Sequence[str] = (),
+    skip: int = 0,
+    limit: int | None = None,
+) -> Any:
+    """``document_cls.objects(__raw__=query).order_by(*order_by)``, skipped and limited
+    (``skip``/``limit`` only when given), ``as_pymongo()``: built from one clone."""
+    queryset = document_cls.objects.clone()
+    queryset._query_obj &= Q(__raw__=query)
+    queryset._mongo_query = None
+    queryset._cursor_obj = None
+    if order_by:
+        queryset._ordering = queryset._get_order_by(order_by)
+    if skip:
+        queryset._skip = skip
+    if limit:
+        queryset._limit = limit
+        queryset._empty = False
+    queryset._as_pymongo = True
+    return queryset
+
+
+async def async_raw_rows(
+    document_cls: Any,
+    query: dict[str, Any],
+    *,
+    order_by: Sequence[str] = (),
+    skip: int = 0,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The stored documents :func:`raw_queryset` selects, in its order."""
+    queryset = raw_queryset(document_cls, query, order_by=order_by, skip=skip, limit=limit)
+    check_async_target(queryset, "async_to_list")
+    return [row async for row in QuerySetAsyncIterator(queryset)]
