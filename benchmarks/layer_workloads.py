@@ -209,9 +209,7 @@ class AddMany(LayerWorkload):
     async def repository(self, b: Bench, members: QueryRepository[Member]) -> None:
         for call in range(3):
             tag = f"r{b.round}-{call}-"
-            await members.add_many(
-                [Member(**member_fields(i, tag, -1)) for i in range(500)]
-            )
+            await members.add_many([Member(**member_fields(i, tag, -1)) for i in range(500)])
 
 
 class FindPage(LayerWorkload):

@@ -49,16 +49,20 @@ def encode_ids(value: Any, path: str, id_paths: Iterable[str] | frozenset[str]) 
     return value
 
 
-_KEPT = frozenset({str, int, float, bool, type(None), ObjectId})
+_KEPT = frozenset({str, float, bool, type(None), ObjectId})
+_INT32 = (-(2**31), 2**31)
 
 
 def kept_as_is(value: Any) -> bool:
     """True when BSON gives ``value`` back unchanged whatever the codec options: plain
-    strings, numbers, booleans, None and ObjectIds, in lists and string-keyed dicts.
-    (Datetimes, tuples, subclasses and the rest may come back changed.)"""
+    strings, floats, 32-bit integers, booleans, None and ObjectIds, in lists and
+    string-keyed dicts.  (Datetimes, tuples, subclasses, integers that come back as
+    ``Int64`` and the rest may come back changed.)"""
     kind = type(value)
     if kind in _KEPT:
         return True
+    if kind is int:
+        return bool(_INT32[0] <= value < _INT32[1])
     if kind is list:
         return all(map(kept_as_is, value))
     if kind is dict or kind is SON:

@@ -37,8 +37,7 @@ def raw_queryset(
     queryset._query_obj &= Q(__raw__=query)
     queryset._mongo_query = None
     queryset._cursor_obj = None
-    if order_by:
-        queryset._ordering = queryset._get_order_by(order_by)
+    queryset._ordering = queryset._get_order_by(order_by)  # none: the default one cleared
     if skip:
         queryset._skip = skip
     if limit:

@@ -1,0 +1,47 @@
+"""What the mongo adapter sends: conjunctions as one flat filter (a server answers a
+range on one field from that field's index), the same matches as ``$and``."""
+
+from __future__ import annotations
+
+import persistence  # noqa: F401
+from adapters.mongo import MongoUnitOfWork
+from domain.library import Author, Book
+from domain.specs import Changes, F
+from persistence.models import registry
+from wire import Commands
+
+
+def _filters(commands: Commands, name: str) -> list[object]:
+    found = []
+    for command, body in commands.started_commands:
+        if command == name:
+            found.append(body["filter"] if name == "find" else body["updates"][0]["q"])
+    return found
+
+
+async def test_a_range_on_one_field_is_one_condition(commands: Commands) -> None:
+    author = Author(name="A")
+    books = [Book(title=f"B{i}", author_id=author.id, version=i) for i in range(10)]
+    async with MongoUnitOfWork(registry) as uow:
+        await uow.authors.add(author)
+        await uow.books.add_many(books)
+        await uow.commit()
+
+    commands.clear()
+    async with MongoUnitOfWork(registry) as uow:
+        in_range = (F("version") >= 3) & (F("version") < 6)
+        found = await uow.books.find(in_range)
+        first = await uow.books.first(F("title") == "B4")
+        changed = await uow.books.update_where(in_range, Changes().set("title", "C"))
+        await uow.commit()
+    assert _filters(commands, "find") == [
+        {"version": {"$gte": 3, "$lt": 6}},
+        {"title": "B4"},
+    ]
+    assert _filters(commands, "update") == [{"version": {"$gte": 3, "$lt": 6}}]
+    assert sorted(b.title for b in found) == ["B3", "B4", "B5"]
+    assert first is not None and first.title == "B4"
+    assert changed == 3
+    async with MongoUnitOfWork(registry).reading() as uow:
+        titles = sorted(b.title for b in await uow.books.find())
+    assert titles == ["B0", "B1", "B2", "B6", "B7", "B8", "B9", "C", "C", "C"]
