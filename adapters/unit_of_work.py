@@ -9,6 +9,9 @@ An adapter subclasses :class:`BaseUnitOfWork` and supplies only what differs:
     set up and tear down a whole outermost block (optional);
 ``_begin()`` / ``_commit()`` / ``_abort(error)``
     start a unit, keep its work, discard its work;
+``_begin_next()`` / ``_ready()``
+    start the unit after a commit or rollback (default: ``_begin()``), and get ready
+    for an operation (an adapter may start that unit there, on first use);
 ``reading()``
     a read-only unit of work over the same store (``read_only=True``: repositories
     and files refuse writes with ``UnitOfWorkError``; no transaction is opened).
@@ -30,8 +33,8 @@ client and task).  Pass the open unit of work to the service instead.  Read-only
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any, TypeVar, overload
@@ -56,6 +59,27 @@ U = TypeVar("U", bound="BaseUnitOfWork")
 
 _OPEN_UNIT: ContextVar[BaseUnitOfWork | None] = ContextVar("open_unit_of_work", default=None)
 """The unit of work whose outermost block is open in this task."""
+
+
+class _Operation:
+    """``async with uow.operation():`` the unit's lock, then the unit made ready."""
+
+    __slots__ = ("_uow",)
+
+    def __init__(self, uow: BaseUnitOfWork) -> None:
+        self._uow = uow
+
+    async def __aenter__(self) -> None:
+        lock = self._uow._lock
+        await lock.acquire()
+        try:
+            await self._uow._ready()
+        except BaseException:
+            lock.release()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._uow._lock.release()
 
 
 class BaseUnitOfWork:
@@ -89,6 +113,14 @@ class BaseUnitOfWork:
 
     async def _begin(self) -> None:
         """Start a unit (after ``_open``, and after every commit or rollback)."""
+
+    async def _begin_next(self) -> None:
+        """Start the unit that follows a commit or rollback in the same block (an
+        adapter may defer it to the unit's first operation: see :meth:`_ready`)."""
+        await self._begin()
+
+    async def _ready(self) -> None:
+        """Before each repository operation (after the unit's lock is taken)."""
 
     async def _commit(self) -> None:
         """Keep the work of the unit."""
@@ -165,12 +197,10 @@ class BaseUnitOfWork:
         self._failed = error
         return error
 
-    @asynccontextmanager
-    async def operation(self) -> AsyncIterator[None]:
+    def operation(self) -> AbstractAsyncContextManager[None]:
         """Serialize repository operations: one unit never runs two at once."""
         self.require_active()
-        async with self._lock:
-            yield
+        return _Operation(self)
 
     # -- blocks ---------------------------------------------------------------------------
 
@@ -259,13 +289,13 @@ class BaseUnitOfWork:
             failed, self._failed = self._failed, None
             if failed is not None:
                 await self._abort(None)
-                await self._begin()
+                await self._begin_next()
                 await self._files.rolled_back()
                 raise UnitOfWorkError(
                     f"the unit of work was rolled back after an earlier error: {failed}"
                 ) from failed
             await self._commit()
-            await self._begin()
+            await self._begin_next()
             await self._files.committed()
 
     async def rollback(self) -> None:
@@ -279,7 +309,7 @@ class BaseUnitOfWork:
         async with self._lock:
             self._failed = None
             await self._abort(None)
-            await self._begin()
+            await self._begin_next()
             await self._files.rolled_back()
 
     async def run(

@@ -33,8 +33,9 @@ class MongoUnitOfWork(BaseUnitOfWork):
     of ``registry``.
 
     Work is committed only by ``await uow.commit()``; leaving the block without it
-    (normally or by an exception, which propagates) rolls back.  After a commit the block
-    goes on in a new transaction.  With ``transactions=False`` (mongomock) writes apply
+    (normally or by an exception, which propagates) rolls back.  After a commit (or
+    rollback) the block goes on in a new transaction, begun by its first repository
+    operation.  With ``transactions=False`` (mongomock) writes apply
     immediately and ``rollback`` cannot undo them.  With ``read_only=True`` (or from
     :meth:`reading`) no transaction is opened and writes raise ``UnitOfWorkError``.
     ``files`` is a GridFS store on the same alias, compensated as the port says.  The
@@ -56,6 +57,7 @@ class MongoUnitOfWork(BaseUnitOfWork):
         self.transactions = transactions
         self._context: AbstractAsyncContextManager[Any] | None = None
         self._session: Any = None
+        self._deferred = False  # the next transaction begins with the next operation
         self._switches = ExitStack()
 
     def reading(self) -> MongoUnitOfWork:
@@ -99,7 +101,18 @@ class MongoUnitOfWork(BaseUnitOfWork):
             raise unavailable from exc
         self._context = context
 
+    async def _begin_next(self) -> None:
+        """Defer the next transaction to the next operation: a block that commits and
+        ends (the usual shape) opens no transaction only to abort it."""
+        self._deferred = not self.read_only and self.transactions
+
+    async def _ready(self) -> None:
+        if self._deferred:
+            self._deferred = False
+            await self._begin()
+
     async def _commit(self) -> None:
+        self._deferred = False
         context, self._context = self._context, None
         if context is None:
             return
@@ -117,6 +130,7 @@ class MongoUnitOfWork(BaseUnitOfWork):
             raise unavailable from exc
 
     async def _abort(self, error: BaseException | None) -> None:
+        self._deferred = False
         context, self._context = self._context, None
         if context is None:
             return

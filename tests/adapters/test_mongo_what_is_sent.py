@@ -1,7 +1,10 @@
 """What the mongo adapter sends: conjunctions as one flat filter (a server answers a
-range on one field from that field's index), the same matches as ``$and``."""
+range on one field from that field's index), the same matches as ``$and``; one
+transaction per unit, begun when the unit first needs it."""
 
 from __future__ import annotations
+
+import pytest
 
 import persistence  # noqa: F401
 from adapters.mongo import MongoUnitOfWork
@@ -45,3 +48,45 @@ async def test_a_range_on_one_field_is_one_condition(commands: Commands) -> None
     async with MongoUnitOfWork(registry).reading() as uow:
         titles = sorted(b.title for b in await uow.books.find())
     assert titles == ["B0", "B1", "B2", "B6", "B7", "B8", "B9", "C", "C", "C"]
+
+
+async def test_a_unit_after_a_commit_begins_with_its_first_operation(
+    commands: Commands, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block that commits and ends opens one transaction, not a second one only to
+    abort it; work after a commit runs in a new transaction of its own."""
+    from adapters.mongo import unit_of_work
+
+    opened: list[object] = []
+    original = unit_of_work.async_run_in_transaction
+
+    def counted(*args: object, **kwargs: object) -> object:
+        opened.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(unit_of_work, "async_run_in_transaction", counted)
+    first, second, third = (Author(name=n) for n in ("A", "B", "C"))
+    async with MongoUnitOfWork(registry) as uow:
+        await uow.authors.add(first)
+        await uow.commit()
+    assert len(opened) == 1
+
+    commands.clear()
+    async with MongoUnitOfWork(registry) as uow:
+        await uow.authors.add(second)
+        await uow.commit()
+        await uow.authors.add(third)
+        await uow.rollback()
+    assert len(opened) == 3
+    inserts = [body for name, body in commands.started_commands if name == "insert"]
+    transactions = {(str(body["lsid"]), body["txnNumber"]) for body in inserts}
+    assert len(transactions) == 2  # two inserts, two transactions
+    assert [name for name, _ in commands.started_commands] == [
+        "insert",
+        "commitTransaction",
+        "insert",
+        "abortTransaction",
+    ]
+    async with MongoUnitOfWork(registry).reading() as uow:
+        names = sorted(a.name for a in await uow.authors.find())
+    assert names == ["A", "B"]
