@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
@@ -56,6 +55,32 @@ def _is_denied(exc: OperationError) -> bool:
     return str(exc).startswith("Could not delete document (")
 
 
+class _Operation:
+    """``async with repository._op(...)``: see :meth:`MongoRepository._op`."""
+
+    __slots__ = ("_entity_id", "_operation", "_repository", "_writing")
+
+    def __init__(self, repository: MongoRepository[Any], entity_id: Any, writing: bool) -> None:
+        self._repository = repository
+        self._entity_id = entity_id
+        self._writing = writing
+        self._operation = repository._uow.operation()
+
+    async def __aenter__(self) -> None:
+        await self._operation.__aenter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        try:
+            if isinstance(exc, Exception) and not isinstance(exc, DomainError):
+                error = self._repository._translated(exc, self._entity_id, self._writing)
+                if error is not None:
+                    raise error from exc
+        finally:
+            await self._operation.__aexit__(exc_type, exc, tb)
+
+
 class MongoRepository(RepositoryBase[E]):
     """Repository of one registered aggregate; used through a :class:`MongoUnitOfWork`.
 
@@ -76,27 +101,21 @@ class MongoRepository(RepositoryBase[E]):
         codec_options = cast(Any, self._document)._get_db().codec_options
         return self._mapper.from_son(stored_form(son, codec_options))
 
-    @asynccontextmanager
-    async def _op(self, entity_id: Any = None, *, writing: bool = False) -> AsyncIterator[None]:
+    def _op(self, entity_id: Any = None, *, writing: bool = False) -> _Operation:
         """One operation on the unit's session; a write conflict with a concurrent
         transaction becomes ``ConcurrencyConflict`` (and the unit rollback-only), an
         outage ``StoreUnavailable`` (retry-safe in a transaction or for a read)."""
-        async with self._uow.operation():
-            try:
-                yield
-            except DomainError:
-                raise
-            except Exception as exc:
-                if _is_write_conflict(exc):
-                    conflict = ConcurrencyConflict(self._name, entity_id)
-                    raise self._uow.mark_rollback_only(conflict) from exc
-                in_transaction = self._uow.transactions
-                unavailable = unavailable_from(exc, retry_safe=in_transaction or not writing)
-                if unavailable is None:
-                    raise
-                if in_transaction:
-                    self._uow.mark_rollback_only(unavailable)
-                raise unavailable from exc
+        return _Operation(self, entity_id, writing)
+
+    def _translated(self, exc: Exception, entity_id: Any, writing: bool) -> DomainError | None:
+        """The domain error an operation's failure ``exc`` stands for, if any."""
+        if _is_write_conflict(exc):
+            return self._uow.mark_rollback_only(ConcurrencyConflict(self._name, entity_id))
+        in_transaction = self._uow.transactions
+        unavailable = unavailable_from(exc, retry_safe=in_transaction or not writing)
+        if unavailable is not None and in_transaction:
+            self._uow.mark_rollback_only(unavailable)
+        return unavailable
 
     async def add(self, entity: E) -> E:
         """Insert a new entity (``Conflict`` on a duplicate id or unique field)."""
