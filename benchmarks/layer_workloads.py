@@ -5,13 +5,19 @@ team could call the engine on the Document directly.  Each workload does one pie
 work both ways (``engine`` and ``repository``) on its own collection of the same shape
 and data, so the ratio is the repository layer's own cost: mapping to and from
 entities, spec compilation, the unit of work's bookkeeping.
+
+The two variants run in two tasks that take turns every few operations (:func:`measure`),
+each in its own block (a transaction, or a unit of work), so a change in the machine's
+load hits both alike; each task's turns are timed with ``time.process_time``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -84,86 +90,116 @@ class Bench:
     engine_ids: list[ObjectId] = field(default_factory=list)
     repository_ids: list[str] = field(default_factory=list)
     round: int = 0
-
-
-async def cpu_per_op(work: Awaitable[Any], ops: int) -> float:
-    """Microseconds of client CPU (``time.process_time``) per operation of ``work``."""
-    gc.collect()
-    start = time.process_time()
-    await work
-    return (time.process_time() - start) / ops * 1e6
+    inside: bool = False  # the mode being measured: inside a transaction or not
 
 
 class LayerWorkload:
-    """``ops`` operations (or documents) per timed run, in both variants.
+    """``calls`` operations per timed run in each variant; ``per_call`` units each.
 
-    Inside a transaction, the engine's run is one ``async_run_in_transaction`` block and
-    the repository's one unit of work; outside, the engine runs bare and the repository
-    in a unit of work without transactions.  Opening and committing are not timed (the
-    "block" workload times them).
+    Inside a transaction, the engine's operations run in one ``async_run_in_transaction``
+    block and the repository's in one unit of work; outside, the engine runs bare and
+    the repository in a unit of work without transactions.  Opening and committing those
+    blocks is not timed (the "block" workload times blocks of its own).
     """
 
     name: ClassVar[str]
-    ops: ClassVar[int] = 300
+    calls: ClassVar[int] = 300
+    per_call: ClassVar[int] = 1
     unit: ClassVar[str] = "operation"
-
-    async def run_engine(self, b: Bench, inside: bool) -> float:
-        if not inside:
-            return await cpu_per_op(self.engine(b), self.ops)
-        async with async_run_in_transaction():
-            return await cpu_per_op(self.engine(b), self.ops)
-
-    async def run_repository(self, b: Bench, inside: bool) -> float:
-        async with MongoUnitOfWork(MEMBERS, transactions=inside) as uow:
-            cpu = await cpu_per_op(self.repository(b, uow.repo(Member)), self.ops)
-            await uow.commit()
-        return cpu
+    own_blocks: ClassVar[bool] = False  # the operations open their own blocks
 
     async def reset(self, b: Bench) -> None:
-        """Untimed, before each timed run of either variant."""
+        """Untimed, before each timed run."""
         b.round += 1
 
-    async def engine(self, b: Bench) -> None:
+    async def engine(self, b: Bench, i: int) -> None:
         raise NotImplementedError
 
-    async def repository(self, b: Bench, members: QueryRepository[Member]) -> None:
+    async def repository(self, b: Bench, members: QueryRepository[Member], i: int) -> None:
         raise NotImplementedError
+
+
+@asynccontextmanager
+async def _engine_block(inside: bool) -> AsyncIterator[None]:
+    if inside:
+        async with async_run_in_transaction():
+            yield
+    else:
+        yield
+
+
+@asynccontextmanager
+async def _repository_block(inside: bool) -> AsyncIterator[QueryRepository[Member]]:
+    async with MongoUnitOfWork(MEMBERS, transactions=inside) as uow:
+        yield uow.repo(Member)
+        await uow.commit()
+
+
+TURN = 10  # operations per turn
+
+
+async def measure(workload: LayerWorkload, b: Bench, inside: bool, first: str) -> dict[str, float]:
+    """Microseconds of client CPU per unit of each variant: the two run in two tasks
+    taking turns every :data:`TURN` operations, ``first`` starting."""
+    cpu = {"engine": 0.0, "repository": 0.0}
+    turns = {"engine": asyncio.Event(), "repository": asyncio.Event()}
+    other = {"engine": "repository", "repository": "engine"}
+
+    async def run(variant: str) -> None:
+        if variant == "engine" or workload.own_blocks:
+            block: Any = _engine_block(inside and not workload.own_blocks)
+        else:
+            block = _repository_block(inside)
+        async with block as members:
+            for start in range(0, workload.calls, TURN):
+                await turns[variant].wait()
+                turns[variant].clear()
+                began = time.process_time()
+                for i in range(start, min(start + TURN, workload.calls)):
+                    if variant == "engine":
+                        await workload.engine(b, i)
+                    else:
+                        await workload.repository(b, members, i)
+                cpu[variant] += time.process_time() - began
+                turns[other[variant]].set()
+        turns[other[variant]].set()  # the other may still have turns to take
+
+    b.inside = inside
+    gc.collect()
+    turns[first].set()
+    await asyncio.gather(run("engine"), run("repository"))
+    units = workload.calls * workload.per_call
+    return {variant: seconds / units * 1e6 for variant, seconds in cpu.items()}
 
 
 class GetById(LayerWorkload):
     name = "get by id"
 
-    async def engine(self, b: Bench) -> None:
-        for oid in b.engine_ids:
-            await EngineMember.objects.async_get(pk=oid)
+    async def engine(self, b: Bench, i: int) -> None:
+        await EngineMember.objects.async_get(pk=b.engine_ids[i])
 
-    async def repository(self, b: Bench, members: QueryRepository[Member]) -> None:
-        for entity_id in b.repository_ids:
-            await members.get(entity_id)
+    async def repository(self, b: Bench, members: QueryRepository[Member], i: int) -> None:
+        await members.get(b.repository_ids[i])
 
 
 class FirstByField(LayerWorkload):
     name = "first by field"
 
-    async def engine(self, b: Bench) -> None:
-        for i in range(self.ops):
-            await EngineMember.objects(name=f"p{i}").async_first()
+    async def engine(self, b: Bench, i: int) -> None:
+        await EngineMember.objects(name=f"p{i}").async_first()
 
-    async def repository(self, b: Bench, members: QueryRepository[Member]) -> None:
-        for i in range(self.ops):
-            await members.first(F("name") == f"p{i}")
+    async def repository(self, b: Bench, members: QueryRepository[Member], i: int) -> None:
+        await members.first(F("name") == f"p{i}")
 
 
 class Add(LayerWorkload):
     name = "add"
 
-    async def engine(self, b: Bench) -> None:
-        for i in range(self.ops):
-            await EngineMember(**member_fields(i, f"e{b.round}-", -1)).async_save()
+    async def engine(self, b: Bench, i: int) -> None:
+        await EngineMember(**member_fields(i, f"e{b.round}-", -1)).async_save()
 
-    async def repository(self, b: Bench, members: QueryRepository[Member]) -> None:
-        for i in range(self.ops):
-            await members.add(Member(**member_fields(i, f"r{b.round}-", -1)))
+    async def repository(self, b: Bench, members: QueryRepository[Member], i: int) -> None:
+        await members.add(Member(**member_fields(i, f"r{b.round}-", -1)))
 
 
 class Save(LayerWorkload):
@@ -177,17 +213,17 @@ class Save(LayerWorkload):
         async with MongoUnitOfWork(MEMBERS).reading() as uow:
             self.entities = await uow.repo(Member).get_many(b.repository_ids)
 
-    async def engine(self, b: Bench) -> None:
-        for document in self.documents:
-            version = document.version
-            document.score += 1
-            document.version = version + 1
-            await document.async_save(save_condition={"version": version})
+    async def engine(self, b: Bench, i: int) -> None:
+        document = self.documents[i]
+        version = document.version
+        document.score += 1
+        document.version = version + 1
+        await document.async_save(save_condition={"version": version})
 
-    async def repository(self, b: Bench, members: QueryRepository[Member]) -> None:
-        for entity in self.entities:
-            entity.score += 1
-            await members.save(entity)
+    async def repository(self, b: Bench, members: QueryRepository[Member], i: int) -> None:
+        entity = self.entities[i]
+        entity.score += 1
+        await members.save(entity)
 
 
 class AddMany(LayerWorkload):
@@ -195,91 +231,71 @@ class AddMany(LayerWorkload):
     validate, so the engine variant validates first, as ``add_many`` must)."""
 
     name = "add_many (500 per call)"
-    ops = 1500
+    calls = 4
+    per_call = 500
     unit = "document"
 
-    async def engine(self, b: Bench) -> None:
-        for call in range(3):
-            tag = f"e{b.round}-{call}-"
-            docs = [EngineMember(**member_fields(i, tag, -1)) for i in range(500)]
-            for doc in docs:
-                doc.validate()
-            await EngineMember.objects.async_insert(docs, load_bulk=False)
+    async def engine(self, b: Bench, i: int) -> None:
+        tag = f"e{b.round}-{i}-"
+        docs = [EngineMember(**member_fields(n, tag, -1)) for n in range(self.per_call)]
+        for doc in docs:
+            doc.validate()
+        await EngineMember.objects.async_insert(docs, load_bulk=False)
 
-    async def repository(self, b: Bench, members: QueryRepository[Member]) -> None:
-        for call in range(3):
-            tag = f"r{b.round}-{call}-"
-            await members.add_many([Member(**member_fields(i, tag, -1)) for i in range(500)])
+    async def repository(self, b: Bench, members: QueryRepository[Member], i: int) -> None:
+        tag = f"r{b.round}-{i}-"
+        await members.add_many([Member(**member_fields(n, tag, -1)) for n in range(self.per_call)])
 
 
 class FindPage(LayerWorkload):
     name = f"find a page ({PAGE} by age)"
-    ops = 100
+    calls = 100
 
-    async def engine(self, b: Bench) -> None:
-        for i in range(self.ops):
-            query = EngineMember.objects(age__gte=i).order_by("age", "id").limit(PAGE)
-            await query.async_to_list()
+    async def engine(self, b: Bench, i: int) -> None:
+        await EngineMember.objects(age__gte=i).order_by("age", "id").limit(PAGE).async_to_list()
 
-    async def repository(self, b: Bench, members: QueryRepository[Member]) -> None:
-        order = Order.by("age")
-        for i in range(self.ops):
-            await members.find(F("age") >= i, order=order, page=Page(limit=PAGE))
+    async def repository(self, b: Bench, members: QueryRepository[Member], i: int) -> None:
+        await members.find(F("age") >= i, order=Order.by("age"), page=Page(limit=PAGE))
 
 
 class UpdateWhere(LayerWorkload):
     name = "update_where (10 matches)"
-    ops = 100
+    calls = 100
 
-    async def engine(self, b: Bench) -> None:
-        for i in range(self.ops):
-            query = EngineMember.objects(age__gte=i, age__lt=i + 10)
-            await query.async_update(inc__score=1, inc__version=1)
+    async def engine(self, b: Bench, i: int) -> None:
+        query = EngineMember.objects(age__gte=i, age__lt=i + 10)
+        await query.async_update(inc__score=1, inc__version=1)
 
-    async def repository(self, b: Bench, members: QueryRepository[Member]) -> None:
-        changes = Changes().inc("score", 1)
-        for i in range(self.ops):
-            await members.update_where((F("age") >= i) & (F("age") < i + 10), changes)
+    async def repository(self, b: Bench, members: QueryRepository[Member], i: int) -> None:
+        await members.update_where((F("age") >= i) & (F("age") < i + 10), Changes().inc("score"))
 
 
 class Count(LayerWorkload):
     name = "count"
 
-    async def engine(self, b: Bench) -> None:
-        for _ in range(self.ops):
-            await EngineMember.objects(age__gte=COUNT_AGE).async_count()
+    async def engine(self, b: Bench, i: int) -> None:
+        await EngineMember.objects(age__gte=COUNT_AGE).async_count()
 
-    async def repository(self, b: Bench, members: QueryRepository[Member]) -> None:
-        for _ in range(self.ops):
-            await members.count(F("age") >= COUNT_AGE)
+    async def repository(self, b: Bench, members: QueryRepository[Member], i: int) -> None:
+        await members.count(F("age") >= COUNT_AGE)
 
 
 class Block(LayerWorkload):
-    """Open a block, get one aggregate, commit: the unit of work's own cost per block."""
+    """Open a block, get one aggregate, commit: the unit of work's own cost per block
+    (inside: a transaction each; outside: the engine's bare get against a unit of work
+    without transactions)."""
 
     name = "block: open, get one, commit"
+    own_blocks = True
 
-    async def run_engine(self, b: Bench, inside: bool) -> float:
-        async def blocks() -> None:
-            for oid in b.engine_ids:
-                if inside:
-                    async with async_run_in_transaction():
-                        await EngineMember.objects.async_get(pk=oid)
-                else:
-                    await EngineMember.objects.async_get(pk=oid)
+    async def engine(self, b: Bench, i: int) -> None:
+        async with _engine_block(b.inside):
+            await EngineMember.objects.async_get(pk=b.engine_ids[i])
 
-        return await cpu_per_op(blocks(), self.ops)
-
-    async def run_repository(self, b: Bench, inside: bool) -> float:
-        uow = MongoUnitOfWork(MEMBERS, transactions=inside)
-
-        async def blocks() -> None:
-            for entity_id in b.repository_ids:
-                async with uow:
-                    await uow.repo(Member).get(entity_id)
-                    await uow.commit()
-
-        return await cpu_per_op(blocks(), self.ops)
+    async def repository(self, b: Bench, members: Any, i: int) -> None:
+        async with MongoUnitOfWork(MEMBERS, transactions=b.inside) as uow:
+            await uow.repo(Member).get(b.repository_ids[i])
+            await uow.commit()
 
 
 WORKLOADS: list[LayerWorkload] = [

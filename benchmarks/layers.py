@@ -4,8 +4,8 @@ Run with ``python -m benchmarks.layers`` (starts the embedded server unless
 ``MONGODB_URI`` is set; ``--runs 3`` makes three whole runs and reports the median of
 their medians with the range).  Each workload (:mod:`benchmarks.layer_workloads`) does
 the same work through the engine (``Document.objects...async_*``) and through a
-repository of a registered aggregate; both variants run in one process against one
-server, alternating in every repetition, and the table gives the median client CPU
+repository of a registered aggregate; both variants run in two tasks of one process
+taking turns every few operations, against one server, and the table gives the median client CPU
 (``time.process_time``) per operation and the ratio repository / engine per mode (target
 1.10 or less).  The table is written to ``benchmarks/LAYERS.md``; the comparison with
 the other async ODMs is :mod:`benchmarks.run`.
@@ -30,7 +30,7 @@ import persistence  # noqa: F401  (activates the async API)
 from persistence.engine import connect_async, disconnect_async
 from persistence.testing import server_uri_from_env_or_start
 
-from .layer_workloads import WORKLOADS, Bench, LayerWorkload, store_members
+from .layer_workloads import TURN, WORKLOADS, Bench, LayerWorkload, measure, store_members
 from .protocol import without_retryable_writes
 
 RESULTS = Path(__file__).with_name("LAYERS.md")
@@ -67,15 +67,11 @@ async def measure_workload(workload: LayerWorkload, b: Bench, reps: int) -> dict
     samples: dict[str, list[float]] = {}
     for rep in range(reps + 1):
         for mode, inside in MODES.items():
-            order = VARIANTS if rep % 2 == 0 else VARIANTS[::-1]
-            for variant in order:
-                await workload.reset(b)
-                if variant == "engine":
-                    cpu = await workload.run_engine(b, inside)
-                else:
-                    cpu = await workload.run_repository(b, inside)
-                if rep:
-                    samples.setdefault(f"{mode}/{variant}", []).append(cpu)
+            await workload.reset(b)
+            cpu = await measure(workload, b, inside, first=VARIANTS[rep % 2])
+            if rep:
+                for variant, value in cpu.items():
+                    samples.setdefault(f"{mode}/{variant}", []).append(value)
     return {key: statistics.median(values) for key, values in samples.items()}
 
 
@@ -143,8 +139,9 @@ def report(m: Measured, server: str, reps: int, runs: int, load: str) -> str:
             "# The repository layer against the engine",
             "",
             "Client CPU (`time.process_time`) per operation: "
-            f"{how} repetitions after one warm-up; engine and repository alternate in "
-            "every repetition, one process, one server. The same work both ways "
+            f"{how} repetitions after one warm-up. Engine and repository run in two "
+            f"tasks of one process that take turns every {TURN} operations (so a change "
+            "in the machine's load hits both alike), one server. The same work both ways "
             "(`benchmarks/layer_workloads.py`): the engine on a Document, the repository "
             "on the registered aggregate (entities in and out). *Inside a transaction*: "
             "the engine's operations run in one `async_run_in_transaction` block, the "

@@ -9,7 +9,7 @@ types), never guessed from names: a loaded reference becomes its id, never a pro
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 
 import attrs
 import bson
@@ -24,6 +24,7 @@ from domain.codec import from_dict, to_dict
 from domain.ids import is_valid_id
 
 from .engine.materialize import from_son
+from .stored_entities import DirectPlan, direct_plan, direct_values
 
 E = TypeVar("E")
 D = TypeVar("D", bound=Document)
@@ -133,6 +134,7 @@ class DocumentMapper(Generic[E, D]):
         self.id_paths = id_paths
         names = [field.name for field in attrs.fields(entity_cls)]  # type: ignore[arg-type]
         self.fields = tuple(n for n in names if n != "id")
+        self._direct: DirectPlan | Literal[False] | None = None  # worked out on first use
 
     def to_document(self, entity: E) -> D:
         """A new (unsaved) document holding the entity's state (built as
@@ -154,7 +156,15 @@ class DocumentMapper(Generic[E, D]):
         return from_dict(self.entity_cls, values)
 
     def from_son(self, son: dict[str, Any]) -> E:
-        """The entity a raw stored document describes (through the Document's own
-        conversion, as a loaded document; built by the engine's fast path, which makes
-        what ``_from_son`` makes)."""
+        """The entity a raw stored document describes: what the Document's own
+        conversion makes of it (read directly when every field is stored as is, see
+        :mod:`persistence.stored_entities`; else through the engine's fast path, which
+        makes what ``_from_son`` makes)."""
+        plan = self._direct
+        if plan is None:
+            plan = self._direct = direct_plan(self.document_cls, self.fields) or False
+        if plan is not False:
+            values = direct_values(plan, son)
+            if values is not None:
+                return from_dict(self.entity_cls, values)
         return self.to_entity(from_son(self.document_cls, son))

@@ -1,0 +1,156 @@
+"""Entities read straight from stored documents whose fields need no conversion.
+
+``DocumentMapper.from_son`` builds a Document from a stored document and maps it to the
+entity.  For the common shape (every entity field stored by a plain MongoEngine field:
+strings, integers, floats, booleans, ObjectIds, references stored as ObjectIds, lists of
+plain values) each value MongoEngine would load is the stored value itself (an id becomes
+its hex string), so :func:`direct_values` reads the entity's values from the stored
+document directly.  Anything else (another field type, a value of another type than its
+field converts to, an undeclared key, a subclass's document) answers None, and the mapper
+takes the Document's way.  ``tests/unit/test_stored_entities.py`` checks both ways agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from bson import DBRef, ObjectId
+from mongoengine import fields
+
+__all__ = ["DirectPlan", "direct_plan", "direct_values"]
+
+_SAME = 0  # the stored value, of the exact type its field keeps
+_ID = 1  # an ObjectId (or a DBRef of one): its hex string
+_LIST = 2  # a list of values of the exact type its item field keeps
+
+# field class -> the one type whose values its to_python returns unchanged
+_KEEPS: dict[Any, type] = {
+    fields.StringField: str,
+    fields.IntField: int,
+    fields.FloatField: float,
+    fields.BooleanField: bool,
+}
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_UNREADABLE = object()  # a default the plan does not read as MongoEngine would
+
+
+def _kept_type(field: Any) -> type | None:
+    """The exact type ``field`` loads unchanged, when its ``to_python`` is MongoEngine's."""
+    for base, kept in _KEEPS.items():
+        if isinstance(field, base) and type(field).to_python is base.to_python:
+            return kept
+    return None
+
+
+def _kind(field: Any) -> tuple[int, Any] | None:
+    kept = _kept_type(field)
+    if kept is not None:
+        return _SAME, kept
+    if isinstance(field, fields.ReferenceField):
+        if type(field).to_python is fields.ReferenceField.to_python:
+            return _ID, None
+        return None
+    if isinstance(field, fields.ObjectIdField):
+        if type(field).to_python is fields.ObjectIdField.to_python:
+            return _ID, None
+        return None
+    if type(field) is fields.ListField and field.field is not None:
+        kept = _kept_type(field.field)
+        if kept is not None:
+            return _LIST, kept
+    return None
+
+
+def _default(field: Any) -> Any:
+    """What a loaded document holds for ``field`` when nothing (or None) is stored:
+    None for a nullable field, else its default as plain values (as the mapper's
+    ``plain`` turns it), or :data:`_UNREADABLE`."""
+    if field.null:
+        return None
+    value = field.default
+    if callable(value):
+        return value  # called per document: a fresh value each time
+    if type(value) in _SCALARS:
+        return value
+    return _UNREADABLE
+
+
+def _fresh(default: Any) -> Any:
+    value = default()
+    if type(value) in _SCALARS:
+        return value
+    if type(value) is list and all(type(item) in _SCALARS for item in value):
+        return list(value)
+    if type(value) is ObjectId:
+        return str(value)
+    return _UNREADABLE
+
+
+DirectPlan = tuple[
+    tuple[tuple[str, str, int, Any, Any], ...],  # name, stored key, kind, type, default
+    frozenset[str],  # every key a stored document may have
+    str | None,  # the class name stored in _cls, if the class allows inheritance
+]
+
+
+def direct_plan(document_cls: Any, names: Iterable[str]) -> DirectPlan | None:
+    """The plan reading entity fields ``names`` from ``document_cls``'s stored
+    documents, or None when one of them needs the Document's own conversion."""
+    meta = document_cls._meta
+    if meta.get("abstract") or document_cls._dynamic:
+        return None
+    if "_from_son" in vars(document_cls) or "__init__" in vars(document_cls):
+        return None
+    declared = document_cls._fields
+    steps = []
+    for name in names:
+        field = declared.get(name)
+        kind = None if field is None else _kind(field)
+        if kind is None:
+            return None
+        default = _default(field)
+        if default is _UNREADABLE:
+            return None
+        steps.append((name, field.db_field, kind[0], kind[1], default))
+    keys = frozenset(f.db_field for f in declared.values()) | {"_id", "_cls"}
+    class_name = document_cls._class_name if meta.get("allow_inheritance") else None
+    return tuple(steps), keys, class_name
+
+
+def direct_values(plan: DirectPlan, son: dict[str, Any]) -> dict[str, Any] | None:
+    """The entity's values (``id`` included) read from ``son``, or None when ``son``
+    holds something the plan does not read as MongoEngine would."""
+    steps, keys, class_name = plan
+    if not keys.issuperset(son):
+        return None
+    stored_class = son.get("_cls")
+    if stored_class is not None and stored_class != class_name:
+        return None
+    oid = son.get("_id")
+    if type(oid) is not ObjectId:
+        return None
+    values: dict[str, Any] = {"id": str(oid)}
+    for name, key, kind, kept, default in steps:
+        value = son.get(key)
+        if value is None:  # as MongoEngine sets a missing or null value: the default
+            if callable(default):
+                default = _fresh(default)
+                if default is _UNREADABLE:
+                    return None
+            values[name] = default
+        elif kind == _SAME:
+            if type(value) is not kept:
+                return None
+            values[name] = value
+        elif kind == _ID:
+            if type(value) is DBRef:
+                value = value.id
+            if type(value) is not ObjectId:
+                return None
+            values[name] = str(value)
+        else:
+            if type(value) is not list or any(type(item) is not kept for item in value):
+                return None
+            values[name] = list(value)
+    return values
