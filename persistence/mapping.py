@@ -139,6 +139,12 @@ class DocumentMapper(Generic[E, D]):
     def to_document(self, entity: E) -> D:
         """A new (unsaved) document holding the entity's state (built as
         ``_from_son(son, created=True)`` builds it, by the engine's fast path)."""
+        return self.to_document_and_stored(entity)[0]
+
+    def to_document_and_stored(self, entity: E) -> tuple[D, E | None]:
+        """:meth:`to_document`, and the entity as the store will hold that document
+        once written (what :meth:`from_son` of its stored form gives) when that can be
+        read from the entity's values directly, else None."""
         values = to_dict(entity)
         son = {
             name: encode_ids(values[name], name, self.id_paths)
@@ -146,7 +152,20 @@ class DocumentMapper(Generic[E, D]):
             if values[name] is not None
         }
         son["_id"] = ObjectId(values["id"])
-        return cast(D, from_son(self.document_cls, son, True, True))
+        document = cast(D, from_son(self.document_cls, son, True, True))
+        plan = self._plan()
+        stored = None
+        if plan is not False and plan[3]:  # a plain document stores these values as is
+            read = direct_values(plan, son)
+            if read is not None:
+                stored = from_dict(self.entity_cls, read)
+        return document, stored
+
+    def _plan(self) -> DirectPlan | Literal[False]:
+        plan = self._direct
+        if plan is None:
+            plan = self._direct = direct_plan(self.document_cls, self.fields) or False
+        return plan
 
     def to_entity(self, document: D) -> E:
         """The entity a loaded document describes."""
@@ -160,9 +179,7 @@ class DocumentMapper(Generic[E, D]):
         conversion makes of it (read directly when every field is stored as is, see
         :mod:`persistence.stored_entities`; else through the engine's fast path, which
         makes what ``_from_son`` makes)."""
-        plan = self._direct
-        if plan is None:
-            plan = self._direct = direct_plan(self.document_cls, self.fields) or False
+        plan = self._plan()
         if plan is not False:
             values = direct_values(plan, son)
             if values is not None:

@@ -91,6 +91,7 @@ DirectPlan = tuple[
     tuple[tuple[str, str, int, Any, Any], ...],  # name, stored key, kind, type, default
     frozenset[str],  # every key a stored document may have
     str | None,  # the class name stored in _cls, if the class allows inheritance
+    bool,  # every field stored under its own name
 ]
 
 
@@ -115,13 +116,14 @@ def direct_plan(document_cls: Any, names: Iterable[str]) -> DirectPlan | None:
         steps.append((name, field.db_field, kind[0], kind[1], default))
     keys = frozenset(f.db_field for f in declared.values()) | {"_id", "_cls"}
     class_name = document_cls._class_name if meta.get("allow_inheritance") else None
-    return tuple(steps), keys, class_name
+    as_named = all(name == key for name, key, *_ in steps)
+    return tuple(steps), keys, class_name, as_named
 
 
 def direct_values(plan: DirectPlan, son: dict[str, Any]) -> dict[str, Any] | None:
     """The entity's values (``id`` included) read from ``son``, or None when ``son``
     holds something the plan does not read as MongoEngine would."""
-    steps, keys, class_name = plan
+    steps, keys, class_name, _ = plan
     if not keys.issuperset(son):
         return None
     stored_class = son.get("_cls")

@@ -120,7 +120,7 @@ class MongoRepository(RepositoryBase[E]):
     async def add(self, entity: E) -> E:
         """Insert a new entity (``Conflict`` on a duplicate id or unique field)."""
         with refusals(self._name, entity):
-            document = self._mapper.to_document(entity)
+            document, stored = self._mapper.to_document_and_stored(entity)
             document.validate()
         async with self._op(writing=True):
             try:
@@ -129,7 +129,7 @@ class MongoRepository(RepositoryBase[E]):
             except NotUniqueError as exc:
                 conflict = await conflict_from(exc, self._name, document, self.registration.unique)
                 raise self._uow.mark_rollback_only(conflict) from None
-        return self._returned(document)
+        return stored if stored is not None else self._returned(document)
 
     async def get(self, entity_id: str) -> E:
         """The entity with ``entity_id`` (``NotFound`` if absent)."""
@@ -321,7 +321,8 @@ class MongoQueries(MongoRepository[E]):
         """Insert several entities in one round trip; on a conflict, none stay."""
         entities = list(entities)
         with refusals(self._name, *entities):
-            documents = [self._mapper.to_document(entity) for entity in entities]
+            mapped = [self._mapper.to_document_and_stored(entity) for entity in entities]
+            documents = [document for document, _ in mapped]
             for document in documents:
                 document.validate()
         if not documents:
@@ -335,7 +336,10 @@ class MongoQueries(MongoRepository[E]):
                     raise
                 field = duplicated_field(exc) or "id"
                 raise self._uow.mark_rollback_only(Conflict(self._name, field)) from None
-        return [self._returned(document) for document in documents]
+        return [
+            stored if stored is not None else self._returned(document)
+            for document, stored in mapped
+        ]
 
     async def update_where(self, spec: Predicate, changes: Changes) -> int:
         """Apply ``changes`` to every matching entity (validated first); return the count."""
