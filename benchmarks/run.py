@@ -349,8 +349,22 @@ def _fmt(value: float | None) -> str:
     return f"{value:,.1f}" if value < 100 else f"{value:,.0f}"
 
 
-def table(results: Results) -> str:
-    contestants = results.contestants
+def _cell(values: list[float], fmt: Callable[[float], str]) -> str:
+    """The median of ``values`` (one per run), with their range when there are several."""
+    if not values:
+        return "—"
+    middle = fmt(statistics.median(values))
+    return middle if len(values) == 1 else f"{middle} ({fmt(min(values))}-{fmt(max(values))})"
+
+
+def _ratio_fmt(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def table(runs: Sequence[Results]) -> str:
+    """The results table: per cell the median of the runs' medians (and their range)."""
+    first = runs[0]
+    contestants = first.contestants
     peers = [c for c in contestants if c.peer]
     head = " | ".join(f"{c.label} µs" for c in contestants)
     lines = [
@@ -360,39 +374,52 @@ def table(results: Results) -> str:
     for w in WORKLOADS:
         cells = []
         for c in contestants:
-            value = results.median(w.key, c.key)
-            no_api = c.key in results.unsupported.get(w.key, set())
-            cells.append("(no API)" if no_api else _fmt(value))
-        best = [v for v in (results.median(w.key, p.key) for p in peers) if v is not None]
-        engine = results.median(w.key, "engine")
-        ratio = f"{engine / min(best):.2f}" if best and engine is not None else "—"
-        label = w.label.format(big=results.sizes.big)
-        lines.append(f"| {label} | {w.unit} | {' | '.join(cells)} | {ratio} |")
+            if c.key in first.unsupported.get(w.key, set()):
+                cells.append("(no API)")
+                continue
+            values = [v for r in runs if (v := r.median(w.key, c.key)) is not None]
+            cells.append(_cell(values, _fmt))
+        ratios = []
+        for r in runs:
+            best = [v for p in peers if (v := r.median(w.key, p.key)) is not None]
+            engine = r.median(w.key, "engine")
+            if best and engine is not None:
+                ratios.append(engine / min(best))
+        label = w.label.format(big=first.sizes.big)
+        lines.append(
+            f"| {label} | {w.unit} | {' | '.join(cells)} | {_cell(ratios, _ratio_fmt)} |"
+        )
     cells = []
     for c in contestants:
-        values = results.speedup.get(c.key)
-        cells.append(f"{statistics.median(values):.1f}x" if values else "—")
-    best_speedup = [
-        statistics.median(results.speedup[p.key]) for p in peers if p.key in results.speedup
-    ]
-    engine_speedup = results.speedup.get("engine")
-    ratio = (
-        f"{statistics.median(engine_speedup) / max(best_speedup):.2f}"
-        if engine_speedup and best_speedup else "—"
-    )  # fmt: skip
-    s = results.sizes
+        values = [statistics.median(r.speedup[c.key]) for r in runs if c.key in r.speedup]
+        cells.append(_cell(values, lambda v: f"{v:.1f}x"))
+    ratios = []
+    for r in runs:
+        best_speedup = [statistics.median(r.speedup[p.key]) for p in peers if p.key in r.speedup]
+        if "engine" in r.speedup and best_speedup:
+            ratios.append(statistics.median(r.speedup["engine"]) / max(best_speedup))
+    s = first.sizes
     lines.append(
         f"| {s.calls} gets gathered / {s.calls} sequential, {s.latency_ms} ms injected "
-        f"latency (wall, higher is better) | speedup | {' | '.join(cells)} | {ratio} |"
+        f"latency (wall, higher is better) | speedup | {' | '.join(cells)} | "
+        f"{_cell(ratios, _ratio_fmt)} |"
     )
     return "\n".join(lines)
 
 
-def report(results: Results, server: str) -> str:
+def report(runs: Sequence[Results], server: str) -> str:
+    results = runs[0]
     versions = "; ".join(
         f"{c.label}: " + ", ".join(f"{k} {v}" for k, v in results.versions.get(c.key, {}).items())
         for c in results.contestants
     )
+    how = (
+        f"the median of {len(runs)} whole runs (their range in brackets), each the median of "
+        f"{results.reps} repetitions after one warm-up"
+        if len(runs) > 1
+        else f"median of {results.reps} repetitions after one warm-up"
+    )
+    seconds = sum(r.seconds for r in runs)
     try:
         load = "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
     except OSError:
@@ -402,7 +429,7 @@ def report(results: Results, server: str) -> str:
             "# Benchmark results",
             "",
             "Client CPU (`time.process_time` of the contestant's own process) per operation, "
-            f"median of {results.reps} repetitions after one warm-up; contestants interleaved "
+            f"{how}; contestants interleaved "
             "(order rotated per repetition), each in its own process and virtualenv, one "
             "server, one fresh database, `retryWrites=false` for every contestant "
             "(`docs/server-gaps.md`). After every run the data are read back and checked "
@@ -413,23 +440,25 @@ def report(results: Results, server: str) -> str:
             "",
             "Rerun: `python -m benchmarks.run` (creates Beanie's and ODMantic's virtualenvs "
             "under `benchmarks/.venvs` from PyPI the first time; `MONGODB_URI` selects a "
-            "server, else the embedded one starts; `--reps`, `--contestants`, `--tiny`).",
+            "server, else the embedded one starts; `--runs 3` for three whole runs; `--reps`, "
+            "`--contestants`, `--workloads`, `--tiny`).",
             "",
             f"- machine: {platform.machine()}, {os.cpu_count()} cores, Python "
             f"{platform.python_version()}, {load} at the end of the run",
             f"- server: {server}",
             f"- versions: {versions}",
-            f"- run at {time.strftime('%Y-%m-%d %H:%M:%S')}, took {results.seconds:,.0f} s",
+            f"- run at {time.strftime('%Y-%m-%d %H:%M:%S')}, took {seconds:,.0f} s",
             "",
-            table(results),
+            table(runs),
             "",
         ]
     )
 
 
-def main(argv: Sequence[str] | None = None) -> Results:
+def main(argv: Sequence[str] | None = None) -> list[Results]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=5, help="repetitions per workload")
+    parser.add_argument("--runs", type=int, default=1, help="whole runs (median, range)")
     parser.add_argument(
         "--contestants", default=",".join(c.key for c in CONTESTANTS),
         help="comma-separated subset of: " + ", ".join(c.key for c in CONTESTANTS),
@@ -457,16 +486,19 @@ def main(argv: Sequence[str] | None = None) -> Results:
     VENVS.mkdir(parents=True, exist_ok=True)
     uri, server = server_uri_from_env_or_start()
     try:
+        runs = []
         with (VENVS / "worker.log").open("a", encoding="utf-8") as log:
-            results = measure(uri, sizes, args.reps, contestants, log, only)
+            for run in range(args.runs):
+                print(f"run {run + 1} of {args.runs}", flush=True)
+                runs.append(measure(uri, sizes, args.reps, contestants, log, only))
     finally:
         if server is not None:
             server.stop()
-    text = report(results, "embedded SecantusDB" if server is not None else "MONGODB_URI")
+    text = report(runs, "embedded SecantusDB" if server is not None else "MONGODB_URI")
     print(text)
     if not (args.no_write or args.tiny) and only is None:
         RESULTS.write_text(text, encoding="utf-8")
-    return results
+    return runs
 
 
 if __name__ == "__main__":

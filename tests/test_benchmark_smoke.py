@@ -25,12 +25,22 @@ def test_benchmark_runs_at_tiny_size_with_the_engine(mongodb_uri: str, tmp_path:
         assert len(samples) == 1 and samples[0] > 0, workload.key
     assert len(results.speedup["engine"]) == 1
     assert results.versions["engine"]["mongoengine"].startswith("0.29")
-    text = run.report(results, "test server")
+    text = run.report([results], "test server")
     assert "| this project µs |" in text and "(no API)" not in text
+    several = run.report([results, results], "test server")  # medians with their range
+    row = next(line for line in several.splitlines() if line.startswith("| insert one"))
+    value = _fmt_engine(results, "insert_one")
+    assert f"| {value} ({value}-{value}) |" in row
     client: MongoClient[Any] = MongoClient(mongodb_uri)
     names = client.list_database_names()
     client.close()
     assert not [n for n in names if n.startswith("bench_")]  # the run dropped its database
+
+
+def _fmt_engine(results: Any, workload: str) -> str:
+    value = results.median(workload, "engine")
+    assert value is not None
+    return run._fmt(value)
 
 
 def test_a_wrong_read_back_stops_the_run(
