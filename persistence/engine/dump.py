@@ -31,7 +31,7 @@ from typing import Any
 
 from bson import ObjectId
 from bson.son import SON
-from mongoengine.base.datastructures import BaseList, EmbeddedDocumentList
+from mongoengine.base.datastructures import BaseDict, BaseList, EmbeddedDocumentList
 from mongoengine.base.document import BaseDocument
 from mongoengine.base.fields import BaseField, ComplexBaseField, ObjectIdField
 from mongoengine.document import Document, EmbeddedDocument
@@ -71,8 +71,10 @@ _IDENTITY_TO_MONGO: dict[Callable[..., Any], tuple[type, ...]] = {
 _LISTS = (list, BaseList, EmbeddedDocumentList)
 _new_son = dict.__new__  # an empty SON; its key list is set from the finished dict
 
-# How a present value is converted.
-_GENERIC, _IDENTITY, _ANY, _LIST, _EMBEDDED, _LIST_EMBEDDED = range(6)
+_DICTS = (dict, BaseDict)
+
+# How a present value is converted (the kinds from _LIST on are ComplexBaseField's).
+_GENERIC, _IDENTITY, _ANY, _EMBEDDED, _LIST, _LIST_EMBEDDED, _COMPLEX = range(7)
 
 
 def _identity_types(field: Any) -> tuple[type, ...] | None:
@@ -94,20 +96,20 @@ def _own(field: Any, name: str) -> Any:
 
 
 def _complex_kind(field: Any) -> tuple[int, Any]:
-    """The plan kind of a list field whose items convert cheaply, else (_GENERIC, None)."""
-    inner = field.field
-    if (
-        _own(field, "to_mongo") is not _COMPLEX_TO_MONGO
-        or inner is None
-        or _own(inner, "_to_mongo_safe_call") is not _SAFE_CALL
-    ):
+    """The plan kind of a list, dict or map field: lists whose items convert cheaply,
+    else _COMPLEX (empty values are cheap: ComplexBaseField.to_mongo makes a new empty
+    list or dict) or _GENERIC (a to_mongo of its own)."""
+    if _own(field, "to_mongo") is not _COMPLEX_TO_MONGO:
         return _GENERIC, None
+    inner = field.field
+    if inner is None or _own(inner, "_to_mongo_safe_call") is not _SAFE_CALL:
+        return _COMPLEX, None
     types = _identity_types(inner)
     if types:
         return _LIST, types
     if _own(inner, "to_mongo") is _EMBEDDED_TO_MONGO:
         return _LIST_EMBEDDED, inner
-    return _GENERIC, None
+    return _COMPLEX, None
 
 
 def _kind(field: Any) -> tuple[int, Any]:
@@ -231,18 +233,25 @@ def _dump(doc: Any, plan: _Plan, fields: list[str] | None) -> SON[str, Any]:
             elif kind == _IDENTITY:
                 if type(value) not in extra:
                     value = _generic(field, value, use_db, root, inner_fields)
-            elif kind == _LIST and type(value) in _LISTS:
-                items = list.copy(value)
-                for item in items:
-                    if type(item) not in extra:
-                        value = _generic(field, value, use_db, root, inner_fields)
-                        break
-                else:
-                    value = items
             elif kind == _EMBEDDED:
                 value = _embedded(field, value, inner_fields)
-            elif kind == _LIST_EMBEDDED and type(value) in _LISTS:
-                value = [_embedded(extra, item, inner_fields) for item in list.copy(value)]
+            elif kind >= _LIST and type(value) in _LISTS:  # list, dict and map fields
+                if kind == _LIST:
+                    items = list.copy(value)
+                    for item in items:
+                        if type(item) not in extra:
+                            value = _generic(field, value, use_db, root, inner_fields)
+                            break
+                    else:
+                        value = items
+                elif kind == _LIST_EMBEDDED:
+                    value = [_embedded(extra, item, inner_fields) for item in list.copy(value)]
+                elif value:
+                    value = _generic(field, value, use_db, root, inner_fields)
+                else:
+                    value = []
+            elif kind >= _LIST and not value and type(value) in _DICTS:
+                value = {}
             else:
                 value = _generic(field, value, use_db, root, inner_fields)
         if value is None and auto_gen:
