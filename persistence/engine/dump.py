@@ -176,8 +176,6 @@ def _eligible(cls: Any) -> bool:
 
 
 _plans: dict[type, _Plan | None] = {}
-# class -> True when ``doc.to_mongo`` is MongoEngine's own (no override before it)
-_unoverridden: dict[type, bool] = {}
 
 
 def plan_for(cls: Any) -> _Plan | None:
@@ -193,21 +191,11 @@ def plan_for(cls: Any) -> _Plan | None:
         return plan
 
 
-def _stock_method(cls: Any) -> bool:
-    """True when ``cls.to_mongo`` is Document's or EmbeddedDocument's (grafted or not)."""
-    try:
-        return _unoverridden[cls]
-    except KeyError:
-        definers = _to_mongo_definers(cls)
-        stock = definers[0] in (Document, EmbeddedDocument)
-        _unoverridden[cls] = stock
-        return stock
-
-
 def to_mongo(doc: Any) -> SON[str, Any]:
     """``doc.to_mongo()``: the same SON, built from the class's plan where it applies."""
     cls = type(doc)
-    if _stock_method(cls):
+    method = cls.to_mongo  # MongoEngine's own (grafted or not), or an override
+    if method is Document.to_mongo or method is EmbeddedDocument.to_mongo:
         plan = _plans.get(cls) or plan_for(cls)
         if plan is not None and doc._fields_ordered is plan.fields_ordered:
             return _dump(doc, plan, None)
@@ -232,7 +220,7 @@ def _dump(doc: Any, plan: _Plan, fields: list[str] | None) -> SON[str, Any]:
                 pass
             elif kind == _IDENTITY:
                 if type(value) not in extra:
-                    value = _generic(field, value, use_db, root, inner_fields)
+                    value = _generic(field, value, use_db, inner_fields)
             elif kind == _EMBEDDED:
                 value = _embedded(field, value, inner_fields)
             elif kind >= _LIST and type(value) in _LISTS:  # list, dict and map fields
@@ -240,20 +228,20 @@ def _dump(doc: Any, plan: _Plan, fields: list[str] | None) -> SON[str, Any]:
                     items = list.copy(value)
                     for item in items:
                         if type(item) not in extra:
-                            value = _generic(field, value, use_db, root, inner_fields)
+                            value = _generic(field, value, use_db, inner_fields)
                             break
                     else:
                         value = items
                 elif kind == _LIST_EMBEDDED:
                     value = [_embedded(extra, item, inner_fields) for item in list.copy(value)]
                 elif value:
-                    value = _generic(field, value, use_db, root, inner_fields)
+                    value = _generic(field, value, use_db, inner_fields)
                 else:
                     value = []
             elif kind >= _LIST and not value and type(value) in _DICTS:
                 value = {}
             else:
-                value = _generic(field, value, use_db, root, inner_fields)
+                value = _generic(field, value, use_db, inner_fields)
         if value is None and auto_gen:
             value = field.generate()
             values[name] = value
@@ -276,11 +264,10 @@ def _dump(doc: Any, plan: _Plan, fields: list[str] | None) -> SON[str, Any]:
     return son
 
 
-def _generic(
-    field: Any, value: Any, use_db: bool, root: Any, inner_fields: list[str] | None
-) -> Any:
-    """``field.to_mongo(value, ...)`` with the keywords BaseDocument.to_mongo passes."""
-    if root is not None and inner_fields is not None:
+def _generic(field: Any, value: Any, use_db: bool, inner_fields: list[str] | None) -> Any:
+    """``field.to_mongo(value, ...)`` with the keywords BaseDocument.to_mongo passes
+    (``inner_fields``: the embedded paths of a ``fields`` selection, when it takes them)."""
+    if inner_fields is not None:
         if use_db:
             return field.to_mongo(value, fields=inner_fields, use_db_field=True)
         return field.to_mongo(value, fields=inner_fields)
@@ -294,7 +281,7 @@ def _embedded(field: Any, value: Any, fields: list[str] | None) -> Any:
     document_type = field.document_type
     if not isinstance(value, document_type):
         return value
-    if _stock_method(document_type):
+    if document_type.to_mongo is EmbeddedDocument.to_mongo:
         cls = type(value)
         plan = _plans.get(cls) or plan_for(cls)
         if plan is not None and value._fields_ordered is plan.fields_ordered:
