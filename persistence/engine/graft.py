@@ -26,6 +26,7 @@ from . import (
     concerns,
     connection,
     context_managers,
+    dump,
     files,
     materialize,
     query_counter,
@@ -185,6 +186,7 @@ def _graft_documents() -> None:
     _replace(Document, "_get_db", context_managers.get_db_wrapper)
     _replace(BaseDocument, "_get_collection_name", context_managers.collection_name_wrapper)
     _replace(BaseDocument, "_from_son", materialize.from_son_wrapper)  # fast path in the bridge
+    _replace(Document, "to_mongo", dump.to_mongo_wrapper)  # fast path on async aliases
     native = hand_written_document_twins()
     for owner, sync_name, twin, make in TWINS:
         if owner is Owner.DOCUMENT:
