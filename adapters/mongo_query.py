@@ -10,7 +10,7 @@ from the spec's scalar values, so user input cannot turn into operators.
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Callable, Set
 from typing import Any
 
 from bson import ObjectId
@@ -39,6 +39,7 @@ __all__ = [
     "db_path",
     "keyset_filter",
     "merged_conditions",
+    "stored_value",
 ]
 
 IdPaths = Set[str]
@@ -50,24 +51,35 @@ def db_path(path: str) -> str:
     return "_id" if path == "id" else path
 
 
-def _value(path: str, value: Any, ids: IdPaths) -> Any:
+def stored_value(path: str, value: Any, ids: IdPaths) -> Any:
+    """``value`` (at entity path ``path``) as stored: an id as an ObjectId
+    (``UnsupportedSpec`` if it cannot be one)."""
     if path not in ids or value is None:
         return value
     if isinstance(value, (list, tuple)):
-        return [_value(path, v, ids) for v in value]
+        return [stored_value(path, v, ids) for v in value]
     if not is_valid_id(value):
         raise UnsupportedSpec(f"{path} holds ids (24 hex characters), not {value!r}")
     return ObjectId(value)
 
 
-def compile_filter(predicate: Predicate, ids: IdPaths) -> dict[str, Any]:
-    """The MongoDB filter document for ``predicate``."""
+def compile_filter(
+    predicate: Predicate, ids: IdPaths, value_of: Callable[[str, Any], Any] | None = None
+) -> dict[str, Any]:
+    """The MongoDB filter document for ``predicate`` (each compared value as
+    ``value_of(path, value)`` makes it, by default :func:`stored_value`)."""
+    if value_of is None:
+        return _compiled(predicate, lambda path, value: stored_value(path, value, ids))
+    return _compiled(predicate, value_of)
+
+
+def _compiled(predicate: Predicate, value_of: Callable[[str, Any], Any]) -> dict[str, Any]:
     if isinstance(predicate, Compare):
-        value = _value(predicate.path, predicate.value, ids)
+        value = value_of(predicate.path, predicate.value)
         op = _OPS[predicate.op]
         return {db_path(predicate.path): value if op is None else {op: value}}
     if isinstance(predicate, In):
-        values = [_value(predicate.path, v, ids) for v in predicate.values]
+        values = [value_of(predicate.path, v) for v in predicate.values]
         return {db_path(predicate.path): {"$nin" if predicate.negate else "$in": values}}
     if isinstance(predicate, Matches):
         condition: dict[str, Any] = {"$regex": predicate.regex}
@@ -77,14 +89,14 @@ def compile_filter(predicate: Predicate, ids: IdPaths) -> dict[str, Any]:
     if isinstance(predicate, Exists):
         return {db_path(predicate.path): {"$exists": predicate.exists}}
     if isinstance(predicate, ArrayContains):
-        value = _value(predicate.path, predicate.value, ids)
+        value = value_of(predicate.path, predicate.value)
         return {db_path(predicate.path): {"$elemMatch": {"$eq": value}}}
     if isinstance(predicate, And):
-        return merged_conditions([compile_filter(item, ids) for item in predicate.items])
+        return merged_conditions([_compiled(item, value_of) for item in predicate.items])
     if isinstance(predicate, Or):
-        return {"$or": [compile_filter(item, ids) for item in predicate.items]}
+        return {"$or": [_compiled(item, value_of) for item in predicate.items]}
     if isinstance(predicate, Not):
-        return {"$nor": [compile_filter(predicate.item, ids)]}
+        return {"$nor": [_compiled(predicate.item, value_of)]}
     raise UnsupportedSpec(f"cannot translate {predicate!r}")
 
 
@@ -139,10 +151,10 @@ def keyset_filter(order: Order, page: Page, ids: IdPaths) -> dict[str, Any]:
     branches = []
     for i, key in enumerate(keys):
         ties = [
-            {db_path(k.path): _value(k.path, v, ids)}
+            {db_path(k.path): stored_value(k.path, v, ids)}
             for k, v in zip(keys[:i], page.after[:i], strict=True)
         ]
-        value = _value(key.path, page.after[i], ids)
+        value = stored_value(key.path, page.after[i], ids)
         path = db_path(key.path)
         if key.descending:
             if value is None:
@@ -166,6 +178,6 @@ def compile_changes(changes: Changes, ids: IdPaths) -> dict[str, Any]:
         elif change.op == "inc":
             value = change.value
         else:
-            value = _value(change.path, change.value, ids)
+            value = stored_value(change.path, change.value, ids)
         update.setdefault(operator[change.op], {})[db_path(change.path)] = value
     return update

@@ -28,9 +28,9 @@ from persistence.document_schema import document_schema
 from persistence.registry import Registration
 
 from .aggregation_pipeline import compile_aggregation
+from .filter_shapes import FilterShapes
 from .mongo_query import (
     compile_changes,
-    compile_filter,
     compile_sort,
     keyset_filter,
     merged_conditions,
@@ -73,6 +73,13 @@ class QueryPlanner:
         self.ids = aggregate.id_paths
         self.schema = document_schema(aggregate.document_cls)
         self.version_field = aggregate.version_field
+        self._filters = FilterShapes(
+            lambda spec: self.check(field_paths(spec)),
+            self.check_predicate,
+            self.schema,
+            self.ids,
+            self.entity_cls.__name__,
+        )
 
     def check(self, paths: Iterable[str]) -> None:
         """``UnknownField`` for the first path the entity lacks."""
@@ -85,17 +92,14 @@ class QueryPlanner:
         check_values(spec, self.schema, self.ids, self.entity_cls.__name__)
 
     def where(self, spec: Predicate) -> dict[str, Any]:
-        """The filter selecting ``spec``'s matches."""
-        self.check_predicate(spec)
-        return compile_filter(spec, self.ids)
+        """The filter selecting ``spec``'s matches (compiled once per spec shape)."""
+        return self._filters.filter(spec)
 
     def find(self, spec: Predicate, order: Order, page: Page) -> FindPlan:
         """The find for ``spec`` in ``order``, paged (keyset paging included)."""
-        self.check_predicate(spec)
+        where = self._filters.filter(spec)
         self.check([k.path for k in order.keys])
-        query = merged_conditions(
-            [compile_filter(spec, self.ids), keyset_filter(order, page, self.ids)]
-        )
+        query = merged_conditions([where, keyset_filter(order, page, self.ids)])
         keys = order.with_id()
         return FindPlan(
             filter=query,
@@ -131,11 +135,10 @@ class QueryPlanner:
     def update(self, spec: Predicate, changes: Changes) -> UpdatePlan:
         """The update applying ``changes`` (validated against the entity) to the
         matches; the version field, if any, is incremented unless changed."""
-        self.check_predicate(spec)
-        self.check([c.path for c in changes.items])
+        where = self._filters.filter(spec)
         changes = validate_changes(self.entity_cls, changes)
         update = compile_changes(changes, self.ids)
         version = self.version_field
         if version is not None and not any(c.path == version for c in changes.items):
             update.setdefault("$inc", {})[version] = 1
-        return UpdatePlan(compile_filter(spec, self.ids), update)
+        return UpdatePlan(where, update)

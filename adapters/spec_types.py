@@ -28,7 +28,7 @@ from domain.specs import (
     Predicate,
 )
 
-__all__ = ["check_values"]
+__all__ = ["check_value", "check_values"]
 
 _EXPECTED = {
     "number": "numbers",
@@ -48,10 +48,10 @@ def check_values(predicate: Predicate, schema: Schema, ids: Set[str], entity: st
     elif isinstance(predicate, Not):
         check_values(predicate.item, schema, ids, entity)
     elif isinstance(predicate, (Compare, ArrayContains)):
-        _check(predicate.path, predicate.value, schema, ids, entity)
+        check_value(predicate.path, predicate.value, schema, ids, entity)
     elif isinstance(predicate, In):
         for value in predicate.values:
-            _check(predicate.path, value, schema, ids, entity)
+            check_value(predicate.path, value, schema, ids, entity)
     elif isinstance(predicate, Matches):
         kind = _kind(predicate.path, schema, ids)
         if kind not in ("string", "any"):
@@ -69,7 +69,8 @@ def _kind(path: str, schema: Schema, ids: Set[str]) -> str:
     return "any" if found is None else found.kind
 
 
-def _check(path: str, value: Any, schema: Schema, ids: Set[str], entity: str) -> None:
+def check_value(path: str, value: Any, schema: Schema, ids: Set[str], entity: str) -> None:
+    """``InvalidSpec`` unless the field at ``path`` can hold ``value``."""
     if value is None:
         return
     kind = _kind(path, schema, ids)
