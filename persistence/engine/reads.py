@@ -25,7 +25,7 @@ from .facades import CollectionFacade, unwrap
 from .guard import check_async_target
 from .iteration import QuerySetAsyncIterator
 from .materialize import loader
-from .sessions import session_for
+from .sessions import has_sessions, session_for
 from .twin_factories import run_in_bridge
 
 __all__ = [
@@ -35,11 +35,19 @@ __all__ = [
 ]
 
 
+_own_methods: dict[tuple[type, str], bool] = {}
+
+
 def _own(queryset: Any, name: str) -> bool:
     """True unless a custom QuerySet class overrides MongoEngine's ``name`` (then the
-    twin runs that override in the bridge, as the generated twins do)."""
-    method = getattr(type(queryset), name)
-    return method is vars(BaseQuerySet)[name] or method is vars(QuerySet).get(name)
+    twin runs that override in the bridge, as the generated twins do); cached per class."""
+    key = (type(queryset), name)
+    own = _own_methods.get(key)
+    if own is None:
+        method = getattr(key[0], name)
+        own = method is vars(BaseQuerySet)[name] or method is vars(QuerySet).get(name)
+        _own_methods[key] = own
+    return own
 
 
 _PLAIN_QUERYSETS = (QuerySet, QuerySetNoCache)
@@ -128,7 +136,7 @@ async def _find_one_of_two(self: Any, q_objs: tuple[Any, ...], query: dict[str, 
             read_preference=self._read_preference, read_concern=self._read_concern
         )
     kwargs = self._cursor_args
-    session = session_for(collection_obj._client)
+    session = session_for(collection_obj._client) if has_sessions() else None
     if session is not None:
         kwargs["session"] = unwrap(session)
     found = await collection.find(mongo_query, **kwargs).limit(2).to_list()
@@ -216,7 +224,7 @@ async def queryset_async_count(self: Any, with_limit_and_skip: bool = False) -> 
     if self._collation:
         kwargs["collation"] = self._collation
     query = self._query
-    session = session_for(collection.database.client)
+    session = session_for(collection.database.client) if has_sessions() else None
     session = None if session is None else unwrap(session)
     if not query and not kwargs and (session is None or not session.in_transaction):
         # as MongoEngine's count_documents(): from the collection's metadata

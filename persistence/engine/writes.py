@@ -36,7 +36,7 @@ from pymongo.write_concern import WriteConcern
 from .class_collections import ensure_prepared
 from .facades import unwrap
 from .guard import check_async_target
-from .sessions import session_for
+from .sessions import has_sessions, session_for
 from .twin_factories import instance_twin, queryset_twin
 
 __all__ = [
@@ -154,6 +154,8 @@ def _native_document(document: Any, sent: tuple[Any, ...]) -> bool:
 
 
 def _session_kwargs(collection: Any) -> dict[str, Any]:
+    if not has_sessions():
+        return {}
     session = session_for(collection.database.client)
     return {} if session is None else {"session": unwrap(session)}
 
