@@ -59,6 +59,25 @@ def _copy(value: Any) -> Any:
     return copy.copy(value)
 
 
+_plain_classes: dict[type, bool] = {}
+
+
+def _plain_attributes(cls: type) -> bool:
+    """True when no class in ``cls``'s MRO defines one of the copied names (a property,
+    a descriptor, a class attribute) or ``__setattr__``/``__getattr__``/``__slots__``:
+    then reading and writing them is reading and writing the instance ``__dict__``."""
+    plain = _plain_classes.get(cls)
+    if plain is None:
+        hooks = ("__setattr__", "__getattribute__", "__slots__")
+        plain = _plain_classes[cls] = not any(
+            name in vars(klass)
+            for klass in cls.__mro__
+            if klass is not object
+            for name in (*COPIED, *hooks)
+        )
+    return plain
+
+
 def clone_into_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     """``BaseQuerySet._clone_into`` with the copies made as above."""
     from mongoengine.queryset.base import BaseQuerySet
@@ -66,8 +85,18 @@ def clone_into_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     def _clone_into(self: Any, new_qs: Any) -> Any:
         if not isinstance(new_qs, BaseQuerySet):
             return original(self, new_qs)  # MongoEngine raises its own error
-        for name in COPIED:
-            setattr(new_qs, name, _copy(getattr(self, name)))
+        source, target = self.__dict__, new_qs.__dict__
+        if _plain_attributes(type(self)) and _plain_attributes(type(new_qs)):
+            for name in COPIED:  # plain instance attributes: the dicts directly
+                value = source[name] if name in source else getattr(self, name)
+                kind = type(value)
+                if kind not in _AS_IS:
+                    method = _COPY_METHOD.get(kind)
+                    value = method(value) if method is not None else _copy(value)
+                target[name] = value
+        else:
+            for name in COPIED:
+                setattr(new_qs, name, _copy(getattr(self, name)))
         new_qs._BaseQuerySet__auto_dereference = self._BaseQuerySet__auto_dereference
         if self._cursor_obj:
             new_qs._cursor_obj = self._cursor_obj.clone()
