@@ -133,6 +133,6 @@ def forget_alias(alias: str) -> None:
     for doc_cls in _get_documents_by_db(alias, DEFAULT_CONNECTION_NAME):
         if issubclass(doc_cls, Document):
             doc_cls._collection = None
-    for key in [key for key in _prepared if key[1] == alias]:
-        _prepared.discard(key)
-        _ready.pop(key[0], None)
+    for prepared in [prepared for prepared in _prepared if prepared[1] == alias]:
+        _prepared.discard(prepared)
+        _ready.pop(prepared[0], None)

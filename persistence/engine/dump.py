@@ -82,15 +82,16 @@ def _from_mongoengine(cls: type, name: str) -> bool:
 
 
 def _eligible(cls: Any) -> bool:
+    if not (isinstance(cls, type) and issubclass(cls, Document)):
+        return False
+    klass: Any = cls
     return (
-        isinstance(cls, type)
-        and issubclass(cls, Document)
-        and not cls._dynamic
-        and _from_mongoengine(cls, "to_mongo")
-        and _from_mongoengine(cls, "__iter__")
-        and not any(field._auto_gen for field in cls._fields.values())
-        and list(cls._fields_ordered) == list(dict.fromkeys(cls._fields_ordered))
-        and set(cls._fields_ordered) == set(cls._fields)
+        not klass._dynamic
+        and _from_mongoengine(klass, "to_mongo")
+        and _from_mongoengine(klass, "__iter__")
+        and not any(field._auto_gen for field in klass._fields.values())
+        and list(klass._fields_ordered) == list(dict.fromkeys(klass._fields_ordered))
+        and set(klass._fields_ordered) == set(klass._fields)
     )
 
 
@@ -108,7 +109,7 @@ def to_mongo(document: Any) -> Any:
     plan = plan_of(type(document))
     if plan is None:
         return document.to_mongo()
-    data = SON()
+    data: Any = SON()
     data["_id"] = None
     data["_cls"] = plan.class_name
     values = document._data
