@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
@@ -61,6 +62,7 @@ class _CommandLogCounter(logging.Filter):
         self.logger = logging.getLogger("pymongo.command")
         self.passes = True  # whether the records were wanted before the counters
         self.raised_from: int | None = None
+        self.lock = threading.Lock()  # counters may open and close on several threads
 
     def filter(self, record: logging.LogRecord) -> bool:
         counters = _active.get()
@@ -84,9 +86,18 @@ class _CommandLogCounter(logging.Filter):
                 counter.count += 1
 
     def opened(self) -> None:
-        self.open += 1
-        if self.open > 1:
-            return
+        with self.lock:
+            self.open += 1
+            if self.open == 1:
+                self._attach()
+
+    def closed(self) -> None:
+        with self.lock:
+            self.open -= 1
+            if self.open == 0:
+                self._detach()
+
+    def _attach(self) -> None:
         logger = self.logger
         self.passes = logger.isEnabledFor(logging.DEBUG)
         if not self.passes:
@@ -94,10 +105,7 @@ class _CommandLogCounter(logging.Filter):
             logger.setLevel(logging.DEBUG)
         logger.addFilter(self)
 
-    def closed(self) -> None:
-        self.open -= 1
-        if self.open > 0:
-            return
+    def _detach(self) -> None:
         logger = self.logger
         logger.removeFilter(self)
         if self.raised_from is not None and logger.level == logging.DEBUG:
