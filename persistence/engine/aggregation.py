@@ -13,7 +13,7 @@ from typing import Any
 from .class_collections import ensure_prepared
 from .facades import unwrap
 from .guard import check_async_target
-from .sessions import session_for
+from .sessions import has_sessions, session_for
 from .twin_factories import run_in_bridge
 
 __all__ = ["AsyncAggregation", "native_aggregate", "queryset_aggregate"]
@@ -53,7 +53,7 @@ async def native_aggregate(
         collection = collection.with_options(
             read_preference=queryset._read_preference, read_concern=queryset._read_concern
         )
-    if kwargs.get("session") is None:
+    if kwargs.get("session") is None and has_sessions():
         session = session_for(collection.database.client)
         if session is not None:
             kwargs = {**kwargs, "session": unwrap(session)}

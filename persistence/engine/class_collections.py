@@ -16,7 +16,7 @@ from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from . import aliases
 from .bridge import greenlet_spawn, in_bridge
 from .facades import CollectionFacade
-from .task_switches import active_switch
+from .task_switches import active_switch, any_switch
 
 __all__ = [
     "alias_of",
@@ -26,11 +26,24 @@ __all__ = [
     "forget_alias",
     "forget_prepared",
     "is_async_class",
+    "ready_facade",
 ]
 
 # (alias, collection name) -> facade; and the (class, alias, collection) already prepared.
 _facades: dict[tuple[str, str], CollectionFacade] = {}
 _prepared: set[tuple[type, str, str]] = set()
+# class -> its facade, for classes prepared on their own alias and collection: the answer
+# of facade_collection() while no task switch is active and ``cls._collection`` is still
+# that facade (MongoEngine resets it on drop_collection, switch_db, disconnect).
+_ready: dict[type, CollectionFacade] = {}
+
+
+def ready_facade(cls: Any) -> CollectionFacade | None:
+    """``facade_collection(cls)`` from the per-class cache, or None (ask the long way)."""
+    facade = _ready.get(cls)
+    if facade is not None and not any_switch() and getattr(cls, "_collection", None) is facade:
+        return facade
+    return None
 
 
 def alias_of(cls: Any) -> str:
@@ -67,6 +80,8 @@ def _facade_and_key(cls: Any) -> tuple[CollectionFacade, tuple[type, str, str]]:
         _prepared.discard(key)
     if key not in _prepared and in_bridge():
         _prepare(cls, key)
+    if key in _prepared and active_switch(cls) is None and cls._collection is facade:
+        _ready[cls] = facade
     return facade, key
 
 
@@ -88,11 +103,15 @@ def _prepare(cls: Any, key: tuple[type, str, str]) -> None:
 
 def forget_prepared(cls: Any) -> None:
     """Forget that ``cls``'s current collection was prepared (after dropping it)."""
+    _ready.pop(cls, None)
     _prepared.discard((cls, alias_of(cls), cls._get_collection_name()))
 
 
 async def ensure_prepared(cls: Any) -> CollectionFacade:
     """Prepare ``cls`` from async code (one bridge hop only the first time)."""
+    ready = ready_facade(cls)
+    if ready is not None:
+        return ready
     facade, key = _facade_and_key(cls)
     if key not in _prepared:
         await greenlet_spawn(facade_collection, cls)
@@ -114,5 +133,6 @@ def forget_alias(alias: str) -> None:
     for doc_cls in _get_documents_by_db(alias, DEFAULT_CONNECTION_NAME):
         if issubclass(doc_cls, Document):
             doc_cls._collection = None
-    for key in [key for key in _prepared if key[1] == alias]:
-        _prepared.discard(key)
+    for prepared in [prepared for prepared in _prepared if prepared[1] == alias]:
+        _prepared.discard(prepared)
+        _ready.pop(prepared[0], None)

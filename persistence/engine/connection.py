@@ -127,10 +127,6 @@ def _new_client(alias: str, settings: dict[str, Any]) -> Any:
                 f"connect_async() needs an AsyncMongoClient (or mongomock.MongoClient) class, "
                 f"got {client_class!r}; use connect() for a sync client"
             )
-        from .query_counter import CountingListener
-
-        listeners = list(kwargs.get("event_listeners") or ())
-        kwargs["event_listeners"] = [*listeners, CountingListener()]
         if not _idle_limit_given(settings):
             kwargs["maxIdleTimeMS"] = DEFAULT_MAX_IDLE_TIME_MS
         return client_class(**kwargs)

@@ -30,6 +30,7 @@ from . import (
     files,
     materialize,
     query_counter,
+    queryset_copies,
     references,
     transactions,
     twin_factories,
@@ -160,6 +161,9 @@ def _get_collection_wrapper(original: classmethod) -> classmethod:  # type: igno
 
     @functools.wraps(fetch)
     def _get_collection(cls: Any) -> Any:
+        ready = class_collections.ready_facade(cls)
+        if ready is not None:  # prepared before, nothing changed since: the cached facade
+            return ready
         if aliases.any_async() and class_collections.is_async_class(cls):
             return class_collections.facade_collection(cls)
         return fetch(cls)
@@ -205,6 +209,7 @@ def _graft_querysets() -> None:
     from mongoengine.queryset.queryset import QuerySet, QuerySetNoCache
 
     _replace(BaseQuerySet, "__init__", context_managers.queryset_init_wrapper)
+    _replace(BaseQuerySet, "_clone_into", queryset_copies.clone_into_wrapper)
     rows = [row for row in TWINS if row.owner is Owner.QUERYSET]
     for owner in (BaseQuerySet, QuerySet, QuerySetNoCache):
         for _, sync_name, twin, _ in rows:

@@ -65,7 +65,7 @@ TWINS: tuple[Twin, ...] = (
     Twin(_Q, "get", "async_get", Make.HAND_WRITTEN),
     Twin(_Q, "first", "async_first", Make.HAND_WRITTEN),
     Twin(_Q, "create", "async_create"),
-    Twin(_Q, "insert", "async_insert"),
+    Twin(_Q, "insert", "async_insert", Make.HAND_WRITTEN),
     Twin(_Q, "update", "async_update", Make.HAND_WRITTEN),
     Twin(_Q, "update_one", "async_update_one", Make.HAND_WRITTEN),
     Twin(_Q, "upsert_one", "async_upsert_one"),
@@ -109,7 +109,12 @@ def hand_written_twins() -> dict[str, Callable[..., Any]]:
     )
     from .reads import queryset_async_count, queryset_async_first, queryset_async_get
     from .twin_factories import queryset_exists
-    from .writes import queryset_async_delete, queryset_async_update, queryset_async_update_one
+    from .writes import (
+        queryset_async_delete,
+        queryset_async_insert,
+        queryset_async_update,
+        queryset_async_update_one,
+    )
 
     return {
         "__aiter__": queryset_aiter,
@@ -120,6 +125,7 @@ def hand_written_twins() -> dict[str, Callable[..., Any]]:
         "async_update": queryset_async_update,
         "async_update_one": queryset_async_update_one,
         "async_delete": queryset_async_delete,
+        "async_insert": queryset_async_insert,
         "async_exists": queryset_exists,
         "async_item_frequencies": queryset_item_frequencies,
         "async_to_list": queryset_async_to_list,

@@ -1,25 +1,34 @@
 """``async_query_counter``: how many commands the current task sent to an alias's database.
 
 MongoEngine's ``query_counter`` reads the server's profiler, which counts every client's
-queries.  This twin counts with a PyMongo command listener that ``connect_async`` gives
-every async client, and only the commands of the task inside the block (its bridge
-greenlets included), so concurrent tasks do not disturb each other's counts.
-Handshakes, heartbeats, ``killCursors``, ``endSessions`` and transaction commit/abort
-are not queries and are not counted.
+queries.  This twin counts the commands the task inside the block (its bridge greenlets
+included) sends to the alias's database, so concurrent tasks do not disturb each other's
+counts.  Handshakes, heartbeats, ``killCursors``, ``endSessions`` and transaction
+commit/abort are not queries and are not counted.
+
+It listens to PyMongo's structured command log (the ``pymongo.command`` logger, DEBUG
+"Command started" records) only while a counter is open anywhere in the process: a
+command listener installed on the client would make PyMongo build its monitoring
+events for every command of every operation (about 25 µs each), counter or not.  While
+counters are open the logger is set to DEBUG if it was not; the records it would not
+have emitted without the counters are dropped after counting, and the logger's level is
+restored when the last counter closes.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
-from pymongo import monitoring
 
 from . import aliases
 
-__all__ = ["AsyncQueryCounter", "CountingListener", "async_query_counter"]
+__all__ = ["AsyncQueryCounter", "async_query_counter"]
 
 _NOT_QUERIES = frozenset(
     {
@@ -36,27 +45,76 @@ _NOT_QUERIES = frozenset(
         "saslStart",
     }
 )
+_STARTED = "Command started"
 
 _active: ContextVar[tuple[AsyncQueryCounter, ...]] = ContextVar(
     "persistence_query_counters", default=()
 )
 
 
-class CountingListener(monitoring.CommandListener):
-    """Adds each command the current task starts to its active counters."""
+class _CommandLogCounter(logging.Filter):
+    """Counts the "Command started" records of the ``pymongo.command`` logger for the
+    counters open in the current task; attached only while any counter is open."""
 
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = 0  # counters open in the whole process
+        self.logger = logging.getLogger("pymongo.command")
+        self.passes = True  # whether the records were wanted before the counters
+        self.raised_from: int | None = None
+        self.lock = threading.Lock()  # counters may open and close on several threads
+
+    def filter(self, record: logging.LogRecord) -> bool:
         counters = _active.get()
-        if counters and event.command_name not in _NOT_QUERIES:
-            for counter in counters:
-                if counter.db_name == event.database_name:
-                    counter.count += 1
+        if counters and record.levelno == logging.DEBUG:
+            self._count(record, counters)
+        return self.passes
 
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        return None
+    @staticmethod
+    def _count(record: logging.LogRecord, counters: tuple[AsyncQueryCounter, ...]) -> None:
+        try:
+            fields = json.loads(record.getMessage())
+        except ValueError:
+            return
+        if not isinstance(fields, dict) or fields.get("message") != _STARTED:
+            return
+        if fields.get("commandName") in _NOT_QUERIES:
+            return
+        database = fields.get("databaseName")
+        for counter in counters:
+            if counter.db_name == database:
+                counter.count += 1
 
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        return None
+    def opened(self) -> None:
+        with self.lock:
+            self.open += 1
+            if self.open == 1:
+                self._attach()
+
+    def closed(self) -> None:
+        with self.lock:
+            self.open -= 1
+            if self.open == 0:
+                self._detach()
+
+    def _attach(self) -> None:
+        logger = self.logger
+        self.passes = logger.isEnabledFor(logging.DEBUG)
+        if not self.passes:
+            self.raised_from = logger.level
+            logger.setLevel(logging.DEBUG)
+        logger.addFilter(self)
+
+    def _detach(self) -> None:
+        logger = self.logger
+        logger.removeFilter(self)
+        if self.raised_from is not None and logger.level == logging.DEBUG:
+            logger.setLevel(self.raised_from)
+        self.raised_from = None
+        self.passes = True
+
+
+_command_log = _CommandLogCounter()
 
 
 class AsyncQueryCounter:
@@ -71,6 +129,7 @@ class AsyncQueryCounter:
     async def __aenter__(self) -> AsyncQueryCounter:
         self.count = 0
         self._token = _active.set((*_active.get(), self))
+        _command_log.opened()
         return self
 
     async def __aexit__(
@@ -80,6 +139,7 @@ class AsyncQueryCounter:
         tb: TracebackType | None,
     ) -> None:
         _active.reset(self._token)
+        _command_log.closed()
 
     def __int__(self) -> int:
         return self.count

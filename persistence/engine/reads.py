@@ -21,11 +21,11 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.cursor import AsyncCursor
 
 from .class_collections import ensure_prepared
-from .facades import unwrap
+from .facades import CollectionFacade, unwrap
 from .guard import check_async_target
 from .iteration import QuerySetAsyncIterator
 from .materialize import loader
-from .sessions import session_for
+from .sessions import has_sessions, session_for
 from .twin_factories import run_in_bridge
 
 __all__ = [
@@ -35,19 +35,26 @@ __all__ = [
 ]
 
 
+_own_methods: dict[tuple[type, str], bool] = {}
+
+
 def _own(queryset: Any, name: str) -> bool:
     """True unless a custom QuerySet class overrides MongoEngine's ``name`` (then the
-    twin runs that override in the bridge, as the generated twins do)."""
-    method = getattr(type(queryset), name)
-    return method is vars(BaseQuerySet)[name] or method is vars(QuerySet).get(name)
+    twin runs that override in the bridge, as the generated twins do); cached per class."""
+    key = (type(queryset), name)
+    own = _own_methods.get(key)
+    if own is None:
+        method = getattr(key[0], name)
+        own = method is vars(BaseQuerySet)[name] or method is vars(QuerySet).get(name)
+        _own_methods[key] = own
+    return own
 
 
 _PLAIN_QUERYSETS = (QuerySet, QuerySetNoCache)
 
 
-def _get_queryset(self: Any, q_objs: tuple[Any, ...], query: dict[str, Any]) -> Any:
-    """What ``get()`` builds with ``clone().order_by().limit(2).filter(...)``, from one
-    clone (MongoEngine's own QuerySet classes only; each of those steps clones)."""
+def _condition(q_objs: tuple[Any, ...], query: dict[str, Any]) -> Any:
+    """The Q object ``filter(*q_objs, **query)`` adds (MongoEngine's errors)."""
     condition = Q(**query)
     if q_objs and q_objs[0]:
         if not isinstance(q_objs[0], QNode):
@@ -55,6 +62,13 @@ def _get_queryset(self: Any, q_objs: tuple[Any, ...], query: dict[str, Any]) -> 
                 f"Not a query object: {q_objs[0]}. Did you intend to use key=value?"
             )
         condition &= q_objs[0]
+    return condition
+
+
+def _get_queryset(self: Any, q_objs: tuple[Any, ...], query: dict[str, Any]) -> Any:
+    """What ``get()`` builds with ``clone().order_by().limit(2).filter(...)``, from one
+    clone (MongoEngine's own QuerySet classes only; each of those steps clones)."""
+    condition = _condition(q_objs, query)
     queryset = self.clone()
     queryset._ordering = []  # order_by() without keys
     queryset._limit = 2
@@ -71,11 +85,75 @@ async def queryset_async_get(self: Any, *q_objs: Any, **query: Any) -> Any:
     if not _own(self, "get"):
         return await run_in_bridge(self._document, self.get, *q_objs, **query)
     if type(self) in _PLAIN_QUERYSETS and len(q_objs) <= 1:
+        if _plain_find(self):
+            return await _find_one_of_two(self, q_objs, query)
         queryset = _get_queryset(self, q_objs, query)
     else:
         queryset = self.clone()
         queryset = queryset.order_by().limit(2)
         queryset = queryset.filter(*q_objs, **query)
+    return await _get_by_queryset(self, queryset)
+
+
+def _plain_find(queryset: Any) -> bool:
+    """True when the cursor ``get()`` opens takes nothing from ``queryset`` but its query,
+    projection, cursor flags and read options (the options :func:`_find_one_of_two`
+    applies); anything else (a where clause, skip, hint, collation, batch size, comment,
+    text search, none()) takes the queryset path."""
+    return (
+        queryset._where_clause is None
+        and queryset._skip is None
+        and queryset._hint == -1
+        and queryset._collation is None
+        and queryset._batch_size is None
+        and queryset._comment is None
+        and queryset._search_text is None
+        and not queryset._none
+    )
+
+
+async def _find_one_of_two(self: Any, q_objs: tuple[Any, ...], query: dict[str, Any]) -> Any:
+    """``get()`` for a :func:`_plain_find` queryset without building the queryset copy
+    ``get()`` makes: the same query (``_query`` of the filtered copy), the same find
+    arguments (``_cursor_args``), ``limit(2)``, no sort (``order_by()``); PyMongo's
+    cursor awaited directly, each document materialised as ``__next__`` does."""
+    condition = _condition(q_objs, query)
+    document = self._document
+    await ensure_prepared(document)
+    mongo_query = (self._query_obj & condition).to_query(document)
+    cls_query = self._cls_query
+    if cls_query:  # as BaseQuerySet._query merges it
+        if "_cls" in mongo_query:
+            mongo_query = {"$and": [cls_query, mongo_query]}
+        else:
+            mongo_query.update(cls_query)
+    collection_obj = self._collection_obj
+    collection = collection_obj._target if isinstance(collection_obj, CollectionFacade) else None
+    if not isinstance(collection, AsyncCollection):  # another backend (mongomock)
+        return await _get_by_queryset(self, _get_queryset(self, q_objs, query))
+    if self._read_preference is not None or self._read_concern is not None:
+        collection = collection.with_options(
+            read_preference=self._read_preference, read_concern=self._read_concern
+        )
+    kwargs = self._cursor_args
+    session = session_for(collection_obj._client) if has_sessions() else None
+    if session is not None:
+        kwargs["session"] = unwrap(session)
+    found = await collection.find(mongo_query, **kwargs).limit(2).to_list()
+    if not found:
+        raise document.DoesNotExist(f"{document._class_name} matching query does not exist.")
+    if not self._as_pymongo:
+        load = loader(document)
+        auto = self._auto_dereference
+        found = [load(raw, auto) for raw in found]
+        if self._scalar:
+            found = [self._get_scalar(doc) for doc in found]
+    if len(found) > 1:
+        raise document.MultipleObjectsReturned("2 or more items returned, instead of 1")
+    return found[0]
+
+
+async def _get_by_queryset(self: Any, queryset: Any) -> Any:
     found: list[Any] = []
     async for item in QuerySetAsyncIterator(queryset):
         found.append(item)
@@ -146,7 +224,7 @@ async def queryset_async_count(self: Any, with_limit_and_skip: bool = False) -> 
     if self._collation:
         kwargs["collation"] = self._collation
     query = self._query
-    session = session_for(collection.database.client)
+    session = session_for(collection.database.client) if has_sessions() else None
     session = None if session is None else unwrap(session)
     if not query and not kwargs and (session is None or not session.in_transaction):
         # as MongoEngine's count_documents(): from the collection's metadata

@@ -13,10 +13,16 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["bind_session", "session_for", "without_sessions"]
+__all__ = ["bind_session", "has_sessions", "session_for", "without_sessions"]
 
 _EMPTY: dict[int, Any] = {}
 _sessions: ContextVar[dict[int, Any]] = ContextVar("persistence_sessions", default=_EMPTY)
+
+
+def has_sessions() -> bool:
+    """True when any session is bound in this task (else :func:`session_for` is None
+    for every client, and callers may skip finding the client)."""
+    return bool(_sessions.get())
 
 
 def session_for(client: object) -> Any | None:

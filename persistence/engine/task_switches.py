@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
-__all__ = ["Switch", "active_switch", "switched"]
+__all__ = ["Switch", "active_switch", "any_switch", "switched"]
 
 
 class Switch(NamedTuple):
@@ -31,6 +31,11 @@ def active_switch(cls: type) -> Switch | None:
     """The switch of ``cls`` in the current task, if any."""
     switches = _switches.get()
     return switches.get(cls) if switches else None
+
+
+def any_switch() -> bool:
+    """True when the current task has switched any class."""
+    return bool(_switches.get())
 
 
 @contextmanager

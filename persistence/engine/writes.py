@@ -20,8 +20,8 @@ from typing import Any
 import pymongo.errors
 from mongoengine import signals
 from mongoengine.base.fields import ComplexBaseField
-from mongoengine.document import EmbeddedDocument
-from mongoengine.errors import NotUniqueError, OperationError, SaveConditionError
+from mongoengine.document import Document, EmbeddedDocument
+from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError, SaveConditionError
 from mongoengine.fields import (
     EmbeddedDocumentField,
     FileField,
@@ -33,17 +33,19 @@ from mongoengine.queryset.queryset import QuerySet
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from . import dump
 from .class_collections import ensure_prepared
 from .facades import unwrap
 from .guard import check_async_target
-from .sessions import session_for
-from .twin_factories import instance_twin, queryset_twin
+from .sessions import has_sessions, session_for
+from .twin_factories import instance_twin, queryset_twin, run_in_bridge
 
 __all__ = [
     "document_async_delete",
     "document_async_save",
     "document_async_update",
     "queryset_async_delete",
+    "queryset_async_insert",
     "queryset_async_update",
     "queryset_async_update_one",
 ]
@@ -54,6 +56,7 @@ _general_update = instance_twin("update", "async_update")
 _general_qs_update = queryset_twin("update", "async_update")
 _general_qs_update_one = queryset_twin("update_one", "async_update_one")
 _general_qs_delete = queryset_twin("delete", "async_delete")
+_general_qs_insert = queryset_twin("insert", "async_insert")
 
 # The Document methods the native paths stand in for or call: a class that overrides
 # any of them keeps the general path.
@@ -65,6 +68,7 @@ _DOCUMENT_METHODS = (
 _EMBEDDED_METHODS = ("validate", "clean", "to_mongo")
 _SAVE_SIGNALS = (signals.pre_save, signals.pre_save_post_validation, signals.post_save)
 _DELETE_SIGNALS = (signals.pre_delete, signals.post_delete)
+_INSERT_SIGNALS = (signals.pre_bulk_insert, signals.post_bulk_insert)
 _SAVE_OPTIONS = frozenset(
     {"force_insert", "validate", "clean", "write_concern", "cascade", "cascade_kwargs",
      "save_condition", "signal_kwargs"}
@@ -154,6 +158,8 @@ def _native_document(document: Any, sent: tuple[Any, ...]) -> bool:
 
 
 def _session_kwargs(collection: Any) -> dict[str, Any]:
+    if not has_sessions():
+        return {}
     session = session_for(collection.database.client)
     return {} if session is None else {"session": unwrap(session)}
 
@@ -209,7 +215,7 @@ async def _save(
     id_field = meta["id_field"]
     # MongoEngine converts the id alone first, then (after the pre_save_post_validation
     # signal, which has no receivers here) the whole document: once is the same.
-    doc = self.to_mongo()
+    doc = dump.to_mongo(self)
     created = "_id" not in doc or self._created or force_insert
     collection = (await ensure_prepared(cls)).async_target
     session = _session_kwargs(collection)
@@ -405,3 +411,61 @@ async def _delete_many(queryset: Any, write_concern: dict[str, Any]) -> Any:
     result = await collection.delete_many(queryset._query, **session)
     # unacknowledged: MongoEngine does not know the count either
     return result.deleted_count if result.acknowledged else None
+
+
+# -- QuerySet.insert -------------------------------------------------------------------------
+
+
+async def queryset_async_insert(
+    self: Any,
+    doc_or_docs: Any,
+    load_bulk: bool = True,
+    write_concern: dict[str, Any] | None = None,
+    signal_kwargs: dict[str, Any] | None = None,
+) -> Any:
+    """Async twin of ``insert()``: same arguments, result and errors."""
+    check_async_target(self, "async_insert")
+    document = self._document
+    if (
+        not _own(self, "insert", "in_bulk")
+        or not _plain_class(document)
+        or not _quiet(document, _INSERT_SIGNALS)
+    ):
+        return await _general_qs_insert(self, doc_or_docs, load_bulk, write_concern, signal_kwargs)
+    if write_concern is None:
+        write_concern = {}
+    docs = doc_or_docs
+    return_one = False
+    if isinstance(docs, Document):
+        return_one = True
+        docs = [docs]
+    for doc in docs:  # MongoEngine's checks, in its order
+        if not isinstance(doc, document):
+            raise OperationError(f"Some documents inserted aren't instances of {document}")
+        if doc.pk and not doc._created:
+            raise OperationError("Some documents have ObjectIds, use doc.update() instead")
+    await ensure_prepared(document)
+    raw = [dump.to_mongo(doc) for doc in docs]  # a generator is spent by now, as there
+    collection = unwrap(self._collection_obj)
+    session = _session_kwargs(collection)
+    collection = _with_write_concern(collection, write_concern)
+    try:
+        if return_one:
+            ids = [(await collection.insert_one(raw[0], **session)).inserted_id]
+        else:
+            ids = (await collection.insert_many(raw, **session)).inserted_ids
+    except pymongo.errors.DuplicateKeyError as err:
+        raise NotUniqueError(f"Could not save document ({err})") from err
+    except pymongo.errors.BulkWriteError as err:
+        raise BulkWriteError(f"Bulk write error: ({err.details})") from err
+    except pymongo.errors.OperationFailure as err:
+        if re.match("^E1100[01] duplicate key", str(err)):
+            raise NotUniqueError(f"Tried to save duplicate unique keys ({err})") from err
+        raise OperationError(f"Could not save document ({err})") from err
+    for doc, doc_id in zip(docs, ids, strict=False):
+        doc.pk = doc_id
+    if not load_bulk:
+        return ids[0] if return_one else ids
+    documents = await run_in_bridge(document, self.in_bulk, ids)
+    results = [documents.get(obj_id) for obj_id in ids]
+    return results[0] if return_one else results

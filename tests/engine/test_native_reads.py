@@ -20,7 +20,7 @@ from mongoengine import (
 )
 from pymongo import ReadPreference
 
-from persistence.engine import async_run_in_transaction, greenlet_spawn
+from persistence.engine import async_run_in_transaction, greenlet_spawn, reads
 
 
 class Tag(EmbeddedDocument):
@@ -114,6 +114,89 @@ async def test_async_get_variants_equal_get_in_the_bridge(items: Any) -> None:
     assert (await _both(lambda: Item.objects(n__gt=1).order_by("-n").skip(2), "get")).n == 4
     got = await _both(lambda: Item.objects, "get", name="a")
     assert got.owner.__class__.__name__ in {"AsyncReferenceProxy", "Owner", "DBRef"}
+
+
+@pytest.fixture
+def direct_gets(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The documents whose ``async_get`` took the direct find (no queryset copy)."""
+    calls: list[str] = []
+    original = reads._find_one_of_two
+
+    async def spy(self: Any, q_objs: Any, query: Any) -> Any:
+        calls.append(self._document.__name__)
+        return await original(self, q_objs, query)
+
+    monkeypatch.setattr(reads, "_find_one_of_two", spy)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "kwargs"),
+    [
+        (lambda: Item.objects, (), {"name": "a"}),
+        (lambda: Item.objects, (Q(name="a") | Q(n=4),), {}),
+        (lambda: Item.objects, (Q(name="b"),), {"n": 3}),
+        (lambda: Item.objects(n__gte=2), (), {"name": "b"}),
+        (lambda: Item.objects.order_by("-n"), (), {"name": "a"}),
+        (lambda: Item.objects.limit(1), (), {"name": "b"}),
+        (lambda: Item.objects, (), {"name": "b"}),
+        (lambda: Item.objects, (), {"name": "zzz"}),
+        (lambda: Item.objects, (), {"n": 4}),
+        (lambda: Special.objects, (), {}),
+        (lambda: Item.objects.scalar("n"), (), {"name": "a"}),
+        (lambda: Item.objects.scalar("name", "n"), (), {"name": "a"}),
+        (lambda: Item.objects.as_pymongo(), (), {"name": "a"}),
+        (lambda: Item.objects.only("name", "tag"), (), {"name": "a"}),
+        (lambda: Item.objects.exclude("tags"), (), {"name": "a"}),
+        (lambda: Item.objects.no_dereference(), (), {"name": "a"}),
+        (lambda: Item.objects.timeout(False).allow_disk_use(True), (), {"name": "a"}),
+        (lambda: Item.objects.read_preference(ReadPreference.PRIMARY_PREFERRED), (), {"n": 1}),
+        (lambda: Item.objects.read_concern({"level": "local"}), (), {"n": 1}),
+        (lambda: Item.objects.max_time_ms(5000), (), {"n": 1}),
+        (lambda: Item.objects, ("not a Q",), {}),
+        (lambda: Item.objects, (), {"nosuchfield": 1}),
+    ],
+)
+async def test_direct_async_get_equals_get_in_the_bridge(
+    items: Any, direct_gets: list[str], make: Any, args: Any, kwargs: Any
+) -> None:
+    await _both(make, "get", *args, **kwargs)
+    assert len(direct_gets) == 1  # the native call took the direct find
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Item.objects(n__gt=1).skip(1),
+        lambda: Item.objects.hint([("name", 1)]),
+        lambda: Item.objects.where("this.num == 2"),
+        lambda: Item.objects.batch_size(1),
+        lambda: Item.objects.none(),
+    ],
+)
+async def test_other_async_gets_take_the_queryset_path(
+    items: Any, direct_gets: list[str], make: Any
+) -> None:
+    await _both(make, "get")
+    await _both(make, "get", n=2)
+    assert direct_gets == []
+
+
+async def test_direct_async_get_in_a_transaction_and_with_a_switched_collection(
+    async_db: Any, direct_gets: list[str]
+) -> None:
+    from mongoengine import async_switch_collection
+
+    await Item(name="a").async_save()
+    async with async_run_in_transaction():
+        await Item(name="in-tx", n=10).async_save()
+        assert (await _both(lambda: Item.objects, "get", name="in-tx")).n == 10
+    async with async_switch_collection(Item, "native_items_other"):
+        await Item(name="elsewhere").async_save()
+        assert (await _both(lambda: Item.objects, "get", name="elsewhere")).name == "elsewhere"
+        assert isinstance(await _both(lambda: Item.objects, "get", name="a"), DoesNotExist)
+    assert isinstance(await _both(lambda: Item.objects, "get", name="elsewhere"), DoesNotExist)
+    assert len(direct_gets) == 4
 
 
 @pytest.mark.parametrize(

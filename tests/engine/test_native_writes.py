@@ -606,3 +606,85 @@ async def test_fields_with_io_or_own_code_take_the_general_path(
     assert await Validated.objects.async_count() == 1
     await Numbered.async_drop_collection()
     await Validated.async_drop_collection()
+
+
+# -- async_insert ----------------------------------------------------------------------------
+
+
+def _fresh(*names: str, loaded: bool = False) -> Setup:
+    async def setup() -> list[Any]:
+        await _saved()
+        docs: list[Any] = [Thing(name=name, n=i, tags=[name]) for i, name in enumerate(names)]
+        docs.append(SubThing(name=f"sub-{len(names)}", extra="e"))
+        if loaded:
+            docs.append(await Thing.objects.async_get(name="a"))  # has an id: refused
+        return docs
+
+    return setup
+
+
+def _insert(shape: str, **options: Any) -> Operation:
+    async def operation(objects: list[Any], native: bool) -> Any:
+        if shape == "one":
+            target: Any = objects[0]
+        elif shape == "generator":
+            target = (doc for doc in objects)
+        elif shape == "foreign":
+            target = [*objects, Sharded(region="x")]
+        else:
+            target = objects
+        return await _call(Thing.objects, "insert", native, target, **options)
+
+    return operation
+
+
+@pytest.mark.parametrize(
+    ("setup", "operation", "bridged"),
+    [
+        (_fresh("x", "y"), _insert("list", load_bulk=False), []),
+        (_fresh("x", "y"), _insert("list"), ["in_bulk"]),
+        (_fresh("x"), _insert("one", load_bulk=False), []),
+        (_fresh("x"), _insert("one"), ["in_bulk"]),
+        (_fresh("x", "y"), _insert("list", load_bulk=False, write_concern={"w": 1}), []),
+        (_fresh("x", "y"), _insert("list", load_bulk=False, signal_kwargs={"k": 1}), []),
+        (_fresh("x", "a"), _insert("list", load_bulk=False), []),  # unique: BulkWriteError
+        (_fresh("a"), _insert("one", load_bulk=False), []),  # unique: NotUniqueError
+        (_fresh("x", loaded=True), _insert("list", load_bulk=False), []),  # has an id
+        (_fresh("x"), _insert("foreign", load_bulk=False), []),  # not a Thing
+        (_fresh("x"), _insert("generator", load_bulk=False), []),  # spent before the write
+    ],
+)
+async def test_async_insert_equals_insert(
+    db: Any, bridge_calls: list[str], setup: Setup, operation: Operation, bridged: list[str]
+) -> None:
+    await _both(setup, operation, bridge_calls)
+    assert bridge_calls == bridged
+
+
+async def test_async_insert_with_receivers_takes_the_general_path(
+    db: Any, bridge_calls: list[str]
+) -> None:
+    seen: list[int] = []
+
+    def pre_bulk_insert(sender: Any, documents: Any, **kwargs: Any) -> None:
+        seen.append(len(documents))
+
+    signals.pre_bulk_insert.connect(pre_bulk_insert, sender=Thing)
+    try:
+        await _both(_fresh("x", "y"), _insert("list", load_bulk=False), bridge_calls)
+    finally:
+        signals.pre_bulk_insert.disconnect(pre_bulk_insert, sender=Thing)
+    assert bridge_calls == ["insert"] and seen == [3, 3]
+
+
+async def test_async_insert_joins_the_transaction(async_db: Any) -> None:
+    await Thing.async_ensure_indexes()
+    async with async_run_in_transaction():
+        await Thing.objects.async_insert([Thing(name="t1"), Thing(name="t2")], load_bulk=False)
+        assert await Thing.objects.async_count() == 2
+    with pytest.raises(RuntimeError):  # rolled back
+        async with async_run_in_transaction():
+            assert (await Thing.objects.async_insert(Thing(name="t3"))).name == "t3"
+            assert await Thing.objects.async_count() == 3
+            raise RuntimeError("abort")
+    assert sorted(t.name for t in await Thing.objects.async_to_list()) == ["t1", "t2"]

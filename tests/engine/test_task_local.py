@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import uuid
 from typing import Any
@@ -175,6 +176,45 @@ async def test_query_counter_counts_only_its_own_task(async_db: Any) -> None:
     async with async_query_counter() as q:
         await Owner.objects.async_count()
         assert q == 1 and q < 2 and q >= 1 and repr(q) == "1"
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_query_counter_leaves_pymongo_command_logging_as_it_was(async_db: Any) -> None:
+    from mongoengine import async_query_counter
+
+    logger = logging.getLogger("pymongo.command")
+    seen = _Records()
+    logger.addHandler(seen)
+    level = logger.level
+    try:
+        await Owner.objects.async_count()  # the class is prepared
+        async with async_query_counter() as outer:
+            async with async_query_counter() as inner:  # nested: one log listener
+                await Owner.objects.async_count()
+            await Owner(name="c").async_save()
+        assert (outer, inner) == (2, 1)
+        assert logger.level == level and logger.filters == []
+        assert seen.records == []  # the counters' records were not emitted to handlers
+        await Owner.objects.async_count()
+        assert seen.records == []
+        logger.setLevel(logging.DEBUG)  # the application logs commands itself
+        async with async_query_counter() as q:
+            await Owner.objects.async_count()
+        assert q == 1
+        assert logger.level == logging.DEBUG
+        started = [r for r in seen.records if "Command started" in r.getMessage()]
+        assert len(started) == 1 and '"commandName": "count"' in started[0].getMessage()
+    finally:
+        logger.removeHandler(seen)
+        logger.setLevel(level)
 
 
 async def test_write_and_read_concern_managers(async_db: Any) -> None:

@@ -34,9 +34,10 @@ EXAMPLE = re.compile(
     r"|accounts?)\b",
     re.IGNORECASE,
 )
-# MongoEngine's own vocabulary that happens to contain one of those words.
+# MongoEngine's own vocabulary that happens to contain one of those words (its signals,
+# and the queryset attribute that holds ``comment()``'s text).
 MONGOENGINE_TERMS = re.compile(
-    r"\b(pre|post)_(init|save|save_post_validation|delete|bulk_insert)\b"
+    r"\b(pre|post)_(init|save|save_post_validation|delete|bulk_insert)\b|\b_comment\b"
 )
 REFERENCE_APP = (
     "domain.entities",
