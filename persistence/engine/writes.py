@@ -86,12 +86,31 @@ def _from_mongoengine(cls: type, name: str) -> bool:
     return True
 
 
+_CONFIGURATION = frozenset(
+    {"__init__", "__module__", "__qualname__", "__doc__", "__annotations__", "__dict__",
+     "__weakref__", "__firstlineno__", "__static_attributes__"}
+)  # fmt: skip
+
+
+def _only_configures(field_cls: type) -> bool:
+    """True for MongoEngine's field classes and for subclasses of them that only
+    configure them (an ``__init__`` setting arguments, read-only properties): nothing
+    MongoEngine calls while saving, updating or deleting is overridden."""
+    for klass in field_cls.__mro__:
+        if klass.__module__.startswith("mongoengine."):
+            return True
+        for name, value in vars(klass).items():
+            if name not in _CONFIGURATION and not isinstance(value, property):
+                return False
+    return False
+
+
 def _plain_field(field: Any, seen: set[type]) -> bool:
     # FileField deletes its file, SequenceField reads its counter (I/O: the bridge);
     # a generic embedded document may be of any class.
     if isinstance(field, _IO_OR_OPEN_FIELDS) or field.validation is not None:
         return False
-    if not type(field).__module__.startswith("mongoengine."):
+    if not _only_configures(type(field)):
         return False
     if isinstance(field, EmbeddedDocumentField):
         return _plain_embedded(field.document_type, seen)

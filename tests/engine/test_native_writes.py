@@ -688,3 +688,46 @@ async def test_async_insert_joins_the_transaction(async_db: Any) -> None:
             assert await Thing.objects.async_count() == 3
             raise RuntimeError("abort")
     assert sorted(t.name for t in await Thing.objects.async_to_list()) == ["t1", "t2"]
+
+
+async def test_field_classes_that_only_configure_take_the_native_path(
+    db: Any, bridge_calls: list[str]
+) -> None:
+    """``VersionField`` (an ``__init__`` with defaults) and ``IdReferenceField`` (plus a
+    read-only property) change nothing MongoEngine calls: writes stay native and store
+    what the sync methods store; a field overriding ``validate`` takes the bridge."""
+    from persistence.fields import FileIdField, IdReferenceField, VersionField
+
+    class Strict(StringField):
+        def validate(self, value: Any) -> None:
+            super().validate(value)
+
+    class Versioned(Document):
+        name = StringField()
+        version = VersionField()
+        owner = IdReferenceField("Thing")
+        file = FileIdField()
+        meta = {"collection": "native_versioned"}
+
+    class Checked(Document):
+        name = Strict()
+        meta = {"collection": "native_strict"}
+
+    owner = ObjectId()
+    native = Versioned(name="n", owner=owner)
+    await native.async_save()
+    await Versioned.objects(pk=native.pk).async_update_one(inc__version=1)
+    assert bridge_calls == []
+    general = Versioned(name="n", owner=owner)
+    await greenlet_spawn(general.save)
+    await greenlet_spawn(Versioned.objects(pk=general.pk).update_one, inc__version=1)
+    rows = [
+        {k: v for k, v in row.items() if k != "_id"}
+        async for row in async_collection_of(Versioned).find({}, sort=[("_id", 1)])
+    ]
+    assert rows == [{"name": "n", "version": 1, "owner": owner}] * 2
+    bridge_calls.clear()
+    await Checked(name="c").async_save()
+    assert bridge_calls == ["save"]
+    await Versioned.async_drop_collection()
+    await Checked.async_drop_collection()
