@@ -506,6 +506,8 @@ def validate_changes(entity_cls: type, changes: Changes) -> Changes:
         elif change.op == "unset" and field is not None and field.default is attrs.NOTHING:
             raise UnsupportedSpec(f"{entity_cls.__name__}.{change.path} is required")
         checked.append(change)
+    if all(a is b for a, b in zip(checked, changes.items, strict=True)):
+        return changes  # nothing converted: the same change set
     return Changes(tuple(checked))
 
 

@@ -136,23 +136,28 @@ class DocumentMapper(Generic[E, D]):
         self.fields = tuple(n for n in names if n != "id")
         self._direct: DirectPlan | Literal[False] | None = None  # worked out on first use
 
-    def to_document(self, entity: E) -> D:
-        """A new (unsaved) document holding the entity's state (built as
-        ``_from_son(son, created=True)`` builds it, by the engine's fast path)."""
-        return self.to_document_and_stored(entity)[0]
+    def to_document(self, entity: E, **changed: Any) -> D:
+        """A new (unsaved) document holding the entity's state, with the fields named in
+        ``changed`` set to those values (built as ``_from_son(son, created=True)``
+        builds it, by the engine's fast path)."""
+        return self._document_and_son(entity, changed)[0]
 
-    def to_document_and_stored(self, entity: E) -> tuple[D, E | None]:
-        """:meth:`to_document`, and the entity as the store will hold that document
-        once written (what :meth:`from_son` of its stored form gives) when that can be
-        read from the entity's values directly, else None."""
+    def _document_and_son(self, entity: E, changed: dict[str, Any]) -> tuple[D, dict[str, Any]]:
         values = to_dict(entity)
+        values.update(changed)
         son = {
             name: encode_ids(values[name], name, self.id_paths)
             for name in self.fields
             if values[name] is not None
         }
         son["_id"] = ObjectId(values["id"])
-        document = cast(D, from_son(self.document_cls, son, True, True))
+        return cast(D, from_son(self.document_cls, son, True, True)), son
+
+    def to_document_and_stored(self, entity: E) -> tuple[D, E | None]:
+        """:meth:`to_document`, and the entity as the store will hold that document
+        once written (what :meth:`from_son` of its stored form gives) when that can be
+        read from the entity's values directly, else None."""
+        document, son = self._document_and_son(entity, {})
         plan = self._plan()
         stored = None
         if plan is not False and plan[3]:  # a plain document stores these values as is

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import attrs
 from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 from pymongo.errors import OperationFailure
 
@@ -193,13 +192,9 @@ class MongoRepository(RepositoryBase[E]):
             raise NotFound(self._name, entity.id)  # type: ignore[attr-defined]
         version_field = self.registration.version_field
         version = getattr(entity, version_field) if version_field is not None else None
-        stored = (
-            attrs.evolve(cast(Any, entity), **{version_field: version + 1})
-            if version_field is not None and version is not None
-            else entity
-        )
-        with refusals(self._name, stored):
-            document = self._mapper.to_document(stored)
+        bumped = {version_field: version + 1} if version_field and version is not None else {}
+        with refusals(self._name, entity):
+            document = self._mapper.to_document(entity, **bumped)
             document.validate()
             son = document.to_mongo().to_dict()
         son.pop("_id", None)
@@ -212,7 +207,7 @@ class MongoRepository(RepositoryBase[E]):
             query[version_field] = version
         async with self._op(entity.id, writing=True):  # type: ignore[attr-defined]
             try:
-                with refusals(self._name, stored, doom=self._uow.mark_rollback_only):
+                with refusals(self._name, entity, doom=self._uow.mark_rollback_only):
                     updated = await self._document.objects(__raw__=query).async_update_one(
                         __raw__=update
                     )
