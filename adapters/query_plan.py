@@ -9,6 +9,7 @@ repositories then differ only in how they execute a plan.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,7 +38,7 @@ from .mongo_query import (
 )
 from .spec_types import check_values
 
-__all__ = ["FindPlan", "QueryPlanner", "UpdatePlan"]
+__all__ = ["FindPlan", "QueryPlanner", "UpdatePlan", "planner_for"]
 
 
 @attrs.frozen
@@ -62,6 +63,20 @@ class UpdatePlan:
 
     filter: dict[str, Any]
     update: dict[str, Any]
+
+
+_PLANNERS: weakref.WeakKeyDictionary[Registration[Any], QueryPlanner] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def planner_for(aggregate: Registration[Any]) -> QueryPlanner:
+    """The planner of ``aggregate``, made once: every unit of work's repositories share
+    its checked paths and the filters compiled per spec shape."""
+    planner = _PLANNERS.get(aggregate)
+    if planner is None:
+        planner = _PLANNERS[aggregate] = QueryPlanner(aggregate)
+    return planner
 
 
 class QueryPlanner:

@@ -12,7 +12,7 @@ from persistence.registry import Registration
 
 from .owned_files import owned_files, owns_files
 from .pending_operations import track_operations
-from .query_plan import QueryPlanner
+from .query_plan import planner_for
 from .unit_of_work import BaseUnitOfWork
 
 __all__ = ["RepositoryBase", "files_removed_with"]
@@ -37,7 +37,7 @@ class RepositoryBase(Generic[E]):
         self.name = aggregate.name
         self.entity_cls = aggregate.entity_cls
         self._mapper = aggregate.mapper
-        self._plan = QueryPlanner(aggregate)
+        self._plan = planner_for(aggregate)
         self._entity_name = aggregate.entity_cls.__name__
 
     async def find(

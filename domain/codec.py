@@ -13,9 +13,22 @@ __all__ = ["from_dict", "to_dict"]
 T = TypeVar("T")
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def to_dict(entity: Any) -> dict[str, Any]:
     """The entity's fields as plain dicts, lists and scalars (copies)."""
-    return attrs.asdict(entity, recurse=True)
+    values: dict[str, Any] = {}
+    for name, _, _ in _shape(type(entity)):  # flat entities without attrs.asdict's walk
+        value = getattr(entity, name)
+        kind = type(value)
+        if kind in _SCALARS:
+            values[name] = value
+        elif kind is list and all(type(item) in _SCALARS for item in value):
+            values[name] = list(value)
+        else:
+            return attrs.asdict(entity, recurse=True)
+    return values
 
 
 _Shape = tuple[tuple[str, Any, Any], ...]

@@ -134,6 +134,9 @@ class DocumentMapper(Generic[E, D]):
         self.id_paths = id_paths
         names = [field.name for field in attrs.fields(entity_cls)]  # type: ignore[arg-type]
         self.fields = tuple(n for n in names if n != "id")
+        self._holds_ids = frozenset(  # the fields with ids at or below them
+            n for n in self.fields if any(p == n or p.startswith(f"{n}.") for p in id_paths)
+        )
         self._direct: DirectPlan | Literal[False] | None = None  # worked out on first use
 
     def to_document(self, entity: E, **changed: Any) -> D:
@@ -145,10 +148,11 @@ class DocumentMapper(Generic[E, D]):
     def _document_and_son(self, entity: E, changed: dict[str, Any]) -> tuple[D, dict[str, Any]]:
         values = to_dict(entity)
         values.update(changed)
+        holds_ids = self._holds_ids
         son = {
-            name: encode_ids(values[name], name, self.id_paths)
+            name: encode_ids(value, name, self.id_paths) if name in holds_ids else value
             for name in self.fields
-            if values[name] is not None
+            if (value := values[name]) is not None
         }
         son["_id"] = ObjectId(values["id"])
         return cast(D, from_son(self.document_cls, son, True, True)), son

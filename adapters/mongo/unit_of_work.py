@@ -76,6 +76,8 @@ class MongoUnitOfWork(BaseUnitOfWork):
         return MongoQueries(self, aggregate)
 
     async def _open(self) -> None:
+        if not self.read_only and self.alias == DEFAULT_CONNECTION_NAME:
+            return  # nothing to switch
         self._switches = ExitStack()
         if self.read_only:  # not even a transaction the task has open elsewhere
             self._switches.enter_context(without_sessions())
