@@ -54,7 +54,7 @@ def _is_denied(exc: OperationError) -> bool:
     return str(exc).startswith("Could not delete document (")
 
 
-class _Operation:
+class _GuardedOperation:
     """``async with repository._op(...)``: see :meth:`MongoRepository._op`."""
 
     __slots__ = ("_entity_id", "_operation", "_repository", "_writing")
@@ -100,11 +100,11 @@ class MongoRepository(RepositoryBase[E]):
         codec_options = cast(Any, self._document)._get_db().codec_options
         return self._mapper.from_son(stored_form(son, codec_options))
 
-    def _op(self, entity_id: Any = None, *, writing: bool = False) -> _Operation:
+    def _op(self, entity_id: Any = None, *, writing: bool = False) -> _GuardedOperation:
         """One operation on the unit's session; a write conflict with a concurrent
         transaction becomes ``ConcurrencyConflict`` (and the unit rollback-only), an
         outage ``StoreUnavailable`` (retry-safe in a transaction or for a read)."""
-        return _Operation(self, entity_id, writing)
+        return _GuardedOperation(self, entity_id, writing)
 
     def _translated(self, exc: Exception, entity_id: Any, writing: bool) -> DomainError | None:
         """The domain error an operation's failure ``exc`` stands for, if any."""
