@@ -192,6 +192,14 @@ def _with_write_concern(collection: Any, write_concern: dict[str, Any]) -> Any:
     return collection.with_options(write_concern=WriteConcern(**combined))
 
 
+def _save_failure(err: pymongo.errors.OperationFailure) -> OperationError:
+    """MongoEngine's error for a failed save or insert: ``NotUniqueError`` for a
+    duplicate key reported in the message, else ``OperationError``."""
+    if re.match("^E1100[01] duplicate key", str(err)):
+        return NotUniqueError(f"Tried to save duplicate unique keys ({err})")
+    return OperationError(f"Could not save document ({err})")
+
+
 # -- Document.save ----------------------------------------------------------------------
 
 
@@ -247,9 +255,7 @@ async def _save(
     except pymongo.errors.DuplicateKeyError as err:
         raise NotUniqueError(f"Tried to save duplicate unique keys ({err})") from err
     except pymongo.errors.OperationFailure as err:
-        if re.match("^E1100[01] duplicate key", str(err)):
-            raise NotUniqueError(f"Tried to save duplicate unique keys ({err})") from err
-        raise OperationError(f"Could not save document ({err})") from err
+        raise _save_failure(err) from err
     if created or id_field not in meta.get("shard_key", []):
         self[id_field] = self._fields[id_field].to_python(object_id)
     self._clear_changed_fields()
@@ -478,9 +484,7 @@ async def queryset_async_insert(
     except pymongo.errors.BulkWriteError as err:
         raise BulkWriteError(f"Bulk write error: ({err.details})") from err
     except pymongo.errors.OperationFailure as err:
-        if re.match("^E1100[01] duplicate key", str(err)):
-            raise NotUniqueError(f"Tried to save duplicate unique keys ({err})") from err
-        raise OperationError(f"Could not save document ({err})") from err
+        raise _save_failure(err) from err
     for doc, doc_id in zip(docs, ids, strict=False):
         doc.pk = doc_id
     if not load_bulk:
