@@ -8,12 +8,13 @@ import attrs
 
 from .specs import _nested_type
 
-__all__ = ["from_dict", "to_dict"]
+__all__ = ["PLAIN_SCALARS", "from_dict", "to_dict"]
 
 T = TypeVar("T")
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+PLAIN_SCALARS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+"""The exact types an entity holds as plain values (copied as they are)."""
 
 
 def to_dict(entity: Any) -> dict[str, Any]:
@@ -22,9 +23,9 @@ def to_dict(entity: Any) -> dict[str, Any]:
     for name, _, _ in _shape(type(entity)):  # flat entities without attrs.asdict's walk
         value = getattr(entity, name)
         kind = type(value)
-        if kind in _SCALARS:
+        if kind in PLAIN_SCALARS:
             values[name] = value
-        elif kind is list and all(type(item) in _SCALARS for item in value):
+        elif kind is list and all(type(item) in PLAIN_SCALARS for item in value):
             values[name] = list(value)
         else:
             return attrs.asdict(entity, recurse=True)

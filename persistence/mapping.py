@@ -20,7 +20,7 @@ from mongoengine.base import BaseDict, BaseList
 from mongoengine.fields import GridFSProxy
 from pymongo.errors import DocumentTooLarge
 
-from domain.codec import from_dict, to_dict
+from domain.codec import PLAIN_SCALARS, from_dict, to_dict
 from domain.ids import is_valid_id
 
 from .engine.materialize import from_son
@@ -95,13 +95,12 @@ def to_object_id(entity_id: Any) -> ObjectId | None:
         return None
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def plain(value: Any) -> Any:
     """Document values as plain Python: embedded documents become dicts, references,
     ObjectIds and GridFS proxies become id strings."""
-    if type(value) in _SCALARS:
+    if type(value) in PLAIN_SCALARS:
         return value
     if isinstance(value, ObjectId):
         return str(value)

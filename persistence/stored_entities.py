@@ -18,6 +18,8 @@ from typing import Any
 from bson import DBRef, ObjectId
 from mongoengine import fields
 
+from domain.codec import PLAIN_SCALARS
+
 __all__ = ["DirectPlan", "direct_plan", "direct_values"]
 
 _SAME = 0  # the stored value, of the exact type its field keeps
@@ -31,7 +33,6 @@ _KEEPS: dict[Any, type] = {
     fields.FloatField: float,
     fields.BooleanField: bool,
 }
-_SCALARS = frozenset({str, int, float, bool, type(None)})
 _UNREADABLE = object()  # a default the plan does not read as MongoEngine would
 
 
@@ -71,16 +72,16 @@ def _default(field: Any) -> Any:
     value = field.default
     if callable(value):
         return value  # called per document: a fresh value each time
-    if type(value) in _SCALARS:
+    if type(value) in PLAIN_SCALARS:
         return value
     return _UNREADABLE
 
 
 def _fresh(default: Any) -> Any:
     value = default()
-    if type(value) in _SCALARS:
+    if type(value) in PLAIN_SCALARS:
         return value
-    if type(value) is list and all(type(item) in _SCALARS for item in value):
+    if type(value) is list and all(type(item) in PLAIN_SCALARS for item in value):
         return list(value)
     if type(value) is ObjectId:
         return str(value)
