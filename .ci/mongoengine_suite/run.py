@@ -1,12 +1,15 @@
 """Run MongoEngine's own test suite against the embedded server and compare with baselines.
 
-Modes (``--mode``, default ``both``):
+Modes (``--mode``, default ``all``: addon, engine, native):
 
 ``addon``   sync MongoEngine with ``import persistence`` active: no failure beyond
             ``baseline-sync.txt`` (the same run without the add-on: the server's gaps).
 ``engine``  through the engine: every connection made with ``connect_async``, every test
             run as sync code inside ``run_sync``: no failure beyond ``baseline-sync.txt``
             and the inherent differences listed in ``engine-differences.txt``.
+``native``  as ``engine``, and every sync I/O call of a test runs its native ``async_``
+            twin (``native_twins.py``, dispatch counted per twin; a run that dispatches
+            nothing fails): no failure beyond those lists and ``native-differences.txt``.
 ``plain``   sync MongoEngine without the add-on (what ``baseline-sync.txt`` records).
 
 The unmodified 0.29.3 tests are copied from ``../shared/third_party/mongoengine-0.29.3``
@@ -31,8 +34,21 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PORT = 27017
 BASELINE = HERE / "baseline-sync.txt"
-DIFFERENCES = HERE / "engine-differences.txt"
-PLUGINS = {"plain": [], "addon": ["-p", "with_addon"], "engine": ["-p", "through_engine"]}
+PLUGINS = {
+    "plain": [],
+    "addon": ["-p", "with_addon"],
+    "engine": ["-p", "through_engine"],
+    "native": ["-p", "through_engine", "-p", "native_twins"],
+}
+# The inherent differences each mode may show beyond the baseline (files of test ids).
+DIFFERENCES = {
+    "engine": [HERE / "engine-differences.txt"],
+    "native": [HERE / "engine-differences.txt", HERE / "native-differences.txt"],
+}
+# Environment each mode runs with (on top of ours).
+MODE_ENV: dict[str, dict[str, str]] = {
+    "native": {"PERSISTENCE_CHECKED": "1"},  # the fast paths' checked mode (issue 21)
+}
 # A run that passes fewer tests than this did not really run (wrong path, import error).
 MIN_PASSED = 1000
 
@@ -69,6 +85,7 @@ def run(mode: str, source: Path) -> tuple[set[str], int, float]:
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(HERE), str(REPO)]),
             "ME_SUITE_FAILURES": str(failures),
+            **MODE_ENV.get(mode, {}),
         }
         command = [
             sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "outcomes",
@@ -88,8 +105,16 @@ def run(mode: str, source: Path) -> tuple[set[str], int, float]:
                 print(f"{mode}: {line}")
                 if " 0 sync clients" not in line:  # every connection must be async
                     failed.add("(a sync client was made through the engine)")
-        if mode == "engine" and not any(line.startswith("through the engine:") for line in lines):
+        if mode in ("engine", "native") and not any(
+            line.startswith("through the engine:") for line in lines
+        ):
             failed.add("(the engine plugin did not run)")
+        if mode == "native":
+            dispatch = [line for line in lines if line.startswith("native dispatch:")]
+            for line in dispatch:
+                print(f"{mode}: {line}")
+            if not dispatch or dispatch[0].split()[2] == "0":
+                failed.add("(no sync call was dispatched to its async_ twin)")
         print(f"{mode}: {lines[-1] if lines else ''} [{elapsed:.0f} s]")
         return failed, passed, elapsed
 
@@ -101,7 +126,9 @@ def port_free(port: int) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=["both", "addon", "engine", "plain"], default="both")
+    parser.add_argument(
+        "--mode", choices=["all", "addon", "engine", "native", "plain"], default="all"
+    )
     parser.add_argument("--update", action="store_true", help="rewrite baseline-sync.txt")
     args = parser.parse_args()
     source = tests_dir()
@@ -113,9 +140,8 @@ def main() -> int:
     if args.update:
         modes = ["plain"]
     else:
-        modes = ["addon", "engine"] if args.mode == "both" else [args.mode]
+        modes = ["addon", "engine", "native"] if args.mode == "all" else [args.mode]
     baseline = read_ids(BASELINE)
-    differences = read_ids(DIFFERENCES)
     server = EmbeddedServer(port=PORT).start()
     ok = True
     try:
@@ -128,13 +154,14 @@ def main() -> int:
                 BASELINE.write_text("".join(f"{test_id}\n" for test_id in sorted(failed)))
                 print(f"wrote {len(failed)} ids to {BASELINE.relative_to(REPO)}")
                 continue
-            allowed = set(baseline) | (set(differences) if mode == "engine" else set())
+            differences: set[str] = set()
+            for path in DIFFERENCES.get(mode, []):
+                differences |= set(read_ids(path))
+            allowed = set(baseline) | differences
             new = sorted(failed - allowed)
             for test_id in new:
                 print(f"{mode}: NEW FAILURE {test_id}")
-            now_passing = sorted(
-                (set(baseline) | set(differences if mode == "engine" else {})) - failed
-            )
+            now_passing = sorted(allowed - failed)
             if now_passing:
                 print(f"{mode}: {len(now_passing)} listed tests pass now (trim the lists?):")
                 for test_id in now_passing:
