@@ -16,6 +16,11 @@ The unmodified 0.29.3 tests are copied from ``../shared/third_party/mongoengine-
 (relative to the repository root; ``MONGOENGINE_TESTS`` overrides the ``tests`` path) to
 a temporary directory, and run against a server on port 27017, which they expect.
 ``--update`` rewrites ``baseline-sync.txt`` from a ``plain`` run.
+
+Nothing it starts outlives it: ``SIGTERM``/``SIGHUP``/``SIGINT`` stop the suite and its
+server through the normal cleanup; if this script is killed outright (``SIGKILL``), the
+kernel kills them (they are started with ``persistence.testing.bound_processes``); and
+if its parent dies (``.ci/run`` killed), this script receives ``SIGTERM``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +38,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO))
+from persistence.testing.bound_processes import end_with_parent, spawn_bound  # noqa: E402
+
 PORT = 27017
 BASELINE = HERE / "baseline-sync.txt"
 PLUGINS = {
@@ -92,14 +101,22 @@ def run(mode: str, source: Path) -> tuple[set[str], int, float]:
             "--tb=line", "-W", "ignore::DeprecationWarning", *PLUGINS[mode], "tests",
         ]  # fmt: skip
         started = time.monotonic()
-        result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
+        process = spawn_bound(
+            command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            stdout, stderr = process.communicate()
+        except BaseException:  # stopped (a signal): the suite goes too
+            process.kill()
+            process.wait()
+            raise
         elapsed = time.monotonic() - started
         if not failures.exists():
-            sys.stdout.write(result.stdout[-5000:] + result.stderr[-5000:])
-            sys.exit(f"{mode}: pytest did not run (exit {result.returncode})")
+            sys.stdout.write(stdout[-5000:] + stderr[-5000:])
+            sys.exit(f"{mode}: pytest did not run (exit {process.returncode})")
         failed = set(failures.read_text().split())
         passed = len(Path(str(failures) + ".passed").read_text().split())
-        lines = result.stdout.strip().splitlines()
+        lines = stdout.strip().splitlines()
         for line in lines:
             if line.startswith("through the engine:"):
                 print(f"{mode}: {line}")
@@ -124,7 +141,14 @@ def port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the cleanup (finally blocks)
+
+
 def main() -> int:
+    end_with_parent(signal.SIGTERM)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _exit_on_signal)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--mode", choices=["all", "addon", "engine", "native", "plain"], default="all"
@@ -132,7 +156,6 @@ def main() -> int:
     parser.add_argument("--update", action="store_true", help="rewrite baseline-sync.txt")
     args = parser.parse_args()
     source = tests_dir()
-    sys.path.insert(0, str(REPO))
     from persistence.testing.embedded_server import EmbeddedServer
 
     if not port_free(PORT):

@@ -23,6 +23,8 @@ from typing import Any
 import pymongo
 from pymongo.errors import PyMongoError
 
+from .bound_processes import spawn_bound
+
 __all__ = [
     "EmbeddedServer",
     "async_configure_fail_point",
@@ -73,7 +75,9 @@ class EmbeddedServer:
 
     The port is chosen once, so :meth:`restart` comes back on the same address and
     storage.  A storage directory of our own is removed by :meth:`stop`; one passed in
-    is kept.  A finalizer stops the process at interpreter exit, so none survives us.
+    is kept.  A finalizer stops the process at interpreter exit, and if this process is
+    killed instead (``SIGKILL`` included) the kernel kills the server (Linux; see
+    :mod:`.bound_processes`), so none survives us.
     ``auth`` may be changed between runs (provision users, then restart with auth).
 
     ``durable`` (default: True when ``storage_path`` is given, False for our own
@@ -126,6 +130,11 @@ class EmbeddedServer:
         return f"mongodb://{self._host}:{self._port}/?directConnection=true"
 
     @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs, else None."""
+        return self._process.pid if self.running and self._process is not None else None
+
+    @property
     def running(self) -> bool:
         """True while the server process is alive."""
         return self._process is not None and self._process.poll() is None
@@ -162,7 +171,8 @@ class EmbeddedServer:
             return self
         self._work_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            process = subprocess.Popen(
+            # killed by the kernel if this process dies without stopping it (SIGKILL...)
+            process = spawn_bound(
                 self._command_line(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
         self._process = process
