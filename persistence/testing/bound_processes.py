@@ -13,7 +13,9 @@ is started from one daemon thread that lives as long as the process: a server st
 from a worker thread (``asyncio.to_thread``) does not die with that thread.
 
 :func:`end_with_parent` asks the same for the calling process itself (CI scripts started
-by a shell).  Elsewhere than Linux both only start or do nothing.
+by a shell), and ``python -m persistence.testing.run_bound COMMAND...`` runs a command
+that way (``SIGTERM`` when the shell that started it dies).  Elsewhere than
+Linux all of these only start or do nothing.
 """
 
 from __future__ import annotations
@@ -107,3 +109,4 @@ def end_with_parent(sig: int = signal.SIGTERM) -> None:
     ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
     if os.getppid() != parent:
         sys.exit(f"parent process {parent} is gone")
+

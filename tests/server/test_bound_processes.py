@@ -77,7 +77,7 @@ def leftovers() -> Iterator[list[Any]]:
 # Started like run.py starts its server (EmbeddedServer(...).start()), once more from a
 # worker thread that ends at once: the kernel ties its signal to the starting thread.
 LAUNCHER = """
-import sys, threading, time
+import os, sys, threading, time
 from persistence.testing.bound_processes import end_with_parent
 from persistence.testing import EmbeddedServer
 
@@ -87,6 +87,7 @@ servers = [EmbeddedServer().start()]
 worker = threading.Thread(target=lambda: servers.append(EmbeddedServer().start()))
 worker.start()
 worker.join()
+print("launcher", os.getpid(), flush=True)
 for name, server in zip(("main", "thread"), servers):
     print(name, server.pid, flush=True)
     print(name + "_uri", server.uri, flush=True)
@@ -100,7 +101,7 @@ def _check_servers_then_kill(
     found: dict[str, str], kill: Callable[[], None], leftovers: list[Any]
 ) -> None:
     pids = [int(found["main"]), int(found["thread"])]
-    leftovers.extend(pids)
+    leftovers.extend([*pids, int(found["launcher"])])
     leftovers.extend(Path(found[f"{name}_storage"]) for name in ("main", "thread"))
     for name in ("main", "thread"):  # both serve while their process lives
         with pymongo.MongoClient(found[f"{name}_uri"], serverSelectionTimeoutMS=30000) as client:
@@ -125,11 +126,18 @@ def test_a_killed_launcher_takes_its_servers_along(leftovers: list[Any]) -> None
     _check_servers_then_kill(found, kill, leftovers)
 
 
-def test_killing_the_ci_script_ends_the_suite_and_its_servers(leftovers: list[Any]) -> None:
-    """.ci/run (a shell) runs run.py in the background; SIGKILL of the shell ends run.py
-    (it asked for SIGTERM when its parent dies), which takes its servers along."""
+@pytest.mark.parametrize("bound_by", ["end_with_parent", "run_bound"])
+def test_killing_the_ci_script_ends_what_it_started_and_their_servers(
+    bound_by: str, leftovers: list[Any]
+) -> None:
+    """.ci/run (a shell) runs run.py (which calls end_with_parent) and the tests (through
+    run_bound) in the background; SIGKILL of the shell ends both, and their servers."""
+    if bound_by == "end_with_parent":
+        line = '"$0" -c "$1" --end-with-parent & wait'
+    else:
+        line = '"$0" -m persistence.testing.run_bound "$0" -c "$1" & wait'
     shell = subprocess.Popen(
-        ["sh", "-c", '"$0" -c "$1" --end-with-parent & wait', sys.executable, LAUNCHER],
+        ["sh", "-c", line, sys.executable, LAUNCHER],
         stdout=subprocess.PIPE,
         text=True,
         env=_env(),
