@@ -217,10 +217,11 @@ def summary() -> str:
         f"{row.owner.name.lower()}.{row.sync_name}->{row.twin_name} {_counts[row]}"
         for row in dispatched
     )
+    undispatchable = ", ".join(f"{owner.name.lower()}.{name}" for owner, name in NOT_DISPATCHED)
     return (
         f"{SUMMARY} {total} calls ran their async_ twin, {len(called)} of "
-        f"{len(dispatched)} dispatched rows used ({len(NOT_DISPATCHED)} rows not "
-        f"dispatchable, see native_twins.py): {parts}"
+        f"{len(dispatched)} dispatched rows used: {parts}; not dispatchable (reasons in "
+        f"native_twins.py): {undispatchable}"
     )
 
 
