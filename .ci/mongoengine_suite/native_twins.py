@@ -20,6 +20,7 @@ Dispatches are counted per row and printed in one summary line.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -64,7 +65,7 @@ def _next_document(queryset: Any) -> Any:
         raise StopIteration from None
 
 
-def _item(original: Callable[..., Any], queryset: Any, key: int) -> Any:
+def _item(queryset: Any, key: int) -> Any:
     """``queryset[i]``: ``async_first()`` of the queryset skipped to ``i``."""
     single = queryset.clone()
     single._empty = False
@@ -75,23 +76,25 @@ def _item(original: Callable[..., Any], queryset: Any, key: int) -> Any:
     return found
 
 
-def _fetch_reference(original: Callable[..., Any], ref_cls: Any, dbref: Any) -> Any:
+def _fetch_reference(_: None, ref_cls: Any, dbref: Any) -> Any:
     """A reference read on attribute access: ``await AsyncReferenceProxy.async_fetch()``."""
     if isinstance(dbref, AsyncReferenceProxy):
         return await_only(dbref.async_fetch())
     return await_only(AsyncReferenceProxy(ref_cls, dbref).async_fetch())
 
 
-# (owner, sync name) -> fn(original, receiver, *args, **kwargs), awaiting the twin.
+# (owner, sync name) -> fn(receiver, *args, **kwargs) awaiting the twin (the receiver is
+# None for the reference loader, which MongoEngine calls as (ref_cls, dbref)).
 ADAPTERS: dict[tuple[Owner, str], Callable[..., Any]] = {
-    (Owner.QUERYSET, "__next__"): lambda original, queryset: _next_document(queryset),
+    (Owner.QUERYSET, "__next__"): _next_document,
     (Owner.QUERYSET, "__getitem__"): _item,
     (Owner.REFERENCE_LOAD, "_lazy_load_ref"): _fetch_reference,
 }
 # Calls of these rows that are I/O (the others are MongoEngine's own, not counted).
 IS_IO: dict[tuple[Owner, str], Callable[..., bool]] = {
-    (Owner.QUERYSET, "__getitem__"): lambda queryset, key: isinstance(key, int) and key >= 0,
+    (Owner.QUERYSET, "__getitem__"): lambda key: isinstance(key, int) and key >= 0,
 }
+STATIC = {Owner.REFERENCE_LOAD}  # rows whose method has no receiver: (ref_cls, dbref)
 
 _counts: Counter[Twin] = Counter()
 
@@ -109,7 +112,7 @@ def _targets_async(owner: Owner, receiver: Any, args: tuple[Any, ...]) -> bool:
 
 
 def _generic(row: Twin) -> Callable[..., Any]:
-    def call(original: Callable[..., Any], receiver: Any, *args: Any, **kwargs: Any) -> Any:
+    def call(receiver: Any, *args: Any, **kwargs: Any) -> Any:
         return await_only(getattr(receiver, row.twin_name)(*args, **kwargs))
 
     return call
@@ -129,28 +132,46 @@ def _dispatcher(row: Twin) -> Callable[..., Any] | None:
     return _generic(row)
 
 
-def _wrap(function: Callable[..., Any], row: Twin, dispatch: Callable[..., Any]) -> Any:
-    static = row.owner is Owner.REFERENCE_LOAD  # a staticmethod: (ref_cls, dbref)
+def _dispatching(
+    call: Callable[..., Any], row: Twin, dispatch: Callable[..., Any], receiver: Any = None
+) -> Any:
+    """``call`` (an unbound function, or a method already bound to ``receiver``) that
+    awaits the twin instead when the test's own code calls it on an async target."""
+    bound = receiver is not None or row.owner in STATIC
     is_io = IS_IO.get((row.owner, row.sync_name), lambda *args, **kwargs: True)
 
-    @functools.wraps(function)
+    @functools.wraps(call)
     def method(*args: Any, **kwargs: Any) -> Any:
-        receiver, rest = (None, args) if static else (args[0], args[1:])
+        target, rest = (receiver, args) if bound else (args[0], args[1:])
         if (
             sync_semantics()
-            and _targets_async(row.owner, receiver, rest)
-            and is_io(*args, **kwargs)
+            and _targets_async(row.owner, target, rest)
+            and is_io(*rest, **kwargs)
         ):
             _counts[row] += 1
             with plain_async_semantics():  # the twin runs as a coroutine would await it
-                return facade_for(dispatch(function, *args, **kwargs))
-        return function(*args, **kwargs)
+                return facade_for(dispatch(target, *rest, **kwargs))
+        return call(*args, **kwargs)
 
     method.__native_dispatch__ = row  # type: ignore[attr-defined]
     # Transparent to code that looks past the wrong-method guard for MongoEngine's own
     # method (the checked mode does): it finds that method, not the guard.
-    method.__wrapped__ = getattr(function, "__wrapped__", function)  # type: ignore[attr-defined]
+    method.__wrapped__ = getattr(call, "__wrapped__", call)  # type: ignore[attr-defined]
     return method
+
+
+class _DispatchingDescriptor:
+    """Any other descriptor (the engine's field-bound ``_lazy_load_ref``): what it binds
+    to is wrapped on each access."""
+
+    __native_dispatch__ = True
+
+    def __init__(self, inner: Any, row: Twin, dispatch: Callable[..., Any]) -> None:
+        self.inner, self.row, self.dispatch = inner, row, dispatch
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        bound = self.inner.__get__(obj, owner)
+        return _dispatching(bound, self.row, self.dispatch, obj if obj is not None else owner)
 
 
 def _wrap_attribute(cls: type, row: Twin, dispatch: Callable[..., Any]) -> None:
@@ -158,13 +179,15 @@ def _wrap_attribute(cls: type, row: Twin, dispatch: Callable[..., Any]) -> None:
     if hasattr(getattr(value, "__func__", value), "__native_dispatch__"):
         return  # wrapped already
     if isinstance(value, classmethod):
-        wrapped: Any = classmethod(_wrap(value.__func__, row, dispatch))
+        wrapped: Any = classmethod(_dispatching(value.__func__, row, dispatch))
     elif isinstance(value, staticmethod):
-        wrapped = staticmethod(_wrap(value.__func__, row, dispatch))
-    elif callable(value):
-        wrapped = _wrap(value, row, dispatch)
-    else:
-        return
+        wrapped = staticmethod(_dispatching(value.__func__, row, dispatch))
+    elif inspect.isfunction(value):
+        wrapped = _dispatching(value, row, dispatch)
+    elif hasattr(type(value), "__get__"):
+        wrapped = _DispatchingDescriptor(value, row, dispatch)
+    else:  # a silent skip would leave the row undispatched: stop the run instead
+        raise RuntimeError(f"cannot dispatch {cls.__name__}.{row.sync_name}: {value!r}")
     setattr(cls, row.sync_name, wrapped)
 
 
