@@ -231,12 +231,15 @@ async def test_disconnect_all_async_closes_every_async_client(mongodb_uri: str) 
         for client in (first, other):
             with pytest.raises(InvalidOperation, match="after close"):
                 await client["all_one"].command("ping")
-        assert Note._collection is None  # the class's cached collection is forgotten
         assert sync_client["kept"].command("ping")["ok"] == 1  # sync aliases stay
         assert not is_async_connection("all_sync")
         again = await connect_async("all_again", alias="conn_test", host=mongodb_uri)
-        assert again is not other and await Note.objects.async_count() == 0
+        assert again is not other  # the class's collection on the closed client is forgotten:
+        assert await Note.objects.async_count() == 0
+        await Note(text="again").async_save()
+        assert await again["all_again"]["note"].count_documents({}) == 1
         await again.drop_database("all_three")
+        await again.drop_database("all_again")
         await disconnect_async("conn_test")
     finally:
         disconnect("all_sync")
