@@ -210,3 +210,74 @@ async def test_unknown_alias_is_a_connection_failure() -> None:
         get_async_db("never_connected")
     with pytest.raises((ConnectionFailure, RuntimeError)):
         await Orphan().async_save()
+
+
+async def test_disconnect_all_async_closes_every_async_client(mongodb_uri: str) -> None:
+    from pymongo.errors import InvalidOperation
+
+    from persistence.engine.aliases import async_aliases
+
+    sync_client = connect("kept", alias="all_sync", host=mongodb_uri, uuidRepresentation="standard")
+    try:
+        first = await connect_async("all_one", alias="all_one", host=mongodb_uri)
+        shared = await connect_async("all_two", alias="all_two", host=mongodb_uri)
+        other = await connect_async("all_three", alias="conn_test", host=mongodb_uri, appname="x")
+        await connect_async("all_mock", alias="all_mock", mongo_client_class=mongomock.MongoClient)
+        assert shared is first and other is not first
+        await Note(text="n").async_save()  # alias conn_test
+        await first["all_one"].command("ping")
+        await disconnect_all_async()
+        assert not async_aliases() & {"all_one", "all_two", "conn_test", "all_mock"}
+        for client in (first, other):
+            with pytest.raises(InvalidOperation, match="after close"):
+                await client["all_one"].command("ping")
+        assert sync_client["kept"].command("ping")["ok"] == 1  # sync aliases stay
+        assert not is_async_connection("all_sync")
+        again = await connect_async("all_again", alias="conn_test", host=mongodb_uri)
+        assert again is not other  # the class's collection on the closed client is forgotten:
+        assert await Note.objects.async_count() == 0
+        await Note(text="again").async_save()
+        assert await again["all_again"]["note"].count_documents({}) == 1
+        await again.drop_database("all_three")
+        await again.drop_database("all_again")
+        await disconnect_async("conn_test")
+    finally:
+        disconnect("all_sync")
+
+
+def test_disconnect_all_async_closes_the_rest_when_a_client_cannot_be_closed(
+    mongodb_uri: str,
+) -> None:
+    """PyMongo refuses to close a client from another event loop than its own: the other
+    clients are still closed, every alias is forgotten, and the refusal is raised."""
+    import asyncio
+
+    from pymongo.errors import InvalidOperation
+
+    from persistence.engine.aliases import async_aliases
+
+    elsewhere = asyncio.new_event_loop()
+    foreign = []
+
+    async def connect_elsewhere() -> None:
+        for name in ("far_one", "far_two"):
+            client = await connect_async(name, alias=name, host=mongodb_uri, appname=name)
+            await client[name].command("ping")
+            foreign.append(client)
+
+    async def disconnect_here() -> None:
+        local = await connect_async("near", alias="near", host=mongodb_uri, appname="near")
+        await local["near"].command("ping")
+        with pytest.raises(RuntimeError, match="event loop"):
+            await disconnect_all_async()
+        assert not async_aliases() & {"far_one", "far_two", "near"}
+        with pytest.raises(InvalidOperation, match="after close"):
+            await local["near"].command("ping")
+
+    try:
+        elsewhere.run_until_complete(connect_elsewhere())
+        asyncio.run(disconnect_here())
+    finally:
+        for client in foreign:  # closed where they can be
+            elsewhere.run_until_complete(client.close())
+        elsewhere.close()
