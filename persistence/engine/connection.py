@@ -120,7 +120,10 @@ def _new_client(alias: str, settings: dict[str, Any]) -> Any:
             from .mongomock_async import AsyncMongomockClient
 
             kwargs.pop("driver", None)
-            return AsyncMongomockClient(client_class(**kwargs))
+            zone = kwargs.pop("tzinfo", None)
+            if zone is not None and not kwargs.get("tz_aware"):
+                raise ValueError("cannot specify tzinfo without also setting tz_aware=True")
+            return AsyncMongomockClient(client_class(**kwargs), zone)
         if client_class is None:
             client_class = AsyncMongoClient
         elif not (isinstance(client_class, type) and issubclass(client_class, AsyncMongoClient)):

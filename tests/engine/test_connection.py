@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 import warnings
+import zoneinfo
+from typing import Any
 
 import mongomock
 import pytest
 from bson.binary import Binary, UuidRepresentation
 from bson.codec_options import CodecOptions
-from mongoengine import Document, StringField, UUIDField, connect, disconnect
+from mongoengine import DateTimeField, Document, StringField, UUIDField, connect, disconnect
 from mongoengine.connection import ConnectionFailure, get_db
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -281,3 +284,47 @@ def test_disconnect_all_async_closes_the_rest_when_a_client_cannot_be_closed(
         for client in foreign:  # closed where they can be
             elsewhere.run_until_complete(client.close())
         elsewhere.close()
+
+
+class Meeting(Document):
+    at = DateTimeField()
+    meta = {"db_alias": "conn_test"}
+
+
+@pytest.mark.parametrize("backend", ["server", "mongomock"])
+async def test_a_tz_aware_alias_reads_in_its_zone_on_both_backends(
+    backend: str, mongodb_uri: str
+) -> None:
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    where: dict[str, Any] = {"host": mongodb_uri}
+    if backend == "mongomock":
+        where = {"mongo_client_class": mongomock.MongoClient}
+    name = _name()
+    client = await connect_async(name, alias="conn_test", tz_aware=True, tzinfo=paris, **where)
+    try:
+        await Meeting(at=datetime.datetime(2024, 1, 15, 11, 0, 0, 250999)).async_save()  # UTC
+        noon = datetime.datetime(2024, 1, 15, 12, 0, 0, 250000, tzinfo=paris)
+        reads = [
+            (await Meeting.objects.async_first()).at,
+            *[m.at async for m in Meeting.objects],
+            (await Meeting.objects.as_pymongo().async_first())["at"],
+            *await Meeting.objects.async_distinct("at"),
+            *[row["at"] async for row in Meeting.objects.async_aggregate([{"$match": {}}])],
+            (await get_async_db("conn_test")["meeting"].find_one())["at"],
+        ]
+        for value in reads:
+            assert value == noon and value.utcoffset() == datetime.timedelta(hours=1), value
+        assert get_async_db("conn_test").codec_options.tzinfo == paris
+    finally:
+        if backend == "server":
+            await client.drop_database(name)
+        await disconnect_async("conn_test")
+
+
+async def test_a_zone_without_tz_aware_is_refused_on_both_backends(mongodb_uri: str) -> None:
+    for where in ({"host": mongodb_uri}, {"mongo_client_class": mongomock.MongoClient}):
+        with pytest.raises(ConnectionFailure, match="tz_aware"):
+            await connect_async(
+                _name(), alias="conn_test", tzinfo=datetime.timezone.utc, **where
+            )
+        await disconnect_async("conn_test")
