@@ -30,6 +30,7 @@ from domain.errors import (
     DeleteDenied,
     DomainError,
     EntityTooLarge,
+    FileStoreError,
     InsufficientFunds,
     InvalidEntity,
     NotFound,
@@ -137,6 +138,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (InvalidEntity, 422, "the store refuses a value of the entity"),
     (StoreUnavailable, 503, "the database is unreachable; retry later"),
     (TransactionsUnsupported, 503, "the database cannot run transactions"),
+    (FileStoreError, 503, "the file store refused the operation or holds a damaged file"),
     (DomainError, 400, "the request cannot be carried out"),
     (ValueError, 422, "a value is not acceptable"),
 ]

@@ -8,9 +8,11 @@ from .embedded_server import (
     fail_point,
     server_uri_from_env_or_start,
 )
+from .reply_loss import ReplyDroppingProxy
 
 __all__ = [
     "EmbeddedServer",
+    "ReplyDroppingProxy",
     "async_configure_fail_point",
     "async_fail_point",
     "configure_fail_point",
