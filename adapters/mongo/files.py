@@ -9,7 +9,7 @@ content under a file's id, ``FileStoreError`` for a refusal or a damaged file, a
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -64,7 +64,8 @@ def file_store_error(exc: BaseException, action: str, *, retry_safe: bool) -> Do
 
 
 @contextmanager
-def _translated(action: str, *, retry_safe: bool = True) -> Any:
+def _translated(action: str, *, retry_safe: bool = True) -> Iterator[None]:
+    """Driver errors of the block as domain errors (retry-safe: reads and deletions)."""
     try:
         yield
     except PyMongoError as exc:

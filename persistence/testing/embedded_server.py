@@ -96,7 +96,8 @@ class ServerTLS:
     require_client_cert: bool = False
     client_cert_file: Pem | None = None
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """``ValueError`` for options that cannot work together."""
         if self.require_client_cert and self.client_ca_file is None:
             raise ValueError("require_client_cert needs client_ca_file: the CA to check against")
         if self.require_client_cert and self.client_cert_file is None:
@@ -158,6 +159,8 @@ class EmbeddedServer:
         self.durable = storage_path is not None if durable is None else durable
         self.extra_args = tuple(extra_args)
         self.start_timeout = start_timeout
+        if tls is not None:
+            tls.check()
         self.tls = tls
         self._process: subprocess.Popen[bytes] | None = None
         self._stop_process: Callable[[], Any] | None = None

@@ -21,7 +21,7 @@ from domain.entities import User
 from domain.errors import StoreUnavailable
 from persistence.engine import connect_async, disconnect_async
 from persistence.models import registry
-from persistence.testing import Certificates, EmbeddedServer, make_certificates
+from persistence.testing import Certificates, EmbeddedServer, ServerTLS, make_certificates
 
 ALIAS = "tls"
 QUICK = {"serverSelectionTimeoutMS": 1000}
@@ -164,3 +164,18 @@ async def _refused_by_the_repositories(alias: str, *, handshake_named: bool = Tr
         if handshake_named:
             message = str(raised.value)
             assert "TLS handshake failed" in message and "tlsCAFile" in message
+
+
+def test_requiring_client_certificates_needs_a_ca_and_the_launchers_own(
+    certificates: Certificates,
+) -> None:
+    base = {
+        "cert_file": certificates.server_cert_file,
+        "key_file": certificates.server_key_file,
+        "ca_file": certificates.ca_file,
+        "require_client_cert": True,
+    }
+    with pytest.raises(ValueError, match="client_ca_file"):
+        EmbeddedServer(tls=ServerTLS(**base, client_cert_file=certificates.client_cert_file))
+    with pytest.raises(ValueError, match="client_cert_file"):
+        EmbeddedServer(tls=ServerTLS(**base, client_ca_file=certificates.ca_file))
