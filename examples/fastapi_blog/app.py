@@ -31,6 +31,7 @@ from domain.errors import (
     DeleteDenied,
     DomainError,
     EntityTooLarge,
+    FileStoreError,
     InsufficientFunds,
     InvalidEntity,
     NotFound,
@@ -156,6 +157,7 @@ _STATUS: list[tuple[type[Exception], int, str, str]] = [
     (InvalidEntity, 422, "InvalidEntity", "the store refuses a value"),
     (StoreUnavailable, 503, "StoreUnavailable", "the database is unreachable; retry later"),
     (TransactionsUnsupported, 503, "TransactionsUnsupported", "no transactions on the database"),
+    (FileStoreError, 503, "FileStoreError", "the file store refused, or a file is damaged"),
     (DomainError, 400, "DomainError", "the request cannot be carried out"),
     (ValueError, 422, "InvalidValue", "a value is not acceptable"),
 ]

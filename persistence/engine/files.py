@@ -27,10 +27,10 @@ from typing import Any
 import pymongo
 from bson import Binary, ObjectId
 from gridfs.asynchronous.grid_file import AsyncGridFS, AsyncGridIn, AsyncGridOut
-from gridfs.errors import NoFile
+from gridfs.errors import CorruptGridFile, NoFile
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
 from . import connection
 from .bridge import greenlet_spawn, in_bridge
@@ -134,6 +134,8 @@ class StreamingWriter:
         self._length = 0
         self._indexed = False
         self.closed = False
+        self._sent = False  # a chunk insert was sent: chunks may be stored
+        self.file_sent = False  # the files document was sent: the file may exist
 
     async def _insert_chunk(self, data: bytes) -> None:
         if not self._indexed:
@@ -143,11 +145,18 @@ class StreamingWriter:
         chunk = {"files_id": self._id, "n": self._n, "data": Binary(data)}
         try:
             await self._chunks.insert_one(chunk)
+        except ServerSelectionTimeoutError:
+            raise  # never sent (PyMongo reports a failed retry by the first error)
         except DuplicateKeyError:
+            self._sent = True
             # a retried insert whose first attempt landed (its reply was lost)
             stored = await self._chunks.find_one({"files_id": self._id, "n": self._n})
             if not (self._own_id and stored is not None and bytes(stored["data"]) == data):
                 raise
+        except BaseException:
+            self._sent = True  # it may have landed
+            raise
+        self._sent = True
         self._n += 1
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -168,6 +177,13 @@ class StreamingWriter:
         if self._buffer:
             await self._insert_chunk(bytes(self._buffer))
             self._buffer.clear()
+        stored = await self._chunks.count_documents({"files_id": self._id})
+        if stored != self._n:
+            raise CorruptGridFile(
+                f"{stored} of the {self._n} chunks of file {self._id!r} are stored (a sweep "
+                "of orphans during the upload, or a crash, removed the others): the file "
+                "was not written"
+            )
         document = {
             "_id": self._id,
             "length": self._length,
@@ -175,6 +191,7 @@ class StreamingWriter:
             "uploadDate": datetime.datetime.now(datetime.timezone.utc),
             **self._fields,
         }
+        self.file_sent = True
         try:
             await self._files.insert_one(document)
         except DuplicateKeyError:
@@ -188,20 +205,27 @@ class StreamingWriter:
         if the store could not be reached (see :func:`discard_file`)."""
         self.closed = True
         self._buffer.clear()
+        if not (self._sent or self.file_sent):
+            return True  # nothing reached the server
         return await discard_file(self._db, self._bucket, self._id)
 
 
-async def iter_chunks(db: Any, bucket: str, file_id: Any) -> AsyncIterator[bytes]:
-    """The chunks of a stored file in order, a few per round trip."""
+async def iter_chunks(
+    db: Any, bucket: str, file_id: Any, length: int | None = None
+) -> AsyncIterator[bytes]:
+    """The chunks of a stored file in order, a few per round trip.  ``CorruptGridFile``
+    for a missing chunk, or (given the files document's ``length``) a short end."""
     cursor = db[f"{bucket}.chunks"].find({"files_id": file_id}, sort=[("n", 1)])
-    expected = 0
+    expected = received = 0
     async for chunk in cursor.batch_size(_READ_BATCH):
         if chunk["n"] != expected:
-            from gridfs.errors import CorruptGridFile
-
             raise CorruptGridFile(f"missing chunk {expected} of file {file_id!r}")
         expected += 1
-        yield bytes(chunk["data"])
+        data = bytes(chunk["data"])
+        received += len(data)
+        yield data
+    if length is not None and received != length:
+        raise CorruptGridFile(f"file {file_id!r} holds {received} of its {length} bytes")
 
 
 def async_fs(db_alias: str, collection_name: str) -> AsyncGridFS:
