@@ -12,6 +12,8 @@ itself defines, and refuses to run on an unsupported MongoEngine version.
 from __future__ import annotations
 
 import functools
+import sys
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -209,6 +211,8 @@ def _graft_documents() -> None:
         elif owner is Owner.DOCUMENT_CLASS:
             _replace(Document, sync_name, lambda original, t=twin: guard_classmethod(original, t))
             _add(Document, twin, twin_factories.class_twin(sync_name, twin))
+    # The async MongoEngine fork's spelling: ``await Model._async_get_collection()``.
+    _add(Document, "_async_get_collection", classmethod(class_collections.async_get_collection))
 
 
 def _graft_querysets() -> None:
@@ -278,8 +282,8 @@ def _graft_files() -> None:
         _add(GridFSProxy, name, method)
     for name, method in files.field_async_methods().items():
         _add(FileField, name, method)
-    # The async MongoEngine fork's name for the proxy whose async_ methods these are.
-    _add(me_fields, "AsyncGridFSProxy", GridFSProxy)
+    # The async MongoEngine fork's file handle (what ``Model.file.async_put`` returns).
+    _add(me_fields, "AsyncGridFSProxy", files.AsyncGridFSProxy)
 
 
 # -- task-local state ----------------------------------------------------------------
@@ -325,11 +329,55 @@ EXPORTS: dict[str, Any] = {
 }
 
 
+# Where the async MongoEngine fork (PR #2891) defines these names, so that code written
+# for it imports them unchanged.
+FORK_CONNECTION_EXPORTS = (
+    "connect_async",
+    "disconnect_async",
+    "disconnect_all_async",
+    "is_async_connection",
+    "get_async_db",
+    "get_async_connection",
+)
+FORK_CONTEXT_MANAGERS = (
+    "async_switch_db",
+    "async_switch_collection",
+    "async_no_dereference",
+    "async_no_sub_classes",
+    "async_run_in_transaction",
+    "async_set_write_concern",
+    "async_set_read_write_concern",
+    "async_query_counter",
+)
+
+
+def _export(module: Any, name: str, value: Any) -> None:
+    _add(module, name, value)
+    exported = getattr(module, "__all__", None)
+    if exported is not None and name not in exported:
+        module.__all__ = [*exported, name]
+
+
 def _graft_exports() -> None:
+    import mongoengine.base as me_base
+    import mongoengine.base.datastructures as me_datastructures
+
     for name, value in EXPORTS.items():
-        _add(mongoengine, name, value)
-        if name not in mongoengine.__all__:
-            mongoengine.__all__ = [*mongoengine.__all__, name]
+        _export(mongoengine, name, value)
+    for name in FORK_CONNECTION_EXPORTS:
+        _export(me_connection, name, EXPORTS[name])
+    for module in (me_datastructures, me_base):
+        _export(module, "AsyncReferenceProxy", references.AsyncReferenceProxy)
+    # ``mongoengine.async_context_managers``: the fork's module of async context managers.
+    name = "mongoengine.async_context_managers"
+    if name in sys.modules:
+        raise GraftError(f"{name} already exists")
+    managers = types.ModuleType(name, "Async twins of mongoengine.context_managers.")
+    for manager in FORK_CONTEXT_MANAGERS:
+        setattr(managers, manager, EXPORTS[manager])
+    managers.__all__ = list(FORK_CONTEXT_MANAGERS)  # type: ignore[attr-defined]
+    _add(mongoengine, "async_context_managers", managers)
+    sys.modules[name] = managers
 
 
 def activate() -> None:

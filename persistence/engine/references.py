@@ -17,6 +17,7 @@ queries and delete rules treat it as the reference it stands for.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -46,11 +47,17 @@ class AsyncReferenceProxy(DBRef):
     referenced document, to its id and to an equal ``DBRef``.  Once fetched, the document
     is remembered (a second ``async_fetch()`` runs no query) and its attributes can be
     read through the proxy.  Fields kept by a ``CachedReferenceField`` are readable
-    before any fetch.
+    before any fetch.  ``field_name`` is the field it was read from (None when made by
+    hand); its ``repr`` is the async fork's: ``<AsyncReferenceProxy: author (unfetched)>``.
     """
 
     def __init__(
-        self, document_type: type, ref: DBRef | Any, cached: Any = None, document: Any = None
+        self,
+        document_type: type,
+        ref: DBRef | Any,
+        cached: Any = None,
+        document: Any = None,
+        field_name: str | None = None,
     ) -> None:
         if isinstance(ref, DBRef):
             super().__init__(ref.collection, ref.id, ref.database)
@@ -59,6 +66,7 @@ class AsyncReferenceProxy(DBRef):
         self.__dict__["document_type"] = document_type
         self.__dict__["_cached"] = cached
         self.__dict__["_document"] = document
+        self.__dict__["field_name"] = field_name
 
     @property
     def pk(self) -> Any:
@@ -115,11 +123,16 @@ class AsyncReferenceProxy(DBRef):
         return hash(self.id)
 
     def __repr__(self) -> str:
-        state = "fetched" if self._document is not None else "not fetched"
-        return f"<AsyncReferenceProxy {self.document_type.__name__} id={self.id!r} ({state})>"
+        """``<AsyncReferenceProxy: <field> (unfetched)>`` (or ``(fetched)``), no I/O; the
+        referenced class's name stands for the field when the proxy was made by hand."""
+        label = self.__dict__["field_name"] or self.document_type.__name__
+        state = "fetched" if self.__dict__["_document"] is not None else "unfetched"
+        return f"<AsyncReferenceProxy: {label} ({state})>"
 
     def __deepcopy__(self, memo: Any) -> AsyncReferenceProxy:
-        return AsyncReferenceProxy(self.document_type, self.to_dbref(), self._cached)
+        return AsyncReferenceProxy(
+            self.document_type, self.to_dbref(), self._cached, field_name=self.field_name
+        )
 
 
 async def fetch_by_id(document_type: Any, pk: Any, ref: Any) -> Any:
@@ -144,20 +157,36 @@ def wants_proxy(document_type: Any) -> bool:
     return is_async_class(document_type) and not sync_semantics()
 
 
-def lazy_load_ref_wrapper(original: staticmethod) -> staticmethod:  # type: ignore[type-arg]
+class _LoaderForField:
+    """``_lazy_load_ref`` that knows which field it loads for (the proxy's ``repr`` names it).
+
+    MongoEngine declares it a staticmethod and calls it as ``self._lazy_load_ref(cls,
+    dbref)``; read from a field it is bound to that field, read from the class it is the
+    same two-argument function without one.
+    """
+
+    def __init__(self, load: Callable[[Any, Any, Any], Any], doc: str | None) -> None:
+        self._load = load
+        self.__doc__ = doc
+
+    def __get__(self, field: Any, owner: Any = None) -> Callable[[Any, Any], Any]:
+        return functools.partial(self._load, field)
+
+
+def lazy_load_ref_wrapper(original: staticmethod) -> _LoaderForField:  # type: ignore[type-arg]
     """``_lazy_load_ref`` that hands back a proxy (no I/O) for async classes."""
     load = original.__func__
 
-    def _lazy_load_ref(ref_cls: Any, dbref: Any) -> Any:
+    def _lazy_load_ref(field: Any, ref_cls: Any, dbref: Any) -> Any:
         if isinstance(dbref, AsyncReferenceProxy):
             if dbref._document is None and sync_semantics():
                 dbref.__dict__["_document"] = load(ref_cls, dbref.to_dbref())
             return dbref._document if dbref._document is not None else dbref
         if wants_proxy(ref_cls):
-            return AsyncReferenceProxy(ref_cls, dbref)
+            return AsyncReferenceProxy(ref_cls, dbref, field_name=getattr(field, "name", None))
         return load(ref_cls, dbref)
 
-    return staticmethod(_lazy_load_ref)
+    return _LoaderForField(_lazy_load_ref, load.__doc__)
 
 
 def cached_to_python_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -168,7 +197,7 @@ def cached_to_python_wrapper(original: Callable[..., Any]) -> Callable[..., Any]
             document_type = self.document_type
             cached = document_type._from_son(value)
             pk = document_type.id.to_python(value["_id"])
-            return AsyncReferenceProxy(document_type, pk, cached=cached)
+            return AsyncReferenceProxy(document_type, pk, cached=cached, field_name=self.name)
         return original(self, value)
 
     return to_python
@@ -213,30 +242,32 @@ def generic_to_mongo_wrapper(original: Callable[..., Any]) -> Callable[..., Any]
     return to_mongo
 
 
-def _proxy_for(value: Any, document_type: Any) -> Any:
+def _proxy_for(value: Any, document_type: Any, field_name: str | None) -> Any:
     if isinstance(value, AsyncReferenceProxy):
         return value
     if isinstance(value, dict) and "_ref" in value and "_cls" in value:
-        return AsyncReferenceProxy(get_document(value["_cls"]), value["_ref"])
+        cls = get_document(value["_cls"])
+        return AsyncReferenceProxy(cls, value["_ref"], field_name=field_name)
     if isinstance(value, DBRef) and document_type is not None:
         cls = get_document(value.cls) if hasattr(value, "cls") else document_type
-        return AsyncReferenceProxy(cls, value)
+        return AsyncReferenceProxy(cls, value, field_name=field_name)
     if isinstance(value, ObjectId) and document_type is not None:
-        return AsyncReferenceProxy(document_type, value)
+        return AsyncReferenceProxy(document_type, value, field_name=field_name)
     return value
 
 
-def proxify(items: Any, document_type: Any) -> Any:
-    """``items`` (list, dict, nested) with every reference turned into a proxy."""
+def proxify(items: Any, document_type: Any, field_name: str | None = None) -> Any:
+    """``items`` (list, dict, nested) with every reference turned into a proxy; the
+    proxies name ``field_name``, the field holding ``items``."""
     if isinstance(items, dict) and not ("_ref" in items and "_cls" in items):
-        converted = {key: proxify(value, document_type) for key, value in items.items()}
+        converted = {key: proxify(value, document_type, field_name) for key, value in items.items()}
         return type(items)(converted) if type(items) is dict else _refill(items, converted)
     if isinstance(items, (list, tuple)):
-        converted_list = [proxify(value, document_type) for value in items]
+        converted_list = [proxify(value, document_type, field_name) for value in items]
         if isinstance(items, tuple):
             return tuple(converted_list)
         return _refill(items, converted_list) if type(items) is not list else converted_list
-    return _proxy_for(items, document_type)
+    return _proxy_for(items, document_type, field_name)
 
 
 def _refill(container: Any, values: Any) -> Any:
@@ -269,7 +300,7 @@ def dereference_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
                 if owner_async is None:  # owner collected: go by the referenced class
                     owner_async = document_type is not None
                 if owner_async:
-                    return proxify(items, document_type)
+                    return proxify(items, document_type, name)
         return original(self, items, max_depth, instance, name)
 
     return __call__
@@ -346,7 +377,7 @@ async def field_async_fetch(self: Any, instance: Any) -> Any:
         return await value.async_fetch()
     if hasattr(type(value), "objects") and not isinstance(value, DBRef):
         return value  # already a document
-    proxy = proxify(value, getattr(self, "document_type", None))
+    proxy = proxify(value, getattr(self, "document_type", None), self.name)
     if not isinstance(proxy, AsyncReferenceProxy):
         proxy = getattr(instance, self.name)  # let the field convert what it stored
         if isinstance(proxy, LazyReference):
