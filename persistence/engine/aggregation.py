@@ -13,6 +13,7 @@ from typing import Any
 from .class_collections import ensure_prepared
 from .facades import unwrap
 from .guard import check_async_target
+from .query_values import compile_query
 from .sessions import has_sessions, session_for
 from .twin_factories import run_in_bridge
 
@@ -35,6 +36,7 @@ async def native_aggregate(
     if args or isinstance(pipeline, dict) or not _own_aggregate(queryset):
         return None
     await ensure_prepared(queryset._document)
+    await compile_query(queryset)
     stages: list[Any] = []
     if queryset._none or queryset._empty:
         stages.append({"$limit": 1})

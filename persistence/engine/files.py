@@ -254,22 +254,9 @@ def fs_wrapper(original: property) -> property:
     return property(fs, doc=original.__doc__)
 
 
-_PROXY_TWINS = {
-    "put": "async_put",
-    "get": "async_get",
-    "read": "async_read",
-    "delete": "async_delete",
-    "replace": "async_replace",
-    "new_file": "async_writer",
-    "write": "async_writer",
-    "writelines": "async_writer",
-    "close": "async_writer",
-}
-
-
-def guard_proxy_method(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
-    """A GridFSProxy method that refuses to run outside the bridge on an async alias."""
-    twin = _PROXY_TWINS[name]
+def guard_proxy_method(name: str, twin: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    """A GridFSProxy method that refuses to run outside the bridge on an async alias,
+    naming ``twin`` (its row in :data:`~.io_methods.TWINS`)."""
 
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not in_bridge() and connection.is_async_connection(self.db_alias):

@@ -38,7 +38,14 @@ from . import (
     twin_factories,
 )
 from .guard import guard_classmethod, guard_item_access, guard_method, targets_async
-from .io_methods import TWINS, Make, Owner, hand_written_document_twins, hand_written_twins
+from .io_methods import (
+    TWINS,
+    Make,
+    Owner,
+    hand_written_document_twins,
+    hand_written_twins,
+    owner_classes,
+)
 from .signals import install_async_receivers
 from .sync_code import run_sync, sync_semantics
 from .task_local import TaskLocal
@@ -210,12 +217,11 @@ def _graft_documents() -> None:
 
 def _graft_querysets() -> None:
     from mongoengine.queryset.base import BaseQuerySet
-    from mongoengine.queryset.queryset import QuerySet, QuerySetNoCache
 
     _replace(BaseQuerySet, "__init__", context_managers.queryset_init_wrapper)
     _replace(BaseQuerySet, "_clone_into", queryset_copies.clone_into_wrapper)
     rows = [row for row in TWINS if row.owner is Owner.QUERYSET]
-    for owner in (BaseQuerySet, QuerySet, QuerySetNoCache):
+    for owner in owner_classes(Owner.QUERYSET):
         for _, sync_name, twin, _ in rows:
             if sync_name in vars(owner):
                 guard = guard_item_access if sync_name == "__getitem__" else guard_method
@@ -243,7 +249,7 @@ def _graft_references() -> None:
         ReferenceField,
     )
 
-    for field_cls in (ReferenceField, CachedReferenceField, GenericReferenceField):
+    for field_cls in owner_classes(Owner.REFERENCE_LOAD):
         _replace(field_cls, "_lazy_load_ref", references.lazy_load_ref_wrapper)
     _replace(CachedReferenceField, "to_python", references.cached_to_python_wrapper)
     _replace(CachedReferenceField, "to_mongo", references.cached_to_mongo_wrapper)
@@ -264,15 +270,14 @@ def _graft_references() -> None:
 
 def _graft_files() -> None:
     import mongoengine.fields as me_fields
-    from mongoengine.fields import FileField, GridFSProxy, ImageGridFsProxy
+    from mongoengine.fields import FileField, GridFSProxy
 
     _replace(GridFSProxy, "fs", files.fs_wrapper)
-    for owner in (GridFSProxy, ImageGridFsProxy):
-        for name in ("put", "get", "read", "delete", "replace", "new_file", "write",
-                     "writelines", "close"):  # fmt: skip
+    rows = [row for row in TWINS if row.owner is Owner.FILE_PROXY]
+    for owner in owner_classes(Owner.FILE_PROXY):
+        for _, name, twin, _ in rows:
             if name in vars(owner):
-                guarded = functools.partial(files.guard_proxy_method, name)
-                _replace(owner, name, guarded)
+                _replace(owner, name, functools.partial(files.guard_proxy_method, name, twin))
     for name, method in files.proxy_async_methods().items():
         _add(GridFSProxy, name, method)
     for name, method in files.field_async_methods().items():

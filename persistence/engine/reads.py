@@ -20,11 +20,14 @@ from pymongo import CursorType
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.cursor import AsyncCursor
 
+from .bridge import greenlet_spawn
 from .class_collections import ensure_prepared
 from .facades import CollectionFacade, unwrap
 from .guard import check_async_target
 from .iteration import QuerySetAsyncIterator
 from .materialize import loader
+from .query_values import compile_query, holds_queryset
+from .querying_loads import loading_queries
 from .sessions import has_sessions, session_for
 from .twin_factories import run_in_bridge
 
@@ -85,7 +88,7 @@ async def queryset_async_get(self: Any, *q_objs: Any, **query: Any) -> Any:
     if not _own(self, "get"):
         return await run_in_bridge(self._document, self.get, *q_objs, **query)
     if type(self) in _PLAIN_QUERYSETS and len(q_objs) <= 1:
-        if _plain_find(self):
+        if _plain_find(self) and not holds_queryset(self._query_obj, query):
             return await _find_one_of_two(self, q_objs, query)
         queryset = _get_queryset(self, q_objs, query)
     else:
@@ -145,7 +148,12 @@ async def _find_one_of_two(self: Any, q_objs: tuple[Any, ...], query: dict[str, 
     if not self._as_pymongo:
         load = loader(document)
         auto = self._auto_dereference
-        found = [load(raw, auto) for raw in found]
+        found = [
+            await greenlet_spawn(load, raw, auto)  # querying_loads.py
+            if loading_queries(document, raw)
+            else load(raw, auto)
+            for raw in found
+        ]
         if self._scalar:
             found = [self._get_scalar(doc) for doc in found]
     if len(found) > 1:
@@ -175,6 +183,7 @@ async def queryset_async_first(self: Any) -> Any:
         return None
     queryset = self.clone()  # first() and __getitem__(0) clone twice: once is the same
     queryset._empty = False
+    await compile_query(queryset)
     cursor = queryset._cursor.async_target
     if not isinstance(cursor, AsyncCursor):  # another backend (mongomock): the general path
         return await run_in_bridge(self._document, self.first)
@@ -187,7 +196,11 @@ async def queryset_async_first(self: Any) -> Any:
         return None
     if queryset._as_pymongo:
         return raw
-    document = loader(queryset._document)(raw, queryset._auto_dereference)
+    load, auto = loader(queryset._document), queryset._auto_dereference
+    if loading_queries(queryset._document, raw):
+        document = await greenlet_spawn(load, raw, auto)
+    else:
+        document = load(raw, auto)
     return queryset._get_scalar(document) if queryset._scalar else document
 
 
@@ -215,6 +228,7 @@ async def queryset_async_count(self: Any, with_limit_and_skip: bool = False) -> 
     await ensure_prepared(self._document)
     if self._limit == 0 or self._none or self._empty:
         return 0
+    await compile_query(self)
     collection = _cursor_collection(self)
     if not isinstance(collection, AsyncCollection):  # another backend (mongomock)
         return await run_in_bridge(self._document, self.count)  # type: ignore[no-any-return]

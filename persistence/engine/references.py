@@ -26,7 +26,9 @@ from mongoengine.base import get_document
 from mongoengine.errors import DoesNotExist
 
 from . import aliases
+from .bridge import greenlet_spawn
 from .class_collections import ensure_prepared, is_async_class
+from .querying_loads import loading_queries
 from .sessions import session_for
 from .sync_code import sync_semantics
 
@@ -140,6 +142,8 @@ async def fetch_by_id(document_type: Any, pk: Any, ref: Any) -> Any:
     son = await collection.find_one({"_id": pk}, session=session)
     if son is None:
         raise DoesNotExist(f"Trying to dereference unknown document {ref}")
+    if loading_queries(document_type, son):
+        return await greenlet_spawn(document_type._from_son, son)
     return document_type._from_son(son)
 
 

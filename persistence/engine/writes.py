@@ -37,6 +37,7 @@ from . import dump
 from .class_collections import ensure_prepared
 from .facades import unwrap
 from .guard import check_async_target
+from .query_values import compile_query
 from .sessions import has_sessions, session_for
 from .twin_factories import instance_twin, queryset_twin, run_in_bridge
 
@@ -352,6 +353,7 @@ async def _update(
         return 0
     document = self._document
     await ensure_prepared(document)
+    await compile_query(self)
     query = self._query
     if "__raw__" in update and isinstance(update["__raw__"], list):  # an update pipeline
         update_doc: Any = [transform.update(document, __raw__=u) for u in update["__raw__"]]
@@ -430,6 +432,7 @@ async def queryset_async_delete(
 
 async def _delete_many(queryset: Any, write_concern: dict[str, Any]) -> Any:
     await ensure_prepared(queryset._document)
+    await compile_query(queryset)
     collection = unwrap(queryset._collection_obj)
     session = _session_kwargs(collection)
     collection = _with_write_concern(collection, write_concern)

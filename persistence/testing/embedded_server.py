@@ -25,6 +25,8 @@ from urllib.parse import quote
 import pymongo
 from pymongo.errors import PyMongoError
 
+from .bound_processes import spawn_bound
+
 __all__ = [
     "EmbeddedServer",
     "ServerTLS",
@@ -127,7 +129,9 @@ class EmbeddedServer:
 
     The port is chosen once, so :meth:`restart` comes back on the same address and
     storage.  A storage directory of our own is removed by :meth:`stop`; one passed in
-    is kept.  A finalizer stops the process at interpreter exit, so none survives us.
+    is kept.  A finalizer stops the process at interpreter exit, and if this process is
+    killed instead (``SIGKILL`` included) the kernel kills the server (Linux; see
+    :mod:`.bound_processes`), so none survives us.
     ``auth`` may be changed between runs (provision users, then restart with auth).
 
     ``durable`` (default: True when ``storage_path`` is given, False for our own
@@ -188,6 +192,11 @@ class EmbeddedServer:
         return uri if self.tls is None else uri + self.tls.uri_options()
 
     @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs, else None."""
+        return self._process.pid if self.running and self._process is not None else None
+
+    @property
     def running(self) -> bool:
         """True while the server process is alive."""
         return self._process is not None and self._process.poll() is None
@@ -226,7 +235,8 @@ class EmbeddedServer:
             return self
         self._work_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            process = subprocess.Popen(
+            # killed by the kernel if this process dies without stopping it (SIGKILL...)
+            process = spawn_bound(
                 self._command_line(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
         self._process = process
