@@ -107,6 +107,12 @@ class CompensatedFiles:
             except NotFound:
                 pass
 
+    def forget(self) -> None:
+        """Whether the block committed is unknown: leave every file as it stands (a
+        file put stays, possibly an orphan; a deletion is not carried out), so that a
+        block that did commit never refers to a deleted file."""
+        self._put, self._deleted = [], []
+
     async def rolled_back(self) -> None:
         """The block rolled back: delete what it put, forget what it deleted."""
         put, self._put, self._deleted = self._put, [], []

@@ -1,19 +1,40 @@
-"""The MongoDB unit of work: one transaction per unit, through ``async_run_in_transaction``."""
+"""The MongoDB unit of work: one transaction per unit, through ``async_run_in_transaction``,
+with a commit record written in it; outages bounded by the unit's outage budget."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime
+import weakref
 from contextlib import AbstractAsyncContextManager, ExitStack
 from typing import Any
 
+import pymongo
+from bson import ObjectId
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
-from pymongo.errors import OperationFailure
+from pymongo.errors import (
+    ConnectionFailure,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+)
 
-from domain.errors import TransactionsUnsupported
-from persistence.engine import TransactionsNotSupportedError, async_run_in_transaction
-from persistence.engine.sessions import without_sessions
+from domain.errors import StoreUnavailable, TransactionsUnsupported
+from persistence.engine import (
+    TransactionsNotSupportedError,
+    async_run_in_transaction,
+    get_async_connection,
+    get_async_db,
+)
+from persistence.engine.mongomock_async import AsyncMongomockClient
+from persistence.engine.sessions import bound_by_another_task, without_sessions
 from persistence.engine.task_switches import switched
+from persistence.engine.transactions import DURABLE
 from persistence.registry import Registration, Registry
 
+from ..commit_records import COLLECTION, AmbiguousCommit, CommitRecord
+from ..error_chain import error_chain
+from ..retry_policy import RetryPolicy
 from ..unit_of_work import BaseUnitOfWork
 from .errors import unavailable_from
 from .files import GridFSFileStore
@@ -24,22 +45,60 @@ __all__ = ["MongoUnitOfWork"]
 _ILLEGAL_OPERATION = 20  # "Transaction numbers are only allowed on a replica set member"
 
 
+_INDEX_OPTIONS_CONFLICT = (85, 86)  # an index of that name/key exists with other options
+_TTL_INDEX = "persistence_commit_ttl"
+
+
 class _Rollback(Exception):
     """Thrown into the transaction context to abort it."""
 
 
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+# (id(client), database, collection) -> (a weak reference to the client, when its TTL
+# index is known to exist: the task creating it, done once it exists)
+_TTL_READY: dict[tuple[int, str, str], tuple[weakref.ref[Any], asyncio.Task[None]]] = {}
+
+
+async def _ensure_ttl_index(client: Any, collection: Any, retention: float) -> None:
+    """The commit records' TTL index, created once per client and collection."""
+    key = (id(client), collection.database.name, collection.name)
+    known = _TTL_READY.get(key)
+    if known is None or known[0]() is not client or (
+        known[1].done() and (known[1].cancelled() or known[1].exception() is not None)
+    ):
+        task = asyncio.ensure_future(_create_ttl_index(collection, retention))
+        _TTL_READY[key] = known = (weakref.ref(client), task)
+    await asyncio.shield(known[1])
+
+
+async def _create_ttl_index(collection: Any, retention: float) -> None:
+    try:
+        await collection.create_index("at", name=_TTL_INDEX, expireAfterSeconds=int(retention))
+    except OperationFailure as exc:
+        if exc.code not in _INDEX_OPTIONS_CONFLICT:
+            raise
+        # an operator set another retention: theirs stands (change it with collMod)
+
+
 class MongoUnitOfWork(BaseUnitOfWork):
     """``async with uow:`` runs one MongoDB transaction on ``alias`` over the aggregates
-    of ``registry``.
+    of ``registry``, in a block of the current task (see :mod:`adapters.unit_of_work`).
 
     Work is committed only by ``await uow.commit()``; leaving the block without it
     (normally or by an exception, which propagates) rolls back.  After a commit (or
     rollback) the block goes on in a new transaction, begun by its first repository
-    operation.  With ``transactions=False`` (mongomock) writes apply
-    immediately and ``rollback`` cannot undo them.  With ``read_only=True`` (or from
-    :meth:`reading`) no transaction is opened and writes raise ``UnitOfWorkError``.
+    operation.  Each commit inserts a commit record into ``persistence_commits`` in the
+    transaction (kept ``commit_retention`` seconds by a TTL index), from which a commit
+    whose answer was lost is settled.  With ``transactions=False`` (mongomock) writes
+    apply immediately and ``rollback`` cannot undo them.  With ``read_only=True`` (or
+    from :meth:`reading`) no transaction is opened and writes raise ``UnitOfWorkError``.
     ``files`` is a GridFS store on the same alias, compensated as the port says.  The
-    registered Documents follow ``alias`` inside the block.
+    registered Documents follow ``alias`` inside the block.  ``retry_policy``: the
+    unit's :class:`~adapters.retry_policy.RetryPolicy` (its ``outage_budget`` bounds
+    every wait for an unreachable server, in and out of ``run``).
     """
 
     def __init__(
@@ -50,11 +109,18 @@ class MongoUnitOfWork(BaseUnitOfWork):
         transactions: bool = True,
         files: GridFSFileStore | None = None,
         read_only: bool = False,
+        retry_policy: RetryPolicy | None = None,
+        commit_retention: float | None = None,
     ) -> None:
         self._store = files if files is not None else GridFSFileStore(alias)
-        super().__init__(registry, self._store, read_only=read_only)
+        super().__init__(registry, self._store, read_only=read_only, retry_policy=retry_policy)
         self.alias = alias
         self.transactions = transactions
+        if commit_retention is not None:
+            self.commit_retention = commit_retention
+
+    def _init_block(self) -> None:
+        super()._init_block()
         self._context: AbstractAsyncContextManager[Any] | None = None
         self._session: Any = None
         self._deferred = False  # the next transaction begins with the next operation
@@ -70,16 +136,19 @@ class MongoUnitOfWork(BaseUnitOfWork):
             transactions=self.transactions,
             files=self._store,
             read_only=True,
+            retry_policy=self.retry_policy,
         )
 
     def _make_repository(self, aggregate: Registration[Any]) -> MongoQueries[Any]:
         return MongoQueries(self, aggregate)
 
     async def _open(self) -> None:
-        if not self.read_only and self.alias == DEFAULT_CONNECTION_NAME:
+        # a reader joins no transaction the task has open elsewhere; a block of a task
+        # created inside another task's block joins none of that task's transactions
+        isolate = self.read_only or bound_by_another_task()
+        if not isolate and self.alias == DEFAULT_CONNECTION_NAME:
             return  # nothing to switch
-        self._switches = ExitStack()
-        if self.read_only:  # not even a transaction the task has open elsewhere
+        if isolate:
             self._switches.enter_context(without_sessions())
         if self.alias != DEFAULT_CONNECTION_NAME:  # the documents follow the unit's alias
             for document_cls in self.registry.documents:
@@ -88,9 +157,31 @@ class MongoUnitOfWork(BaseUnitOfWork):
     async def _close(self) -> None:
         self._switches.close()
 
+    async def _reachable(self) -> None:
+        """Return at once while the client knows a server it can use; otherwise wait
+        for one at most what is left of the outage budget (``StoreUnavailable`` then),
+        so that no operation waits out the driver's own server selection timeout."""
+        client = get_async_connection(self.alias)
+        if isinstance(client, AsyncMongomockClient):
+            return
+        topology = client.topology_description
+        if topology.has_writable_server() or (
+            self.read_only and topology.has_readable_server()
+        ):
+            return
+        left = self._outage.left()
+        if left <= 0:
+            raise self._outage.unreachable()
+        try:  # CSOT replaces serverSelectionTimeoutMS: the smaller of the two
+            with pymongo.timeout(min(left, client.options.server_selection_timeout)):
+                await client.admin.command("ping")
+        except PyMongoError as exc:
+            raise self._outage.unreachable() from exc
+
     async def _begin(self) -> None:
         if not self.transactions or self.read_only:
             return
+        await self._reachable()
         context = async_run_in_transaction(self.alias)
         try:
             self._session = await context.__aenter__()
@@ -102,6 +193,15 @@ class MongoUnitOfWork(BaseUnitOfWork):
                 raise
             raise unavailable from exc
         self._context = context
+        try:  # outside the transaction, once per client
+            client = get_async_connection(self.alias)
+            await _ensure_ttl_index(client, self._records(), self.commit_retention)
+        except BaseException as exc:
+            await self._abort(exc)
+            unavailable = unavailable_from(exc, retry_safe=True)  # nothing was written
+            if unavailable is None:
+                raise
+            raise unavailable from exc
 
     async def _begin_next(self) -> None:
         """Defer the next transaction to the next operation: a block that commits and
@@ -112,12 +212,29 @@ class MongoUnitOfWork(BaseUnitOfWork):
         if self._deferred:
             self._deferred = False
             await self._begin()
+        else:
+            await self._reachable()
 
-    async def _commit(self) -> None:
+    def _records(self) -> Any:
+        """The commit records' collection in the alias's database."""
+        return get_async_db(self.alias)[COLLECTION]
+
+    async def _commit(self, record: CommitRecord) -> None:
         self._deferred = False
-        context, self._context = self._context, None
+        context = self._context
         if context is None:
             return
+        try:  # the record, in the transaction: stored exactly when the commit lands
+            await self._records().insert_one(
+                {"_id": ObjectId(record.id), "at": _utcnow()}, session=self._session
+            )
+        except PyMongoError as exc:  # not committed: the block's exit aborts
+            self.mark_rollback_only(exc)
+            unavailable = unavailable_from(exc, retry_safe=True)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
+        self._context = None
         try:
             await context.__aexit__(None, None, None)
         except Exception as exc:
@@ -125,11 +242,41 @@ class MongoUnitOfWork(BaseUnitOfWork):
                 raise TransactionsUnsupported(
                     f"alias {self.alias!r} is not a replica set member: {exc}"
                 ) from exc
-            # an outage: retry-safe only if the driver says nothing was committed
-            unavailable = unavailable_from(exc, retry_safe=False)
-            if unavailable is None:
-                raise
-            raise unavailable from exc
+            if any(isinstance(link, PyMongoError) for link in error_chain(exc)):
+                # sent, and no answer says it was not applied: NoSuchTransaction after
+                # a retried commit (a restarted server forgot it), a lost connection,
+                # UnknownTransactionCommitResult, a write concern error...
+                raise AmbiguousCommit("the commit's outcome is unknown") from exc
+            raise
+
+    async def _commit_landed(self, record: CommitRecord) -> bool:
+        """Settle the commit of ``record`` for good: insert a *void* record with its id
+        (durably, outside any transaction).  If that succeeds the commit did not land
+        and never can (its own record would now clash); a duplicate key means the
+        commit's record is stored (unless it is our own void from an earlier try).  A
+        transaction the server still holds makes the insert wait for its end."""
+        records = self._records().with_options(write_concern=DURABLE)
+        oid = ObjectId(record.id)
+        delay = 0.01
+        while True:
+            await self._reachable()
+            try:
+                with pymongo.timeout(max(self._outage.left(), 0.001)):
+                    try:
+                        await records.insert_one({"_id": oid, "at": _utcnow(), "void": True})
+                        return False
+                    except DuplicateKeyError:
+                        found = await records.find_one({"_id": oid})
+                        return found is not None and not found.get("void", False)
+            except PyMongoError as exc:
+                if not isinstance(exc, ConnectionFailure) and not getattr(exc, "timeout", False):
+                    raise StoreUnavailable(
+                        "the store refused the commit record lookup", retry_safe=False
+                    ) from exc
+                if self._outage.left() <= 0:
+                    raise self._outage.unreachable() from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.5)
 
     async def _abort(self, error: BaseException | None) -> None:
         self._deferred = False
