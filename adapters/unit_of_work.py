@@ -146,6 +146,7 @@ class BaseUnitOfWork:
     retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY
     commit_retention: float = DEFAULT_RETENTION
     """Seconds a commit record is kept (see :mod:`.commit_records`)."""
+    _outage: OutageClock  # a block's: what is left of its outage budget
 
     def __init__(
         self,

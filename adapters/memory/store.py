@@ -50,7 +50,7 @@ class InMemoryStore:
         return self.tables.setdefault(name, {})
 
     def keep_commit_record(self, record_id: str) -> None:
-        """Store a commit's record (with its writes); records older than
+        """Store the record of a commit that writes (with its writes); records older than
         ``commit_retention`` seconds are dropped, as MongoDB's TTL index drops them."""
         now = time.monotonic()
         records = self.commit_records
@@ -63,8 +63,8 @@ class InMemoryStore:
     def lose_commit_replies(
         self, count: int = 1, *, applied: bool = True, resolvable: bool = True
     ) -> None:
-        """Test hook: the next ``count`` commits lose their answer, as when the
-        connection breaks after a commit was sent: the commit lands (``applied``) or
+        """Test hook: the next ``count`` commits that write lose their answer, as when
+        the connection breaks after a commit was sent: the commit lands (``applied``) or
         not, and the unit of work is told only that its outcome is unknown.  With
         ``resolvable=False`` the store also stays out of reach while the unit of work
         tries to learn the outcome, so the commit ends in ``CommitOutcomeUnknown``."""

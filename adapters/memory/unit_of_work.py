@@ -111,7 +111,8 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         with the commit record (unless a simulated lost answer says otherwise)."""
         async with self.store.commit_lock:
             self._check()
-            lost = self.store.take_lost_reply()
+            wrote = any(self._staged.values())
+            lost = self.store.take_lost_reply() if wrote else None  # only reads: nothing to lose
             if lost is None or lost.applied:
                 for name, writes in self._staged.items():
                     committed = self.store.table(name)
@@ -120,7 +121,8 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
                             committed.pop(entity_id, None)
                         else:
                             committed[entity_id] = son
-                self.store.keep_commit_record(record.id)
+                if wrote:
+                    self.store.keep_commit_record(record.id)
             if lost is not None:
                 self._unresolvable = not lost.resolvable
                 raise AmbiguousCommit("the commit's answer was lost (simulated)")

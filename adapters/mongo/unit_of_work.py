@@ -9,7 +9,6 @@ import weakref
 from contextlib import AbstractAsyncContextManager, ExitStack
 from typing import Any
 
-import pymongo
 from bson import ObjectId
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from pymongo.errors import (
@@ -36,6 +35,7 @@ from ..commit_records import COLLECTION, AmbiguousCommit, CommitRecord
 from ..error_chain import error_chain
 from ..retry_policy import RetryPolicy
 from ..unit_of_work import BaseUnitOfWork
+from .deadlines import bounded
 from .errors import unavailable_from
 from .files import GridFSFileStore
 from .repositories import MongoQueries
@@ -125,6 +125,7 @@ class MongoUnitOfWork(BaseUnitOfWork):
         self._session: Any = None
         self._deferred = False  # the next transaction begins with the next operation
         self._switches = ExitStack()
+        self._wrote = False  # whether the transaction holds a write of the repositories
 
     def reading(self) -> MongoUnitOfWork:
         """A read-only unit of work on the same alias: no transaction (each read sees
@@ -173,12 +174,26 @@ class MongoUnitOfWork(BaseUnitOfWork):
         if left <= 0:
             raise self._outage.unreachable()
         try:  # CSOT replaces serverSelectionTimeoutMS: the smaller of the two
-            with pymongo.timeout(min(left, client.options.server_selection_timeout)):
+            with bounded(min(left, client.options.server_selection_timeout)):
                 await client.admin.command("ping")
         except PyMongoError as exc:
+            if not isinstance(exc, ConnectionFailure) and not exc.timeout:
+                raise  # reached, and refused (a wrong password): not an outage
             raise self._outage.unreachable() from exc
 
+    def _bound(self) -> float:
+        """The most any wait of the layer's own may take: what is left of the outage
+        budget once an outage began, else the whole budget."""
+        outage = self._outage
+        return outage.budget if outage.since is None else max(outage.left(), 0.001)
+
+    def wrote(self) -> None:
+        """A repository is about to write in the current transaction (so its commit
+        writes a commit record)."""
+        self._wrote = True
+
     async def _begin(self) -> None:
+        self._wrote = False
         if not self.transactions or self.read_only:
             return
         await self._reachable()
@@ -195,7 +210,8 @@ class MongoUnitOfWork(BaseUnitOfWork):
         self._context = context
         try:  # outside the transaction, once per client
             client = get_async_connection(self.alias)
-            await _ensure_ttl_index(client, self._records(), self.commit_retention)
+            with bounded(self._bound()):
+                await _ensure_ttl_index(client, self._records(), self.commit_retention)
         except BaseException as exc:
             await self._abort(exc)
             unavailable = unavailable_from(exc, retry_safe=True)  # nothing was written
@@ -224,25 +240,31 @@ class MongoUnitOfWork(BaseUnitOfWork):
         context = self._context
         if context is None:
             return
-        try:  # the record, in the transaction: stored exactly when the commit lands
-            await self._records().insert_one(
-                {"_id": ObjectId(record.id), "at": _utcnow()}, session=self._session
-            )
-        except PyMongoError as exc:  # not committed: the block's exit aborts
-            self.mark_rollback_only(exc)
-            unavailable = unavailable_from(exc, retry_safe=True)
-            if unavailable is None:
-                raise
-            raise unavailable from exc
+        wrote, self._wrote = self._wrote, False
+        if wrote:
+            try:  # the record, in the transaction: stored exactly when the commit lands
+                with bounded(self._bound()):
+                    await self._records().insert_one(
+                        {"_id": ObjectId(record.id), "at": _utcnow()}, session=self._session
+                    )
+            except PyMongoError as exc:  # not committed: the block's exit aborts
+                self.mark_rollback_only(exc)
+                unavailable = unavailable_from(exc, retry_safe=True)
+                if unavailable is None:
+                    raise
+                raise unavailable from exc
         self._context = None
-        try:
-            await context.__aexit__(None, None, None)
+        try:  # the commit, its one retry by the driver and its cleanup: within the budget
+            with bounded(self._bound()):
+                await context.__aexit__(None, None, None)
         except Exception as exc:
             if isinstance(exc, OperationFailure) and exc.code == _ILLEGAL_OPERATION:
                 raise TransactionsUnsupported(
                     f"alias {self.alias!r} is not a replica set member: {exc}"
                 ) from exc
             if any(isinstance(link, PyMongoError) for link in error_chain(exc)):
+                if not wrote:  # only reads: landed or not, nothing is lost or repeated
+                    return
                 # sent, and no answer says it was not applied: NoSuchTransaction after
                 # a retried commit (a restarted server forgot it), a lost connection,
                 # UnknownTransactionCommitResult, a write concern error...
@@ -261,7 +283,7 @@ class MongoUnitOfWork(BaseUnitOfWork):
         while True:
             await self._reachable()
             try:
-                with pymongo.timeout(max(self._outage.left(), 0.001)):
+                with bounded(max(self._outage.left(), 0.001)):
                     try:
                         await records.insert_one({"_id": oid, "at": _utcnow(), "void": True})
                         return False
@@ -286,8 +308,13 @@ class MongoUnitOfWork(BaseUnitOfWork):
         # the real error tells the engine whether the server's state is uncertain
         # (a cancellation: the session is then killed, see engine.transactions)
         reason = error if error is not None else _Rollback()
-        try:
-            await context.__aexit__(type(reason), reason, reason.__traceback__)
+        if error is not None and any(
+            isinstance(link, (ConnectionFailure, StoreUnavailable)) for link in error_chain(error)
+        ):
+            self._outage.left()  # the first sign of an outage: its clock starts
+        try:  # aborting (killing the session, ending it) waits at most the budget
+            with bounded(self._bound()):
+                await context.__aexit__(type(reason), reason, reason.__traceback__)
         except BaseException as exc:
             if exc is not reason:
                 raise

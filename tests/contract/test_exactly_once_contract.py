@@ -6,7 +6,9 @@ after one that did not.
 The lost answer is simulated on memory by the store's test hook
 (``lose_commit_replies``) and made by fail points on the server: ``writeConcernError``
 on ``commitTransaction`` (the commit is applied, then the error comes back, labelled
-``UnknownTransactionCommitResult``) and ``closeConnection`` (never applied).
+``UnknownTransactionCommitResult``) and ``errorCode: 50`` (refused before it runs, with
+the same label).  Connections lost after the commit ran are in
+``tests/reliability/test_exactly_once.py``.
 mongomock has no transactions, so no commit to lose.
 """
 
@@ -49,16 +51,12 @@ def lose_answer(
 
     @contextlib.asynccontextmanager
     async def on_server(applied: bool) -> AsyncIterator[None]:
+        data: dict[str, Any] = {"failCommands": ["commitTransaction"]}
         if applied:  # applied, then an error that does not say so
-            times = 1
-            data = {
-                "failCommands": ["commitTransaction"],
-                "writeConcernError": {"code": 64, "errmsg": "waiting for replication timed out"},
-            }
-        else:  # the connection closes before the commit runs, and again on the driver's retry
-            times = 2
-            data = {"failCommands": ["commitTransaction"], "closeConnection": True}
-        async with async_fail_point(get_async_connection(), mode={"times": times}, data=data):
+            data["writeConcernError"] = {"code": 64, "errmsg": "waiting for replication"}
+        else:  # refused before it runs, with an error that does not say so
+            data["errorCode"] = 50  # MaxTimeMSExpired: UnknownTransactionCommitResult
+        async with async_fail_point(get_async_connection(), mode={"times": 1}, data=data):
             yield
 
     return on_server
@@ -164,3 +162,27 @@ async def test_commit_records_are_kept_for_their_retention(
     indexes = await records.index_information()
     ttl = [i for i in indexes.values() if i.get("expireAfterSeconds") is not None]
     assert ttl == [{"v": ttl[0]["v"], "key": [("at", 1)], "expireAfterSeconds": 3600}]
+
+
+async def test_a_block_that_only_reads_writes_no_record_and_is_not_run_again(
+    backend_name: str, uow_factory: UowFactory, lose_answer: LoseAnswer
+) -> None:
+    """Landed or not, a commit of reads only loses and repeats nothing: its answer lost,
+    ``run`` returns what the block read."""
+    uow = uow_factory()
+    async with uow:
+        await uow.users.add(User(name="Ann", email="ann@example.com"))
+        await uow.commit()
+    runs = []
+
+    async def count(uow: Any) -> int:
+        runs.append(1)
+        return int(await uow.users.count())
+
+    async with lose_answer(False):
+        assert await uow.run(count) == 1
+    assert runs == [1]
+    if backend_name == "memory":
+        assert len(uow.store.commit_records) == 1  # Ann's block only
+    else:
+        assert await get_async_db()[COLLECTION].count_documents({}) == 1

@@ -10,6 +10,7 @@ from mongoengine import connect_async, disconnect_async
 
 import persistence  # noqa: F401
 from adapters.mongo import MongoUnitOfWork
+from adapters.retry_policy import RetryPolicy
 from domain.entities import Account, Product, User
 from domain.errors import EntityTooLarge, InvalidEntity, StoreUnavailable, UnitOfWorkError
 from domain.services import transfer_funds
@@ -116,7 +117,9 @@ async def test_a_dropped_connection_in_a_block_is_store_unavailable_and_retry_sa
 async def test_a_write_outside_a_transaction_whose_connection_drops_is_not_retry_safe(
     client: Any,
 ) -> None:
-    async with MongoUnitOfWork(registry, transactions=False) as uow:
+    # the driver retries the write until the outage budget is spent: a short one
+    briefly = RetryPolicy(outage_budget=2.0)
+    async with MongoUnitOfWork(registry, transactions=False, retry_policy=briefly) as uow:
         await uow.users.count()  # connected
         data = {"failCommands": ["insert"], "closeConnection": True}
         async with async_fail_point(client, data=data):
