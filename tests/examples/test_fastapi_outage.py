@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pymongo
 import pytest
 
-from adapters.mongo import unit_of_work as mongo_unit_of_work
 from eventually import HANG_S
 from examples.fastapi_blog.app import OUTAGE_BUDGET, REQUEST_DEADLINE, create_app
 from persistence.testing import EmbeddedServer
@@ -21,14 +21,14 @@ from persistence.testing import EmbeddedServer
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Every deadline the units of work set on their waits for the database (seconds)."""
     seen: list[float] = []
-    timeout = mongo_unit_of_work.pymongo.timeout
+    timeout = pymongo.timeout
 
     def recorded(seconds: float | None) -> Any:
         assert seconds is not None
         seen.append(seconds)
         return timeout(seconds)
 
-    monkeypatch.setattr(mongo_unit_of_work.pymongo, "timeout", recorded)
+    monkeypatch.setattr(pymongo, "timeout", recorded)  # what adapters.mongo.deadlines calls
     return seen
 
 

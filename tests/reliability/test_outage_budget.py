@@ -13,7 +13,6 @@ import pytest
 
 import persistence  # noqa: F401
 from adapters.mongo import MongoUnitOfWork
-from adapters.mongo import unit_of_work as mongo_unit_of_work
 from adapters.retry_policy import RetryPolicy, is_outage
 from domain.entities import User
 from domain.errors import StoreUnavailable
@@ -60,14 +59,14 @@ async def stopped_server() -> AsyncIterator[EmbeddedServer]:
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Every deadline the unit of work set on its waits for the server (seconds)."""
     seen: list[float] = []
-    timeout = mongo_unit_of_work.pymongo.timeout
+    timeout = pymongo.timeout
 
     def recorded(seconds: float | None) -> Any:
         assert seconds is not None
         seen.append(seconds)
         return timeout(seconds)
 
-    monkeypatch.setattr(mongo_unit_of_work.pymongo, "timeout", recorded)
+    monkeypatch.setattr(pymongo, "timeout", recorded)  # what adapters.mongo.deadlines calls
     return seen
 
 
