@@ -1,8 +1,8 @@
 """Commit records: how a unit of work learns whether a commit whose answer was lost
 landed, so that a block is never run again after it did.
 
-Every commit of a block writes one record, in the same transaction as the block's
-writes: its id is new for each commit.  When the commit's answer does not come (the
+Every commit of a block that wrote writes one record, in the same transaction as the
+block's writes: its id is new for each commit.  When the commit's answer does not come (the
 connection dropped, the server restarted, the commit failed with an error that does not
 say whether it was applied), the adapter raises :class:`AmbiguousCommit` and the unit of
 work asks the adapter whether the record is stored.  It is stored exactly when the
@@ -60,5 +60,9 @@ def new_commit_record() -> CommitRecord:
 
 
 class AmbiguousCommit(Exception):
-    """Raised by an adapter's ``_commit``: the commit was sent and whether it landed is
-    unknown (raised from the error that says so)."""
+    """Raised by an adapter's ``_commit``: the commit, which carried ``record``, was sent
+    and whether it landed is unknown (raised from the error that says so)."""
+
+    def __init__(self, record: CommitRecord, message: str) -> None:
+        super().__init__(message)
+        self.record = record

@@ -10,10 +10,10 @@ An adapter subclasses :class:`BaseUnitOfWork` and supplies only what differs:
     the state of one block, on top of the base's (call ``super()._init_block()``);
 ``_open()`` / ``_close()``
     set up and tear down a whole outermost block (optional);
-``_begin()`` / ``_commit(record)`` / ``_abort(error)``
-    start a unit, keep its work with its commit record, discard its work; ``_commit``
-    raises :class:`~.commit_records.AmbiguousCommit` when the commit was sent and its
-    outcome is unknown;
+``_begin()`` / ``_commit()`` / ``_abort(error)``
+    start a unit, keep its work (with a commit record if it wrote), discard its work;
+    ``_commit`` raises :class:`~.commit_records.AmbiguousCommit` (with the record) when
+    the commit was sent and its outcome is unknown;
 ``_commit_landed(record)``
     whether that commit landed (its record is stored), final once answered; raises
     ``StoreUnavailable`` while it cannot be learnt;
@@ -69,7 +69,7 @@ from domain.errors import CommitOutcomeUnknown, StoreUnavailable, UnitOfWorkErro
 from domain.ports import AggregateRepository, FileStore, QueryRepository
 from persistence.registry import Registration, Registry
 
-from .commit_records import DEFAULT_RETENTION, AmbiguousCommit, CommitRecord, new_commit_record
+from .commit_records import DEFAULT_RETENTION, AmbiguousCommit, CommitRecord
 from .compensated_files import CompensatedFiles
 from .pending_operations import PendingOperations, tracked_subclass
 from .read_only import ReadOnlyFiles, ReadOnlyRepository
@@ -206,9 +206,9 @@ class BaseUnitOfWork:
     async def _ready(self) -> None:
         """Before each repository operation (after the unit's lock is taken)."""
 
-    async def _commit(self, record: CommitRecord) -> None:
-        """Keep the work of the unit, with ``record`` (raise ``AmbiguousCommit`` if the
-        commit was sent and its outcome is unknown)."""
+    async def _commit(self) -> None:
+        """Keep the work of the unit, with a new commit record if it wrote (raise
+        ``AmbiguousCommit`` if the commit was sent and its outcome is unknown)."""
 
     async def _commit_landed(self, record: CommitRecord) -> bool:
         """Whether the ambiguous commit of ``record`` landed; a final answer (after a
@@ -439,11 +439,10 @@ class BaseUnitOfWork:
                 raise UnitOfWorkError(
                     f"the unit of work was rolled back after an earlier error: {failed}"
                 ) from failed
-            record = new_commit_record()
             try:
-                await block._commit(record)
+                await block._commit()
             except AmbiguousCommit as ambiguous:
-                await block._settle(record, ambiguous)
+                await block._settle(ambiguous.record, ambiguous)
             await block._begin_next()
             await block._files.committed()
 

@@ -8,7 +8,7 @@ from typing import Any
 from domain.errors import ConcurrencyConflict, Conflict, StoreUnavailable
 from persistence.registry import Registration, Registry
 
-from ..commit_records import AmbiguousCommit, CommitRecord
+from ..commit_records import AmbiguousCommit, CommitRecord, new_commit_record
 from ..retry_policy import RetryPolicy
 from ..unit_of_work import BaseUnitOfWork
 from .files import InMemoryFileStore
@@ -106,12 +106,13 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
     async def _abort(self, error: BaseException | None) -> None:
         await self._begin()
 
-    async def _commit(self, record: CommitRecord) -> None:
+    async def _commit(self) -> None:
         """Check every staged write against the committed state, then apply them all
         with the commit record (unless a simulated lost answer says otherwise)."""
         async with self.store.commit_lock:
             self._check()
             wrote = any(self._staged.values())
+            record = new_commit_record() if wrote else None
             lost = self.store.take_lost_reply() if wrote else None  # only reads: nothing to lose
             if lost is None or lost.applied:
                 for name, writes in self._staged.items():
@@ -121,11 +122,11 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
                             committed.pop(entity_id, None)
                         else:
                             committed[entity_id] = son
-                if wrote:
+                if record is not None:
                     self.store.keep_commit_record(record.id)
-            if lost is not None:
+            if lost is not None and record is not None:
                 self._unresolvable = not lost.resolvable
-                raise AmbiguousCommit("the commit's answer was lost (simulated)")
+                raise AmbiguousCommit(record, "the commit's answer was lost (simulated)")
 
     async def _commit_landed(self, record: CommitRecord) -> bool:
         if self._unresolvable:

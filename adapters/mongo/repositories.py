@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
-from pymongo.errors import OperationFailure
+from pymongo.errors import NetworkTimeout, OperationFailure
 
 from domain.aggregation import Aggregation
 from domain.errors import ConcurrencyConflict, Conflict, DeleteDenied, DomainError, NotFound
@@ -31,7 +31,7 @@ from ..document_errors import refusals
 from ..error_chain import error_chain
 from ..query_plan import FindPlan
 from ..repository_base import RepositoryBase, files_removed_with
-from .deadlines import bounded
+from .deadlines import outage_watch
 from .errors import conflict_from, duplicated_field, is_duplicate_key, unavailable_from
 
 if TYPE_CHECKING:
@@ -71,8 +71,9 @@ class _GuardedOperation:
         # a server lost while the operation runs makes the driver wait for one as long as
         # its own selection timeout (30 s by default), in the operation or in its retry:
         # the operation is bounded by the unit's outage budget instead
+        uow = repository._uow
         self._deadline: AbstractContextManager[Any] | None = (
-            bounded(repository._uow._bound()) if deadline else None
+            outage_watch(uow._bound(), uow._reachable_now) if deadline else None
         )
 
     async def __aenter__(self) -> None:
@@ -87,11 +88,16 @@ class _GuardedOperation:
     ) -> None:
         try:
             if self._deadline is not None:
-                self._deadline.__exit__(exc_type, exc, tb)
+                try:
+                    self._deadline.__exit__(exc_type, exc, tb)
+                except NetworkTimeout as timeout:  # the server stayed away: the op was ended
+                    exc = timeout
             if isinstance(exc, Exception) and not isinstance(exc, DomainError):
                 error = self._repository._translated(exc, self._entity_id, self._writing)
                 if error is not None:
                     raise error from exc
+                if isinstance(exc, NetworkTimeout):
+                    raise exc
         finally:
             await self._operation.__aexit__(exc_type, exc, tb)
 

@@ -14,6 +14,7 @@ from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from pymongo.errors import (
     ConnectionFailure,
     DuplicateKeyError,
+    NetworkTimeout,
     OperationFailure,
     PyMongoError,
 )
@@ -31,11 +32,11 @@ from persistence.engine.task_switches import switched
 from persistence.engine.transactions import DURABLE
 from persistence.registry import Registration, Registry
 
-from ..commit_records import COLLECTION, AmbiguousCommit, CommitRecord
+from ..commit_records import COLLECTION, AmbiguousCommit, CommitRecord, new_commit_record
 from ..error_chain import error_chain
 from ..retry_policy import RetryPolicy
 from ..unit_of_work import BaseUnitOfWork
-from .deadlines import bounded
+from .deadlines import bounded, outage_watch
 from .errors import unavailable_from
 from .files import GridFSFileStore
 from .repositories import MongoQueries
@@ -57,21 +58,32 @@ def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+# id(database) -> (a weak reference to it, its commit records' collection)
+_RECORDS: dict[int, tuple[weakref.ref[Any], Any]] = {}
+
 # (id(client), database, collection) -> (a weak reference to the client, when its TTL
 # index is known to exist: the task creating it, done once it exists)
 _TTL_READY: dict[tuple[int, str, str], tuple[weakref.ref[Any], asyncio.Task[None]]] = {}
 
 
-async def _ensure_ttl_index(client: Any, collection: Any, retention: float) -> None:
-    """The commit records' TTL index, created once per client and collection."""
+async def _ensure_ttl_index(
+    client: Any, collection: Any, retention: float, bound: float
+) -> None:
+    """The commit records' TTL index, created once per client and collection (waiting
+    at most ``bound`` seconds)."""
     key = (id(client), collection.database.name, collection.name)
     known = _TTL_READY.get(key)
-    if known is None or known[0]() is not client or (
-        known[1].done() and (known[1].cancelled() or known[1].exception() is not None)
-    ):
+    if known is not None and known[0]() is client:
+        creating = known[1]
+        if not creating.done():  # another block is creating it
+            await asyncio.shield(creating)
+            return
+        if not creating.cancelled() and creating.exception() is None:
+            return  # the usual case: known to exist
+    with bounded(bound):  # the task runs in a copy of this context: under the deadline
         task = asyncio.ensure_future(_create_ttl_index(collection, retention))
-        _TTL_READY[key] = known = (weakref.ref(client), task)
-    await asyncio.shield(known[1])
+    _TTL_READY[key] = (weakref.ref(client), task)
+    await asyncio.shield(task)
 
 
 async def _create_ttl_index(collection: Any, retention: float) -> None:
@@ -158,18 +170,28 @@ class MongoUnitOfWork(BaseUnitOfWork):
     async def _close(self) -> None:
         self._switches.close()
 
+    def _reachable_now(self) -> bool:
+        """Whether the client knows a server it can use now (mongomock: always)."""
+        client = get_async_connection(self.alias)
+        if isinstance(client, AsyncMongomockClient):
+            return True
+        topology = client.topology_description
+        return bool(
+            topology.has_writable_server()
+            or (self.read_only and topology.has_readable_server())
+        )
+
+    def _watch(self) -> outage_watch:
+        """Ends the driver's wait for an unreachable server within the outage budget."""
+        return outage_watch(self._bound(), self._reachable_now)
+
     async def _reachable(self) -> None:
         """Return at once while the client knows a server it can use; otherwise wait
         for one at most what is left of the outage budget (``StoreUnavailable`` then),
         so that no operation waits out the driver's own server selection timeout."""
+        if self._reachable_now():
+            return
         client = get_async_connection(self.alias)
-        if isinstance(client, AsyncMongomockClient):
-            return
-        topology = client.topology_description
-        if topology.has_writable_server() or (
-            self.read_only and topology.has_readable_server()
-        ):
-            return
         left = self._outage.left()
         if left <= 0:
             raise self._outage.unreachable()
@@ -210,8 +232,7 @@ class MongoUnitOfWork(BaseUnitOfWork):
         self._context = context
         try:  # outside the transaction, once per client
             client = get_async_connection(self.alias)
-            with bounded(self._bound()):
-                await _ensure_ttl_index(client, self._records(), self.commit_retention)
+            await _ensure_ttl_index(client, self._records(), self.commit_retention, self._bound())
         except BaseException as exc:
             await self._abort(exc)
             unavailable = unavailable_from(exc, retry_safe=True)  # nothing was written
@@ -228,22 +249,27 @@ class MongoUnitOfWork(BaseUnitOfWork):
         if self._deferred:
             self._deferred = False
             await self._begin()
-        else:
+        elif not self._reachable_now():
             await self._reachable()
 
     def _records(self) -> Any:
         """The commit records' collection in the alias's database."""
-        return get_async_db(self.alias)[COLLECTION]
+        db = get_async_db(self.alias)
+        cached = _RECORDS.get(id(db))
+        if cached is None or cached[0]() is not db:
+            cached = _RECORDS[id(db)] = (weakref.ref(db), db[COLLECTION])
+        return cached[1]
 
-    async def _commit(self, record: CommitRecord) -> None:
+    async def _commit(self) -> None:
         self._deferred = False
         context = self._context
         if context is None:
             return
         wrote, self._wrote = self._wrote, False
-        if wrote:
+        record = new_commit_record() if wrote else None
+        if record is not None:
             try:  # the record, in the transaction: stored exactly when the commit lands
-                with bounded(self._bound()):
+                with self._watch():
                     await self._records().insert_one(
                         {"_id": ObjectId(record.id), "at": _utcnow()}, session=self._session
                     )
@@ -255,7 +281,7 @@ class MongoUnitOfWork(BaseUnitOfWork):
                 raise unavailable from exc
         self._context = None
         try:  # the commit, its one retry by the driver and its cleanup: within the budget
-            with bounded(self._bound()):
+            with self._watch():
                 await context.__aexit__(None, None, None)
         except Exception as exc:
             if isinstance(exc, OperationFailure) and exc.code == _ILLEGAL_OPERATION:
@@ -263,12 +289,12 @@ class MongoUnitOfWork(BaseUnitOfWork):
                     f"alias {self.alias!r} is not a replica set member: {exc}"
                 ) from exc
             if any(isinstance(link, PyMongoError) for link in error_chain(exc)):
-                if not wrote:  # only reads: landed or not, nothing is lost or repeated
+                if record is None:  # only reads: landed or not, nothing is lost or repeated
                     return
                 # sent, and no answer says it was not applied: NoSuchTransaction after
                 # a retried commit (a restarted server forgot it), a lost connection,
                 # UnknownTransactionCommitResult, a write concern error...
-                raise AmbiguousCommit("the commit's outcome is unknown") from exc
+                raise AmbiguousCommit(record, "the commit's outcome is unknown") from exc
             raise
 
     async def _commit_landed(self, record: CommitRecord) -> bool:
@@ -312,9 +338,11 @@ class MongoUnitOfWork(BaseUnitOfWork):
             isinstance(link, (ConnectionFailure, StoreUnavailable)) for link in error_chain(error)
         ):
             self._outage.left()  # the first sign of an outage: its clock starts
+        watch = self._watch()
         try:  # aborting (killing the session, ending it) waits at most the budget
-            with bounded(self._bound()):
+            with watch:
                 await context.__aexit__(type(reason), reason, reason.__traceback__)
         except BaseException as exc:
-            if exc is not reason:
+            if exc is not reason and not (watch.fired and isinstance(exc, NetworkTimeout)):
                 raise
+            # (ended by the watch: the session's cleanup goes on in the background)

@@ -118,9 +118,9 @@ async def test_a_commit_whose_outcome_cannot_be_learnt_is_never_run_again(
     backend_name: str, uow_factory: UowFactory
 ) -> None:
     """The store stays out of reach while the outcome is learnt (simulated on memory;
-    on the server see tests/reliability/test_lost_commit_replies.py)."""
+    on the server see tests/reliability/test_exactly_once.py)."""
     if backend_name != "memory":
-        pytest.skip("the server's variant stops the server: test_lost_commit_replies.py")
+        pytest.skip("the server's variant stops the server: reliability/test_exactly_once.py")
     uow: InMemoryUnitOfWork = uow_factory()
     runs = []
 

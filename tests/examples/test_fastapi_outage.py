@@ -12,6 +12,7 @@ import httpx
 import pymongo
 import pytest
 
+from adapters.mongo.deadlines import outage_watch
 from eventually import HANG_S
 from examples.fastapi_blog.app import OUTAGE_BUDGET, REQUEST_DEADLINE, create_app
 from persistence.testing import EmbeddedServer
@@ -19,7 +20,8 @@ from persistence.testing import EmbeddedServer
 
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every deadline the units of work set on their waits for the database (seconds)."""
+    """Every bound the units of work set on their waits for the database (seconds):
+    driver deadlines and outage watches."""
     seen: list[float] = []
     timeout = pymongo.timeout
 
@@ -29,6 +31,13 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         return timeout(seconds)
 
     monkeypatch.setattr(pymongo, "timeout", recorded)  # what adapters.mongo.deadlines calls
+    watch = outage_watch.__init__
+
+    def watched(self: outage_watch, seconds: float, reachable: Any) -> None:
+        seen.append(seconds)
+        watch(self, seconds, reachable)
+
+    monkeypatch.setattr(outage_watch, "__init__", watched)
     return seen
 
 

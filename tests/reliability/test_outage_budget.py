@@ -13,6 +13,7 @@ import pytest
 
 import persistence  # noqa: F401
 from adapters.mongo import MongoUnitOfWork
+from adapters.mongo.deadlines import outage_watch
 from adapters.retry_policy import RetryPolicy, is_outage
 from domain.entities import User
 from domain.errors import StoreUnavailable
@@ -57,7 +58,8 @@ async def stopped_server() -> AsyncIterator[EmbeddedServer]:
 
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every deadline the unit of work set on its waits for the server (seconds)."""
+    """Every bound the unit of work set on its waits for the server (seconds): driver
+    deadlines and outage watches."""
     seen: list[float] = []
     timeout = pymongo.timeout
 
@@ -67,6 +69,13 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         return timeout(seconds)
 
     monkeypatch.setattr(pymongo, "timeout", recorded)  # what adapters.mongo.deadlines calls
+    watch = outage_watch.__init__
+
+    def watched(self: outage_watch, seconds: float, reachable: Any) -> None:
+        seen.append(seconds)
+        watch(self, seconds, reachable)
+
+    monkeypatch.setattr(outage_watch, "__init__", watched)
     return seen
 
 
