@@ -108,6 +108,12 @@ class CompensatedFiles:
         deleted, self._deleted, self._put = self._deleted, [], []
         await _delete_quietly(self.store, deleted, "deleted by a committed block")
 
+    def forget(self) -> None:
+        """Whether the block committed is unknown: leave every file as it stands (a
+        file put stays, possibly an orphan; a deletion is not carried out), so that a
+        block that did commit never refers to a deleted file."""
+        self._put, self._deleted = [], []
+
     async def rolled_back(self) -> None:
         """The block rolled back: delete what it put, forget what it deleted.  A file
         the store cannot delete now stays (logged); the block's own error stands."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "CommitOutcomeUnknown",
     "ConcurrencyConflict",
     "Conflict",
     "DeleteDenied",
@@ -136,3 +137,15 @@ class FileStoreError(DomainError):
 
 class FilesUnsupported(FileStoreError):
     """The backend has no file store (mongomock: it has no GridFS)."""
+
+
+class CommitOutcomeUnknown(StoreUnavailable):
+    """A commit was sent, its answer never came, and the store stayed out of reach for
+    the whole outage budget, so the unit of work could not learn whether it landed
+    (never ``retry_safe``).  ``commit_id`` is the id of the block's commit record: the
+    commit landed exactly when the store holds a record with that id (see the docs on
+    commit records); until that is known the block must not be run again."""
+
+    def __init__(self, message: str, *, commit_id: str) -> None:
+        super().__init__(message, retry_safe=False)
+        self.commit_id = commit_id

@@ -278,11 +278,21 @@ class UnitOfWork(Protocol):
     properties (``def orders(self) -> QueryRepository[Order]``): both adapters resolve
     an attribute named like a registered repository to it.
 
-    Blocks compose: a nested ``async with uow:`` (a service called by a service) joins
-    the open block; only the outermost ``commit()`` commits, and a nested block that
-    raises, is rolled back or ends without its ``commit()`` makes the whole unit
-    rollback-only.  A block opened after the previous one ended is a new unit.
-    Operations of one unit never overlap, even when the caller gathers them.
+    A unit of work is a factory of blocks, one per task: every task that enters
+    ``async with uow:`` (or calls ``run``) gets its own block, and ``uow.orders``,
+    ``commit`` and ``rollback`` act on the calling task's block, so one unit may be
+    shared by concurrent tasks (an application-wide unit).  A task created inside a
+    block does not join it; it opens its own.  Blocks compose: a nested
+    ``async with uow:`` in the same task (a service called by a service) joins the open
+    block; only the outermost ``commit()`` commits, and a nested block that raises, is
+    rolled back or ends without its ``commit()`` makes the whole unit rollback-only.  A
+    block opened after the previous one ended is a new unit.  Operations of one block
+    never overlap, even when the caller gathers them.
+
+    A commit whose answer is lost is settled before ``commit`` returns (it landed) or
+    raises (``StoreUnavailable`` with ``retry_safe`` if it did not,
+    ``CommitOutcomeUnknown`` if that cannot be learnt): a block is never run again
+    after a commit that may have landed.
 
     Without transactions (a standalone server, mongomock) a unit of work that needs
     them raises ``TransactionsUnsupported`` when the block starts.
@@ -340,13 +350,22 @@ class UnitOfWork(Protocol):
         ...
 
     async def run(self: U, work: Callable[[U], Awaitable[T]], *, policy: Any = None) -> T:
-        """``await work(uow)`` in a block, then commit; return its result.
+        """``await work(uow)`` in a block of the calling task, then commit; return what
+        ``work`` returned once the commit landed.
 
-        On a write conflict (``ConcurrencyConflict``, a transient transaction error) the
-        whole block runs again with fresh reads, as long as ``policy`` (an adapter's
-        retry policy; default the unit of work's own: 120 s of jittered exponential
-        backoff) allows.
+        ``work`` receives this unit of work.  On a write conflict (``ConcurrencyConflict``,
+        a transient transaction error) or an outage that applied nothing
+        (``StoreUnavailable`` with ``retry_safe``) the whole block runs again with fresh
+        reads, as long as ``policy`` (an adapter's retry policy; default the unit of
+        work's own: 120 s for conflicts, 30 s for outages, jittered exponential backoff)
+        allows; never after a commit that may have landed.  Inside a block already open
+        in the calling task it joins that block: no commit of its own, no retry.
         """
+        ...
+
+    async def commit_landed(self, commit_id: str) -> bool:
+        """Whether the commit named by a ``CommitOutcomeUnknown``'s ``commit_id`` landed
+        (final once answered; ``StoreUnavailable`` while the store is out of reach)."""
         ...
 
     async def rollback(self) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from domain.errors import ConcurrencyConflict, Conflict
+from domain.errors import ConcurrencyConflict, Conflict, StoreUnavailable
 from persistence.registry import Registration, Registry
 
+from ..commit_records import AmbiguousCommit, CommitRecord, new_commit_record
+from ..retry_policy import RetryPolicy
 from ..unit_of_work import BaseUnitOfWork
 from .files import InMemoryFileStore
 from .repositories import DELETED, InMemoryQueries, unique_clash
@@ -20,12 +22,14 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
     """``async with uow:`` stages writes; ``commit()`` applies them all or none.
 
     Same rule as every unit of work: leaving the block without ``commit()`` rolls
-    back.  Units of work on one :class:`InMemoryStore` (for example one per task) never
-    see each other's uncommitted writes; a commit whose reads went stale (another unit
-    committed a newer version meanwhile) raises ``ConcurrencyConflict`` and applies
-    nothing.  ``files`` is the store's :class:`InMemoryFileStore` with the port's
-    compensation.  ``read_only=True`` (or :meth:`reading`): writes raise
-    ``UnitOfWorkError``.
+    back.  Blocks on one :class:`InMemoryStore` (of one unit shared by several tasks, or
+    of several units) never see each other's uncommitted writes; a commit whose reads
+    went stale (another block committed a newer version meanwhile) raises
+    ``ConcurrencyConflict`` and applies nothing.  Each commit keeps a commit record in
+    the store with its writes, as the MongoDB adapter does; the store's
+    :meth:`~InMemoryStore.lose_commit_replies` simulates a commit whose answer is lost.
+    ``files`` is the store's :class:`InMemoryFileStore` with the port's compensation.
+    ``read_only=True`` (or :meth:`reading`): writes raise ``UnitOfWorkError``.
     """
 
     def __init__(
@@ -35,19 +39,33 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         *,
         files: InMemoryFileStore | None = None,
         read_only: bool = False,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         store = store if store is not None else InMemoryStore()
         self._file_store = files if files is not None else store.files
-        super().__init__(registry, self._file_store, read_only=read_only)
+        super().__init__(
+            registry, self._file_store, read_only=read_only, retry_policy=retry_policy
+        )
         self.store = store
+        self.commit_retention = store.commit_retention
+
+    def _init_block(self) -> None:
+        super()._init_block()
         self._staged: dict[str, dict[str, Any]] = {}
         # (name, id) -> the committed document the staged write was based on (None: absent)
         self._expected: dict[tuple[str, str], Any] = {}
+        self._unresolvable = False  # a simulated outage while an outcome is learnt
 
     def reading(self) -> InMemoryUnitOfWork:
         """A read-only unit of work on the same store: each read sees what is committed
         when it runs; writes raise ``UnitOfWorkError``."""
-        return InMemoryUnitOfWork(self.registry, self.store, files=self._file_store, read_only=True)
+        return InMemoryUnitOfWork(
+            self.registry,
+            self.store,
+            files=self._file_store,
+            read_only=True,
+            retry_policy=self.retry_policy,
+        )
 
     def _make_repository(self, aggregate: Registration[Any]) -> InMemoryQueries[Any]:
         return InMemoryQueries(self, aggregate)
@@ -89,16 +107,31 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         await self._begin()
 
     async def _commit(self) -> None:
-        """Check every staged write against the committed state, then apply them all."""
+        """Check every staged write against the committed state, then apply them all
+        with the commit record (unless a simulated lost answer says otherwise)."""
         async with self.store.commit_lock:
             self._check()
-            for name, writes in self._staged.items():
-                committed = self.store.table(name)
-                for entity_id, son in writes.items():
-                    if son is DELETED:
-                        committed.pop(entity_id, None)
-                    else:
-                        committed[entity_id] = son
+            wrote = any(self._staged.values())
+            record = new_commit_record() if wrote else None
+            lost = self.store.take_lost_reply() if wrote else None  # only reads: nothing to lose
+            if lost is None or lost.applied:
+                for name, writes in self._staged.items():
+                    committed = self.store.table(name)
+                    for entity_id, son in writes.items():
+                        if son is DELETED:
+                            committed.pop(entity_id, None)
+                        else:
+                            committed[entity_id] = son
+                if record is not None:
+                    self.store.keep_commit_record(record.id)
+            if lost is not None and record is not None:
+                self._unresolvable = not lost.resolvable
+                raise AmbiguousCommit(record, "the commit's answer was lost (simulated)")
+
+    async def _commit_landed(self, record: CommitRecord) -> bool:
+        if self._unresolvable:
+            raise StoreUnavailable("the store is unreachable (simulated)", retry_safe=True)
+        return record.id in self.store.commit_records
 
     def _check(self) -> None:
         for (name, entity_id), based_on in self._expected.items():

@@ -81,15 +81,17 @@ async def conflict_from(
 
 def unavailable_from(exc: BaseException, *, retry_safe: bool) -> StoreUnavailable | None:
     """``StoreUnavailable`` if ``exc`` (or an error it was raised from) says the store
-    is out of reach or lost the transaction, else None.
+    is out of reach, lost the transaction or did not answer in time, else None.
 
     ``retry_safe`` is what the caller knows (in a transaction that has not committed, or
     a read: True); the driver's labels overrule it: a commit whose result is unknown is
     not safe to re-run, a transient transaction error is.
     """
     for link in error_chain(exc):
-        outage = isinstance(link, ConnectionFailure) or (
-            isinstance(link, OperationFailure) and link.code == _NO_SUCH_TRANSACTION
+        outage = (
+            isinstance(link, ConnectionFailure)
+            or (isinstance(link, OperationFailure) and link.code == _NO_SUCH_TRANSACTION)
+            or (isinstance(link, PyMongoError) and link.timeout)  # past the outage budget
         )
         if not outage:
             continue

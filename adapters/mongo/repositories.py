@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
-from pymongo.errors import OperationFailure
+from pymongo.errors import NetworkTimeout, OperationFailure
 
 from domain.aggregation import Aggregation
 from domain.errors import ConcurrencyConflict, Conflict, DeleteDenied, DomainError, NotFound
@@ -31,6 +32,7 @@ from ..document_errors import refusals
 from ..error_chain import error_chain
 from ..query_plan import FindPlan
 from ..repository_base import RepositoryBase, files_removed_with
+from .deadlines import outage_watch
 from .errors import conflict_from, duplicated_field, is_duplicate_key, unavailable_from
 
 if TYPE_CHECKING:
@@ -58,25 +60,45 @@ def _is_denied(exc: OperationError) -> bool:
 class _GuardedOperation:
     """``async with repository._op(...)``: see :meth:`MongoRepository._op`."""
 
-    __slots__ = ("_entity_id", "_operation", "_repository", "_writing")
+    __slots__ = ("_deadline", "_entity_id", "_operation", "_repository", "_writing")
 
-    def __init__(self, repository: MongoRepository[Any], entity_id: Any, writing: bool) -> None:
+    def __init__(
+        self, repository: MongoRepository[Any], entity_id: Any, writing: bool, deadline: bool
+    ) -> None:
         self._repository = repository
         self._entity_id = entity_id
         self._writing = writing
         self._operation = repository._uow.operation()
+        # a server lost while the operation runs makes the driver wait for one as long as
+        # its own selection timeout (30 s by default), in the operation or in its retry:
+        # the operation is bounded by the unit's outage budget instead
+        uow = repository._uow
+        self._deadline: AbstractContextManager[Any] | None = (
+            outage_watch(uow._bound(), uow._reachable_now) if deadline else None
+        )
 
     async def __aenter__(self) -> None:
-        await self._operation.__aenter__()
+        await self._operation.__aenter__()  # (may begin the unit's transaction)
+        if self._writing:
+            self._repository._uow.wrote()
+        if self._deadline is not None:
+            self._deadline.__enter__()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
         try:
+            if self._deadline is not None:
+                try:
+                    self._deadline.__exit__(exc_type, exc, tb)
+                except NetworkTimeout as timeout:  # the server stayed away: the op was ended
+                    exc = timeout
             if isinstance(exc, Exception) and not isinstance(exc, DomainError):
                 error = self._repository._translated(exc, self._entity_id, self._writing)
                 if error is not None:
                     raise error from exc
+                if isinstance(exc, NetworkTimeout):
+                    raise exc
         finally:
             await self._operation.__aexit__(exc_type, exc, tb)
 
@@ -101,11 +123,15 @@ class MongoRepository(RepositoryBase[E]):
         codec_options = cast(Any, self._document)._get_db().codec_options
         return self._mapper.from_son(stored_form(son, codec_options))
 
-    def _op(self, entity_id: Any = None, *, writing: bool = False) -> _GuardedOperation:
+    def _op(
+        self, entity_id: Any = None, *, writing: bool = False, streaming: bool = False
+    ) -> _GuardedOperation:
         """One operation on the unit's session; a write conflict with a concurrent
         transaction becomes ``ConcurrencyConflict`` (and the unit rollback-only), an
-        outage ``StoreUnavailable`` (retry-safe in a transaction or for a read)."""
-        return _GuardedOperation(self, entity_id, writing)
+        outage ``StoreUnavailable`` (retry-safe in a transaction or for a read).  An
+        operation (but a ``streaming`` one, which yields to its caller) takes at most
+        what is left of the unit's outage budget."""
+        return _GuardedOperation(self, entity_id, writing, not streaming)
 
     def _translated(self, exc: Exception, entity_id: Any, writing: bool) -> DomainError | None:
         """The domain error an operation's failure ``exc`` stands for, if any."""
@@ -262,7 +288,7 @@ class MongoQueries(MongoRepository[E]):
         """Entities matching ``spec``, fetched ``batch_size`` at a time."""
         plan = self._plan.find(spec, order, FIRST_PAGE)
         queryset = self._queryset(plan).batch_size(batch_size)
-        async with self._op():
+        async with self._op(streaming=True):
             async for row in queryset:
                 yield self._mapper.from_son(row)
 

@@ -4,7 +4,9 @@ the MongoDB connection is opened with ``connect_async`` in the app's lifespan.
 
 ``create_app(uow_factory=...)`` swaps the unit of work (the memory adapters in unit
 tests); without one the app uses :class:`~adapters.mongo.MongoUnitOfWork` on the
-database ``db`` of ``uri`` (default: ``MONGODB_URI``).
+database ``db`` of ``uri`` (default: ``MONGODB_URI``), whose units wait for an
+unreachable database at most ``outage_budget`` seconds (default :data:`OUTAGE_BUDGET`,
+half the app's :data:`REQUEST_DEADLINE`), so an outage is a 503 within the deadline.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import persistence  # noqa: F401  (activates the async API)
 from adapters.mongo import MongoUnitOfWork
+from adapters.retry_policy import RetryPolicy
 from domain.codec import to_dict
 from domain.entities import Account
 from domain.errors import (
@@ -55,7 +58,12 @@ from domain.specs import F, Order
 from persistence.engine import connect_async, disconnect_async
 from persistence.models import registry
 
-__all__ = ["create_app"]
+__all__ = ["OUTAGE_BUDGET", "REQUEST_DEADLINE", "create_app"]
+
+REQUEST_DEADLINE = 10.0
+"""Seconds within which every request is answered, a 503 included."""
+OUTAGE_BUDGET = REQUEST_DEADLINE / 2
+"""Seconds a request's unit of work waits for an unreachable database."""
 
 
 _ID = "24 lowercase hex characters; any other id is not found (404)"
@@ -257,6 +265,7 @@ def create_app(
     *,
     uri: str | None = None,
     db: str = "blog",
+    outage_budget: float = OUTAGE_BUDGET,
 ) -> FastAPI:
     """The blog app; see the module docstring."""
 
@@ -272,7 +281,10 @@ def create_app(
             await disconnect_async()
 
     app = FastAPI(title="Blog", lifespan=lifespan, responses=ERROR_RESPONSES)
-    new_uow: Callable[[], Any] = uow_factory or (lambda: MongoUnitOfWork(registry))
+    policy = RetryPolicy(outage_budget=outage_budget)
+    new_uow: Callable[[], Any] = uow_factory or (
+        lambda: MongoUnitOfWork(registry, retry_policy=policy)
+    )
 
     for error, status, kind, text in _STATUS:
 

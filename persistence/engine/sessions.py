@@ -8,21 +8,42 @@ here, so callers never thread ``session=`` through their code.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["bind_session", "has_sessions", "session_for", "without_sessions"]
+__all__ = [
+    "bind_session",
+    "bound_by_another_task",
+    "has_sessions",
+    "session_for",
+    "without_sessions",
+]
 
 _EMPTY: dict[int, Any] = {}
 _sessions: ContextVar[dict[int, Any]] = ContextVar("persistence_sessions", default=_EMPTY)
+_binder: ContextVar[object] = ContextVar("persistence_sessions_binder", default=None)
+"""The task that bound the latest session (a task created in the block inherits both)."""
 
 
 def has_sessions() -> bool:
     """True when any session is bound in this task (else :func:`session_for` is None
     for every client, and callers may skip finding the client)."""
     return bool(_sessions.get())
+
+
+def bound_by_another_task() -> bool:
+    """True when sessions are bound here by another task: this task was created inside
+    that task's transaction block (its operations would join that transaction)."""
+    if not _sessions.get():
+        return False
+    try:
+        current = asyncio.current_task()
+    except RuntimeError:  # no running event loop
+        return False
+    return _binder.get() is not current
 
 
 def session_for(client: object) -> Any | None:
@@ -48,9 +69,15 @@ def bind_session(client: object, session: Any) -> Iterator[None]:
     current = _sessions.get()
     token = _sessions.set({**current, id(client): session})
     try:
+        binder = asyncio.current_task()
+    except RuntimeError:  # no running event loop
+        binder = None
+    binder_token = _binder.set(binder)
+    try:
         yield
     finally:
         try:
+            _binder.reset(binder_token)
             _sessions.reset(token)
         except ValueError:  # left from another Context
             pass

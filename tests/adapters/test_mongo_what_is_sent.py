@@ -80,12 +80,13 @@ async def test_a_unit_after_a_commit_begins_with_its_first_operation(
     assert len(opened) == 3
     inserts = [body for name, body in commands.started_commands if name == "insert"]
     transactions = {(str(body["lsid"]), body["txnNumber"]) for body in inserts}
-    assert len(transactions) == 2  # two inserts, two transactions
-    assert [name for name, _ in commands.started_commands] == [
-        "insert",
-        "commitTransaction",
-        "insert",
-        "abortTransaction",
+    assert len(transactions) == 2  # two authors (one with its record), two transactions
+    assert [(name, body.get("insert")) for name, body in commands.started_commands] == [
+        ("insert", "authors"),
+        ("insert", "persistence_commits"),  # the commit record, in the transaction
+        ("commitTransaction", None),
+        ("insert", "authors"),
+        ("abortTransaction", None),
     ]
     async with MongoUnitOfWork(registry).reading() as uow:
         names = sorted(a.name for a in await uow.authors.find())

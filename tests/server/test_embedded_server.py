@@ -7,6 +7,7 @@ Gap tests assert MongoDB's real behaviour; on the embedded server they are
 from __future__ import annotations
 
 import re
+import tempfile
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,31 @@ def test_writes_survive_a_restart_on_the_same_storage() -> None:
             assert client.keep.items.find_one({}, {"_id": 0}) == {"name": "durable"}
     assert not server.running
     assert not storage.exists()  # our own storage is removed on stop
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OperationFailure,  # NoSuchTransaction
+    reason="embedded server gap: a committed transaction is forgotten across a restart",
+)
+def test_a_retried_commit_after_a_restart_answers_ok() -> None:
+    """MongoDB remembers a committed transaction: the driver's retry of its commit after
+    a restart answers ok.  (A restart needs a server of our own, so this one is always
+    the embedded server.)"""
+    with tempfile.TemporaryDirectory(prefix="gap-txn-") as storage:
+        server = EmbeddedServer(storage_path=storage).start()
+        try:
+            with pymongo.MongoClient(server.uri) as client:
+                with client.start_session() as session:
+                    session.start_transaction()
+                    client.gaps.txn.insert_one({"_id": 1}, session=session)
+                    session.commit_transaction()
+                    server.kill()
+                    server.start()
+                    assert client.gaps.txn.count_documents({}) == 1  # it had landed
+                    session.commit_transaction()  # embedded: NoSuchTransaction
+        finally:
+            server.stop()
 
 
 def test_auth_after_provisioning_a_user_and_restarting() -> None:

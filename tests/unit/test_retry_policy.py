@@ -7,9 +7,16 @@ import random
 from typing import Any
 
 import pytest
+from pymongo.errors import OperationFailure
 
-from adapters.retry_policy import DEFAULT_RETRY_POLICY, NO_RETRY, RetryPolicy, is_retryable
-from domain.errors import ConcurrencyConflict
+from adapters.retry_policy import (
+    DEFAULT_RETRY_POLICY,
+    NO_RETRY,
+    RetryPolicy,
+    is_outage,
+    is_retryable,
+)
+from domain.errors import CommitOutcomeUnknown, ConcurrencyConflict, StoreUnavailable
 
 
 def _conflict() -> ConcurrencyConflict:
@@ -118,3 +125,96 @@ async def test_retries_take_turns_while_first_attempts_run_at_once() -> None:
     assert await _overlapping_retries(policy) == 1
     concurrent = RetryPolicy(base_delay=0.001, max_delay=0.001, one_retry_at_a_time=False)
     assert await _overlapping_retries(concurrent) > 1  # what the turn prevents
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _outage() -> StoreUnavailable:
+    return StoreUnavailable("the store is unreachable", retry_safe=True)
+
+
+async def test_outages_have_their_own_budget() -> None:
+    clock = FakeClock()
+    attempts = []
+
+    async def attempt() -> None:
+        attempts.append(clock.now)
+        clock.now += 1.0  # each attempt finds the store down for a second
+        raise _outage()
+
+    # a long conflict budget, a short outage budget: the outage one ends the run
+    policy = RetryPolicy(budget=1000, outage_budget=3.5, base_delay=1e-4, max_delay=1e-4,
+                         clock=clock)
+    with pytest.raises(StoreUnavailable):
+        await policy.run(attempt)
+    assert attempts == [0.0, 1.0, 2.0, 3.0, 4.0]  # 3.5 s from the first failure, at 1.0
+    clock.now, attempts[:] = 0.0, []
+
+    async def conflicting() -> None:  # and conflicts keep theirs
+        attempts.append(clock.now)
+        clock.now += 1.0
+        raise _conflict()
+
+    with pytest.raises(ConcurrencyConflict):
+        await RetryPolicy(budget=6.5, outage_budget=1, base_delay=1e-4, max_delay=1e-4,
+                          clock=clock).run(conflicting)
+    assert len(attempts) == 7
+
+
+async def test_the_outage_clock_is_shared_with_the_attempts() -> None:
+    """The unit of work bounds its own waits for the store by the run's clock."""
+    clock = FakeClock()
+    policy = RetryPolicy(outage_budget=10, base_delay=1e-4, max_delay=1e-4, clock=clock)
+    outage = policy.outage_clock()
+    seen = []
+
+    async def attempt() -> str:
+        seen.append(outage.left())  # what an attempt may still wait
+        clock.now += 4.0
+        if len(seen) < 3:
+            raise _outage()
+        return "done"
+
+    assert await policy.run(attempt, outage=outage) == "done"
+    assert seen == [10.0, 6.0, 2.0]
+
+
+async def test_what_is_never_retried() -> None:
+    calls = []
+
+    async def unknown() -> None:
+        calls.append(1)
+        raise CommitOutcomeUnknown("lost", commit_id="0" * 24)
+
+    with pytest.raises(CommitOutcomeUnknown):
+        await DEFAULT_RETRY_POLICY.run(unknown)  # it may have committed
+    assert calls == [1]
+    unsafe = StoreUnavailable("a write was sent", retry_safe=False)
+    transient = OperationFailure("WriteConflict", 112)
+    transient._add_error_label("TransientTransactionError")
+    try:
+        raise unsafe from transient
+    except StoreUnavailable as wrapped:
+        assert not is_retryable(wrapped) and not is_outage(wrapped)
+    assert is_outage(_outage()) and not is_retryable(_outage())
+    with pytest.raises(ValueError, match="outage_budget"):
+        RetryPolicy(outage_budget=0)
+    with pytest.raises(StoreUnavailable):  # NO_RETRY: one attempt, outages included
+        await NO_RETRY.run(_fail_with(_outage(), calls))
+    assert calls == [1, 1]
+
+
+def _fail_with(error: Exception, calls: list[int]) -> Any:
+    async def attempt() -> None:
+        calls.append(1)
+        raise error
+
+    return attempt
