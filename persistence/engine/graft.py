@@ -245,6 +245,9 @@ def _graft_references() -> None:
     _replace(CachedReferenceField, "to_mongo", references.cached_to_mongo_wrapper)
     _replace(CachedReferenceField, "validate", references.cached_validate_wrapper)
     _replace(GenericReferenceField, "to_mongo", references.generic_to_mongo_wrapper)
+    _replace(
+        GenericReferenceField, "_validate_choices", references.generic_validate_choices_wrapper
+    )
     _replace(DeReference, "__call__", references.dereference_wrapper)
     _replace(LazyReference, "fetch", references.lazy_fetch_wrapper)
     _add(LazyReference, "async_fetch", references.lazy_reference_async_fetch)

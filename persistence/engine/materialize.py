@@ -29,40 +29,21 @@ from typing import Any
 
 from bson import ObjectId
 from bson.son import SON
-from mongoengine import signals
 from mongoengine.base.common import get_document
 from mongoengine.base.document import BaseDocument
 from mongoengine.document import EmbeddedDocument
-from mongoengine.fields import (
-    BooleanField,
-    DateTimeField,
-    EmailField,
-    EmbeddedDocumentField,
-    FloatField,
-    IntField,
-    ListField,
-    LongField,
-    ObjectIdField,
-    StringField,
-    URLField,
+
+from .plain_classes import (
+    init_receivers,
+    loads_embedded,
+    loads_list_unchanged,
+    loads_plainly,
+    loads_unchanged,
 )
 
 __all__ = ["from_son", "from_son_wrapper", "loader", "overrides_from_son", "plan_for"]
 
-# Exact field classes whose ``to_python`` returns a value of these types unchanged and
-# whose ``__get__``/``__set__`` are BaseField's (no conversion, no side effects).
-_IDENTITY: dict[type, tuple[type, ...]] = {
-    StringField: (str,),
-    EmailField: (str,),
-    URLField: (str,),
-    IntField: (int,),
-    LongField: (int,),
-    FloatField: (float,),
-    BooleanField: (bool,),
-    DateTimeField: (datetime.datetime,),
-    ObjectIdField: (ObjectId,),
-}
-_ATOMIC = frozenset(t for types in _IDENTITY.values() for t in types) | {type(None)}
+_ATOMIC = frozenset({str, int, float, bool, datetime.datetime, ObjectId, type(None)})
 
 # How a present value is converted and assigned.
 _GENERIC, _SIMPLE, _LIST, _EMBEDDED = 0, 1, 2, 3
@@ -74,7 +55,6 @@ _set_data = BaseDocument.__dict__["_data"].__set__
 _set_dynamic_fields = BaseDocument.__dict__["_dynamic_fields"].__set__
 _set_changed = BaseDocument.__dict__["_changed_fields"].__set__
 _set_instance = EmbeddedDocument.__dict__["_instance"].__set__
-_INIT_SIGNALS = (signals.pre_init, signals.post_init)
 
 
 class _Plan:
@@ -112,36 +92,23 @@ class _Plan:
 
 
 def _kind(field: Any) -> tuple[int, Any]:
-    kind = type(field)
-    if kind in _IDENTITY:
-        return _SIMPLE, _IDENTITY[kind]
-    if kind is ListField and type(field.field) in _IDENTITY:
-        return _LIST, _IDENTITY[type(field.field)]
-    if kind is EmbeddedDocumentField:
+    kept = loads_unchanged(field)
+    if kept is not None:
+        return _SIMPLE, kept
+    kept = loads_list_unchanged(field)
+    if kept is not None:
+        return _LIST, kept
+    if loads_embedded(field):
         return _EMBEDDED, None
     return _GENERIC, None
 
 
 def _plain_default(field: Any) -> bool:
     """True when a missing field's default can be set without its descriptors."""
-    kind = type(field)
-    if kind in _IDENTITY:
-        return True
-    return kind is ListField and type(field.field) in _IDENTITY
+    return loads_unchanged(field) is not None or loads_list_unchanged(field) is not None
 
 
 _plans: dict[type, _Plan | None] = {}
-
-
-def _eligible(cls: Any) -> bool:
-    return (
-        not cls._dynamic
-        and not cls.STRICT
-        and cls.__init__ in (BaseDocument.__init__, EmbeddedDocument.__init__)
-        and cls.__setattr__ is BaseDocument.__setattr__
-        and cls.__new__ is object.__new__
-        and not overrides_from_son(cls)
-    )
 
 
 def overrides_from_son(cls: Any) -> bool:
@@ -162,7 +129,7 @@ def plan_for(cls: Any) -> _Plan | None:
     try:
         return _plans[cls]
     except KeyError:
-        plan = _plans[cls] = _Plan(cls) if _eligible(cls) else None
+        plan = _plans[cls] = _Plan(cls) if loads_plainly(cls) else None
         return plan
 
 
@@ -189,9 +156,8 @@ def from_son(cls: Any, son: Any, _auto_dereference: bool = True, created: bool =
         target = plan_for(get_document(class_name))  # type: ignore[assignment]
         if target is None or not target.renamed.isdisjoint(son):
             return _fallback(cls, son, _auto_dereference, created)
-    for signal in _INIT_SIGNALS:
-        if signal.receivers:
-            return _fallback(cls, son, _auto_dereference, created)
+    if init_receivers():
+        return _fallback(cls, son, _auto_dereference, created)
     try:
         obj = _build(target, son, created)
     except _Unsupported:

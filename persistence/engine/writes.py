@@ -19,17 +19,9 @@ from typing import Any
 
 import pymongo.errors
 from mongoengine import signals
-from mongoengine.base.fields import ComplexBaseField
-from mongoengine.document import Document, EmbeddedDocument
+from mongoengine.document import Document
 from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError, SaveConditionError
-from mongoengine.fields import (
-    EmbeddedDocumentField,
-    FileField,
-    GenericEmbeddedDocumentField,
-    SequenceField,
-)
 from mongoengine.queryset import transform
-from mongoengine.queryset.queryset import QuerySet
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
@@ -37,6 +29,7 @@ from . import dump
 from .class_collections import ensure_prepared
 from .facades import unwrap
 from .guard import check_async_target
+from .plain_classes import from_mongoengine, plain_value, writes_plainly
 from .sessions import has_sessions, session_for
 from .twin_factories import instance_twin, queryset_twin, run_in_bridge
 
@@ -58,14 +51,6 @@ _general_qs_update_one = queryset_twin("update_one", "async_update_one")
 _general_qs_delete = queryset_twin("delete", "async_delete")
 _general_qs_insert = queryset_twin("insert", "async_insert")
 
-# The Document methods the native paths stand in for or call: a class that overrides
-# any of them keeps the general path.
-_DOCUMENT_METHODS = (
-    "save", "_save_create", "_save_update", "_get_update_doc", "_integrate_shard_key",
-    "_delta", "validate", "clean", "to_mongo", "_clear_changed_fields", "cascade_save",
-    "delete", "update", "_object_key", "_qs", "_get_collection", "__setitem__",
-)  # fmt: skip
-_EMBEDDED_METHODS = ("validate", "clean", "to_mongo")
 _SAVE_SIGNALS = (signals.pre_save, signals.pre_save_post_validation, signals.post_save)
 _DELETE_SIGNALS = (signals.pre_delete, signals.post_delete)
 _INSERT_SIGNALS = (signals.pre_bulk_insert, signals.post_bulk_insert)
@@ -74,92 +59,6 @@ _SAVE_OPTIONS = frozenset(
      "save_condition", "signal_kwargs"}
 )  # fmt: skip
 
-_IO_OR_OPEN_FIELDS = (FileField, SequenceField, GenericEmbeddedDocumentField)
-_plain_classes: dict[type, bool] = {}
-
-
-def _from_mongoengine(cls: type, name: str) -> bool:
-    """True when ``cls`` inherits ``name`` from MongoEngine itself (no user override)."""
-    for klass in cls.__mro__:
-        if name in vars(klass):
-            return klass.__module__.startswith("mongoengine.")
-    return True
-
-
-_CONFIGURATION = frozenset(
-    {"__init__", "__module__", "__qualname__", "__doc__", "__annotations__", "__dict__",
-     "__weakref__", "__firstlineno__", "__static_attributes__"}
-)  # fmt: skip
-
-
-def _only_configures(field_cls: type) -> bool:
-    """True for MongoEngine's field classes and for subclasses of them that only
-    configure them (an ``__init__`` setting arguments, read-only properties): nothing
-    MongoEngine calls while saving, updating or deleting is overridden."""
-    for klass in field_cls.__mro__:
-        if klass.__module__.startswith("mongoengine."):
-            return True
-        for name, value in vars(klass).items():
-            if name not in _CONFIGURATION and not isinstance(value, property):
-                return False
-    return False
-
-
-def _plain_field(field: Any, seen: set[type]) -> bool:
-    # FileField deletes its file, SequenceField reads its counter (I/O: the bridge);
-    # a generic embedded document may be of any class.
-    if isinstance(field, _IO_OR_OPEN_FIELDS) or field.validation is not None:
-        return False
-    if not _only_configures(type(field)):
-        return False
-    if isinstance(field, EmbeddedDocumentField):
-        return _plain_embedded(field.document_type, seen)
-    inner = getattr(field, "field", None) if isinstance(field, ComplexBaseField) else None
-    return inner is None or _plain_field(inner, seen)
-
-
-def _plain_embedded(cls: Any, seen: set[type]) -> bool:
-    if cls in seen:
-        return True
-    seen.add(cls)
-    if not isinstance(cls, type) or not issubclass(cls, EmbeddedDocument):
-        return False
-    if not all(_from_mongoengine(cls, name) for name in _EMBEDDED_METHODS):
-        return False
-    fields: dict[str, Any] = cls._fields  # type: ignore[attr-defined]
-    return all(_plain_field(field, seen) for field in fields.values())
-
-
-def _plain_class(cls: Any) -> bool:
-    """True when MongoEngine's save/update/delete of ``cls`` needs nothing but its own
-    I/O-free steps and one collection call (cached per class)."""
-    plain = _plain_classes.get(cls)
-    if plain is None:
-        try:
-            plain = _qualifies(cls)
-        except Exception:  # e.g. an embedded document class not defined yet: ask again
-            return False
-        _plain_classes[cls] = plain
-    return plain
-
-
-def _qualifies(cls: Any) -> bool:
-    meta = cls._meta
-    return bool(
-        all(_from_mongoengine(cls, name) for name in _DOCUMENT_METHODS)
-        and not meta.get("abstract")
-        and not meta.get("auto_create_index_on_save", False)
-        and _own_queryset(meta.get("queryset_class", QuerySet))
-        and all(_plain_field(field, {cls}) for field in cls._fields.values())
-    )
-
-
-def _own_queryset(queryset_class: type) -> bool:
-    return all(
-        _from_mongoengine(queryset_class, name)
-        for name in ("update", "update_one", "delete", "filter", "__call__", "clone", "_query")
-    )
-
 
 def _quiet(cls: Any, sent: tuple[Any, ...]) -> bool:
     """True when none of the signals ``sent`` has a receiver for ``cls``."""
@@ -167,13 +66,13 @@ def _quiet(cls: Any, sent: tuple[Any, ...]) -> bool:
 
 
 def _native_document(document: Any, sent: tuple[Any, ...]) -> bool:
+    """True when ``document`` (its runtime class, the instance, the embedded documents
+    it holds) writes plainly and no receiver of the signals ``sent`` listens."""
     cls = type(document)
-    if not _plain_class(cls) or not _quiet(cls, sent):
+    if not writes_plainly(document) or not _quiet(cls, sent):
         return False
-    if sent is _DELETE_SIGNALS and cls._meta.get("delete_rules"):  # registered any time
-        return False
-    # Document.switch_db() gives the instance its own collection: the general path.
-    return "_get_collection" not in getattr(document, "__dict__", ())
+    # delete rules can be registered at any time
+    return not (sent is _DELETE_SIGNALS and cls._meta.get("delete_rules"))
 
 
 def _session_kwargs(collection: Any) -> dict[str, Any]:
@@ -215,6 +114,7 @@ async def document_async_save(self: Any, *args: Any, **kwargs: Any) -> Any:
         or cascade
         or not _SAVE_OPTIONS.issuperset(kwargs)
         or not _native_document(self, _SAVE_SIGNALS)
+        or not plain_value(kwargs.get("save_condition"))
     ):
         return await _general_save(self, *args, **kwargs)
     return await _save(
@@ -301,7 +201,7 @@ async def _save_update(
 async def document_async_update(self: Any, **kwargs: Any) -> Any:
     """Async twin of ``update()``: same arguments, result and errors."""
     check_async_target(self, "async_update")
-    if not _native_document(self, ()) or self.pk is None:
+    if not _native_document(self, ()) or self.pk is None or not plain_value(kwargs):
         return await _general_update(self, **kwargs)
     return await self._qs.filter(**self._object_key).async_update_one(**kwargs)
 
@@ -314,14 +214,18 @@ def _own(queryset: Any, *names: str) -> bool:
     key = (type(queryset), names)
     own = _own_methods.get(key)
     if own is None:
-        own = _own_methods[key] = all(_from_mongoengine(key[0], name) for name in names)
+        own = _own_methods[key] = all(from_mongoengine(key[0], name) for name in names)
     return own
 
 
 async def queryset_async_update_one(self: Any, *args: Any, **kwargs: Any) -> Any:
     """Async twin of ``update_one()``: same arguments, result and errors."""
     check_async_target(self, "async_update_one")
-    if args or not _own(self, "update_one", "update", "clone", "_query"):
+    if (
+        args
+        or not _own(self, "update_one", "update", "clone", "_query")
+        or not plain_value(kwargs)  # documents in the values: their runtime classes
+    ):
         return await _general_qs_update_one(self, *args, **kwargs)
     if "multi" in kwargs or "read_concern" in kwargs:  # update keys for update_one()
         return await _general_qs_update_one(self, **kwargs)
@@ -331,7 +235,7 @@ async def queryset_async_update_one(self: Any, *args: Any, **kwargs: Any) -> Any
 async def queryset_async_update(self: Any, *args: Any, **kwargs: Any) -> Any:
     """Async twin of ``update()``: same arguments, result and errors."""
     check_async_target(self, "async_update")
-    if args or not _own(self, "update", "clone", "_query"):
+    if args or not _own(self, "update", "clone", "_query") or not plain_value(kwargs):
         return await _general_qs_update(self, *args, **kwargs)
     return await _update(self, **kwargs)
 
@@ -451,26 +355,27 @@ async def queryset_async_insert(
     """Async twin of ``insert()``: same arguments, result and errors."""
     check_async_target(self, "async_insert")
     document = self._document
+    docs = doc_or_docs
+    return_one = isinstance(docs, Document)
+    if return_one:
+        docs = [docs]
     if (
-        not _own(self, "insert", "in_bulk")
-        or not _plain_class(document)
+        not isinstance(docs, (list, tuple))  # a generator: MongoEngine's own handling
+        or not _own(self, "insert", "in_bulk")
         or not _quiet(document, _INSERT_SIGNALS)
     ):
         return await _general_qs_insert(self, doc_or_docs, load_bulk, write_concern, signal_kwargs)
     if write_concern is None:
         write_concern = {}
-    docs = doc_or_docs
-    return_one = False
-    if isinstance(docs, Document):
-        return_one = True
-        docs = [docs]
     for doc in docs:  # MongoEngine's checks, in its order
         if not isinstance(doc, document):
             raise OperationError(f"Some documents inserted aren't instances of {document}")
         if doc.pk and not doc._created:
             raise OperationError("Some documents have ObjectIds, use doc.update() instead")
+    if not all(map(writes_plainly, docs)):  # each document's own class and contents
+        return await _general_qs_insert(self, doc_or_docs, load_bulk, write_concern, signal_kwargs)
     await ensure_prepared(document)
-    raw = [dump.to_mongo(doc) for doc in docs]  # a generator is spent by now, as there
+    raw = [dump.to_mongo(doc) for doc in docs]
     collection = unwrap(self._collection_obj)
     session = _session_kwargs(collection)
     collection = _with_write_concern(collection, write_concern)
