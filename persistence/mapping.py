@@ -23,7 +23,7 @@ from pymongo.errors import DocumentTooLarge
 from domain.codec import PLAIN_SCALARS, from_dict, to_dict
 from domain.ids import is_valid_id
 
-from .engine.materialize import from_son
+from .engine.materialize import load
 from .stored_entities import DirectPlan, direct_plan, direct_values
 
 E = TypeVar("E")
@@ -154,7 +154,7 @@ class DocumentMapper(Generic[E, D]):
             if (value := values[name]) is not None
         }
         son["_id"] = ObjectId(values["id"])
-        return cast(D, from_son(self.document_cls, son, True, True)), son
+        return cast(D, load(self.document_cls, son, created=True)), son
 
     def to_document_and_stored(self, entity: E) -> tuple[D, E | None]:
         """:meth:`to_document`, and the entity as the store will hold that document
@@ -192,4 +192,4 @@ class DocumentMapper(Generic[E, D]):
             values = direct_values(plan, son)
             if values is not None:
                 return from_dict(self.entity_cls, values)
-        return self.to_entity(from_son(self.document_cls, son))
+        return self.to_entity(load(self.document_cls, son))

@@ -41,7 +41,7 @@ from .plain_classes import (
     loads_unchanged,
 )
 
-__all__ = ["from_son", "from_son_wrapper", "loader", "overrides_from_son", "plan_for"]
+__all__ = ["from_son", "from_son_wrapper", "load", "loader", "overrides_from_son", "plan_for"]
 
 _ATOMIC = frozenset({str, int, float, bool, datetime.datetime, ObjectId, type(None)})
 
@@ -122,6 +122,14 @@ def loader(cls: Any) -> Callable[[Any, bool], Any]:
     if overrides_from_son(cls):
         return lambda son, auto: cls._from_son(son, _auto_dereference=auto)
     return lambda son, auto: from_son(cls, son, auto)
+
+
+def load(cls: Any, son: Any, created: bool = False) -> Any:
+    """``cls._from_son(son, created=created)`` as a caller outside MongoEngine makes it:
+    the class's own ``_from_son`` where it has one, else :func:`from_son`."""
+    if overrides_from_son(cls):
+        return cls._from_son(son, created=created)
+    return from_son(cls, son, True, created)
 
 
 def plan_for(cls: Any) -> _Plan | None:
