@@ -53,7 +53,8 @@ async def _by_first(order: Order) -> Order:
 
 
 async def _by_iteration(order: Order) -> Order:
-    return [doc async for doc in Order.objects(id=order.id)][0]
+    found = [doc async for doc in Order.objects(id=order.id)]
+    return found[0]
 
 
 async def _by_to_list(order: Order) -> Order:
