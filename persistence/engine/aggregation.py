@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import checked
 from .class_collections import ensure_prepared
 from .facades import unwrap
 from .guard import check_async_target
@@ -53,6 +54,8 @@ async def native_aggregate(
         collection = collection.with_options(
             read_preference=queryset._read_preference, read_concern=queryset._read_concern
         )
+    if checked.ENABLED:
+        collection = checked.recorded(collection)
     if kwargs.get("session") is None and has_sessions():
         session = session_for(collection.database.client)
         if session is not None:
@@ -119,3 +122,9 @@ def queryset_aggregate(self: Any, pipeline: Any, *args: Any, **kwargs: Any) -> A
     """
     check_async_target(self, "async_aggregate")
     return AsyncAggregation(self, pipeline, args, kwargs)
+
+
+if checked.ENABLED:  # compared with MongoEngine's own aggregate() (see checked.py)
+    from .checked_paths import checked_aggregate
+
+    native_aggregate = checked_aggregate(native_aggregate)

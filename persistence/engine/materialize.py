@@ -21,6 +21,7 @@ MongoEngine's path untouched.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import weakref
 from collections.abc import Callable
@@ -33,6 +34,8 @@ from mongoengine.base.common import get_document
 from mongoengine.base.document import BaseDocument
 from mongoengine.document import EmbeddedDocument
 
+from . import checked
+from .checked import DECLINED
 from .plain_classes import (
     init_receivers,
     loads_embedded,
@@ -153,24 +156,31 @@ def _fallback(cls: Any, son: Any, auto: bool, created: bool) -> Any:
 
 def from_son(cls: Any, son: Any, _auto_dereference: bool = True, created: bool = False) -> Any:
     """``cls._from_son(son, _auto_dereference, created)``, built from the class's plan."""
-    if not _auto_dereference or not isinstance(son, dict):
+    obj = _fast_from_son(cls, son, _auto_dereference, created)
+    if obj is DECLINED:
         return _fallback(cls, son, _auto_dereference, created)
+    return obj
+
+
+def _fast_from_son(cls: Any, son: Any, auto: bool, created: bool) -> Any:
+    """The document built from the plan, or DECLINED where MongoEngine's path applies."""
+    if not auto or not isinstance(son, dict):
+        return DECLINED
     plan = plan_for(cls)
     if plan is None or not plan.renamed.isdisjoint(son):
-        return _fallback(cls, son, _auto_dereference, created)
+        return DECLINED
     class_name = son.get("_cls", plan.class_name)
     target = plan
     if class_name != plan.class_name:
         target = plan_for(get_document(class_name))  # type: ignore[assignment]
         if target is None or not target.renamed.isdisjoint(son):
-            return _fallback(cls, son, _auto_dereference, created)
+            return DECLINED
     if init_receivers():
-        return _fallback(cls, son, _auto_dereference, created)
+        return DECLINED
     try:
-        obj = _build(target, son, created)
+        return _build(target, son, created)
     except _Unsupported:
-        return _fallback(cls, son, _auto_dereference, created)
-    return obj
+        return DECLINED
 
 
 class _Unsupported(Exception):
@@ -290,3 +300,25 @@ def from_son_wrapper(original: classmethod) -> classmethod:  # type: ignore[type
     _from_son.__wrapped__ = fetch  # type: ignore[attr-defined]
     _from_son.__doc__ = fetch.__doc__
     return classmethod(_from_son)
+
+
+def _checked_from_son(
+    cls: Any, son: Any, _auto_dereference: bool = True, created: bool = False
+) -> Any:
+    """:func:`from_son` in checked mode: MongoEngine's ``_from_son`` runs beside it on a
+    copy of ``son`` and the two documents must be the same."""
+    if checked.in_reference():
+        return _fallback(cls, son, _auto_dereference, created)
+    original = copy.deepcopy(son)
+    fast = checked.run(_fast_from_son, cls, son, _auto_dereference, created)
+    if fast.error is None and fast.value is DECLINED:
+        return _fallback(cls, son, _auto_dereference, created)
+    own = _original or BaseDocument._from_son.__func__  # MongoEngine's, whatever _fallback is
+    with checked.reference():
+        ref = checked.run(own, cls, original, _auto_dereference, created)
+    checked.compare("materialize.from_son", cls, fast, ref)
+    return fast.unwrap()
+
+
+if checked.ENABLED:
+    from_son = _checked_from_son

@@ -20,6 +20,7 @@ from pymongo import CursorType
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.cursor import AsyncCursor
 
+from . import checked
 from .class_collections import ensure_prepared
 from .facades import CollectionFacade, unwrap
 from .guard import check_async_target
@@ -235,3 +236,11 @@ async def queryset_async_count(self: Any, with_limit_and_skip: bool = False) -> 
         count = await collection.count_documents(filter=query, **kwargs)
     self._cursor_obj = None
     return int(count)
+
+
+if checked.ENABLED:  # each read compared with MongoEngine's own (see checked.py)
+    from .checked_paths import checked_read
+
+    queryset_async_get = checked_read("reads.async_get", "get", queryset_async_get)
+    queryset_async_first = checked_read("reads.async_first", "first", queryset_async_first)
+    queryset_async_count = checked_read("reads.async_count", "count", queryset_async_count)

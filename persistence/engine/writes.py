@@ -25,7 +25,7 @@ from mongoengine.queryset import transform
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from . import dump
+from . import checked, dump
 from .class_collections import ensure_prepared
 from .facades import unwrap
 from .guard import check_async_target
@@ -147,6 +147,8 @@ async def _save(
     collection = (await ensure_prepared(cls)).async_target
     session = _session_kwargs(collection)
     collection = _with_write_concern(collection, write_concern)
+    if checked.ENABLED:
+        collection = checked.recorded(collection)
     try:
         if created:
             object_id = await _save_create(self, collection, session, doc, force_insert)
@@ -276,6 +278,8 @@ async def _update(
         collection = collection.with_options(
             write_concern=WriteConcern(**write), read_concern=ReadConcern(**read)
         )
+    if checked.ENABLED:
+        collection = checked.recorded(collection)
     write_method = collection.update_many if multi else collection.update_one
     try:
         result = await write_method(
@@ -337,6 +341,8 @@ async def _delete_many(queryset: Any, write_concern: dict[str, Any]) -> Any:
     collection = unwrap(queryset._collection_obj)
     session = _session_kwargs(collection)
     collection = _with_write_concern(collection, write_concern)
+    if checked.ENABLED:
+        collection = checked.recorded(collection)
     result = await collection.delete_many(queryset._query, **session)
     # unacknowledged: MongoEngine does not know the count either
     return result.deleted_count if result.acknowledged else None
@@ -379,6 +385,8 @@ async def queryset_async_insert(
     collection = unwrap(self._collection_obj)
     session = _session_kwargs(collection)
     collection = _with_write_concern(collection, write_concern)
+    if checked.ENABLED:
+        collection = checked.recorded(collection)
     try:
         if return_one:
             ids = [(await collection.insert_one(raw[0], **session)).inserted_id]
@@ -397,3 +405,27 @@ async def queryset_async_insert(
     documents = await run_in_bridge(document, self.in_bulk, ids)
     results = [documents.get(obj_id) for obj_id in ids]
     return results[0] if return_one else results
+
+
+if checked.ENABLED:  # each write compared with MongoEngine's own (see checked.py)
+    from .checked_paths import checked_document_write, checked_queryset_write
+
+    document_async_save = checked_document_write("writes.async_save", "save", document_async_save)
+    document_async_delete = checked_document_write(
+        "writes.async_delete", "delete", document_async_delete
+    )
+    document_async_update = checked_document_write(
+        "writes.async_update", "update", document_async_update
+    )
+    queryset_async_update = checked_queryset_write(
+        "writes.QuerySet.async_update", "update", queryset_async_update
+    )
+    queryset_async_update_one = checked_queryset_write(
+        "writes.QuerySet.async_update_one", "update_one", queryset_async_update_one
+    )
+    queryset_async_delete = checked_queryset_write(
+        "writes.QuerySet.async_delete", "delete", queryset_async_delete
+    )
+    queryset_async_insert = checked_queryset_write(
+        "writes.QuerySet.async_insert", "insert", queryset_async_insert, benign=("in_bulk",)
+    )
