@@ -219,6 +219,7 @@ def _checked_from_son(self: DocumentMapper[Any, Any], son: dict[str, Any]) -> An
     if plan is not False and direct_values(plan, original) is not None:
         with checked.reference():
             expected = self.to_entity(self.document_cls._from_son(original))
+        checked.note("mapping.from_son (direct read)")
         _compare_entities("mapping.from_son (direct read)", self.document_cls, entity, expected)
     return entity
 
@@ -234,6 +235,7 @@ def _checked_to_document_and_stored(self: DocumentMapper[Any, Any], entity: Any)
                 expected = self.to_entity(self.document_cls._from_son(son))
         except Exception:  # a document the store refuses: never stored, nothing to compare
             return document, stored
+        checked.note("mapping.to_document_and_stored")
         _compare_entities("mapping.to_document_and_stored", self.document_cls, stored, expected)
     return document, stored
 

@@ -374,6 +374,7 @@ def _checked_returned(self: MongoRepository[Any], document: Any) -> Any:
     if kept_as_is(son):
         codec_options = cast(Any, self._document)._get_db().codec_options
         expected = self._mapper.from_son(stored_form(son, codec_options))
+        checked.note("repositories._returned (kept as is)")
         found = checked.first_difference(
             checked.snapshot(attrs.asdict(entity)), checked.snapshot(attrs.asdict(expected))
         )

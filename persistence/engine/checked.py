@@ -29,6 +29,7 @@ concurrent writer changed the data between the two reads).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import datetime
@@ -82,6 +83,17 @@ class FastPathDifference(AssertionError):
 
 
 _differences: list[str] = []
+_compared: collections.Counter[str] = collections.Counter()
+
+
+def compared() -> dict[str, int]:
+    """How many times each fast path was compared with MongoEngine's (this process)."""
+    return dict(_compared)
+
+
+def note(fast_path: str) -> None:
+    """Count one comparison of ``fast_path``."""
+    _compared[fast_path] += 1
 
 
 def differences() -> list[str]:
@@ -299,9 +311,9 @@ class _Snapshot:
         if isinstance(value, (BaseList, BaseDict)):
             items = self._items(value, path, inside)
             bound = (self.binding(getattr(value, "_instance", None)), getattr(value, "_name", None))
-            return (kind.__qualname__, bound, items)
+            return ("container", kind.__qualname__, bound, items)
         if isinstance(value, (list, tuple, dict)):
-            return (kind.__qualname__, self._items(value, path, inside))
+            return ("container", kind.__qualname__, self._items(value, path, inside))
         if isinstance(value, weakref.ProxyType):
             return ("weakproxy", self.binding(value))
         return ("other", kind.__qualname__, _Other(value))
@@ -355,15 +367,34 @@ def first_difference(fast: Any, ref: Any, path: str = "") -> str | None:
     """Where two snapshots first differ (a readable path and both sides), or None."""
     if fast == ref:
         return None
-    if isinstance(fast, (list, tuple)) and isinstance(ref, (list, tuple)):
-        if type(fast) is not type(ref) or len(fast) != len(ref):
-            return f"{path or 'value'}: fast path {_short(fast)}, MongoEngine {_short(ref)}"
-        for i, (a, b) in enumerate(zip(fast, ref, strict=True)):
-            label = a[0] if isinstance(a, tuple) and a and isinstance(a[0], str) else i
-            found = first_difference(a, b, f"{path}/{label}" if path else str(label))
-            if found is not None:
-                return found
+    if isinstance(fast, list) and isinstance(ref, list) and len(fast) == len(ref):
+        for index, (a, b) in enumerate(zip(fast, ref, strict=True)):
+            if a != b:
+                entry = _entry(a) and _entry(b) and a[0] == b[0]
+                return first_difference(a, b, path if entry else _join(path, str(index)))
+    if isinstance(fast, tuple) and isinstance(ref, tuple) and len(fast) == len(ref) >= 2:
+        if _entry(fast) and fast[0] == ref[0]:  # (key, value): go into the value
+            inner = path if fast[0] == "document" else _join(path, fast[0])
+            return first_difference(fast[1], ref[1], inner)
+        last = fast[-1], ref[-1]
+        if fast[:-1] == ref[:-1] and all(isinstance(v, list) for v in last):  # a container
+            return first_difference(last[0], last[1], path)
     return f"{path or 'value'}: fast path {_short(fast)}, MongoEngine {_short(ref)}"
+
+
+def _entry(value: Any) -> bool:
+    """A ``(key, snapshot)`` pair: a document's ``_data`` item or state attribute (a
+    leaf such as ``("int", 3)`` is not one)."""
+    return (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], (list, tuple))
+    )
+
+
+def _join(path: str, label: str) -> str:
+    return f"{path}/{label}" if path else label
 
 
 def _short(value: Any) -> str:
@@ -373,6 +404,7 @@ def _short(value: Any) -> str:
 
 def compare(fast_path: str, cls: Any, fast: Outcome, ref: Outcome) -> None:
     """Raise :class:`FastPathDifference` unless the two outcomes are the same."""
+    _compared[fast_path] += 1
     if (fast.error is None) != (ref.error is None):
         what = f"fast path {_outcome(fast)}, MongoEngine {_outcome(ref)}"
         raise report(fast_path, cls, what)

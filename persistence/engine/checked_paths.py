@@ -67,6 +67,7 @@ def checked_read(fast_path: str, sync_name: str, twin: Twin) -> Twin:
 
     read.__name__ = read.__qualname__ = getattr(twin, "__name__", sync_name)
     read.__doc__ = twin.__doc__
+    read.__wrapped__ = twin  # type: ignore[attr-defined]
     return read
 
 
@@ -156,6 +157,7 @@ def checked_document_write(fast_path: str, sync_name: str, twin: Twin) -> Twin:
 
     write.__name__ = write.__qualname__ = getattr(twin, "__name__", sync_name)
     write.__doc__ = twin.__doc__
+    write.__wrapped__ = twin  # type: ignore[attr-defined]
     return write
 
 
@@ -190,6 +192,7 @@ def checked_queryset_write(
 
     write.__name__ = write.__qualname__ = getattr(twin, "__name__", sync_name)
     write.__doc__ = twin.__doc__
+    write.__wrapped__ = twin  # type: ignore[attr-defined]
     return write
 
 
@@ -226,6 +229,7 @@ def checked_aggregate(native: Twin) -> Twin:
         checked.compare("aggregation.async_aggregate", queryset._document, fast, ref)
         return fast.unwrap()
 
+    aggregate.__wrapped__ = native  # type: ignore[attr-defined]
     return aggregate
 
 

@@ -164,8 +164,10 @@ def _get_collection_wrapper(original: classmethod) -> classmethod:  # type: igno
     def _get_collection(cls: Any) -> Any:
         ready = class_collections.ready_facade(cls)
         if ready is not None:  # prepared before, nothing changed since: the cached facade
-            if checked.ENABLED and class_collections.facade_collection(cls) is not ready:
-                raise checked.report("class_collections (cached collection)", cls, "stale")
+            if checked.ENABLED:
+                checked.note("class_collections (cached collection)")
+                if class_collections.facade_collection(cls) is not ready:
+                    raise checked.report("class_collections (cached collection)", cls, "stale")
             return ready
         if aliases.any_async() and class_collections.is_async_class(cls):
             return class_collections.facade_collection(cls)

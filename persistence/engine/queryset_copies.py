@@ -126,6 +126,7 @@ def _checked(original: Callable[..., Any]) -> Callable[..., Any]:
     def copy_into(self: Any, new_qs: Any) -> Any:
         if checked.in_reference():
             return original(self, new_qs)
+        checked.note("queryset_copies._clone_into")
         twin = object.__new__(type(new_qs))
         twin.__dict__.update(new_qs.__dict__)
         fast = checked.run(_copy_into, self, new_qs)

@@ -84,6 +84,7 @@ def _checked_raw_queryset(document_cls: Any, query: dict[str, Any], **options: A
     attribute a queryset copies, its query and its cursor arguments must be equal."""
     from .queryset_copies import COPIED, _structure
 
+    checked.note("raw_finds.raw_queryset")
     fast = _fast_raw_queryset(document_cls, query, **options)
     with checked.reference():
         ref = _chained(document_cls, query, **options)

@@ -86,3 +86,15 @@ def persistence_checked_mode() -> Iterator[None]:
     checked.clear_differences()
     if found:
         pytest.fail("\n".join(found), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """In checked mode: how many times each fast path was compared with MongoEngine's."""
+    from persistence.engine import checked
+
+    if checked.ENABLED:
+        counts = checked.compared()
+        total = sum(counts.values())
+        terminalreporter.write_line(f"checked mode: {total} comparisons with MongoEngine's path")
+        for name, count in sorted(counts.items()):
+            terminalreporter.write_line(f"  {name}: {count}")
