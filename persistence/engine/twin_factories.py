@@ -31,21 +31,10 @@ def _prepare(cls: type) -> None:
 
 
 def _run(cls: type, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if checked.ENABLED:  # tells a checked fast path that MongoEngine's method ran
+        checked.mark_general(getattr(fn, "__name__", "?"))
     _prepare(cls)
     return unwrap(fn(*args, **kwargs))  # a facade never leaves the bridge
-
-
-def _run_marked(
-    cls: type, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """:func:`_run` in checked mode: tells a checked fast path MongoEngine's method ran."""
-    checked.mark_general(getattr(fn, "__name__", "?"))
-    return _plain_run(cls, fn, args, kwargs)
-
-
-_plain_run = _run
-if checked.ENABLED:
-    _run = _run_marked
 
 
 async def run_in_bridge(cls: type, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
