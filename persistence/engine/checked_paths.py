@@ -10,7 +10,7 @@ nothing to compare and nothing runs twice.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any
 
 from mongoengine.document import Document
@@ -32,11 +32,6 @@ __all__ = [
 Twin = Callable[..., Any]
 
 
-def _took_general(marks: list[str], benign: Collection[str]) -> bool:
-    """True when MongoEngine's method (not only a benign helper) ran in the bridge."""
-    return any(mark not in benign for mark in marks)
-
-
 # -- reads --------------------------------------------------------------------------------
 
 
@@ -52,7 +47,7 @@ def checked_read(fast_path: str, sync_name: str, twin: Twin) -> Twin:
         for attempt in (1, 2):
             with checked.general_marks() as marks:
                 fast = await checked.run_async(twin, self, *args, **kwargs)
-            if _took_general(marks, ()):
+            if marks:  # MongoEngine's own method ran in the bridge: nothing to compare
                 return fast.unwrap()
             ref = await greenlet_spawn(_reference_call, self, sync_name, args, kwargs)
             try:
@@ -101,11 +96,10 @@ async def _write(
     reference_args: tuple[Any, ...],
     attach: Callable[[Any, checked.Replay], Callable[[], None]],
     cls: Any,
-    benign: Collection[str] = (),
 ) -> Any:
     with checked.general_marks() as marks, checked.recording() as calls:
         fast = await checked.run_async(twin, target, *args, **kwargs)
-    if _took_general(marks, benign):
+    if marks:  # MongoEngine's own method ran in the bridge: nothing to compare
         return fast.unwrap()
     replay = checked.Replay(calls)
 
@@ -172,9 +166,7 @@ def _attach_queryset(queryset: Any, replay: checked.Replay) -> Callable[[], None
     return detach
 
 
-def checked_queryset_write(
-    fast_path: str, sync_name: str, twin: Twin, benign: Collection[str] = ()
-) -> Twin:
+def checked_queryset_write(fast_path: str, sync_name: str, twin: Twin) -> Twin:
     """``twin`` (a native queryset write) compared with MongoEngine's ``sync_name`` on a
     clone of the queryset whose collection replays the fast path's writes (documents
     among the arguments are copied first)."""
@@ -187,7 +179,7 @@ def checked_queryset_write(
             clone = self.clone()
         return await _write(
             fast_path, sync_name, twin, self, args, kwargs, clone, _copies(args),
-            _attach_queryset, self._document, benign,
+            _attach_queryset, self._document,
         )  # fmt: skip
 
     write.__name__ = write.__qualname__ = getattr(twin, "__name__", sync_name)

@@ -1,15 +1,17 @@
-"""Native ``async_save``, ``async_update``/``async_update_one`` and ``async_delete``.
+"""Native ``async_save`` and ``async_update``/``async_update_one`` (queryset).
 
 These twins run MongoEngine 0.29.3's own I/O-free steps (validation, ``to_mongo``,
 ``_delta``, ``transform.update``, the queryset's query) in the task and await PyMongo's
-async collection directly, instead of running the whole sync method in the bridge.  They
-take this path only where MongoEngine's logic has nothing that needs the bridge: no signal
-receivers connected, no cascade, no delete rules, no FileField, no override of the
-methods involved (on the Document, its embedded documents, its fields or its QuerySet
-class), no positional arguments.  Everything else runs the sync method in the bridge.
-Results, errors (``NotUniqueError``/``OperationError`` wrapping, ``SaveConditionError``),
-write concerns, ``_created``/``_changed_fields`` and the transaction's session are the
-sync methods' own; ``tests/engine/test_native_writes.py`` runs both paths side by side.
+async collection directly, instead of running the whole sync method in the bridge: the
+bridge's cost is what the insert-one and ``update_one`` rows of the peer benchmark
+showed (docs/performance.md).  They take this path only where MongoEngine's logic has
+nothing that needs the bridge (:mod:`.plain_classes` decides from the runtime classes:
+the document's, the embedded documents' it holds, the instance's own methods) and no
+signal receiver, cascade or positional argument is involved.  Everything else runs the
+sync method in the bridge.  Results, errors (``NotUniqueError``/``OperationError``
+wrapping, ``SaveConditionError``), write concerns, ``_created``/``_changed_fields`` and
+the transaction's session are the sync methods' own; ``tests/engine/test_native_writes.py``
+runs both paths side by side, and checked mode compares them on every call.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from typing import Any
 
 import pymongo.errors
 from mongoengine import signals
-from mongoengine.document import Document
-from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError, SaveConditionError
+from mongoengine.errors import NotUniqueError, OperationError, SaveConditionError
 from mongoengine.queryset import transform
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
@@ -31,29 +32,15 @@ from .facades import unwrap
 from .guard import check_async_target
 from .plain_classes import from_mongoengine, plain_value, writes_plainly
 from .sessions import has_sessions, session_for
-from .twin_factories import instance_twin, queryset_twin, run_in_bridge
+from .twin_factories import instance_twin, queryset_twin
 
-__all__ = [
-    "document_async_delete",
-    "document_async_save",
-    "document_async_update",
-    "queryset_async_delete",
-    "queryset_async_insert",
-    "queryset_async_update",
-    "queryset_async_update_one",
-]
+__all__ = ["document_async_save", "queryset_async_update", "queryset_async_update_one"]
 
 _general_save = instance_twin("save", "async_save")
-_general_delete = instance_twin("delete", "async_delete")
-_general_update = instance_twin("update", "async_update")
 _general_qs_update = queryset_twin("update", "async_update")
 _general_qs_update_one = queryset_twin("update_one", "async_update_one")
-_general_qs_delete = queryset_twin("delete", "async_delete")
-_general_qs_insert = queryset_twin("insert", "async_insert")
 
 _SAVE_SIGNALS = (signals.pre_save, signals.pre_save_post_validation, signals.post_save)
-_DELETE_SIGNALS = (signals.pre_delete, signals.post_delete)
-_INSERT_SIGNALS = (signals.pre_bulk_insert, signals.post_bulk_insert)
 _SAVE_OPTIONS = frozenset(
     {"force_insert", "validate", "clean", "write_concern", "cascade", "cascade_kwargs",
      "save_condition", "signal_kwargs"}
@@ -68,11 +55,7 @@ def _quiet(cls: Any, sent: tuple[Any, ...]) -> bool:
 def _native_document(document: Any, sent: tuple[Any, ...]) -> bool:
     """True when ``document`` (its runtime class, the instance, the embedded documents
     it holds) writes plainly and no receiver of the signals ``sent`` listens."""
-    cls = type(document)
-    if not writes_plainly(document) or not _quiet(cls, sent):
-        return False
-    # delete rules can be registered at any time
-    return not (sent is _DELETE_SIGNALS and cls._meta.get("delete_rules"))
+    return writes_plainly(document) and _quiet(type(document), sent)
 
 
 def _session_kwargs(collection: Any) -> dict[str, Any]:
@@ -92,7 +75,7 @@ def _with_write_concern(collection: Any, write_concern: dict[str, Any]) -> Any:
 
 
 def _save_failure(err: pymongo.errors.OperationFailure) -> OperationError:
-    """MongoEngine's error for a failed save or insert: ``NotUniqueError`` for a
+    """MongoEngine's error for a failed save: ``NotUniqueError`` for a
     duplicate key reported in the message, else ``OperationError``."""
     if re.match("^E1100[01] duplicate key", str(err)):
         return NotUniqueError(f"Tried to save duplicate unique keys ({err})")
@@ -197,15 +180,7 @@ async def _save_update(
     return object_id, created
 
 
-# -- Document.update / QuerySet.update(_one) --------------------------------------------
-
-
-async def document_async_update(self: Any, **kwargs: Any) -> Any:
-    """Async twin of ``update()``: same arguments, result and errors."""
-    check_async_target(self, "async_update")
-    if not _native_document(self, ()) or self.pk is None or not plain_value(kwargs):
-        return await _general_update(self, **kwargs)
-    return await self._qs.filter(**self._object_key).async_update_one(**kwargs)
+# -- QuerySet.update(_one) --------------------------------------------------------------
 
 
 _own_methods: dict[tuple[type, tuple[str, ...]], bool] = {}
@@ -298,134 +273,13 @@ async def _update(
     return None
 
 
-# -- Document.delete / QuerySet.delete ------------------------------------------------------
-
-
-async def document_async_delete(self: Any, *args: Any, **kwargs: Any) -> Any:
-    """Async twin of ``delete()``: same arguments, result and errors."""
-    check_async_target(self, "async_delete")
-    if args or not _native_document(self, _DELETE_SIGNALS):
-        return await _general_delete(self, *args, **kwargs)
-    kwargs.pop("signal_kwargs", None)  # no receivers: nothing to pass them to
-    queryset = self._qs.filter(**self._object_key)
-    try:
-        await _delete_many(queryset, kwargs)
-    except pymongo.errors.OperationFailure as err:
-        raise OperationError(f"Could not delete document ({err.args})") from err
-    return None
-
-
-async def queryset_async_delete(
-    self: Any, write_concern: dict[str, Any] | None = None, *args: Any, **kwargs: Any
-) -> Any:
-    """Async twin of ``delete()``: same arguments, result and errors."""
-    check_async_target(self, "async_delete")
-    document = self._document
-    if (
-        args
-        or kwargs
-        or self._skip
-        or self._limit
-        or self._none
-        or self._empty
-        or not _own(self, "delete", "clone", "_query")
-        or document._meta.get("delete_rules")
-        or not _quiet(document, _DELETE_SIGNALS)
-    ):
-        return await _general_qs_delete(self, write_concern, *args, **kwargs)
-    return await _delete_many(self, write_concern or {})
-
-
-async def _delete_many(queryset: Any, write_concern: dict[str, Any]) -> Any:
-    await ensure_prepared(queryset._document)
-    collection = unwrap(queryset._collection_obj)
-    session = _session_kwargs(collection)
-    collection = _with_write_concern(collection, write_concern)
-    if checked.ENABLED:
-        collection = checked.recorded(collection)
-    result = await collection.delete_many(queryset._query, **session)
-    # unacknowledged: MongoEngine does not know the count either
-    return result.deleted_count if result.acknowledged else None
-
-
-# -- QuerySet.insert -------------------------------------------------------------------------
-
-
-async def queryset_async_insert(
-    self: Any,
-    doc_or_docs: Any,
-    load_bulk: bool = True,
-    write_concern: dict[str, Any] | None = None,
-    signal_kwargs: dict[str, Any] | None = None,
-) -> Any:
-    """Async twin of ``insert()``: same arguments, result and errors."""
-    check_async_target(self, "async_insert")
-    document = self._document
-    docs = doc_or_docs
-    return_one = isinstance(docs, Document)
-    if return_one:
-        docs = [docs]
-    if (
-        not isinstance(docs, (list, tuple))  # a generator: MongoEngine's own handling
-        or not _own(self, "insert", "in_bulk")
-        or not _quiet(document, _INSERT_SIGNALS)
-    ):
-        return await _general_qs_insert(self, doc_or_docs, load_bulk, write_concern, signal_kwargs)
-    if write_concern is None:
-        write_concern = {}
-    for doc in docs:  # MongoEngine's checks, in its order
-        if not isinstance(doc, document):
-            raise OperationError(f"Some documents inserted aren't instances of {document}")
-        if doc.pk and not doc._created:
-            raise OperationError("Some documents have ObjectIds, use doc.update() instead")
-    if not all(map(writes_plainly, docs)):  # each document's own class and contents
-        return await _general_qs_insert(self, doc_or_docs, load_bulk, write_concern, signal_kwargs)
-    await ensure_prepared(document)
-    raw = [dump.to_mongo(doc) for doc in docs]
-    collection = unwrap(self._collection_obj)
-    session = _session_kwargs(collection)
-    collection = _with_write_concern(collection, write_concern)
-    if checked.ENABLED:
-        collection = checked.recorded(collection)
-    try:
-        if return_one:
-            ids = [(await collection.insert_one(raw[0], **session)).inserted_id]
-        else:
-            ids = (await collection.insert_many(raw, **session)).inserted_ids
-    except pymongo.errors.DuplicateKeyError as err:
-        raise NotUniqueError(f"Could not save document ({err})") from err
-    except pymongo.errors.BulkWriteError as err:
-        raise BulkWriteError(f"Bulk write error: ({err.details})") from err
-    except pymongo.errors.OperationFailure as err:
-        raise _save_failure(err) from err
-    for doc, doc_id in zip(docs, ids, strict=False):
-        doc.pk = doc_id
-    if not load_bulk:
-        return ids[0] if return_one else ids
-    documents = await run_in_bridge(document, self.in_bulk, ids)
-    results = [documents.get(obj_id) for obj_id in ids]
-    return results[0] if return_one else results
-
-
 if checked.ENABLED:  # each write compared with MongoEngine's own (see checked.py)
     from .checked_paths import checked_document_write, checked_queryset_write
 
     document_async_save = checked_document_write("writes.async_save", "save", document_async_save)
-    document_async_delete = checked_document_write(
-        "writes.async_delete", "delete", document_async_delete
-    )
-    document_async_update = checked_document_write(
-        "writes.async_update", "update", document_async_update
-    )
     queryset_async_update = checked_queryset_write(
         "writes.QuerySet.async_update", "update", queryset_async_update
     )
     queryset_async_update_one = checked_queryset_write(
         "writes.QuerySet.async_update_one", "update_one", queryset_async_update_one
-    )
-    queryset_async_delete = checked_queryset_write(
-        "writes.QuerySet.async_delete", "delete", queryset_async_delete
-    )
-    queryset_async_insert = checked_queryset_write(
-        "writes.QuerySet.async_insert", "insert", queryset_async_insert, benign=("in_bulk",)
     )

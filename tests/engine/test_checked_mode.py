@@ -425,43 +425,6 @@ async def test_an_update_sending_another_update_is_caught(
     assert stored["qty"] == 3 + 1 + 2  # each update sent once
 
 
-async def test_an_insert_of_other_documents_is_caught(any_async_db: Any, recording: None) -> None:
-    insert = checked_paths.checked_queryset_write(
-        "writes.QuerySet.async_insert", "insert", _plain(writes.queryset_async_insert), ("in_bulk",)
-    )
-    loaded = await insert(Item.objects, [_item(), _item()])
-    assert [doc.qty for doc in loaded] == [3, 3]
-
-    async def renaming(self: Any, docs: Any, *args: Any, **kwargs: Any) -> Any:
-        for doc in docs:
-            doc.name = "other"
-        return await _plain(writes.queryset_async_insert)(self, docs, *args, **kwargs)
-
-    wrong = checked_paths.checked_queryset_write(
-        "writes.QuerySet.async_insert", "insert", renaming, ("in_bulk",)
-    )
-    with _raises("writes.QuerySet.async_insert", "Item"):
-        await wrong(Item.objects, [_item()], load_bulk=False)
-    assert await Item.objects.async_count() == 3
-
-
-async def test_a_delete_of_more_documents_is_caught(any_async_db: Any, recording: None) -> None:
-    first, second = _item(), _item()
-    await first.async_save()
-    await second.async_save()
-
-    async def everything(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return await _plain(writes.queryset_async_delete)(self._document.objects, *args, **kwargs)
-
-    wrong = checked_paths.checked_queryset_write(
-        "writes.QuerySet.async_delete", "delete", everything
-    )
-    with _raises("writes.QuerySet.async_delete", "Item") as raised:
-        await wrong(Item.objects(id=first.id))
-    assert "delete_many" in str(raised.value)
-    assert await Item.objects.async_count() == 0  # the fast path's delete, sent once
-
-
 # -- the switch ------------------------------------------------------------------------------
 
 _PROBE = """
