@@ -165,27 +165,37 @@ class Outcome:
 def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Outcome:
     """``fn(*args, **kwargs)``'s outcome (an ``Exception`` is kept, not raised)."""
     outcome = Outcome()
-    token = _SIGNALS.set(outcome.signals)
-    try:
-        outcome.value = fn(*args, **kwargs)
-    except Exception as error:
-        outcome.error = error
-    finally:
-        _SIGNALS.reset(token)
+    with _hearing(outcome.signals):
+        try:
+            outcome.value = fn(*args, **kwargs)
+        except Exception as error:
+            outcome.error = error
     return outcome
 
 
 async def run_async(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Outcome:
     """The outcome of awaiting ``fn(*args, **kwargs)``."""
     outcome = Outcome()
-    token = _SIGNALS.set(outcome.signals)
+    with _hearing(outcome.signals):
+        try:
+            outcome.value = await fn(*args, **kwargs)
+        except Exception as error:
+            outcome.error = error
+    return outcome
+
+
+@contextlib.contextmanager
+def _hearing(heard: list[tuple[str, str]]) -> Iterator[None]:
+    """Record the signals delivered in the block (an enclosing fast path's block hears
+    them too; a reference run's are its own)."""
+    outer = _SIGNALS.get()
+    token = _SIGNALS.set(heard)
     try:
-        outcome.value = await fn(*args, **kwargs)
-    except Exception as error:
-        outcome.error = error
+        yield
     finally:
         _SIGNALS.reset(token)
-    return outcome
+        if outer is not None and not _REFERENCE.get():
+            outer.extend(heard)
 
 
 def install_signal_recorders(signals: list[Any]) -> None:
@@ -215,12 +225,15 @@ def mark_general(name: str) -> None:
 @contextlib.contextmanager
 def general_marks() -> Iterator[list[str]]:
     """Collect the names of the sync methods run in the bridge during the block."""
+    outer = _GENERAL.get()
     marks: list[str] = []
     token = _GENERAL.set(marks)
     try:
         yield marks
     finally:
         _GENERAL.reset(token)
+        if outer is not None:
+            outer.extend(marks)
 
 
 # -- snapshots: everything observable, in comparable form -------------------------------
