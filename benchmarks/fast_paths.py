@@ -34,7 +34,7 @@ from persistence.engine import connect_async, disconnect_async
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).parent / "contestants")]
 
 from mongoengine_documents import people_documents  # noqa: E402
-from protocol import COUNT_FILTER_AGE, GROUP, person  # noqa: E402
+from protocol import COUNT_FILTER_AGE, person  # noqa: E402
 
 # -- switching one fast path off ----------------------------------------------------------
 
@@ -60,7 +60,7 @@ def _off(fast_path: str) -> Iterator[None]:
     from mongoengine.queryset.base import BaseQuerySet
 
     from persistence import mapping
-    from persistence.engine import aggregation, dump, materialize, raw_finds
+    from persistence.engine import dump, materialize, raw_finds
     from persistence.engine.twin_factories import instance_twin, queryset_twin
 
     if fast_path == "materialize":
@@ -88,13 +88,6 @@ def _off(fast_path: str) -> Iterator[None]:
     elif fast_path in ("native get", "native count"):
         name = fast_path.split()[1]
         with _patched(BaseQuerySet, f"async_{name}", queryset_twin(name, f"async_{name}")):
-            yield
-    elif fast_path == "native aggregate":
-
-        async def declined(*args: Any) -> None:
-            return None
-
-        with _patched(aggregation, "native_aggregate", declined):
             yield
     elif fast_path == "raw finds":
         with _patched(raw_finds, "raw_queryset", raw_finds._chained):
@@ -157,11 +150,6 @@ class Engine:
         await self.Bulk.objects.async_insert(docs, load_bulk=False)
         await self.Bulk.objects.async_delete()
         return 1000
-
-    async def aggregate(self) -> int:
-        for _ in range(5):
-            await (await self.Big.objects.async_aggregate(GROUP)).to_list()
-        return 5
 
 
 class Repository:
@@ -226,7 +214,6 @@ PLAN: dict[str, tuple[str, ...]] = {
     "native update_one": ("update_inc",),
     "native get": ("get_one",),
     "native count": ("count",),
-    "native aggregate": ("aggregate",),
     "raw finds": ("get_by_id", "find_page"),
     "direct entity reads": ("get_by_id", "find_page", "add", "add_many"),
 }

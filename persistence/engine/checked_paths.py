@@ -1,4 +1,4 @@
-"""Checked variants of the async fast paths (reads, writes, aggregation, iteration).
+"""Checked variants of the async fast paths (reads, writes, iteration).
 
 Used only in checked mode (:mod:`.checked`): each module binds these variants at import
 when ``PERSISTENCE_CHECKED=1``.  A variant runs the fast path, then MongoEngine's own
@@ -22,7 +22,6 @@ from .plain_classes import init_receivers
 from .query_counter import uncounted
 
 __all__ = [
-    "checked_aggregate",
     "checked_convert",
     "checked_document_write",
     "checked_queryset_write",
@@ -186,43 +185,6 @@ def checked_queryset_write(fast_path: str, sync_name: str, twin: Twin) -> Twin:
     write.__doc__ = twin.__doc__
     write.__wrapped__ = twin  # type: ignore[attr-defined]
     return write
-
-
-# -- aggregation ----------------------------------------------------------------------------
-
-
-def checked_aggregate(native: Twin) -> Twin:
-    """``native_aggregate`` compared with MongoEngine's ``aggregate`` over a replaying
-    collection: the same pipeline and options must be sent."""
-
-    async def aggregate(
-        queryset: Any, pipeline: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        with checked.recording() as calls:
-            fast = await checked.run_async(native, queryset, pipeline, args, kwargs)
-        if fast.error is None and fast.value is None:  # declined: MongoEngine's own runs
-            return None
-        with checked.reference():
-            clone = queryset.clone()
-        replay = checked.Replay(calls)
-
-        def reference_run() -> checked.Outcome:
-            with checked.reference(), uncounted():
-                detach = _attach_queryset(clone, replay)
-                try:
-                    return checked.run(clone.aggregate, copy.deepcopy(pipeline), *args, **kwargs)
-                finally:
-                    detach()
-
-        ref = await greenlet_spawn(reference_run)
-        leftover = replay.leftover()
-        if leftover is not None:
-            raise checked.report("aggregation.async_aggregate", queryset._document, leftover)
-        checked.compare("aggregation.async_aggregate", queryset._document, fast, ref)
-        return fast.unwrap()
-
-    aggregate.__wrapped__ = native  # type: ignore[attr-defined]
-    return aggregate
 
 
 # -- iteration ------------------------------------------------------------------------------

@@ -276,7 +276,7 @@ def test_a_wrong_direct_read_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "'PEN'" in str(raised.value) and "'pen'" in str(raised.value)
 
 
-# -- native reads, iteration, aggregation ----------------------------------------------------
+# -- native reads and iteration ----------------------------------------------------
 
 
 async def test_a_native_read_giving_another_document_is_caught(any_async_db: Any) -> None:
@@ -317,28 +317,6 @@ async def test_iteration_converting_otherwise_is_caught(any_async_db: Any) -> No
     wrong = checked_paths.checked_convert(queryset, lambda son: load({**son, "name": "x"}, True))
     with _raises("iteration \\(async for\\)", "Item"):
         wrong(dict(raw))
-
-
-async def test_an_aggregation_sending_another_pipeline_is_caught(
-    any_async_db: Any, recording: None
-) -> None:
-    from persistence.engine import aggregation
-
-    native = _plain(aggregation.native_aggregate)
-    await Item(name="pen", qty=3).async_save()
-    same = checked_paths.checked_aggregate(native)
-    cursor = await same(Item.objects(qty=3), [{"$project": {"qty": 1}}], (), {})
-    assert [row["qty"] async for row in cursor] == [3]
-
-    async def unfiltered(queryset: Any, pipeline: Any, args: Any, kwargs: Any) -> Any:
-        return await native(queryset.clone().filter(), pipeline, args, kwargs) if False else (
-            await native(Item.objects, pipeline, args, kwargs)
-        )
-
-    wrong = checked_paths.checked_aggregate(unfiltered)
-    with _raises("aggregation.async_aggregate", "Item") as raised:
-        await wrong(Item.objects(qty=3), [{"$project": {"qty": 1}}], (), {})
-    assert "aggregate" in str(raised.value)
 
 
 # -- native writes: compared, never written twice ------------------------------------------
