@@ -49,12 +49,12 @@ def _kind(field: Any) -> tuple[int, Any] | None:
     ``__set__`` and ``__get__`` are MongoEngine's own), or None."""
     kept = loads_unchanged(field)
     if kept in _ENTITY_TYPES:
-        return _SAME, kept[0]  # type: ignore[index]
+        return _SAME, kept[0]
     if kept == (ObjectId,) or same_hooks(field, fields.ReferenceField, LOAD_HOOKS):
         return _ID, None
     kept = loads_list_unchanged(field)
     if kept in _ENTITY_TYPES:
-        return _LIST, kept[0]  # type: ignore[index]
+        return _LIST, kept[0]
     return None
 
 

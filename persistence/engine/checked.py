@@ -467,7 +467,7 @@ class _Cloner:
         from mongoengine.base.document import BaseDocument
         from mongoengine.document import EmbeddedDocument
 
-        cls = type(doc)
+        cls: Any = type(doc)
         new = cls.__new__(cls)
         self.copies[id(doc._data)] = new
         for name in _SLOTS:  # only those the original has (an unset one means something)
@@ -512,9 +512,10 @@ class _Cloner:
                 if isinstance(value, BaseDict)
                 else [self.value(v) for v in value]
             )
-            new = type(value).__new__(type(value))
+            kind: Any = type(value)
+            new = kind.__new__(kind)
             (dict if isinstance(value, dict) else list).__init__(new, items)
-            new._instance = None if owner is None else self.bound(owner)  # type: ignore[attr-defined]
+            new._instance = None if owner is None else self.bound(owner)
             new._name = getattr(value, "_name", None)
             if hasattr(value, "_dereferenced"):
                 new._dereferenced = value._dereferenced

@@ -229,7 +229,8 @@ def _plan(cls: Any, seen: set[type] | None = None) -> _Plan | None:
 def _build(cls: Any, seen: set[type]) -> _Plan | None:
     if not isinstance(cls, type) or not issubclass(cls, (Document, EmbeddedDocument)):
         return None
-    meta = cls._meta
+    declared: Any = cls
+    meta = declared._meta
     if issubclass(cls, Document):
         if not all(from_mongoengine(cls, name) for name in DOCUMENT_METHODS):
             return None
@@ -241,7 +242,7 @@ def _build(cls: Any, seen: set[type]) -> _Plan | None:
     elif not all(from_mongoengine(cls, name) for name in EMBEDDED_METHODS):
         return None
     open_fields = []
-    for name, field in cls._fields.items():
+    for name, field in declared._fields.items():
         plain, is_open = _field(field, seen)
         if not plain:
             return None
