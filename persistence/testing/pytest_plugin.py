@@ -75,11 +75,11 @@ async def async_alias(mongodb_uri: str) -> AsyncIterator[Any]:
 @pytest.fixture(autouse=True)
 def persistence_checked_mode() -> Iterator[None]:
     """In checked mode: fail the test if any fast path differed from MongoEngine."""
-    from persistence.engine import checked
-
-    if not checked.ENABLED:
+    if not _checked_mode():  # (the engine is not imported for that)
         yield
         return
+    from persistence.engine import checked
+
     checked.clear_differences()
     yield
     found = checked.differences()
@@ -90,6 +90,8 @@ def persistence_checked_mode() -> Iterator[None]:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """In checked mode: how many times each fast path was compared with MongoEngine's."""
+    if not _checked_mode():
+        return
     from persistence.engine import checked
 
     if checked.ENABLED:
@@ -98,3 +100,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"checked mode: {total} comparisons with MongoEngine's path")
         for name, count in sorted(counts.items()):
             terminalreporter.write_line(f"  {name}: {count}")
+
+
+def _checked_mode() -> bool:
+    """``PERSISTENCE_CHECKED`` as ``persistence.engine.checked`` reads it."""
+    return os.environ.get("PERSISTENCE_CHECKED", "") not in ("", "0")

@@ -435,3 +435,45 @@ def test_the_environment_variable_switches_checked_mode_on() -> None:
     off = ["False", "False", "False", "persistence.engine.reads"]
     assert _probe(None) == [*off, "persistence.engine.writes", "from_son"]
     assert _probe("0") == _probe(None)
+
+
+_SWALLOWING_TEST = """
+import persistence
+from mongoengine import Document, IntField
+from persistence.engine import materialize
+
+
+class Swallowed(Document):
+    qty = IntField()
+    meta = {"collection": "swallowed"}
+
+
+def test_a_caller_swallows_the_difference(monkeypatch):
+    build = materialize._build
+
+    def dropping(plan, son, created):
+        doc = build(plan, son, created)
+        doc._data["qty"] = None
+        return doc
+
+    monkeypatch.setattr(materialize, "_build", dropping)
+    try:
+        materialize.from_son(Swallowed, {"_id": 1, "qty": 3})
+    except AssertionError:
+        pass  # the code under test hides it
+"""
+
+
+def test_the_plugin_fails_a_test_whose_difference_was_swallowed(tmp_path: Any) -> None:
+    (tmp_path / "test_swallowing.py").write_text(_SWALLOWING_TEST)
+    env = {**os.environ, "PERSISTENCE_CHECKED": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rE", "-p", "no:cacheprovider", "-p",
+         "persistence.testing.pytest_plugin", "-c", os.devnull, "-o",
+         "asyncio_default_fixture_loop_scope=function", str(tmp_path)],
+        env=env, capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout  # reported at the test's teardown
+    assert "1 error" in done.stdout
+    assert "the fast path materialize.from_son differs" in done.stdout
+    assert "checked mode: 1 comparisons" in done.stdout
