@@ -370,6 +370,41 @@ class _Other:
     __hash__ = None  # type: ignore[assignment]
 
 
+_NO_SON: Any = object()  # the stored document is not known
+_LEFT_OUT: Any = object()  # the stored document has no such key
+
+
+def settle_defaults(fast: Any, ref: Any, son: Any = _NO_SON) -> None:
+    """Give ``ref`` the values ``fast`` got from callable defaults (``default=datetime.now``,
+    ``uuid4``...), which differ between any two calls: for each pair of documents of the
+    same class found at the same place, a field whose default is callable and whose value
+    the stored document ``son`` leaves out or holds as null (any such field when ``son`` is
+    not known) takes the fast path's value, when both values have the same plain type.
+    Everything else is compared."""
+    from mongoengine.base.document import BaseDocument
+    from mongoengine.document import EmbeddedDocument
+
+    if isinstance(fast, BaseDocument) and type(fast) is type(ref):
+        for name, field in type(fast)._fields.items():
+            a, b = fast._data.get(name), ref._data.get(name)
+            stored = son.get(field.db_field, _LEFT_OUT) if isinstance(son, dict) else _NO_SON
+            defaulted = stored is _NO_SON or stored is _LEFT_OUT or stored is None
+            plain = type(a) is type(b) and not isinstance(a, (list, dict, EmbeddedDocument))
+            if defaulted and plain and callable(field.default) and a != b:
+                ref._data[name] = a
+            else:
+                settle_defaults(a, b, _NO_SON if stored is _LEFT_OUT else stored)
+    elif isinstance(fast, (list, tuple)) and isinstance(ref, (list, tuple)):
+        sons = son if isinstance(son, (list, tuple)) and len(son) == len(fast) else None
+        for index, (a, b) in enumerate(zip(fast, ref, strict=False)):
+            settle_defaults(a, b, _NO_SON if sons is None else sons[index])
+    elif isinstance(fast, dict) and isinstance(ref, dict):
+        for key, a in fast.items():
+            if key in ref:
+                sub = son.get(key, _NO_SON) if isinstance(son, dict) else _NO_SON
+                settle_defaults(a, ref[key], sub)
+
+
 def snapshot(value: Any) -> Any:
     """The comparable form of ``value`` (documents by their whole state)."""
     return _Snapshot().value(value, "")

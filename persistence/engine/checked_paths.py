@@ -49,6 +49,7 @@ def checked_read(fast_path: str, sync_name: str, twin: Twin) -> Twin:
             if marks:  # MongoEngine's own method ran in the bridge: nothing to compare
                 return fast.unwrap()
             ref = await greenlet_spawn(_reference_call, self, sync_name, args, kwargs)
+            checked.settle_defaults(fast.value, ref.value)  # loaded twice: defaults differ
             try:
                 checked.compare(fast_path, self._document, fast, ref)
             except checked.FastPathDifference:
@@ -209,6 +210,7 @@ def checked_convert(queryset: Any, convert: Callable[[Any], Any]) -> Callable[[A
         fast = checked.run(convert, raw)
         with checked.reference():
             ref = checked.run(next_of, original)
+        checked.settle_defaults(fast.value, ref.value, raw)
         checked.compare("iteration (async for)", queryset._document, fast, ref)
         return fast.unwrap()
 

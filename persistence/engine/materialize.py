@@ -316,6 +316,7 @@ def _checked_from_son(
     own = _original or BaseDocument._from_son.__func__  # MongoEngine's, whatever _fallback is
     with checked.reference():
         ref = checked.run(own, cls, original, _auto_dereference, created)
+    checked.settle_defaults(fast.value, ref.value, original)
     checked.compare("materialize.from_son", cls, fast, ref)
     return fast.unwrap()
 

@@ -12,6 +12,7 @@ too; CI also runs the engine, contract, adapter and unit tests with the switch o
 
 from __future__ import annotations
 
+import datetime
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import attrs
 import pytest
 from bson import ObjectId
 from mongoengine import (
+    DateTimeField,
     DictField,
     Document,
     EmbeddedDocument,
@@ -161,6 +163,31 @@ def test_a_signal_not_sent_while_materialising_is_caught(monkeypatch: pytest.Mon
         signals.post_init.disconnect(receiver)
     assert "signals delivered" in str(raised.value) and "post_init" in str(raised.value)
     assert heard  # MongoEngine's path delivered it
+
+
+class Stamped(Document):
+    name = StringField()
+    made = DateTimeField(default=datetime.datetime.now)  # another value at every call
+    meta = {"collection": "checked_stamped"}
+
+
+def test_callable_defaults_are_no_difference_but_stored_values_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for _ in range(20):  # the clock moves between the two loads
+        assert materialize._checked_from_son(Stamped, {"_id": ObjectId(), "name": "a"}).made
+    stored = {"_id": ObjectId(), "name": "a", "made": datetime.datetime(2024, 1, 1)}
+    build = materialize._build
+
+    def stamping(plan: Any, son: Any, created: bool) -> Any:
+        doc = build(plan, son, created)
+        doc._data["made"] = datetime.datetime.now()  # the stored value replaced
+        return doc
+
+    monkeypatch.setattr(materialize, "_build", stamping)
+    with _raises("materialize.from_son", "Stamped") as raised:
+        materialize._checked_from_son(Stamped, dict(stored))
+    assert "made" in str(raised.value)
 
 
 # -- serialising -------------------------------------------------------------------------
