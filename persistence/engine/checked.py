@@ -70,10 +70,13 @@ def enabled() -> bool:
 class FastPathDifference(AssertionError):
     """A fast path gave something else than MongoEngine's own path on the same input."""
 
-    def __init__(self, fast_path: str, cls: Any, difference: str) -> None:
-        name = getattr(cls, "__qualname__", None) or type(cls).__qualname__
+    def __init__(
+        self, fast_path: str, cls: Any, difference: str, against: str = "MongoEngine's own path"
+    ) -> None:
+        name = cls if isinstance(cls, str) else getattr(cls, "__qualname__", None)
+        name = name or type(cls).__qualname__
         super().__init__(
-            f"checked mode: the fast path {fast_path} differs from MongoEngine's own path "
+            f"checked mode: the fast path {fast_path} differs from {against} "
             f"for {name}: {difference}"
         )
         self.fast_path = fast_path
@@ -111,9 +114,11 @@ def forget_last() -> None:
         _differences.pop()
 
 
-def report(fast_path: str, cls: Any, difference: str) -> FastPathDifference:
+def report(
+    fast_path: str, cls: Any, difference: str, against: str = "MongoEngine's own path"
+) -> FastPathDifference:
     """Record a difference and return the exception to raise."""
-    error = FastPathDifference(fast_path, cls, difference)
+    error = FastPathDifference(fast_path, cls, difference, against)
     _differences.append(str(error))
     return error
 
@@ -410,23 +415,24 @@ def snapshot(value: Any) -> Any:
     return _Snapshot().value(value, "")
 
 
-def first_difference(fast: Any, ref: Any, path: str = "") -> str | None:
-    """Where two snapshots first differ (a readable path and both sides), or None."""
+def first_difference(fast: Any, ref: Any, path: str = "", label: str = "MongoEngine") -> str | None:
+    """Where two snapshots first differ (a readable path and both sides), or None;
+    ``label`` names the reference side."""
     if fast == ref:
         return None
     if isinstance(fast, list) and isinstance(ref, list) and len(fast) == len(ref):
         for index, (a, b) in enumerate(zip(fast, ref, strict=True)):
             if a != b:
                 entry = _entry(a) and _entry(b) and a[0] == b[0]
-                return first_difference(a, b, path if entry else _join(path, str(index)))
+                return first_difference(a, b, path if entry else _join(path, str(index)), label)
     if isinstance(fast, tuple) and isinstance(ref, tuple) and len(fast) == len(ref) >= 2:
         if _entry(fast) and fast[0] == ref[0]:  # (key, value): go into the value
             inner = path if fast[0] == "document" else _join(path, fast[0])
-            return first_difference(fast[1], ref[1], inner)
+            return first_difference(fast[1], ref[1], inner, label)
         last = fast[-1], ref[-1]
         if fast[:-1] == ref[:-1] and all(isinstance(v, list) for v in last):  # a container
-            return first_difference(last[0], last[1], path)
-    return f"{path or 'value'}: fast path {_short(fast)}, MongoEngine {_short(ref)}"
+            return first_difference(last[0], last[1], path, label)
+    return f"{path or 'value'}: fast path {_short(fast)}, {label} {_short(ref)}"
 
 
 def _entry(value: Any) -> bool:
@@ -449,24 +455,32 @@ def _short(value: Any) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def compare(fast_path: str, cls: Any, fast: Outcome, ref: Outcome) -> None:
-    """Raise :class:`FastPathDifference` unless the two outcomes are the same."""
+def compare(
+    fast_path: str,
+    cls: Any,
+    fast: Outcome,
+    ref: Outcome,
+    against: tuple[str, str] = ("MongoEngine's own path", "MongoEngine"),
+) -> None:
+    """Raise :class:`FastPathDifference` unless the two outcomes are the same
+    (``against``: how the reference path is named in the message, whole and short)."""
     _compared[fast_path] += 1
+    whole, short = against
     if (fast.error is None) != (ref.error is None):
-        what = f"fast path {_outcome(fast)}, MongoEngine {_outcome(ref)}"
-        raise report(fast_path, cls, what)
+        what = f"fast path {_outcome(fast)}, {short} {_outcome(ref)}"
+        raise report(fast_path, cls, what, whole)
     if fast.error is not None and ref.error is not None:
         a = (type(fast.error).__qualname__, str(fast.error))
         b = (type(ref.error).__qualname__, str(ref.error))
         if a != b:
-            raise report(fast_path, cls, f"fast path raised {a}, MongoEngine raised {b}")
+            raise report(fast_path, cls, f"fast path raised {a}, {short} raised {b}", whole)
     else:
-        found = first_difference(snapshot(fast.value), snapshot(ref.value))
+        found = first_difference(snapshot(fast.value), snapshot(ref.value), "", short)
         if found is not None:
-            raise report(fast_path, cls, found)
+            raise report(fast_path, cls, found, whole)
     if fast.signals != ref.signals:
-        what = f"signals delivered: fast path {fast.signals}, MongoEngine {ref.signals}"
-        raise report(fast_path, cls, what)
+        what = f"signals delivered: fast path {fast.signals}, {short} {ref.signals}"
+        raise report(fast_path, cls, what, whole)
 
 
 def _outcome(outcome: Outcome) -> str:

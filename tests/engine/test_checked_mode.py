@@ -303,6 +303,27 @@ def test_a_wrong_direct_read_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "'PEN'" in str(raised.value) and "'pen'" in str(raised.value)
 
 
+def test_a_filter_compiled_per_shape_otherwise_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adapters import filter_shapes
+    from adapters.query_plan import QueryPlanner
+    from domain.library import Book
+    from domain.specs import F
+    from persistence.models import registry
+
+    shapes = QueryPlanner(registry.registration(Book))._filters
+    spec = (F("title") == "a") & (F("version") >= 2)
+    assert filter_shapes._checked_filter(shapes, spec) == {"title": "a", "version": {"$gte": 2}}
+    filled = filter_shapes._filled
+
+    def reversed_values(template: Any, values: list[Any]) -> Any:
+        return filled(template, values[::-1])
+
+    monkeypatch.setattr(filter_shapes, "_filled", reversed_values)
+    with pytest.raises(FastPathDifference, match="differs from the long way") as raised:
+        filter_shapes._checked_filter(shapes, spec)
+    assert "filter_shapes.filter" in str(raised.value) and "for Book" in str(raised.value)
+
+
 # -- native reads and iteration ----------------------------------------------------
 
 
