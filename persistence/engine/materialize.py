@@ -4,17 +4,21 @@
 ``_data`` in the same order, ``_changed_fields``, ``_created``, ``_initialised``,
 ``_dynamic_fields``, instance ``__dict__``, embedded documents' ``_instance``), but
 builds the object with ``cls.__new__`` and fills ``_data`` from a plan computed once per
-class: field name, db field, and for the common field types (strings, numbers, booleans,
-datetimes, ObjectIds, lists of those, embedded documents) the value types on which
-``to_python`` is the identity.  Every other field is converted and assigned exactly as
-``_from_son`` and ``BaseDocument.__init__`` do (``field.to_python`` then the field's own
-``__set__``), so every field type MongoEngine ships keeps its behaviour.
+class: field name, db field, and for the fields whose loading keeps a value unchanged
+(strings, numbers, booleans, datetimes, ObjectIds, lists of those, embedded documents:
+their ``to_python``, ``__set__`` and ``__get__`` are MongoEngine's own, see
+:mod:`.plain_classes`) the value types on which it does.  Every other field is converted
+and assigned exactly as ``_from_son`` and ``BaseDocument.__init__`` do
+(``field.to_python`` then the field's own ``__set__``), so every field type keeps its
+behaviour, a user's subclass included.
 
 Anything the plan does not cover falls back to MongoEngine's own ``_from_son``: dynamic
-or STRICT documents, classes that override ``__init__`` or ``__setattr__``,
-``_auto_dereference=False`` (``no_dereference``), connected ``pre_init``/``post_init``
-receivers, keys the class does not declare, and any conversion error (MongoEngine then
-raises its own error).  The graft routes ``_from_son`` here inside the bridge, and the
+or STRICT documents, classes with ``__init__``, ``__new__``, ``__setattr__`` or
+``_from_son`` of their own anywhere in the MRO (the stored ``_cls``'s class is the one
+asked), ``_auto_dereference=False`` (``no_dereference``), connected
+``pre_init``/``post_init`` receivers, keys the class does not declare, and any
+conversion error (MongoEngine then raises its own error).  In checked mode
+(:mod:`.checked`) every document built here is compared with MongoEngine's.  The graft routes ``_from_son`` here inside the bridge, and the
 async iterator calls :func:`from_son` directly; sync code outside the bridge keeps
 MongoEngine's path untouched.
 """
