@@ -18,9 +18,9 @@ or STRICT documents, classes with ``__init__``, ``__new__``, ``__setattr__`` or
 asked), ``_auto_dereference=False`` (``no_dereference``), connected
 ``pre_init``/``post_init`` receivers, keys the class does not declare, and any
 conversion error (MongoEngine then raises its own error).  In checked mode
-(:mod:`.checked`) every document built here is compared with MongoEngine's.  The graft routes ``_from_son`` here inside the bridge, and the
-async iterator calls :func:`from_son` directly; sync code outside the bridge keeps
-MongoEngine's path untouched.
+(:mod:`.checked`) every document built here is compared with MongoEngine's.  The graft
+routes ``_from_son`` here inside the bridge, and the async iterator calls :func:`from_son`
+directly; sync code outside the bridge keeps MongoEngine's path untouched.
 """
 
 from __future__ import annotations
