@@ -10,8 +10,12 @@ id field go through ``$toString``; the rest is converted by :func:`aggregation_r
 
 from __future__ import annotations
 
+import datetime
+import decimal
 from collections.abc import Callable
 from typing import Any
+
+from bson import Decimal128
 
 from domain.aggregation import (
     AddToSet,
@@ -33,7 +37,13 @@ from domain.errors import UnsupportedSpec
 
 from .mongo_query import IdPaths, compile_filter, db_path
 
-__all__ = ["UNWIND_INDEX", "aggregation_rows", "compile_aggregation", "compile_expr"]
+__all__ = [
+    "UNWIND_INDEX",
+    "aggregation_rows",
+    "compile_aggregation",
+    "compile_expr",
+    "row_value",
+]
 
 UNWIND_INDEX = "__unwind_index_{}"
 """The field holding an unwound element's position (only when rows are ordered)."""
@@ -79,13 +89,28 @@ def _accumulator(accumulator: Any, ids: IdPaths) -> dict[str, Any]:
     return {operator: compile_expr(accumulator.of, ids if as_strings else frozenset())}
 
 
-def compile_aggregation(spec: Aggregation, ids: IdPaths = frozenset()) -> list[dict[str, Any]]:
+def row_value(path: str, value: Any) -> Any:
+    """A value of a ``having`` predicate as it compares with the rows: a ``date`` as its
+    midnight, a ``Decimal`` as a ``Decimal128`` (rows hold what the store computed)."""
+    if type(value) is datetime.date:
+        return datetime.datetime(value.year, value.month, value.day)
+    if isinstance(value, decimal.Decimal):
+        return Decimal128(value)
+    return value
+
+
+def compile_aggregation(
+    spec: Aggregation,
+    ids: IdPaths = frozenset(),
+    value_of: Callable[[str, Any], Any] | None = None,
+) -> list[dict[str, Any]]:
     """The pipeline answering ``spec`` (``spec.limit`` must not be 0: check it first);
-    ``ids`` are the paths holding ids (ObjectIds when stored)."""
+    ``ids`` are the paths holding ids (ObjectIds when stored); ``value_of(path, value)``
+    makes the ``where`` predicate's values stored values (by default ids only)."""
     if spec.limit == 0:
         raise UnsupportedSpec("a limit of 0 has no pipeline: the answer is no rows")
     pipeline: list[dict[str, Any]] = []
-    where = compile_filter(spec.where, ids)
+    where = compile_filter(spec.where, ids, value_of)
     if where:
         pipeline.append({"$match": where})
     row_order = spec.row_order
@@ -119,7 +144,7 @@ def compile_aggregation(spec: Aggregation, ids: IdPaths = frozenset()) -> list[d
     for name, _ in spec.values:
         project[name] = 1
     pipeline.append({"$project": project})
-    having = compile_filter(spec.having, frozenset())  # row values holding ids are strings already
+    having = compile_filter(spec.having, frozenset(), row_value)  # ids in rows are strings
     if having:
         pipeline.append({"$match": having})
     final: dict[str, int] = {}

@@ -7,15 +7,18 @@ block at once and deleted from the store only once the block commits.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from typing import Any
 
-from domain.errors import NotFound
+from domain.errors import FileStoreError, NotFound, StoreUnavailable
 from domain.ports import FileInfo, FileStore
 
 from .file_replacement import put_in_place_of
 
 __all__ = ["CompensatedFiles"]
+
+_log = logging.getLogger(__name__)
 
 
 class CompensatedFiles:
@@ -99,19 +102,34 @@ class CompensatedFiles:
         return new_id
 
     async def committed(self) -> None:
-        """The block committed: carry out the deferred deletions."""
+        """The block committed: carry out the deferred deletions.  A file the store
+        cannot delete now stays (logged): the commit stands either way, and an error
+        here would make the caller think it had not."""
         deleted, self._deleted, self._put = self._deleted, [], []
-        for file_id in deleted:
-            try:
-                await self.store.delete(file_id)
-            except NotFound:
-                pass
+        await _delete_quietly(self.store, deleted, "deleted by a committed block")
 
     async def rolled_back(self) -> None:
-        """The block rolled back: delete what it put, forget what it deleted."""
+        """The block rolled back: delete what it put, forget what it deleted.  A file
+        the store cannot delete now stays (logged); the block's own error stands."""
         put, self._put, self._deleted = self._put, [], []
-        for file_id in reversed(put):
-            try:
-                await self.store.delete(file_id)
-            except NotFound:
-                pass
+        await _delete_quietly(self.store, list(reversed(put)), "put by a rolled-back block")
+
+
+async def _delete_quietly(store: FileStore, file_ids: list[str], why: str) -> None:
+    """Delete ``file_ids``; one already gone is skipped, one the store fails to delete
+    is left in place and logged (``ids()`` lists it for an audit)."""
+    left: list[str] = []
+    for file_id in file_ids:
+        try:
+            await store.delete(file_id)
+        except NotFound:
+            pass
+        except (StoreUnavailable, FileStoreError):
+            left.append(file_id)
+    if left:
+        _log.warning(
+            "the file store could not delete %d file(s) %s; they stay: %s",
+            len(left),
+            why,
+            ", ".join(left),
+        )

@@ -13,6 +13,8 @@ the long way; both ways give the same filter and the same errors
 
 from __future__ import annotations
 
+import datetime
+import decimal
 from collections.abc import Callable, Set
 from typing import Any
 
@@ -26,6 +28,7 @@ from .spec_types import check_value
 __all__ = ["FilterShapes"]
 
 _KEPT_SHAPES = 512  # shapes remembered per aggregate
+_CONVERTED = frozenset({decimal.Decimal, datetime.date})  # stored otherwise than given
 
 
 class _Slot:
@@ -75,7 +78,8 @@ def _filled(template: Any, values: list[Any]) -> Any:
 
 
 class FilterShapes:
-    """The filters of one aggregate's specs, compiled once per shape."""
+    """The filters of one aggregate's specs, compiled once per shape; ``value_of(path,
+    value)`` makes a spec's value (an id, a ``Decimal``, a ``date``) the stored one."""
 
     def __init__(
         self,
@@ -84,12 +88,14 @@ class FilterShapes:
         schema: Schema,
         ids: Set[str],
         entity: str,
+        value_of: Callable[[str, Any], Any] | None = None,
     ) -> None:
         self._check_paths = check_paths
         self._check_predicate = check_predicate
         self._schema = schema
         self._ids = ids
         self._entity = entity
+        self._value_of = value_of or (lambda path, value: stored_value(path, value, ids))
         self._templates: dict[Any, Any] = {}
 
     def filter(self, spec: Predicate) -> dict[str, Any]:
@@ -103,14 +109,14 @@ class FilterShapes:
         template = None if shape is None else self._templates.get(shape)
         if shape is None:  # the long way
             self._check_predicate(spec)
-            return compile_filter(spec, self._ids)
+            return compile_filter(spec, self._ids, self._value_of)
         if template is None:
             self._check_paths(spec)
             template = self._compiled(spec, shape)
         self._check_values(values, paths)
-        ids = self._ids
+        ids, value_of = self._ids, self._value_of
         stored = [
-            stored_value(path, value, ids) if path in ids else value
+            value_of(path, value) if path in ids or type(value) in _CONVERTED else value
             for path, value in zip(paths, values, strict=True)
         ]
         return _filled(template, stored)  # type: ignore[no-any-return]
@@ -135,7 +141,7 @@ def _checked_filter(self: FilterShapes, spec: Predicate) -> dict[str, Any]:
 
     def long_way() -> Any:
         self._check_predicate(spec)
-        return compile_filter(spec, self._ids)
+        return compile_filter(spec, self._ids, self._value_of)
 
     ref = checked.run(long_way)
     against = ("the long way (check the spec, then compile it)", "the long way")

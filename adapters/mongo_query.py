@@ -134,14 +134,19 @@ def compile_sort(order: Order) -> list[tuple[str, int]]:
     return [(db_path(k.path), -1 if k.descending else 1) for k in order.with_id()]
 
 
-def keyset_filter(order: Order, page: Page, ids: IdPaths) -> dict[str, Any]:
-    """The filter selecting what comes after ``page.after`` in ``order`` (BSON order).
+def keyset_filter(
+    order: Order, page: Page, ids: IdPaths, value_of: Callable[[str, Any], Any] | None = None
+) -> dict[str, Any]:
+    """The filter selecting what comes after ``page.after`` in ``order`` (BSON order);
+    each value as ``value_of(path, value)`` makes it (by default :func:`stored_value`).
 
     In ascending order null sorts first, so "after null" is "not null"; in descending
     order null sorts last, so "after v" includes the nulls.
     """
     if page.after is None:
         return {}
+    if value_of is None:
+        value_of = lambda path, value: stored_value(path, value, ids)  # noqa: E731
     keys = order.with_id()
     if len(page.after) != len(keys):
         raise UnsupportedSpec(
@@ -151,10 +156,10 @@ def keyset_filter(order: Order, page: Page, ids: IdPaths) -> dict[str, Any]:
     branches = []
     for i, key in enumerate(keys):
         ties = [
-            {db_path(k.path): stored_value(k.path, v, ids)}
+            {db_path(k.path): value_of(k.path, v)}
             for k, v in zip(keys[:i], page.after[:i], strict=True)
         ]
-        value = stored_value(key.path, page.after[i], ids)
+        value = value_of(key.path, page.after[i])
         path = db_path(key.path)
         if key.descending:
             if value is None:
@@ -166,18 +171,18 @@ def keyset_filter(order: Order, page: Page, ids: IdPaths) -> dict[str, Any]:
     return {"$or": branches} if branches else {"_id": {"$exists": False}}
 
 
-def compile_changes(changes: Changes, ids: IdPaths) -> dict[str, Any]:
-    """The MongoDB update document for ``changes``."""
+def compile_changes(
+    changes: Changes, ids: IdPaths, value_of: Callable[[str, Any], Any] | None = None
+) -> dict[str, Any]:
+    """The MongoDB update document for ``changes``; each value as ``value_of(path,
+    value)`` makes it (by default :func:`stored_value`)."""
+    if value_of is None:
+        value_of = lambda path, value: stored_value(path, value, ids)  # noqa: E731
     if not changes.items:
         raise UnsupportedSpec("an empty change set")
     update: dict[str, dict[str, Any]] = {}
     operator = {"set": "$set", "unset": "$unset", "inc": "$inc", "push": "$push", "pull": "$pull"}
     for change in changes.items:
-        if change.op == "unset":
-            value: Any = ""
-        elif change.op == "inc":
-            value = change.value
-        else:
-            value = stored_value(change.path, change.value, ids)
+        value: Any = "" if change.op == "unset" else value_of(change.path, change.value)
         update.setdefault(operator[change.op], {})[db_path(change.path)] = value
     return update

@@ -9,6 +9,8 @@ repositories then differ only in how they execute a plan.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import weakref
 from collections.abc import Iterable
 from typing import Any
@@ -25,7 +27,7 @@ from domain.specs import (
     validate_changes,
     validate_paths,
 )
-from persistence.document_schema import document_schema
+from persistence.document_schema import StoredValues, document_schema
 from persistence.registry import Registration
 
 from .aggregation_pipeline import compile_aggregation
@@ -35,8 +37,9 @@ from .mongo_query import (
     compile_sort,
     keyset_filter,
     merged_conditions,
+    stored_value,
 )
-from .spec_types import check_values
+from .spec_types import check_value, check_values
 
 __all__ = ["FindPlan", "QueryPlanner", "UpdatePlan", "planner_for"]
 
@@ -88,13 +91,28 @@ class QueryPlanner:
         self.ids = aggregate.id_paths
         self.schema = document_schema(aggregate.document_cls)
         self.version_field = aggregate.version_field
+        self._stored = StoredValues(aggregate.document_cls)
         self._filters = FilterShapes(
             lambda spec: self.check(field_paths(spec)),
             self.check_predicate,
             self.schema,
             self.ids,
             self.entity_cls.__name__,
+            self.in_query,
         )
+
+    def in_query(self, path: str, value: Any) -> Any:
+        """A spec's ``value`` at ``path`` as the store holds it: an id as an ObjectId
+        (``UnsupportedSpec`` if it is not one), a ``Decimal`` or ``date`` as its field
+        stores it (exactly: see :class:`~persistence.document_schema.StoredValues`)."""
+        if path in self.ids:
+            return stored_value(path, value, self.ids)
+        return self._stored.in_query(path, value)
+
+    def _in_change(self, path: str, value: Any) -> Any:
+        if path in self.ids:
+            return stored_value(path, value, self.ids)
+        return self._stored.in_change(path, value)
 
     def check(self, paths: Iterable[str]) -> None:
         """``UnknownField`` for the first path the entity lacks."""
@@ -114,7 +132,7 @@ class QueryPlanner:
         """The find for ``spec`` in ``order``, paged (keyset paging included)."""
         where = self._filters.filter(spec)
         self.check([k.path for k in order.keys])
-        query = merged_conditions([where, keyset_filter(order, page, self.ids)])
+        query = merged_conditions([where, keyset_filter(order, page, self.ids, self.in_query)])
         keys = order.with_id()
         return FindPlan(
             filter=query,
@@ -145,14 +163,18 @@ class QueryPlanner:
         check_values(spec.where, self.schema, self.ids, self.entity_cls.__name__)
         if spec.limit == 0:
             return []
-        return compile_aggregation(spec, self.ids)
+        return compile_aggregation(spec, self.ids, self.in_query)
 
     def update(self, spec: Predicate, changes: Changes) -> UpdatePlan:
         """The update applying ``changes`` (validated against the entity) to the
         matches; the version field, if any, is incremented unless changed."""
         where = self._filters.filter(spec)
         changes = validate_changes(self.entity_cls, changes)
-        update = compile_changes(changes, self.ids)
+        entity = self.entity_cls.__name__
+        for change in changes.items:  # a Decimal or date only where the field holds one
+            if isinstance(change.value, (decimal.Decimal, datetime.date)):
+                check_value(change.path, change.value, self.schema, self.ids, entity)
+        update = compile_changes(changes, self.ids, self._in_change)
         version = self.version_field
         if version is not None and not any(c.path == version for c in changes.items):
             update.setdefault("$inc", {})[version] = 1

@@ -10,6 +10,7 @@ instead, on every adapter.  Which fields hold ids comes from the registry's decl
 from __future__ import annotations
 
 import datetime
+import decimal
 from collections.abc import Set
 from typing import Any
 
@@ -34,7 +35,7 @@ _EXPECTED = {
     "number": "numbers",
     "string": "strings",
     "bool": "booleans",
-    "date": "datetimes",
+    "date": "datetimes (or dates)",
     "id": "ids (24 hex characters)",
     "object": "embedded documents (compare one of their fields)",
 }
@@ -60,34 +61,48 @@ def check_values(predicate: Predicate, schema: Schema, ids: Set[str], entity: st
         raise TypeError(f"not a predicate: {predicate!r}")
 
 
-def _kind(path: str, schema: Schema, ids: Set[str]) -> str:
+_ID = FieldType("id")
+_ANY = FieldType("any")
+
+
+def _type(path: str, schema: Schema, ids: Set[str]) -> FieldType:
     if path in ids:
-        return "id"
+        return _ID
     found: FieldType | None = schema(path)
     while found is not None and found.is_array:  # an array matches by its elements
         found = found.element
-    return "any" if found is None else found.kind
+    return _ANY if found is None else found
+
+
+def _kind(path: str, schema: Schema, ids: Set[str]) -> str:
+    return _type(path, schema, ids).kind
 
 
 def check_value(path: str, value: Any, schema: Schema, ids: Set[str], entity: str) -> None:
     """``InvalidSpec`` unless the field at ``path`` can hold ``value``."""
     if value is None:
         return
-    kind = _kind(path, schema, ids)
-    if kind == "any" or _fits(kind, value):
+    found = _type(path, schema, ids)
+    if found.kind == "any" or _fits(found, value):
         return
-    raise InvalidSpec(entity, path, value, _EXPECTED[kind])
+    expected = _EXPECTED[found.kind]
+    if found.kind == "number":
+        expected = "numbers (int, float or Decimal)" if found.decimal else "numbers (int or float)"
+    raise InvalidSpec(entity, path, value, expected)
 
 
-def _fits(kind: str, value: Any) -> bool:
+def _fits(found: FieldType, value: Any) -> bool:
+    kind = found.kind
     if kind == "number":
+        if isinstance(value, decimal.Decimal):
+            return found.decimal
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind == "string":
         return isinstance(value, str)
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "date":
-        return isinstance(value, datetime.datetime)
+        return isinstance(value, datetime.date)  # a datetime, or a date (its midnight)
     if kind == "id":
         return is_valid_id(value)
     return False  # an embedded document is never equal to a scalar

@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -361,11 +362,100 @@ def _ratio_fmt(value: float) -> str:
     return f"{value:.2f}"
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """This project's figure over the best peer's: the median of the paired ratios and a
+    95 % interval, with the verdict that interval allows."""
+
+    median: float
+    low: float
+    high: float
+    higher_is_better: bool = False
+
+    @property
+    def verdict(self) -> str:
+        """``ahead`` or ``behind`` only when the whole interval is on one side of 1."""
+        better, worse = (self.low > 1, self.high < 1)
+        if self.higher_is_better:
+            return "ahead" if better else "behind" if worse else "level"
+        return "ahead" if worse else "behind" if better else "level"
+
+    def cell(self) -> str:
+        return (
+            f"{_ratio_fmt(self.median)} [{_ratio_fmt(self.low)}-{_ratio_fmt(self.high)}] "
+            f"{self.verdict}"
+        )
+
+
+def compare(
+    pairs: Sequence[Sequence[tuple[float, float]]],
+    *,
+    higher_is_better: bool = False,
+    resamples: int = 2000,
+    seed: int = 2891,
+) -> Comparison | None:
+    """Compare paired samples (this project, best peer), grouped by run.
+
+    Within a repetition the contestants ran one right after the other, so each pair
+    shares the machine's state of that moment: the ratio of a pair cancels most drift.
+    The interval is a two-level bootstrap (runs drawn with replacement, then repetitions
+    within each drawn run), so a disturbance that hits one whole run widens it as it
+    should.  Deterministic for a given ``seed``.
+    """
+    groups = [[a / b for a, b in run if b > 0] for run in pairs]
+    groups = [g for g in groups if g]
+    if not groups:
+        return None
+    rng = random.Random(seed)
+    estimates = []
+    for _ in range(resamples):
+        drawn: list[float] = []
+        for _ in groups:
+            group = groups[rng.randrange(len(groups))]
+            drawn.extend(group[rng.randrange(len(group))] for _ in group)
+        estimates.append(statistics.median(drawn))
+    estimates.sort()
+    low = estimates[int(0.025 * (resamples - 1))]
+    high = estimates[int(0.975 * (resamples - 1))]
+    middle = statistics.median([ratio for group in groups for ratio in group])
+    return Comparison(middle, low, high, higher_is_better)
+
+
+def _best_peer(samples: dict[str, list[float]], peers: Sequence[str], lowest: bool) -> str | None:
+    """The peer with the best median in one run (lowest CPU, or highest speedup)."""
+    present = [p for p in peers if samples.get(p)]
+    if not present:
+        return None
+    pick = min if lowest else max
+    return pick(present, key=lambda p: statistics.median(samples[p]))
+
+
+def _pairs(
+    runs: Sequence[Results], peers: Sequence[str], *, workload: str | None
+) -> list[list[tuple[float, float]]]:
+    """Per run, (this project, best peer of that run) per repetition (CPU samples of
+    ``workload``, or the concurrency speedups when ``workload`` is None)."""
+    grouped = []
+    for r in runs:
+        samples = r.cpu.get(workload, {}) if workload is not None else r.speedup
+        best = _best_peer(samples, peers, lowest=workload is not None)
+        ours = samples.get("engine", [])
+        if best is None or not ours:
+            continue
+        grouped.append(list(zip(ours, samples[best], strict=False)))
+    return grouped
+
+
+def _comparison_cell(comparison: Comparison | None) -> str:
+    return "—" if comparison is None else comparison.cell()
+
+
 def table(runs: Sequence[Results]) -> str:
-    """The results table: per cell the median of the runs' medians (and their range)."""
+    """The results table: per cell the median of the runs' medians (and their range); the
+    last column compares this project with the best peer, paired per repetition."""
     first = runs[0]
     contestants = first.contestants
-    peers = [c for c in contestants if c.peer]
+    peer_keys = [c.key for c in contestants if c.peer]
     head = " | ".join(f"{c.label} µs" for c in contestants)
     lines = [
         f"| workload | per | {head} | project / best peer |",
@@ -379,30 +469,21 @@ def table(runs: Sequence[Results]) -> str:
                 continue
             values = [v for r in runs if (v := r.median(w.key, c.key)) is not None]
             cells.append(_cell(values, _fmt))
-        ratios = []
-        for r in runs:
-            best = [v for p in peers if (v := r.median(w.key, p.key)) is not None]
-            engine = r.median(w.key, "engine")
-            if best and engine is not None:
-                ratios.append(engine / min(best))
+        comparison = compare(_pairs(runs, peer_keys, workload=w.key))
         label = w.label.format(big=first.sizes.big)
         lines.append(
-            f"| {label} | {w.unit} | {' | '.join(cells)} | {_cell(ratios, _ratio_fmt)} |"
+            f"| {label} | {w.unit} | {' | '.join(cells)} | {_comparison_cell(comparison)} |"
         )
     cells = []
     for c in contestants:
         values = [statistics.median(r.speedup[c.key]) for r in runs if c.key in r.speedup]
         cells.append(_cell(values, lambda v: f"{v:.1f}x"))
-    ratios = []
-    for r in runs:
-        best_speedup = [statistics.median(r.speedup[p.key]) for p in peers if p.key in r.speedup]
-        if "engine" in r.speedup and best_speedup:
-            ratios.append(statistics.median(r.speedup["engine"]) / max(best_speedup))
+    comparison = compare(_pairs(runs, peer_keys, workload=None), higher_is_better=True)
     s = first.sizes
     lines.append(
         f"| {s.calls} gets gathered / {s.calls} sequential, {s.latency_ms} ms injected "
         f"latency (wall, higher is better) | speedup | {' | '.join(cells)} | "
-        f"{_cell(ratios, _ratio_fmt)} |"
+        f"{_comparison_cell(comparison)} |"
     )
     return "\n".join(lines)
 
@@ -435,8 +516,12 @@ def report(runs: Sequence[Results], server: str) -> str:
             "(`docs/server-gaps.md`). After every run the data are read back and checked "
             "(documents inserted, ages incremented, counts, groups). Lower is better except "
             'the concurrency row. "project / best peer" divides this project\'s figure by '
-            "the best of Beanie and ODMantic (for the concurrency row: speedup over the best "
-            "peer's speedup, higher is better).",
+            "that of the best of Beanie and ODMantic (for the concurrency row: speedup over "
+            "the best peer's speedup, higher is better), repetition by repetition (the two "
+            "ran one right after the other): the median of those ratios, in square brackets "
+            "a 95 % interval (bootstrap over runs, then repetitions within them), then the "
+            "verdict: *ahead* or *behind* only when the whole interval is on one side of "
+            "1.00, otherwise *level* (the difference is within the noise).",
             "",
             "Rerun: `python -m benchmarks.run` (creates Beanie's and ODMantic's virtualenvs "
             "under `benchmarks/.venvs` from PyPI the first time; `MONGODB_URI` selects a "

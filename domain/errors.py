@@ -8,6 +8,8 @@ __all__ = [
     "DeleteDenied",
     "DomainError",
     "EntityTooLarge",
+    "FileStoreError",
+    "FilesUnsupported",
     "InsufficientFunds",
     "InvalidEntity",
     "InvalidSpec",
@@ -124,3 +126,13 @@ class StoreUnavailable(DomainError):
     def __init__(self, message: str, *, retry_safe: bool) -> None:
         super().__init__(message)
         self.retry_safe = retry_safe
+
+
+class FileStoreError(DomainError):
+    """The file store failed an operation for a reason other than an outage (an outage
+    is ``StoreUnavailable``): the server refused a write, a stored file is incomplete,
+    or the backend has no file store.  A put that fails keeps nothing of it."""
+
+
+class FilesUnsupported(FileStoreError):
+    """The backend has no file store (mongomock: it has no GridFS)."""

@@ -377,6 +377,11 @@ class FileStore(Protocol):
     Not transactional (``transactional`` is False): a store cannot take part in a
     database transaction, so a unit of work compensates (a file put in a block that
     rolls back is deleted; a file deleted in a block is deleted only after the commit).
+
+    Every failure is a domain error: ``StoreUnavailable`` for an outage, ``Conflict``
+    for other content under a new file's id, ``FileStoreError`` for a refusal, a
+    damaged file or a backend without files; content that is not bytes (or an async
+    iterable of bytes) is a ``TypeError`` before anything is stored.
     """
 
     transactional: bool

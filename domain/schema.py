@@ -23,10 +23,14 @@ KINDS: tuple[str, ...] = ("number", "string", "bool", "date", "id", "object", "a
 
 @attrs.frozen
 class FieldType:
-    """The kind of value at a path; for an array, ``of`` is the kind of its elements."""
+    """The kind of value at a path; for an array, ``of`` is the kind of its elements.
+
+    ``decimal``: numbers the entity holds as ``Decimal`` (so a ``Decimal`` compares with
+    them; other number fields take ints and floats only)."""
 
     kind: Kind = attrs.field()
     of: FieldType | None = None
+    decimal: bool = False
 
     @kind.validator
     def _kind(self, _: Any, value: str) -> None:

@@ -15,6 +15,7 @@ is always appended as the last sort key so pages never repeat or drop items.
 from __future__ import annotations
 
 import datetime
+import decimal
 import re
 from collections.abc import Iterable
 from typing import Any, Literal, cast
@@ -52,8 +53,8 @@ __all__ = [
     "validate_paths",
 ]
 
-Scalar = str | int | float | bool | None | datetime.datetime
-SCALARS = (str, int, float, bool, type(None), datetime.datetime)
+Scalar = str | int | float | bool | None | datetime.datetime | datetime.date | decimal.Decimal
+SCALARS = (str, int, float, bool, type(None), datetime.date, decimal.Decimal)  # datetimes too
 CompareOp = Literal["eq", "ne", "lt", "lte", "gt", "gte"]
 Anchor = Literal["none", "start", "end", "both"]
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -68,7 +69,8 @@ def _check_path(path: str) -> str:
 def _check_scalar(value: Any) -> Any:
     if not isinstance(value, SCALARS):
         raise UnsupportedSpec(
-            f"spec values must be str, int, float, bool, None or datetime, got {value!r}"
+            "spec values must be str, int, float, Decimal, bool, None, datetime or date, "
+            f"got {value!r}"
         )
     return value
 
@@ -420,8 +422,8 @@ class Changes:
     def unset(self, path: str) -> Changes:
         return self._with(Change("unset", path))
 
-    def inc(self, path: str, by: int | float = 1) -> Changes:
-        if isinstance(by, bool) or not isinstance(by, (int, float)):
+    def inc(self, path: str, by: int | float | decimal.Decimal = 1) -> Changes:
+        if isinstance(by, bool) or not isinstance(by, (int, float, decimal.Decimal)):
             raise UnsupportedSpec(f"inc needs a number, got {by!r}")
         return self._with(Change("inc", path, by))
 

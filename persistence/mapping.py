@@ -18,6 +18,7 @@ from bson import SON, CodecOptions, DBRef, ObjectId
 from bson.errors import InvalidId
 from mongoengine import Document
 from mongoengine.base import BaseDict, BaseList
+from mongoengine.errors import ValidationError
 from mongoengine.fields import GridFSProxy
 from pymongo.errors import DocumentTooLarge
 
@@ -41,15 +42,32 @@ __all__ = [
 ]
 
 
-def encode_ids(value: Any, path: str, id_paths: Iterable[str] | frozenset[str]) -> Any:
-    """``value`` (at entity path ``path``) with the ids at ``id_paths`` as ObjectIds."""
+def encode_ids(
+    value: Any, path: str, id_paths: Iterable[str] | frozenset[str], where: str | None = None
+) -> Any:
+    """``value`` (at entity path ``path``) with the ids at ``id_paths`` as ObjectIds.
+
+    A value at an id path that is not an id (24 lowercase hex characters, as specs take
+    them) is refused with MongoEngine's ``ValidationError`` naming where it is (``where``,
+    by default ``path``; list elements by index), before anything is written: MongoEngine
+    itself would store ``"Arena"`` in a ``ReferenceField`` as a string.
+    """
+    where = path if where is None else where
     if isinstance(value, dict):
-        return {k: encode_ids(v, f"{path}.{k}" if path else k, id_paths) for k, v in value.items()}
+        return {
+            k: encode_ids(v, f"{path}.{k}" if path else k, id_paths, f"{where}.{k}" if where else k)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [encode_ids(v, path, id_paths) for v in value]
-    if path in id_paths and isinstance(value, str) and is_valid_id(value):
+        return [encode_ids(v, path, id_paths, f"{where}.{i}") for i, v in enumerate(value)]
+    if path in id_paths and value is not None:
+        if not is_valid_id(value):
+            raise ValidationError(_NOT_AN_ID, field_name=where)
         return ObjectId(value)
     return value
+
+
+_NOT_AN_ID = "not an id: ids are 24 lowercase hex characters"
 
 
 _KEPT = frozenset({str, float, bool, type(None), ObjectId})
@@ -155,6 +173,8 @@ class DocumentMapper(Generic[E, D]):
             for name in self.fields
             if (value := values[name]) is not None
         }
+        if not is_valid_id(values["id"]):
+            raise ValidationError(_NOT_AN_ID, field_name="id")
         son["_id"] = ObjectId(values["id"])
         return cast(D, load(self.document_cls, son, created=True)), son
 

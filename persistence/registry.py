@@ -73,6 +73,8 @@ _CARRIES: tuple[tuple[type[BaseField], tuple[type, ...]], ...] = (
     (mongoengine.LongField, (int,)),
     (mongoengine.FloatField, (float,)),
     (mongoengine.DecimalField, (decimal.Decimal,)),
+    (mongoengine.Decimal128Field, (decimal.Decimal,)),
+    (mongoengine.DateField, (datetime.date,)),  # before DateTimeField, its base
     (mongoengine.DateTimeField, (datetime.datetime,)),
     (mongoengine.StringField, (str,)),
     (mongoengine.ObjectIdField, (str,)),

@@ -70,3 +70,41 @@ def test_every_contestant_gets_retryable_writes_off() -> None:
     assert without_retryable_writes("mongodb://h:1") == "mongodb://h:1/?retryWrites=false"
     uri = without_retryable_writes("mongodb://h:1/db?replicaSet=rs&retryWrites=true")
     assert uri == "mongodb://h:1/db?replicaSet=rs&retryWrites=false"
+
+
+def test_a_row_is_ahead_only_beyond_its_interval() -> None:
+    """The comparison calls a row ahead or behind only when the whole 95 % interval of
+    the paired ratios is on one side of 1; overlapping noise is ``level``."""
+    steady = [[(80.0 + i, 100.0 + i) for i in range(5)] for _ in range(3)]
+    ahead = run.compare(steady)
+    assert ahead is not None and ahead.verdict == "ahead" and ahead.high < 1
+    behind = run.compare([[(b, a) for a, b in group] for group in steady])
+    assert behind is not None and behind.verdict == "behind" and behind.low > 1
+    # Ratios scattered on both sides of 1 (one run faster, one slower): level.
+    noisy = [
+        [(95.0, 100.0), (97.0, 100.0), (99.0, 100.0)],
+        [(104.0, 100.0), (102.0, 100.0), (101.0, 100.0)],
+        [(98.0, 100.0), (103.0, 100.0), (100.0, 100.0)],
+    ]
+    level = run.compare(noisy)
+    assert level is not None and level.verdict == "level"
+    assert level.low < 1 < level.high
+    # Higher is better (speedups): the same interval reads the other way round.
+    faster = run.compare([[(20.0, 15.0)] * 4] * 3, higher_is_better=True)
+    assert faster is not None and faster.verdict == "ahead"
+    assert "ahead" in faster.cell() and "[1.33-1.33]" in faster.cell()
+    assert run.compare([[]]) is None
+
+
+def test_the_comparison_pairs_each_repetition_with_the_best_peer_of_its_run() -> None:
+    results = run.Results(run.TINY, 3, list(run.CONTESTANTS))
+    results.cpu["get_one"] = {
+        "engine": [90.0, 91.0, 92.0],
+        "beanie": [100.0, 101.0, 102.0],
+        "odmantic": [200.0, 201.0, 202.0],
+    }
+    peers = [c.key for c in run.CONTESTANTS if c.peer]
+    pairs = run._pairs([results], peers, workload="get_one")
+    assert pairs == [[(90.0, 100.0), (91.0, 101.0), (92.0, 102.0)]]
+    row = next(line for line in run.table([results]).splitlines() if "get one" in line)
+    assert row.endswith(" ahead |")

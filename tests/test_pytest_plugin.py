@@ -1,5 +1,6 @@
-"""The pytest plugin users enable: one service test body on both of its unit-of-work
-fixtures (``memory_uow`` for speed, ``mongo_uow`` on the server)."""
+"""The pytest plugin users enable: one service test body on each of its unit-of-work
+fixtures (``memory_uow`` for speed, ``mongomock_uow`` in process, ``mongo_uow`` on the
+server)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from domain.errors import Conflict
 from domain.services import register_user
 
 
-@pytest.fixture(params=["memory_uow", "mongo_uow"])
+@pytest.fixture(params=["memory_uow", "mongomock_uow", "mongo_uow"])
 def uow(request: pytest.FixtureRequest) -> Callable[[], Any]:
     return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 
@@ -23,6 +24,20 @@ async def test_a_service_on_both_fixtures(uow: Callable[[], Any]) -> None:
         await register_user(uow(), name="Ann again", email="ann@example.com")
     async with uow() as unit:
         assert [u.id for u in await unit.users.find()] == [user.id]
+
+
+async def test_mongomock_uow_runs_on_a_fresh_mongomock_database(
+    mongomock_uow: Callable[[], Any],
+) -> None:
+    from persistence.engine import get_async_connection
+    from persistence.engine.mongomock_async import AsyncMongomockClient
+
+    assert isinstance(get_async_connection(), AsyncMongomockClient)
+    async with mongomock_uow() as unit:
+        assert await unit.users.count() == 0
+    user = await register_user(mongomock_uow(), name="Ann", email="ann@example.com")
+    async with mongomock_uow().reading() as unit:
+        assert await unit.users.get(user.id) == user
 
 
 async def test_async_alias_is_a_fresh_database(async_alias: Any, mongodb_uri: str) -> None:

@@ -11,12 +11,12 @@ missing value is null, sums of floats are not rounded at every step, ``True`` is
 
 from __future__ import annotations
 
-import datetime
 import functools
 import math
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
+from bson import Decimal128
 from mongomock import filtering
 
 from domain.aggregation import (
@@ -38,30 +38,37 @@ from domain.aggregation import (
 from domain.errors import UnsupportedSpec
 from domain.specs import Order
 
+from ..aggregation_pipeline import row_value
+from ..bson_order import MISSING, bson_compare
 from ..mongo_query import compile_filter, db_path
 
-__all__ = ["MISSING", "bson_compare", "evaluate"]
+__all__ = ["MISSING", "bson_compare", "canonical", "evaluate"]
 
 _INT64 = (-(2**63), 2**63 - 1)
 
 
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
-
 _Row = tuple[dict[str, Any], tuple[int, ...]]
 filter_applies = cast(Callable[[dict[str, Any], dict[str, Any]], bool], filtering.filter_applies)
-"""A field that is absent (MongoDB tells it apart from null in a few places)."""
 
 
-def evaluate(spec: Aggregation, documents: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows answering ``spec`` over stored ``documents`` (ids under ``_id``)."""
+def evaluate(
+    spec: Aggregation,
+    documents: Iterable[dict[str, Any]],
+    as_stored: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    *,
+    matched: bool = False,
+) -> list[dict[str, Any]]:
+    """The rows answering ``spec`` over stored ``documents`` (ids under ``_id``, as
+    strings; ``matched``: all of them match ``spec.where`` already).  ``as_stored``
+    makes a compiled predicate's values what compares with the documents' (the memory
+    adapter: its values as its store decodes them, so an aware datetime compares with
+    naive UTC ones)."""
     if spec.limit == 0:
         return []
-    where = compile_filter(spec.where, frozenset())  # ids are strings here
+    where = {} if matched else compile_filter(spec.where, frozenset(), row_value)
+    having = compile_filter(spec.having, frozenset(), row_value)
+    if as_stored is not None:
+        where, having = as_stored(where), as_stored(having)
     rows: list[_Row] = [(doc, ()) for doc in documents if filter_applies(where, doc)]
     for step in spec.unwind:
         rows = [
@@ -75,9 +82,8 @@ def evaluate(spec: Aggregation, documents: Iterable[dict[str, Any]]) -> list[dic
     groups: dict[Any, tuple[list[Any], list[dict[str, Any]]]] = {}
     for doc, _ in rows:
         keys = [_null(_value(key, doc)) for _, key in spec.by]
-        found = groups.setdefault(_canonical(keys), (keys, []))
+        found = groups.setdefault(canonical(keys), (keys, []))
         found[1].append(doc)
-    having = compile_filter(spec.having, frozenset())
     out = []
     for keys, members in groups.values():
         row = {name: value for (name, _), value in zip(spec.by, keys, strict=True)}
@@ -221,7 +227,7 @@ def _accumulate(accumulator: Any, docs: list[dict[str, Any]]) -> Any:
         distinct: dict[Any, Any] = {}
         for v in values:
             if v is not MISSING:
-                distinct.setdefault(_canonical(v), v)
+                distinct.setdefault(canonical(v), v)
         return list(distinct.values())
     raise UnsupportedSpec(f"cannot evaluate the accumulator {accumulator!r}")
 
@@ -234,66 +240,10 @@ def _total(numbers: list[Any]) -> Any:
     return math.fsum(numbers)
 
 
-# -- BSON comparison and equality ------------------------------------------------------------
+# -- BSON equality ----------------------------------------------------------------------------
 
 
-def _rank(value: Any) -> int:
-    if value is None or value is MISSING:
-        return 1
-    if isinstance(value, bool):
-        return 8
-    if isinstance(value, (int, float)):
-        return 2
-    if isinstance(value, str):
-        return 3
-    if isinstance(value, dict):
-        return 4
-    if isinstance(value, (list, tuple)):
-        return 5
-    if isinstance(value, bytes):
-        return 6
-    if isinstance(value, (datetime.datetime, datetime.date)):
-        return 9
-    return 12
-
-
-def _cmp(a: Any, b: Any) -> int:
-    return int(a > b) - int(a < b)
-
-
-def bson_compare(a: Any, b: Any) -> int:
-    """-1, 0 or 1 as MongoDB orders ``a`` and ``b`` (null and missing lowest, then
-    numbers, strings, objects, arrays, binary, booleans, dates)."""
-    rank_a, rank_b = _rank(a), _rank(b)
-    if rank_a != rank_b:
-        return _cmp(rank_a, rank_b)
-    if rank_a == 1:
-        return 0
-    if rank_a == 2:
-        nan_a, nan_b = a != a, b != b  # NaN sorts before every other number
-        if nan_a or nan_b:
-            return _cmp(not nan_a, not nan_b)
-        return _cmp(a, b)
-    if rank_a == 4:
-        for (key_a, value_a), (key_b, value_b) in zip(a.items(), b.items(), strict=False):
-            result = _cmp(_rank(value_a), _rank(value_b)) or _cmp(key_a, key_b)
-            result = result or bson_compare(value_a, value_b)
-            if result:
-                return result
-        return _cmp(len(a), len(b))
-    if rank_a == 5:
-        for value_a, value_b in zip(a, b, strict=False):
-            result = bson_compare(value_a, value_b)
-            if result:
-                return result
-        return _cmp(len(a), len(b))
-    try:
-        return _cmp(a, b)
-    except TypeError:
-        return _cmp(repr(a), repr(b))
-
-
-def _canonical(value: Any) -> Any:
+def canonical(value: Any) -> Any:
     """A hashable form equal for values MongoDB groups together (1 and 1.0, not True)."""
     if value is None or value is MISSING:
         return ("null",)
@@ -302,7 +252,10 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, (int, float)):
         return ("nan",) if value != value else ("number", value)
     if isinstance(value, dict):
-        return ("object", tuple((k, _canonical(v)) for k, v in value.items()))
+        return ("object", tuple((k, canonical(v)) for k, v in value.items()))
     if isinstance(value, (list, tuple)):
-        return ("array", tuple(_canonical(v) for v in value))
+        return ("array", tuple(canonical(v) for v in value))
+    if isinstance(value, Decimal128):
+        number = value.to_decimal()
+        return ("nan",) if number.is_nan() else ("number", number)
     return (type(value).__name__, value)

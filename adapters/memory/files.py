@@ -6,10 +6,11 @@ import datetime
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Any
 
-from domain.errors import NotFound
+from domain.errors import FileStoreError, NotFound
 from domain.ids import new_id
 from domain.ports import FileInfo
 
+from ..file_content import checked_content, checked_part
 from ..file_replacement import ReplacedByPut
 
 __all__ = ["InMemoryFileStore"]
@@ -44,31 +45,33 @@ class InMemoryFileStore(ReplacedByPut):
         metadata: Mapping[str, Any] | None = None,
     ) -> str:
         """Store ``data`` (bytes or streamed chunks); the new id."""
+        content = checked_content(data)
         file_id = new_id()
-        if not isinstance(data, (bytes, bytearray)):
+        if not isinstance(content, bytes):
             parts: list[bytes] = []
             self.partial[file_id] = (_now(), parts)
             try:
-                async for part in data:
-                    parts.append(bytes(part))
+                async for part in content:
+                    parts.append(checked_part(part))
             finally:
                 swept = self.partial.pop(file_id, None) is None
             if swept:
-                raise RuntimeError(
-                    f"the upload of {filename!r} outlived the sweep's grace period and its "
-                    "parts were removed: sweep with a grace longer than any upload"
+                raise FileStoreError(
+                    "the upload outlived the sweep's grace period and its parts were "
+                    "removed, so the file was not stored: sweep with a grace longer than "
+                    "any upload"
                 )
-            data = b"".join(parts)
+            content = b"".join(parts)
         now = _now()
         info = FileInfo(
             id=file_id,
             filename=filename,
-            length=len(data),
+            length=len(content),
             content_type=content_type,
             upload_date=now.replace(microsecond=now.microsecond // 1000 * 1000),
             metadata=dict(metadata or {}),
         )
-        self.files[file_id] = (info, bytes(data))
+        self.files[file_id] = (info, content)
         return file_id
 
     def _get(self, file_id: str) -> tuple[FileInfo, bytes]:

@@ -27,14 +27,17 @@ from domain.specs import (
     Predicate,
     project_row,
 )
+from persistence.document_schema import holds_decimal128
 from persistence.mapping import plain, stored_form
 from persistence.registry import Registration
 
+from ..bson_order import bson_sorted
 from ..document_errors import MAX_RECORD_BYTES, refusals
 from ..mongo_query import db_path
 from ..query_plan import FindPlan
 from ..repository_base import RepositoryBase, files_removed_with
-from .aggregation import evaluate
+from .aggregation import canonical, evaluate
+from .comparable import comparable
 from .delete_rules import remove_with_rules
 
 if TYPE_CHECKING:
@@ -80,6 +83,24 @@ def unique_clash(
     return None
 
 
+def _values_at(value: Any, parts: list[str]) -> Iterable[Any]:
+    """The values a MongoDB ``distinct`` takes from ``value`` at the path ``parts``: an
+    array's elements (one level), through arrays of embedded documents; none where the
+    path is missing."""
+    if not parts:
+        if isinstance(value, list):
+            yield from value
+        else:
+            yield value
+    elif isinstance(value, dict):
+        if parts[0] in value:
+            yield from _values_at(value[parts[0]], parts[1:])
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                yield from _values_at(item, parts)
+
+
 class InMemoryRepository(RepositoryBase[E]):
     """Repository of one registered aggregate over an :class:`InMemoryStore` table.
 
@@ -91,6 +112,7 @@ class InMemoryRepository(RepositoryBase[E]):
     def __init__(self, uow: InMemoryUnitOfWork, aggregate: Registration[E]) -> None:
         super().__init__(uow, aggregate)
         self._codec = uow.store.codec_options
+        self._decimal128 = holds_decimal128(aggregate.document_cls)
 
     # -- the document pipeline ---------------------------------------------------------
 
@@ -211,19 +233,25 @@ class InMemoryQueries(InMemoryRepository[E]):
     so the same filter, sort, paging, grouping and update give the same results as on
     a server."""
 
-    def _scratch(self) -> Any:
+    def _scratch(self, docs: list[Son]) -> Any:
+        """A mongomock collection holding ``docs`` as mongomock compares them."""
         collection: Any = mongomock.MongoClient().db.entities
-        docs = [son for _, son in self.visible_items()]
         if docs:
-            collection.insert_many(docs)
+            collection.insert_many([comparable(doc) for doc in docs] if self._decimal128 else docs)
         return collection
 
-    def _cursor(self, plan: FindPlan) -> Any:
-        cursor = self._scratch().find(plan.filter).sort(plan.sort).skip(plan.skip)
-        return cursor.limit(plan.limit) if plan.limit else cursor
+    def _matching(self, query: dict[str, Any], plan: FindPlan | None = None) -> list[Son]:
+        """The visible stored documents matching ``query`` (in ``plan``'s order and page),
+        as the store holds them: mongomock only finds which they are."""
+        visible = dict(self.visible_items())
+        cursor = self._scratch(list(visible.values())).find(comparable(query), {"_id": 1})
+        if plan is not None:
+            cursor = cursor.sort(plan.sort).skip(plan.skip)
+            cursor = cursor.limit(plan.limit) if plan.limit else cursor
+        return [visible[str(doc["_id"])] for doc in cursor]
 
     def _ids(self, query: dict[str, Any]) -> list[str]:
-        return [str(doc["_id"]) for doc in self._scratch().find(query, {"_id": 1})]
+        return [str(son["_id"]) for son in self._matching(query)]
 
     async def find(
         self, spec: Predicate = ALL, *, order: Order = NO_ORDER, page: Page = FIRST_PAGE
@@ -233,7 +261,7 @@ class InMemoryQueries(InMemoryRepository[E]):
         plan = self._plan.find(spec, order, page)
         if plan.empty:
             return []
-        return [self.to_entity(son) for son in self._cursor(plan)]
+        return [self.to_entity(son) for son in self._matching(plan.filter, plan)]
 
     async def iterate(
         self, spec: Predicate = ALL, *, order: Order = NO_ORDER, batch_size: int = 100
@@ -245,17 +273,22 @@ class InMemoryQueries(InMemoryRepository[E]):
     async def count(self, spec: Predicate = ALL) -> int:
         """How many entities match ``spec``."""
         self._uow.require_active()
-        return self._scratch().count_documents(self._plan.where(spec))  # type: ignore[no-any-return]
+        return len(self._matching(self._plan.where(spec)))
 
     async def exists(self, spec: Predicate = ALL) -> bool:
         """True if any entity matches ``spec``."""
         return await self.count(spec) > 0
 
     async def distinct(self, path: str, spec: Predicate = ALL) -> list[Any]:
-        """Distinct values at ``path`` among matching entities (arrays flattened)."""
+        """Distinct values at ``path`` among matching entities (arrays flattened), in
+        MongoDB's order of values."""
         self._uow.require_active()
-        query = self._plan.distinct(path, spec)
-        return [plain(v) for v in self._scratch().distinct(db_path(path), query)]
+        parts = db_path(path).split(".")
+        found: dict[Any, Any] = {}
+        for son in self._matching(self._plan.distinct(path, spec)):
+            for value in _values_at(son, parts):
+                found.setdefault(canonical(value), value)
+        return [plain(v) for v in bson_sorted(found.values())]
 
     async def project(
         self,
@@ -270,7 +303,7 @@ class InMemoryQueries(InMemoryRepository[E]):
         plan, fields = self._plan.project(fields, spec, order, page)
         if plan.empty:
             return []
-        return [plain(project_row(doc, fields)) for doc in self._cursor(plan)]
+        return [plain(project_row(doc, fields)) for doc in self._matching(plan.filter, plan)]
 
     async def aggregate(self, spec: Aggregation) -> list[dict[str, Any]]:
         """Rows of ``spec``: its keys and values."""
@@ -278,7 +311,14 @@ class InMemoryQueries(InMemoryRepository[E]):
         pipeline = self._plan.aggregation(spec)  # the same checks as on MongoDB
         if not pipeline:
             return []
-        return evaluate(spec, (plain(doc) for doc in self._scratch().find()))
+        matched = [plain(doc) for doc in self._matching(self._plan.where(spec.where))]
+        return evaluate(spec, matched, self._as_stored, matched=True)
+
+    def _as_stored(self, query: dict[str, Any]) -> dict[str, Any]:
+        """``query`` (over stored values) as the store decodes values: datetimes to
+        milliseconds, naive UTC or aware in the store's zone (a server compares them so)."""
+        decoded: dict[str, Any] = comparable(self.round_trip(query))
+        return decoded
 
     async def add_many(self, entities: Iterable[E]) -> list[E]:
         """Add several entities: all of them, or (on a conflict) none."""
@@ -301,12 +341,15 @@ class InMemoryQueries(InMemoryRepository[E]):
         """Apply ``changes`` to every matching entity (validated first); return the count."""
         self._uow.require_active()
         plan = self._plan.update(spec, changes)
-        scratch = self._scratch()
-        ids = [doc["_id"] for doc in scratch.find(plan.filter, {"_id": 1})]
+        matched = self._matching(plan.filter)
+        ids = [son["_id"] for son in matched]
         updated = []
         with refusals(self._entity_name, plan.update, doom=self._uow.mark_rollback_only):
-            scratch.update_many({"_id": {"$in": ids}}, plan.update)
-            for doc in scratch.find({"_id": {"$in": ids}}):
+            scratch: Any = mongomock.MongoClient().db.entities
+            if matched:
+                scratch.insert_many(matched)
+            scratch.update_many({}, plan.update)
+            for doc in scratch.find():
                 son = self.round_trip(doc)
                 self.to_entity(son)  # the entity must still be valid
                 updated.append(son)

@@ -18,6 +18,14 @@ _NO_SUCH_TRANSACTION = 251
 
 _DUP_KEY = re.compile(r"dup key: \{ ?\"?([\w.]+)\"?:")
 
+# PyMongo names a failed TLS handshake "[SSL: ...]" (a certificate the client does not
+# trust, a certificate the server asked for and did not get, TLS to a plain server)
+_TLS_FAILURE = re.compile(r"\[SSL[:\]]|certificate", re.IGNORECASE)
+_TLS_ADVICE = (
+    "the TLS handshake failed; check the CA file the client trusts (tlsCAFile) "
+    "and the client certificate (tlsCertificateKeyFile)"
+)
+
 
 def is_duplicate_key(error: Exception) -> bool:
     """True for a duplicate-key failure, single or inside a bulk write."""
@@ -95,7 +103,9 @@ def unavailable_from(exc: BaseException, *, retry_safe: bool) -> StoreUnavailabl
             if retry_safe
             else "the write may have been applied, check before retrying"
         )
-        return StoreUnavailable(
-            f"the store is unavailable ({type(link).__name__}); {advice}", retry_safe=retry_safe
-        )
+        why = type(link).__name__
+        if _TLS_FAILURE.search(str(link)):
+            why += f": {_TLS_ADVICE}"
+        message = f"the store is unavailable ({why}); {advice}"
+        return StoreUnavailable(message, retry_safe=retry_safe)
     return None

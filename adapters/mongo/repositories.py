@@ -28,6 +28,7 @@ from persistence.mapping import kept_as_is, plain, stored_form, to_object_id
 from persistence.registry import Registration
 
 from ..aggregation_pipeline import aggregation_rows
+from ..bson_order import bson_sorted
 from ..document_errors import refusals
 from ..error_chain import error_chain
 from ..query_plan import FindPlan
@@ -280,12 +281,13 @@ class MongoQueries(MongoRepository[E]):
             return await queryset.async_exists()  # type: ignore[no-any-return]
 
     async def distinct(self, path: str, spec: Predicate = ALL) -> list[Any]:
-        """Distinct values at ``path`` among matching entities (arrays flattened)."""
+        """Distinct values at ``path`` among matching entities (arrays flattened), in
+        MongoDB's order of values (a server answers in no defined order)."""
         query = self._plan.distinct(path, spec)
         queryset = self._document.objects(__raw__=query).as_pymongo()
         async with self._op():
             values = await queryset.async_distinct(path)
-        return [plain(v) for v in values]
+        return [plain(v) for v in bson_sorted(values)]
 
     async def project(
         self,

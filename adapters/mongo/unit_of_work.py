@@ -9,6 +9,7 @@ from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from pymongo.errors import OperationFailure
 
 from domain.errors import TransactionsUnsupported
+from domain.ports import FileStore
 from persistence.engine import TransactionsNotSupportedError, async_run_in_transaction
 from persistence.engine.sessions import without_sessions
 from persistence.engine.task_switches import switched
@@ -38,7 +39,8 @@ class MongoUnitOfWork(BaseUnitOfWork):
     operation.  With ``transactions=False`` (mongomock) writes apply
     immediately and ``rollback`` cannot undo them.  With ``read_only=True`` (or from
     :meth:`reading`) no transaction is opened and writes raise ``UnitOfWorkError``.
-    ``files`` is a GridFS store on the same alias, compensated as the port says.  The
+    ``files`` is a GridFS store on the same alias (any ``FileStore`` given instead:
+    mongomock has no GridFS), compensated as the port says.  The
     registered Documents follow ``alias`` inside the block.
     """
 
@@ -48,7 +50,7 @@ class MongoUnitOfWork(BaseUnitOfWork):
         *,
         alias: str = DEFAULT_CONNECTION_NAME,
         transactions: bool = True,
-        files: GridFSFileStore | None = None,
+        files: FileStore | None = None,
         read_only: bool = False,
     ) -> None:
         self._store = files if files is not None else GridFSFileStore(alias)

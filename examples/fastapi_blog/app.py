@@ -10,6 +10,7 @@ database ``db`` of ``uri`` (default: ``MONGODB_URI``).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import persistence  # noqa: F401  (activates the async API)
@@ -30,6 +31,7 @@ from domain.errors import (
     DeleteDenied,
     DomainError,
     EntityTooLarge,
+    FileStoreError,
     InsufficientFunds,
     InvalidEntity,
     NotFound,
@@ -57,14 +59,32 @@ __all__ = ["create_app"]
 
 
 _ID = "24 lowercase hex characters; any other id is not found (404)"
-Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S")]
-FileName = Annotated[str, PathParam(min_length=1, max_length=100, pattern=r"\S")]
+_BLANK = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
+VISIBLE = "[^" + "".join(f"\\u{ord(ch):04x}" for ch in _BLANK) + "]"
+"""The domain's rule for names (``str.strip()`` leaves something) as a schema pattern:
+one character that is not whitespace, spelled with ``\\uXXXX`` escapes so that JSON
+Schema, pydantic's regex engine and Python's ``re`` read it alike."""
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=VISIBLE)]
+FileName = Annotated[str, PathParam(min_length=1, max_length=100, pattern=VISIBLE)]
 _TEXT_MAX = 10_000
 _INT64_MAX = 2**63 - 1
 _DETAIL_CHARS = 200
 
 
 _STRICT = ConfigDict(extra="forbid")  # an unknown field is refused (422), as declared
+
+
+def _json_integer(value: Any) -> Any:
+    """An integer is a JSON number without a fraction (``2`` or ``2.0``, as JSON Schema
+    counts them), never ``true`` or the text ``"1"``, which pydantic would coerce."""
+    if isinstance(value, (bool, str, bytes)):
+        raise ValueError("expected an integer (a JSON number)")
+    return value
+
+
+_JSON_INTEGER = BeforeValidator(_json_integer)  # after the bounds, so they stay in the schema
+Balance = Annotated[int, Field(ge=0, le=_INT64_MAX), _JSON_INTEGER]
+Amount = Annotated[int, Field(gt=0, le=_INT64_MAX), _JSON_INTEGER]
 
 
 class NewUser(BaseModel):
@@ -110,7 +130,7 @@ class NewAccount(BaseModel):
     model_config = _STRICT
 
     owner: Name
-    balance: int = Field(ge=0, le=_INT64_MAX)
+    balance: Balance
 
 
 class Transfer(BaseModel):
@@ -118,7 +138,7 @@ class Transfer(BaseModel):
 
     source: str = Field(description=_ID)
     target: str = Field(description=_ID)
-    amount: int = Field(gt=0, le=_INT64_MAX)
+    amount: Amount
 
 
 class ErrorBody(BaseModel):
@@ -128,18 +148,22 @@ class ErrorBody(BaseModel):
     detail: str
 
 
-_STATUS: list[tuple[type[Exception], int, str]] = [
-    (NotFound, 404, "the entity (or one it refers to) does not exist, or its id is malformed"),
-    (InsufficientFunds, 409, "the source account cannot cover the transfer"),
-    (DeleteDenied, 409, "something still refers to the entity"),
-    (Conflict, 409, "a unique value is taken, or a concurrent change won"),
-    (EntityTooLarge, 413, "the entity would be larger than the store keeps (16 MB)"),
-    (InvalidEntity, 422, "the store refuses a value of the entity"),
-    (StoreUnavailable, 503, "the database is unreachable; retry later"),
-    (TransactionsUnsupported, 503, "the database cannot run transactions"),
-    (DomainError, 400, "the request cannot be carried out"),
-    (ValueError, 422, "a value is not acceptable"),
+_STATUS: list[tuple[type[Exception], int, str, str]] = [
+    (NotFound, 404, "NotFound", "not found, or its id is malformed"),
+    (InsufficientFunds, 409, "InsufficientFunds", "the source account cannot cover the transfer"),
+    (DeleteDenied, 409, "DeleteDenied", "something still refers to the entity"),
+    (Conflict, 409, "Conflict", "a unique value is taken, or a concurrent change won"),
+    (EntityTooLarge, 413, "EntityTooLarge", "larger than the store keeps (16 MB)"),
+    (InvalidEntity, 422, "InvalidEntity", "the store refuses a value"),
+    (StoreUnavailable, 503, "StoreUnavailable", "the database is unreachable; retry later"),
+    (TransactionsUnsupported, 503, "TransactionsUnsupported", "no transactions on the database"),
+    (FileStoreError, 503, "FileStoreError", "the file store refused, or a file is damaged"),
+    (DomainError, 400, "DomainError", "the request cannot be carried out"),
+    (ValueError, 422, "InvalidValue", "a value is not acceptable"),
 ]
+"""Each error kind: its status, the name the body gives it and the body's text.  A body
+names the kind and, where the error says so, the entity and its fields: never the
+input, an id or an internal (driver or exception class) name."""
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "the request cannot be carried out"},
     404: {"model": ErrorBody, "description": "not found, or a malformed id"},
@@ -148,6 +172,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "the request or a value is invalid"},
     503: {"model": ErrorBody, "description": "the database is unavailable"},
 }
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")
 
 
 def _short(text: str) -> str:
@@ -157,12 +182,20 @@ def _short(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
-def _error(exc: Exception, status: int) -> JSONResponse:
-    detail = str(exc) if isinstance(exc, DomainError) else _GENERIC.get(status, "invalid")
-    return JSONResponse({"error": type(exc).__name__, "detail": _short(detail)}, status)
+def _detail(exc: Exception, text: str) -> str:
+    """``text``, prefixed with the entity (and fields) a domain error names."""
+    entity = getattr(exc, "entity", None)
+    if not isinstance(entity, str) or not _FIELD.match(entity):
+        return text
+    fields = [getattr(exc, "field", None)] if isinstance(exc, Conflict) else []
+    if isinstance(exc, InvalidEntity):
+        fields = list(exc.problems)
+    named = [f for f in fields if isinstance(f, str) and _FIELD.match(f)]
+    return f"{entity}{' ' + ', '.join(named) if named else ''}: {text}"
 
 
-_GENERIC = {422: "a value is not acceptable (see the API's schema)"}
+def _error(exc: Exception, status: int, kind: str, text: str) -> JSONResponse:
+    return JSONResponse({"error": kind, "detail": _short(_detail(exc, text))}, status)
 
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -174,14 +207,43 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's request validation, without echoing the input back."""
+    """FastAPI's request validation, without echoing the input back (an unknown field
+    is not named)."""
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    where = "; ".join(
-        f"{'.'.join(str(part) for part in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
-        for e in errors[:5]
-    )
-    body = {"error": "RequestValidationError", "detail": _short(where or "invalid request")}
+    parts = []
+    for e in errors[:5]:
+        loc = [str(part) for part in e.get("loc", ())]
+        if e.get("type") == "extra_forbidden":
+            loc, message = loc[:-1], "unknown field"
+        else:
+            message = e.get("msg", "invalid")
+        parts.append(f"{'.'.join(loc)}: {message}")
+    body = {"error": "RequestValidationError", "detail": _short("; ".join(parts) or "invalid")}
     return JSONResponse(body, 422)
+
+
+_REQUEST_MODELS = (NewUser, NewAuthor, NewPost, NewComment, NewBook, NewAccount, Transfer)
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _exact_bounds(app: FastAPI) -> None:
+    """Publish the request models' numeric bounds as pydantic states them: FastAPI's
+    OpenAPI model holds bounds as floats, which would print int64's largest value as
+    ``9.223372036854776e+18`` (2**63, a value the model refuses)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemas = generate().get("components", {}).get("schemas", {})
+            for model in _REQUEST_MODELS:
+                published = schemas.get(model.__name__, {}).get("properties", {})
+                for name, exact in model.model_json_schema()["properties"].items():
+                    for key in _BOUNDS:
+                        if key in exact and name in published:
+                            published[name][key] = exact[key]
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _known_shape(entity: str, entity_id: str) -> None:
@@ -212,14 +274,17 @@ def create_app(
     app = FastAPI(title="Blog", lifespan=lifespan, responses=ERROR_RESPONSES)
     new_uow: Callable[[], Any] = uow_factory or (lambda: MongoUnitOfWork(registry))
 
-    for error, status, _ in _STATUS:
+    for error, status, kind, text in _STATUS:
 
-        def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:
-            return _error(exc, status)
+        def handler(
+            request: Request, exc: Exception, answer: tuple[int, str, str] = (status, kind, text)
+        ) -> JSONResponse:
+            return _error(exc, *answer)
 
         app.add_exception_handler(error, handler)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    _exact_bounds(app)
 
     @app.post("/users", status_code=201)
     async def new_user(body: NewUser) -> dict[str, Any]:

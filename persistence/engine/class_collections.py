@@ -21,6 +21,7 @@ from .task_switches import active_switch, any_switch
 __all__ = [
     "alias_of",
     "async_collection_of",
+    "async_get_collection",
     "ensure_prepared",
     "facade_collection",
     "forget_alias",
@@ -116,6 +117,12 @@ async def ensure_prepared(cls: Any) -> CollectionFacade:
     if key not in _prepared:
         await greenlet_spawn(facade_collection, cls)
     return facade
+
+
+async def async_get_collection(cls: Any) -> Any:
+    """``await Model._async_get_collection()``: the class's PyMongo ``AsyncCollection``,
+    prepared (indexes created) on first use.  The async MongoEngine fork's spelling."""
+    return (await ensure_prepared(cls)).async_target
 
 
 def async_collection_of(cls: Any) -> Any:

@@ -9,6 +9,7 @@ bridge they return blocking facades, anywhere else PyMongo's async objects.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -119,7 +120,10 @@ def _new_client(alias: str, settings: dict[str, Any]) -> Any:
             from .mongomock_async import AsyncMongomockClient
 
             kwargs.pop("driver", None)
-            return AsyncMongomockClient(client_class(**kwargs))
+            zone = kwargs.pop("tzinfo", None)
+            if zone is not None and not kwargs.get("tz_aware"):
+                raise ValueError("cannot specify tzinfo without also setting tz_aware=True")
+            return AsyncMongomockClient(client_class(**kwargs), zone)
         if client_class is None:
             client_class = AsyncMongoClient
         elif not (isinstance(client_class, type) and issubclass(client_class, AsyncMongoClient)):
@@ -222,21 +226,49 @@ def connection_for_alias(alias: str) -> Any:
     return get_facade_client(alias) if in_bridge() else get_async_connection(alias)
 
 
-async def disconnect_async(alias: str = DEFAULT_CONNECTION_NAME) -> None:
-    """Forget an async alias; close its client unless another alias shares it."""
+def _forget(alias: str) -> Any | None:
+    """Forget ``alias`` everywhere; its client, if no alias still registered shares it."""
     settings, client = aliases.forget(alias)
     _facade_dbs.pop(alias, None)
     _facade_clients.pop(alias, None)
     if settings is None:
-        return
+        return None
     forget_alias(alias)
     if client is not None and all(
         client is not other for other in aliases.registered_clients().values()
     ):
+        return client
+    return None
+
+
+async def disconnect_async(alias: str = DEFAULT_CONNECTION_NAME) -> None:
+    """Forget an async alias; close its client unless another alias shares it."""
+    client = _forget(alias)
+    if client is not None:
         await client.close()
 
 
+async def _close_all(clients: list[Any]) -> None:
+    results = await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
 async def disconnect_all_async() -> None:
-    """Disconnect every async alias."""
-    for alias in async_aliases():
-        await disconnect_async(alias)
+    """Disconnect every async alias (sync aliases stay): all are forgotten at once, then
+    every client is closed, each once, even if the task is cancelled meanwhile.
+
+    A client that cannot be closed (PyMongo refuses to close one bound to another event
+    loop) does not keep the others open; its error is raised after all were tried.
+    """
+    clients: list[Any] = []
+    for alias in sorted(async_aliases()):
+        client = _forget(alias)
+        if client is not None:
+            clients.append(client)
+    if clients:
+        closing = asyncio.ensure_future(_close_all(clients))
+        # if we are cancelled, its error (if any) is not ours to report
+        closing.add_done_callback(lambda task: task.cancelled() or task.exception())
+        await asyncio.shield(closing)

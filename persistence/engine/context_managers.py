@@ -4,17 +4,22 @@
 task-local switch (:mod:`.task_switches`) rather than mutating the class, and
 ``async_no_dereference`` relies on MongoEngine's dereferencing counters, which the graft
 made task-local.  Each yields the class, as the sync managers do, and affects only the
-task that entered it.
+task that entered it.  Leaving one never raises: an exception from the block propagates
+unchanged, and the state is restored for the task that entered it, even when the block
+is left from another task (an unfinished async generator closed by the event loop).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from typing import Any, TypeVar
 
+import mongoengine.context_managers as me_context_managers
+from mongoengine.base.fields import BaseField
 from mongoengine.context_managers import no_dereference
 
+from .task_local import TaskLocal
 from .task_switches import active_switch, switched
 
 __all__ = [
@@ -50,9 +55,24 @@ async def async_no_sub_classes(cls: C) -> AsyncIterator[C]:
 
 @asynccontextmanager
 async def async_no_dereference(cls: C) -> AsyncIterator[C]:
-    """Turn off dereferencing for ``cls`` in this task while the block runs."""
-    with no_dereference(cls):
+    """Turn off dereferencing for ``cls`` in this task while the block runs.
+
+    MongoEngine's ``no_dereference`` counts in task-local namespaces (made so by the
+    graft); leaving the block undoes the count in the namespaces of the task that entered
+    it, even when it is left from another task (an async generator closed by the event
+    loop), so that task's dereferencing comes back.
+    """
+    task_locals = (me_context_managers.thread_locals, BaseField._thread_local_storage)
+    owned = [(local, local.namespace()) for local in task_locals if isinstance(local, TaskLocal)]
+    manager = no_dereference(cls)
+    manager.__enter__()
+    try:
         yield cls
+    finally:
+        with ExitStack() as namespaces:
+            for local, namespace in owned:
+                namespaces.enter_context(local.borrowed(namespace))
+            manager.__exit__(None, None, None)
 
 
 def collection_name_wrapper(original: Any) -> Any:

@@ -12,6 +12,8 @@ itself defines, and refuses to run on an unsupported MongoEngine version.
 from __future__ import annotations
 
 import functools
+import sys
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -37,7 +39,14 @@ from . import (
     twin_factories,
 )
 from .guard import guard_classmethod, guard_item_access, guard_method, targets_async
-from .io_methods import TWINS, Make, Owner, hand_written_document_twins, hand_written_twins
+from .io_methods import (
+    TWINS,
+    Make,
+    Owner,
+    hand_written_document_twins,
+    hand_written_twins,
+    owner_classes,
+)
 from .signals import install_async_receivers
 from .sync_code import run_sync, sync_semantics
 from .task_local import TaskLocal
@@ -207,16 +216,17 @@ def _graft_documents() -> None:
         elif owner is Owner.DOCUMENT_CLASS:
             _replace(Document, sync_name, lambda original, t=twin: guard_classmethod(original, t))
             _add(Document, twin, twin_factories.class_twin(sync_name, twin))
+    # The async MongoEngine fork's spelling: ``await Model._async_get_collection()``.
+    _add(Document, "_async_get_collection", classmethod(class_collections.async_get_collection))
 
 
 def _graft_querysets() -> None:
     from mongoengine.queryset.base import BaseQuerySet
-    from mongoengine.queryset.queryset import QuerySet, QuerySetNoCache
 
     _replace(BaseQuerySet, "__init__", context_managers.queryset_init_wrapper)
     _replace(BaseQuerySet, "_clone_into", queryset_copies.clone_into_wrapper)
     rows = [row for row in TWINS if row.owner is Owner.QUERYSET]
-    for owner in (BaseQuerySet, QuerySet, QuerySetNoCache):
+    for owner in owner_classes(Owner.QUERYSET):
         for _, sync_name, twin, _ in rows:
             if sync_name in vars(owner):
                 guard = guard_item_access if sync_name == "__getitem__" else guard_method
@@ -244,7 +254,7 @@ def _graft_references() -> None:
         ReferenceField,
     )
 
-    for field_cls in (ReferenceField, CachedReferenceField, GenericReferenceField):
+    for field_cls in owner_classes(Owner.REFERENCE_LOAD):
         _replace(field_cls, "_lazy_load_ref", references.lazy_load_ref_wrapper)
     _replace(CachedReferenceField, "to_python", references.cached_to_python_wrapper)
     _replace(CachedReferenceField, "to_mongo", references.cached_to_mongo_wrapper)
@@ -268,21 +278,20 @@ def _graft_references() -> None:
 
 def _graft_files() -> None:
     import mongoengine.fields as me_fields
-    from mongoengine.fields import FileField, GridFSProxy, ImageGridFsProxy
+    from mongoengine.fields import FileField, GridFSProxy
 
     _replace(GridFSProxy, "fs", files.fs_wrapper)
-    for owner in (GridFSProxy, ImageGridFsProxy):
-        for name in ("put", "get", "read", "delete", "replace", "new_file", "write",
-                     "writelines", "close"):  # fmt: skip
+    rows = [row for row in TWINS if row.owner is Owner.FILE_PROXY]
+    for owner in owner_classes(Owner.FILE_PROXY):
+        for _, name, twin, _ in rows:
             if name in vars(owner):
-                guarded = functools.partial(files.guard_proxy_method, name)
-                _replace(owner, name, guarded)
+                _replace(owner, name, functools.partial(files.guard_proxy_method, name, twin))
     for name, method in files.proxy_async_methods().items():
         _add(GridFSProxy, name, method)
     for name, method in files.field_async_methods().items():
         _add(FileField, name, method)
-    # The async MongoEngine fork's name for the proxy whose async_ methods these are.
-    _add(me_fields, "AsyncGridFSProxy", GridFSProxy)
+    # The async MongoEngine fork's file handle (what ``Model.file.async_put`` returns).
+    _add(me_fields, "AsyncGridFSProxy", files.AsyncGridFSProxy)
 
 
 # -- task-local state ----------------------------------------------------------------
@@ -331,11 +340,55 @@ EXPORTS: dict[str, Any] = {
 }
 
 
+# Where the async MongoEngine fork (PR #2891) defines these names, so that code written
+# for it imports them unchanged.
+FORK_CONNECTION_EXPORTS = (
+    "connect_async",
+    "disconnect_async",
+    "disconnect_all_async",
+    "is_async_connection",
+    "get_async_db",
+    "get_async_connection",
+)
+FORK_CONTEXT_MANAGERS = (
+    "async_switch_db",
+    "async_switch_collection",
+    "async_no_dereference",
+    "async_no_sub_classes",
+    "async_run_in_transaction",
+    "async_set_write_concern",
+    "async_set_read_write_concern",
+    "async_query_counter",
+)
+
+
+def _export(module: Any, name: str, value: Any) -> None:
+    _add(module, name, value)
+    exported = getattr(module, "__all__", None)
+    if exported is not None and name not in exported:
+        module.__all__ = [*exported, name]
+
+
 def _graft_exports() -> None:
+    import mongoengine.base as me_base
+    import mongoengine.base.datastructures as me_datastructures
+
     for name, value in EXPORTS.items():
-        _add(mongoengine, name, value)
-        if name not in mongoengine.__all__:
-            mongoengine.__all__ = [*mongoengine.__all__, name]
+        _export(mongoengine, name, value)
+    for name in FORK_CONNECTION_EXPORTS:
+        _export(me_connection, name, EXPORTS[name])
+    for module in (me_datastructures, me_base):
+        _export(module, "AsyncReferenceProxy", references.AsyncReferenceProxy)
+    # ``mongoengine.async_context_managers``: the fork's module of async context managers.
+    name = "mongoengine.async_context_managers"
+    if name in sys.modules:
+        raise GraftError(f"{name} already exists")
+    managers = types.ModuleType(name, "Async twins of mongoengine.context_managers.")
+    for manager in FORK_CONTEXT_MANAGERS:
+        setattr(managers, manager, EXPORTS[manager])
+    managers.__all__ = list(FORK_CONTEXT_MANAGERS)  # type: ignore[attr-defined]
+    _add(mongoengine, "async_context_managers", managers)
+    sys.modules[name] = managers
 
 
 def activate() -> None:

@@ -1,9 +1,11 @@
 """The table of MongoEngine's sync I/O methods and their ``async_`` twins.
 
 One row per sync method: where it lives, the twin to use instead, and how the twin is
-made.  :mod:`.graft` iterates :data:`TWINS` to guard every sync method and add every
-twin; the tests enumerate MongoEngine's public methods against it so nothing slips
-through.
+made.  :mod:`.graft` iterates :data:`TWINS` to guard every sync method of documents,
+querysets and GridFS proxies and add their twins (the reference rows are the loading
+points :mod:`.references` replaces); the tests enumerate MongoEngine's public methods
+against it so nothing slips through, and CI runs MongoEngine's own suite with every row
+dispatched to its twin (``.ci/mongoengine_suite/native_twins.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ __all__ = [
     "Twin",
     "hand_written_document_twins",
     "hand_written_twins",
+    "owner_classes",
     "sync_to_twin",
 ]
 
@@ -29,6 +32,9 @@ class Owner(Enum):
     DOCUMENT = "Document instance"
     DOCUMENT_CLASS = "Document class"
     QUERYSET = "QuerySet"
+    FILE_PROXY = "GridFSProxy (the value of a FileField)"
+    LAZY_REFERENCE = "LazyReference (the value of a lazy reference field)"
+    REFERENCE_LOAD = "reference field loading a reference on attribute access"
 
 
 class Make(Enum):
@@ -36,7 +42,7 @@ class Make(Enum):
 
     GENERATED = "run the sync method once in the bridge"
     HAND_WRITTEN = "a function of its own (see :func:`hand_written_twins`)"
-    SHARED = "the twin of another row (guard only)"
+    SHARED = "guard only: the twin is another row's, or lives on another object"
 
 
 class Twin(NamedTuple):
@@ -47,6 +53,7 @@ class Twin(NamedTuple):
 
 
 _D, _C, _Q = Owner.DOCUMENT, Owner.DOCUMENT_CLASS, Owner.QUERYSET
+_F, _L, _R = Owner.FILE_PROXY, Owner.LAZY_REFERENCE, Owner.REFERENCE_LOAD
 
 TWINS: tuple[Twin, ...] = (
     Twin(_D, "save", "async_save", Make.HAND_WRITTEN),
@@ -89,12 +96,52 @@ TWINS: tuple[Twin, ...] = (
     Twin(_Q, "__len__", "async_count", Make.SHARED),
     Twin(_Q, "__bool__", "async_exists", Make.HAND_WRITTEN),
     Twin(_Q, "__getitem__", "async_first", Make.SHARED),
+    # GridFS: the proxy's twins are made in :mod:`.files`; a file written piece by piece
+    # is streamed with ``async with Model.field.async_writer(doc)`` (on the field).
+    Twin(_F, "put", "async_put", Make.HAND_WRITTEN),
+    Twin(_F, "get", "async_get", Make.HAND_WRITTEN),
+    Twin(_F, "read", "async_read", Make.HAND_WRITTEN),
+    Twin(_F, "delete", "async_delete", Make.HAND_WRITTEN),
+    Twin(_F, "replace", "async_replace", Make.HAND_WRITTEN),
+    Twin(_F, "new_file", "async_writer", Make.SHARED),
+    Twin(_F, "write", "async_writer", Make.SHARED),
+    Twin(_F, "writelines", "async_writer", Make.SHARED),
+    Twin(_F, "close", "async_writer", Make.SHARED),
+    # References (:mod:`.references`): reading a reference attribute on an async alias
+    # gives an ``AsyncReferenceProxy`` whose ``async_fetch()`` loads the document.
+    Twin(_L, "fetch", "async_fetch", Make.HAND_WRITTEN),
+    Twin(_R, "_lazy_load_ref", "async_fetch", Make.HAND_WRITTEN),
 )
 
 
 def sync_to_twin(*owners: Owner) -> dict[str, str]:
     """sync name -> twin name for the rows of ``owners``."""
     return {row.sync_name: row.twin_name for row in TWINS if row.owner in owners}
+
+
+def owner_classes(owner: Owner) -> tuple[type, ...]:
+    """MongoEngine's classes that define the sync methods of ``owner``'s rows."""
+    from mongoengine.base.datastructures import LazyReference
+    from mongoengine.document import Document
+    from mongoengine.fields import (
+        CachedReferenceField,
+        GenericReferenceField,
+        GridFSProxy,
+        ImageGridFsProxy,
+        ReferenceField,
+    )
+    from mongoengine.queryset.base import BaseQuerySet
+    from mongoengine.queryset.queryset import QuerySet, QuerySetNoCache
+
+    classes: dict[Owner, tuple[type, ...]] = {
+        Owner.DOCUMENT: (Document,),
+        Owner.DOCUMENT_CLASS: (Document,),
+        Owner.QUERYSET: (BaseQuerySet, QuerySet, QuerySetNoCache),
+        Owner.FILE_PROXY: (GridFSProxy, ImageGridFsProxy),
+        Owner.LAZY_REFERENCE: (LazyReference,),
+        Owner.REFERENCE_LOAD: (ReferenceField, CachedReferenceField, GenericReferenceField),
+    }
+    return classes[owner]
 
 
 def hand_written_twins() -> dict[str, Callable[..., Any]]:

@@ -11,9 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from . import checked
+from .bridge import greenlet_spawn
 from .class_collections import ensure_prepared
 from .guard import check_async_target
 from .materialize import loader
+from .query_values import compile_query
+from .querying_loads import holds_stored_document, may_query
 
 __all__ = [
     "QuerySetAsyncIterator",
@@ -27,7 +30,7 @@ __all__ = [
 class QuerySetAsyncIterator:
     """Async iterator over a queryset's results (documents, dicts or scalars)."""
 
-    __slots__ = ("_convert", "_cursor", "_queryset", "_started")
+    __slots__ = ("_convert", "_cursor", "_querying", "_queryset", "_started")
 
     def __init__(self, queryset: Any) -> None:
         self._queryset = queryset
@@ -43,9 +46,11 @@ class QuerySetAsyncIterator:
         await ensure_prepared(queryset._document)
         if queryset._none or queryset._empty:
             return
+        await compile_query(queryset)
         self._cursor = queryset._cursor.async_target
         document = queryset._document
         auto = queryset._auto_dereference
+        self._querying = not queryset._as_pymongo and may_query(document)
         if queryset._as_pymongo:
             self._convert = None
         elif queryset._scalar:
@@ -71,7 +76,11 @@ class QuerySetAsyncIterator:
         else:
             raw = await cursor.next()  # StopAsyncIteration ends the loop
         convert = self._convert
-        return raw if convert is None else convert(raw)
+        if convert is None:
+            return raw
+        if self._querying and holds_stored_document(raw):  # querying_loads.py
+            return await greenlet_spawn(convert, raw)
+        return convert(raw)
 
     async def aclose(self) -> None:
         """Close the server cursor early (``async for`` ended by ``break``)."""

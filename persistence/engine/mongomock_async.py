@@ -5,16 +5,23 @@ in place of an ``AsyncMongoClient``.  Each wrapper mirrors the PyMongo async cla
 stands for: where PyMongo's method is a coroutine, the wrapper's is too (it runs the
 mongomock call and returns); everything else is forwarded and its result wrapped.  The
 sync facades (:mod:`.facades`) then treat both backends alike.
+
+A tz-aware alias (``tz_aware=True, tzinfo=zone``) gives aware datetimes in ``zone``, as
+PyMongo does: mongomock returns them in UTC and knows no other zone, so the wrappers
+convert what they hand out (documents, cursors' documents, distinct values) and report
+the alias's ``codec_options`` with the zone.
 """
 
 from __future__ import annotations
 
+import datetime
 import inspect
 from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import bson
+from bson.binary import UuidRepresentation
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
 from pymongo.asynchronous.cursor import AsyncCursor
@@ -29,12 +36,24 @@ __all__ = ["AsyncMongomockClient", "wrap_mongomock"]
 _WRAPPERS: dict[type, type[_AsyncShaped]] = {}
 
 
-def wrap_mongomock(value: Any) -> Any:
-    """Wrap a mongomock client/database/collection/cursor in its async-shaped twin."""
+def wrap_mongomock(value: Any, zone: datetime.tzinfo | None = None) -> Any:
+    """Wrap a mongomock client/database/collection/cursor in its async-shaped twin;
+    with a ``zone``, aware datetimes in ``value`` (a document or list) are put in it."""
     for base in type(value).__mro__:
         wrapper = _WRAPPERS.get(base)
         if wrapper is not None:
-            return wrapper(value)
+            return wrapper(value, zone)
+    return value if zone is None else in_zone(value, zone)
+
+
+def in_zone(value: Any, zone: datetime.tzinfo) -> Any:
+    """``value`` with every aware datetime in it (in dicts and lists) put in ``zone``."""
+    if isinstance(value, datetime.datetime):
+        return value.astimezone(zone) if value.tzinfo is not None else value
+    if isinstance(value, dict):
+        return type(value)((key, in_zone(item, zone)) for key, item in value.items())
+    if isinstance(value, list):
+        return [in_zone(item, zone) for item in value]
     return value
 
 
@@ -46,17 +65,32 @@ def _plain_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 class _AsyncShaped:
-    __slots__ = ("_target",)
+    __slots__ = ("_target", "_zone")
     _mirror: ClassVar[type]
 
-    def __init__(self, target: Any) -> None:
+    def __init__(self, target: Any, zone: datetime.tzinfo | None = None) -> None:
         self._target = target
+        self._zone = zone
 
     def __getattr__(self, name: str) -> Any:
-        return wrap_mongomock(getattr(self._target, name))
+        return wrap_mongomock(getattr(self._target, name), self._zone)
 
     def __getitem__(self, key: Any) -> Any:
-        return wrap_mongomock(self._target[key])
+        return wrap_mongomock(self._target[key], self._zone)
+
+    @property
+    def codec_options(self) -> Any:
+        """mongomock's codec options; with a zone, PyMongo's, holding it."""
+        options = self._target.codec_options
+        if self._zone is None:
+            return options
+        return bson.CodecOptions(
+            tz_aware=True,
+            tzinfo=self._zone,
+            uuid_representation=getattr(
+                options, "uuid_representation", UuidRepresentation.STANDARD
+            ),
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _AsyncShaped) and self._target == other._target
@@ -70,7 +104,8 @@ class _AsyncShaped:
 
 def _coroutine(name: str) -> Callable[..., Any]:
     async def method(self: _AsyncShaped, *args: Any, **kwargs: Any) -> Any:
-        return wrap_mongomock(getattr(self._target, name)(*args, **_plain_kwargs(kwargs)))
+        result = getattr(self._target, name)(*args, **_plain_kwargs(kwargs))
+        return wrap_mongomock(result, self._zone)
 
     method.__name__ = name
     return method
@@ -78,7 +113,8 @@ def _coroutine(name: str) -> Callable[..., Any]:
 
 def _plain(name: str) -> Callable[..., Any]:
     def method(self: _AsyncShaped, *args: Any, **kwargs: Any) -> Any:
-        return wrap_mongomock(getattr(self._target, name)(*args, **_plain_kwargs(kwargs)))
+        result = getattr(self._target, name)(*args, **_plain_kwargs(kwargs))
+        return wrap_mongomock(result, self._zone)
 
     method.__name__ = name
     return method
@@ -86,7 +122,7 @@ def _plain(name: str) -> Callable[..., Any]:
 
 def _async_property(name: str) -> property:
     async def getter(self: _AsyncShaped) -> Any:
-        return wrap_mongomock(getattr(self._target, name))
+        return wrap_mongomock(getattr(self._target, name), self._zone)
 
     return property(getter)
 
@@ -116,12 +152,14 @@ class AsyncMongomockClient(_AsyncShaped):
 
     __slots__ = ()
 
-    def __init__(self, target: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self, target: Any = None, zone: datetime.tzinfo | None = None, **kwargs: Any
+    ) -> None:
         if target is None:
             import mongomock
 
             target = mongomock.MongoClient(**kwargs)
-        super().__init__(target)
+        super().__init__(target, zone)
 
     async def close(self) -> None:
         self._target.close()
@@ -163,15 +201,15 @@ class AsyncMongomockCollection(_AsyncShaped):
 
     async def insert_one(self, document: Any, *args: Any, **kwargs: Any) -> Any:
         _check_size(document)
-        return wrap_mongomock(self._target.insert_one(document, *args, **_plain_kwargs(kwargs)))
+        result = self._target.insert_one(document, *args, **_plain_kwargs(kwargs))
+        return wrap_mongomock(result, self._zone)
 
     async def insert_many(self, documents: Any, *args: Any, **kwargs: Any) -> Any:
         documents = list(documents)
         for document in documents:
             _check_size(document)
-        return wrap_mongomock(
-            self._target.insert_many(documents, *args, **_plain_kwargs(kwargs))
-        )
+        result = self._target.insert_many(documents, *args, **_plain_kwargs(kwargs))
+        return wrap_mongomock(result, self._zone)
 
 
 class _AsyncMongomockCursorBase(_AsyncShaped):
@@ -187,17 +225,16 @@ class _AsyncMongomockCursorBase(_AsyncShaped):
 
     async def next(self) -> Any:
         try:
-            return next(self._target)
+            document = next(self._target)
         except StopIteration:
             raise StopAsyncIteration from None
+        return document if self._zone is None else in_zone(document, self._zone)
 
     async def to_list(self, length: int | None = None) -> list[Any]:
-        if length is None:
-            return list(self._target)
         out = []
         for doc in self._target:
-            out.append(doc)
-            if len(out) >= length:
+            out.append(doc if self._zone is None else in_zone(doc, self._zone))
+            if length is not None and len(out) >= length:
                 break
         return out
 
@@ -220,7 +257,7 @@ class MongomockCursorFacade(CursorFacade):
     __slots__ = ()
 
     def __getitem__(self, index: Any) -> Any:
-        return facade_for(wrap_mongomock(self._target._target[index]))
+        return facade_for(wrap_mongomock(self._target._target[index], self._target._zone))
 
 
 def _install() -> None:

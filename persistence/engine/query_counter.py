@@ -84,7 +84,7 @@ class _CommandLogCounter(logging.Filter):
             return
         database = fields.get("databaseName")
         for counter in counters:
-            if counter.db_name == database:
+            if counter.db_name == database and counter._open:
                 counter.count += 1
 
     def opened(self) -> None:
@@ -137,9 +137,13 @@ class AsyncQueryCounter:
         self.db_name = aliases.database_of(alias).name
         self.count = 0
         self._token: Any = None
+        self._open = False
 
     async def __aenter__(self) -> AsyncQueryCounter:
+        if self._open:
+            raise RuntimeError("this query counter is already open: make a new one")
         self.count = 0
+        self._open = True
         self._token = _active.set((*_active.get(), self))
         _command_log.opened()
         return self
@@ -150,8 +154,15 @@ class AsyncQueryCounter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        _active.reset(self._token)
+        """Stop counting; never raises, so an exception from the block propagates."""
+        if not self._open:
+            return
+        self._open = False  # counts no more, wherever the Context still carries it
         _command_log.closed()
+        try:
+            _active.reset(self._token)
+        except ValueError:  # left from another Context (an async generator closed by
+            pass  # the event loop): the closed counter stays there, counting nothing
 
     def __int__(self) -> int:
         return self.count

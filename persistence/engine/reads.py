@@ -21,11 +21,14 @@ from mongoengine.queryset.visitor import Q, QNode
 from pymongo.asynchronous.collection import AsyncCollection
 
 from . import checked
+from .bridge import greenlet_spawn
 from .class_collections import ensure_prepared
 from .facades import CollectionFacade, unwrap
 from .guard import check_async_target
 from .iteration import QuerySetAsyncIterator
 from .materialize import loader
+from .query_values import compile_query, holds_queryset
+from .querying_loads import loading_queries
 from .sessions import has_sessions, session_for
 from .twin_factories import run_in_bridge
 
@@ -82,7 +85,7 @@ async def queryset_async_get(self: Any, *q_objs: Any, **query: Any) -> Any:
     if not _own(self, "get"):
         return await run_in_bridge(self._document, self.get, *q_objs, **query)
     if type(self) in _PLAIN_QUERYSETS and len(q_objs) <= 1:
-        if _plain_find(self):
+        if _plain_find(self) and not holds_queryset(self._query_obj, query):
             return await _find_one_of_two(self, q_objs, query)
         queryset = _get_queryset(self, q_objs, query)
     else:
@@ -142,7 +145,12 @@ async def _find_one_of_two(self: Any, q_objs: tuple[Any, ...], query: dict[str, 
     if not self._as_pymongo:
         load = loader(document)
         auto = self._auto_dereference
-        found = [load(raw, auto) for raw in found]
+        found = [
+            await greenlet_spawn(load, raw, auto)  # querying_loads.py
+            if loading_queries(document, raw)
+            else load(raw, auto)
+            for raw in found
+        ]
         if self._scalar:
             found = [self._get_scalar(doc) for doc in found]
     if len(found) > 1:
@@ -186,6 +194,7 @@ async def queryset_async_count(self: Any, with_limit_and_skip: bool = False) -> 
     await ensure_prepared(self._document)
     if self._limit == 0 or self._none or self._empty:
         return 0
+    await compile_query(self)
     collection = _cursor_collection(self)
     if not isinstance(collection, AsyncCollection):  # another backend (mongomock)
         return await run_in_bridge(self._document, self.count)  # type: ignore[no-any-return]

@@ -26,7 +26,9 @@ from mongoengine.base import get_document
 from mongoengine.errors import DoesNotExist
 
 from . import aliases
+from .bridge import greenlet_spawn
 from .class_collections import ensure_prepared, is_async_class
+from .querying_loads import loading_queries
 from .sessions import session_for
 from .sync_code import sync_semantics
 
@@ -44,11 +46,17 @@ class AsyncReferenceProxy(DBRef):
     referenced document, to its id and to an equal ``DBRef``.  Once fetched, the document
     is remembered (a second ``async_fetch()`` runs no query) and its attributes can be
     read through the proxy.  Fields kept by a ``CachedReferenceField`` are readable
-    before any fetch.
+    before any fetch.  ``field_name`` is the field it was read from (None when made by
+    hand); its ``repr`` is the async fork's: ``<AsyncReferenceProxy: author (unfetched)>``.
     """
 
     def __init__(
-        self, document_type: type, ref: DBRef | Any, cached: Any = None, document: Any = None
+        self,
+        document_type: type,
+        ref: DBRef | Any,
+        cached: Any = None,
+        document: Any = None,
+        field_name: str | None = None,
     ) -> None:
         if isinstance(ref, DBRef):
             super().__init__(ref.collection, ref.id, ref.database)
@@ -57,6 +65,7 @@ class AsyncReferenceProxy(DBRef):
         self.__dict__["document_type"] = document_type
         self.__dict__["_cached"] = cached
         self.__dict__["_document"] = document
+        self.__dict__["field_name"] = field_name
 
     @property
     def pk(self) -> Any:
@@ -113,11 +122,16 @@ class AsyncReferenceProxy(DBRef):
         return hash(self.id)
 
     def __repr__(self) -> str:
-        state = "fetched" if self._document is not None else "not fetched"
-        return f"<AsyncReferenceProxy {self.document_type.__name__} id={self.id!r} ({state})>"
+        """``<AsyncReferenceProxy: <field> (unfetched)>`` (or ``(fetched)``), no I/O; the
+        referenced class's name stands for the field when the proxy was made by hand."""
+        label = self.__dict__["field_name"] or self.document_type.__name__
+        state = "fetched" if self.__dict__["_document"] is not None else "unfetched"
+        return f"<AsyncReferenceProxy: {label} ({state})>"
 
     def __deepcopy__(self, memo: Any) -> AsyncReferenceProxy:
-        return AsyncReferenceProxy(self.document_type, self.to_dbref(), self._cached)
+        return AsyncReferenceProxy(
+            self.document_type, self.to_dbref(), self._cached, field_name=self.field_name
+        )
 
 
 async def fetch_by_id(document_type: Any, pk: Any, ref: Any) -> Any:
@@ -127,6 +141,8 @@ async def fetch_by_id(document_type: Any, pk: Any, ref: Any) -> Any:
     son = await collection.find_one({"_id": pk}, session=session)
     if son is None:
         raise DoesNotExist(f"Trying to dereference unknown document {ref}")
+    if loading_queries(document_type, son):
+        return await greenlet_spawn(document_type._from_son, son)
     return document_type._from_son(son)
 
 
@@ -140,20 +156,36 @@ def wants_proxy(document_type: Any) -> bool:
     return is_async_class(document_type) and not sync_semantics()
 
 
-def lazy_load_ref_wrapper(original: staticmethod) -> staticmethod:  # type: ignore[type-arg]
+class _LoaderForField:
+    """``_lazy_load_ref`` that knows which field it loads for (the proxy's ``repr`` names it).
+
+    MongoEngine declares it a staticmethod and calls it as ``self._lazy_load_ref(cls,
+    dbref)``; read from a field it is bound to that field, read from the class it is the
+    same two-argument function without one.
+    """
+
+    def __init__(self, load: Callable[[Any, Any, Any], Any], doc: str | None) -> None:
+        self._load = load
+        self.__doc__ = doc
+
+    def __get__(self, field: Any, owner: Any = None) -> Callable[[Any, Any], Any]:
+        return functools.partial(self._load, field)
+
+
+def lazy_load_ref_wrapper(original: staticmethod) -> _LoaderForField:  # type: ignore[type-arg]
     """``_lazy_load_ref`` that hands back a proxy (no I/O) for async classes."""
     load = original.__func__
 
-    def _lazy_load_ref(ref_cls: Any, dbref: Any) -> Any:
+    def _lazy_load_ref(field: Any, ref_cls: Any, dbref: Any) -> Any:
         if isinstance(dbref, AsyncReferenceProxy):
             if dbref._document is None and sync_semantics():
                 dbref.__dict__["_document"] = load(ref_cls, dbref.to_dbref())
             return dbref._document if dbref._document is not None else dbref
         if wants_proxy(ref_cls):
-            return AsyncReferenceProxy(ref_cls, dbref)
+            return AsyncReferenceProxy(ref_cls, dbref, field_name=getattr(field, "name", None))
         return load(ref_cls, dbref)
 
-    return staticmethod(_lazy_load_ref)
+    return _LoaderForField(_lazy_load_ref, load.__doc__)
 
 
 def cached_to_python_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -164,7 +196,7 @@ def cached_to_python_wrapper(original: Callable[..., Any]) -> Callable[..., Any]
             document_type = self.document_type
             cached = document_type._from_son(value)
             pk = document_type.id.to_python(value["_id"])
-            return AsyncReferenceProxy(document_type, pk, cached=cached)
+            return AsyncReferenceProxy(document_type, pk, cached=cached, field_name=self.name)
         return original(self, value)
 
     return to_python
@@ -221,16 +253,17 @@ def generic_validate_choices_wrapper(original: Callable[..., Any]) -> Callable[.
     return _validate_choices
 
 
-def _proxy_for(value: Any, document_type: Any) -> Any:
+def _proxy_for(value: Any, document_type: Any, field_name: str | None) -> Any:
     if isinstance(value, AsyncReferenceProxy):
         return value
     if isinstance(value, dict) and "_ref" in value and "_cls" in value:
-        return AsyncReferenceProxy(get_document(value["_cls"]), value["_ref"])
+        cls = get_document(value["_cls"])
+        return AsyncReferenceProxy(cls, value["_ref"], field_name=field_name)
     if isinstance(value, DBRef) and document_type is not None:
         cls = get_document(value.cls) if hasattr(value, "cls") else document_type
-        return AsyncReferenceProxy(cls, value)
+        return AsyncReferenceProxy(cls, value, field_name=field_name)
     if isinstance(value, ObjectId) and document_type is not None:
-        return AsyncReferenceProxy(document_type, value)
+        return AsyncReferenceProxy(document_type, value, field_name=field_name)
     return value
 
 
@@ -244,10 +277,11 @@ class _ProxyMap(dict):  # type: ignore[type-arg]
     bound to the document, embedded documents, ``_cls`` dicts) is MongoEngine's own work.
     """
 
-    def __init__(self, classes: dict[str, Any], doc_type: Any) -> None:
+    def __init__(self, classes: dict[str, Any], doc_type: Any, field_name: str | None) -> None:
         super().__init__()
         self._classes = classes  # collection name -> referenced class
         self._doc_type = doc_type if hasattr(doc_type, "_get_collection_name") else None
+        self._field_name = field_name  # the field holding the references
 
     def __contains__(self, key: object) -> bool:
         return False
@@ -264,26 +298,30 @@ class _ProxyMap(dict):  # type: ignore[type-arg]
         return made
 
     def _proxy(self, key: Any, value: Any) -> Any:
+        name = self._field_name
         if isinstance(value, dict) and "_ref" in value and "_cls" in value:
-            return AsyncReferenceProxy(get_document(value["_cls"]), value["_ref"])
+            cls = get_document(value["_cls"])
+            return AsyncReferenceProxy(cls, value["_ref"], field_name=name)
         if isinstance(value, DBRef):
             cls = getattr(value, "cls", None)
             if cls is not None:
-                return AsyncReferenceProxy(get_document(cls), value)
+                return AsyncReferenceProxy(get_document(cls), value, field_name=name)
             document_type = self._classes.get(key[0], self._doc_type)
             if document_type is not None:
-                return AsyncReferenceProxy(document_type, value)
+                return AsyncReferenceProxy(document_type, value, field_name=name)
         return value
 
 
-def _proxy_objects(dereference: Any, doc_type: Any = None) -> _ProxyMap:
+def _proxy_objects(
+    dereference: Any, doc_type: Any = None, field_name: str | None = None
+) -> _ProxyMap:
     """``DeReference._fetch_objects`` for async classes: proxies, no query."""
     classes = {
         key._get_collection_name(): key
         for key in dereference.reference_map
         if getattr(key, "objects", None) is not None
     }
-    return _ProxyMap(classes, doc_type)
+    return _ProxyMap(classes, doc_type, field_name)
 
 
 def dereference_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -308,7 +346,7 @@ def dereference_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
                 if owner_async is None:  # owner collected: go by the referenced class
                     owner_async = document_type is not None
                 if owner_async:
-                    self._fetch_objects = functools.partial(_proxy_objects, self)
+                    self._fetch_objects = functools.partial(_proxy_objects, self, field_name=name)
         return original(self, items, max_depth, instance, name)
 
     return __call__
@@ -385,7 +423,7 @@ async def field_async_fetch(self: Any, instance: Any) -> Any:
         return await value.async_fetch()
     if hasattr(type(value), "objects") and not isinstance(value, DBRef):
         return value  # already a document
-    proxy = _proxy_for(value, getattr(self, "document_type", None))
+    proxy = _proxy_for(value, getattr(self, "document_type", None), self.name)
     if not isinstance(proxy, AsyncReferenceProxy):
         proxy = getattr(instance, self.name)  # let the field convert what it stored
         if isinstance(proxy, LazyReference):

@@ -26,22 +26,34 @@ def has_sessions() -> bool:
 
 
 def session_for(client: object) -> Any | None:
-    """The session bound to ``client`` in this task, if any."""
+    """The session bound to ``client`` in this task, if any (an ended one is not: its
+    block was left from another Context, see :func:`bind_session`)."""
     sessions = _sessions.get()
     if not sessions:
         return None
-    return sessions.get(id(client))
+    session = sessions.get(id(client))
+    if session is None or session.has_ended:
+        return None
+    return session
 
 
 @contextmanager
 def bind_session(client: object, session: Any) -> Iterator[None]:
-    """Bind ``session`` to ``client`` for the current task while the block runs."""
+    """Bind ``session`` to ``client`` for the current task while the block runs.
+
+    Leaving the block never raises.  Left from another Context (an async generator
+    closed by the event loop) the binding cannot be undone where it was made; the
+    session ends with its block, and :func:`session_for` ignores an ended session.
+    """
     current = _sessions.get()
     token = _sessions.set({**current, id(client): session})
     try:
         yield
     finally:
-        _sessions.reset(token)
+        try:
+            _sessions.reset(token)
+        except ValueError:  # left from another Context
+            pass
 
 
 @contextmanager

@@ -14,14 +14,15 @@ naming its ``async_`` twin.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from .bridge import greenlet_spawn, in_bridge
 from .facades import unwrap
 
-__all__ = ["run_sync", "sync_semantics"]
+__all__ = ["plain_async_semantics", "run_sync", "sync_semantics"]
 
 T = TypeVar("T")
 
@@ -31,6 +32,18 @@ _active: ContextVar[bool] = ContextVar("persistence_run_sync", default=False)
 def sync_semantics() -> bool:
     """True while the caller runs inside :func:`run_sync` (sync MongoEngine behaviour)."""
     return _active.get() and in_bridge()
+
+
+@contextmanager
+def plain_async_semantics() -> Iterator[None]:
+    """Inside :func:`run_sync`, give the block the engine's plain async behaviour (what
+    an ``async_`` call awaited from a coroutine sees); restored afterwards.  Used where
+    sync code awaits a twin (MongoEngine's suite run through the native paths)."""
+    token = _active.set(False)
+    try:
+        yield
+    finally:
+        _active.reset(token)
 
 
 def _call(fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -52,6 +53,22 @@ class TaskLocal:
             }
         var.set((owner, namespace))
         return namespace
+
+    def namespace(self) -> dict[str, Any]:
+        """The current task's namespace (the dict its attributes live in)."""
+        return self._namespace()
+
+    @contextmanager
+    def borrowed(self, namespace: dict[str, Any]) -> Iterator[None]:
+        """Read and write ``namespace`` (another task's, from :meth:`namespace`) as the
+        current task's while the block runs: to undo, from wherever it runs, what a
+        task did to its own values."""
+        var: ContextVar[tuple[tuple[int, int], dict[str, Any]]] = self._var  # type: ignore[attr-defined]
+        token = var.set((_owner(), namespace))
+        try:
+            yield
+        finally:
+            var.reset(token)
 
     def __getattr__(self, name: str) -> Any:
         try:

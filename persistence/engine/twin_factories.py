@@ -25,8 +25,14 @@ __all__ = [
 ]
 
 
-def _prepare(cls: type) -> None:
-    if is_async_class(cls):
+# Sync methods that never use the class's collection object, so never create its indexes
+# (``drop_collection`` drops by name): their twins skip the first-use preparation too.
+_UNPREPARED = frozenset({"drop_collection"})
+
+
+def _prepare(cls: Any) -> None:
+    # An abstract class has no collection: MongoEngine's own method raises its error.
+    if is_async_class(cls) and cls._get_collection_name() is not None:
         facade_collection(cls)
 
 
@@ -35,6 +41,12 @@ def _run(cls: type, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[
         checked.mark_general(getattr(fn, "__name__", "?"))
     _prepare(cls)
     return unwrap(fn(*args, **kwargs))  # a facade never leaves the bridge
+
+
+def _run_unprepared(
+    cls: type, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    return unwrap(fn(*args, **kwargs))
 
 
 async def run_in_bridge(cls: type, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -57,9 +69,11 @@ def instance_twin(sync_name: str, twin: str) -> Callable[..., Any]:
 def class_twin(sync_name: str, twin: str) -> classmethod:  # type: ignore[type-arg]
     """``async def twin(cls, ...)`` for a Document classmethod."""
 
+    run = _run_unprepared if sync_name in _UNPREPARED else _run
+
     async def method(cls: Any, *args: Any, **kwargs: Any) -> Any:
         check_async_target(cls, twin)
-        return await greenlet_spawn(_run, cls, getattr(cls, sync_name), args, kwargs)
+        return await greenlet_spawn(run, cls, getattr(cls, sync_name), args, kwargs)
 
     method.__name__ = method.__qualname__ = twin
     method.__doc__ = f"Async twin of ``{sync_name}()``: same arguments, result and errors."

@@ -31,6 +31,7 @@ from .class_collections import ensure_prepared
 from .facades import unwrap
 from .guard import check_async_target
 from .plain_classes import from_mongoengine, plain_value, writes_plainly
+from .query_values import compile_query
 from .sessions import has_sessions, session_for
 from .twin_factories import instance_twin, queryset_twin
 
@@ -233,6 +234,7 @@ async def _update(
         return 0
     document = self._document
     await ensure_prepared(document)
+    await compile_query(self)
     query = self._query
     if "__raw__" in update and isinstance(update["__raw__"], list):  # an update pipeline
         update_doc: Any = [transform.update(document, __raw__=u) for u in update["__raw__"]]

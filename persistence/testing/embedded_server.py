@@ -17,14 +17,19 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pymongo
 from pymongo.errors import PyMongoError
 
+from .bound_processes import spawn_bound
+
 __all__ = [
     "EmbeddedServer",
+    "ServerTLS",
     "async_configure_fail_point",
     "async_fail_point",
     "configure_fail_point",
@@ -68,18 +73,74 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=STOP_TIMEOUT)
 
 
+Pem = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class ServerTLS:
+    """TLS for :class:`EmbeddedServer`: the server accepts TLS connections only.
+
+    ``cert_file`` / ``key_file``: the server's certificate chain and private key (PEM;
+    ``--tls-cert-file`` / ``--tls-key-file``).  ``client_ca_file``: the server asks
+    clients for a certificate and checks it against this CA (``--tls-ca-file``);
+    ``require_client_cert`` refuses clients without one (``--tls-require-client-cert``).
+
+    How the launcher's own clients connect (its readiness check and
+    :attr:`EmbeddedServer.uri`): ``ca_file`` is the CA they trust (``tlsCAFile``), and
+    ``client_cert_file`` the certificate and key they present (``tlsCertificateKeyFile``).
+    :func:`persistence.testing.tls.make_certificates` makes a set for tests.
+    """
+
+    cert_file: Pem
+    key_file: Pem
+    ca_file: Pem
+    client_ca_file: Pem | None = None
+    require_client_cert: bool = False
+    client_cert_file: Pem | None = None
+
+    def check(self) -> None:
+        """``ValueError`` for options that cannot work together."""
+        if self.require_client_cert and self.client_ca_file is None:
+            raise ValueError("require_client_cert needs client_ca_file: the CA to check against")
+        if self.require_client_cert and self.client_cert_file is None:
+            raise ValueError(
+                "require_client_cert needs client_cert_file: the launcher connects with it"
+            )
+
+    def server_args(self) -> list[str]:
+        """The ``secantusd-py`` flags."""
+        args = ["--tls-cert-file", str(self.cert_file), "--tls-key-file", str(self.key_file)]
+        if self.client_ca_file is not None:
+            args += ["--tls-ca-file", str(self.client_ca_file)]
+        if self.require_client_cert:
+            args.append("--tls-require-client-cert")
+        return args
+
+    def uri_options(self) -> str:
+        """The connection-string options of the launcher's clients."""
+        options = f"&tls=true&tlsCAFile={quote(str(self.ca_file), safe='/')}"
+        if self.client_cert_file is not None:
+            options += f"&tlsCertificateKeyFile={quote(str(self.client_cert_file), safe='/')}"
+        return options
+
+
 class EmbeddedServer:
     """A SecantusDB server on a loopback port with its own storage directory.
 
     The port is chosen once, so :meth:`restart` comes back on the same address and
     storage.  A storage directory of our own is removed by :meth:`stop`; one passed in
-    is kept.  A finalizer stops the process at interpreter exit, so none survives us.
+    is kept.  A finalizer stops the process at interpreter exit, and if this process is
+    killed instead (``SIGKILL`` included) the kernel kills the server (Linux; see
+    :mod:`.bound_processes`), so none survives us.
     ``auth`` may be changed between runs (provision users, then restart with auth).
 
     ``durable`` (default: True when ``storage_path`` is given, False for our own
     throwaway directory) starts the server with ``--sync-on-commit``, so every commit
     is on disk before it is acknowledged and survives a crash (see docs/reliability.md:
     this server does not yet honour ``j: true`` on ``commitTransaction``).
+
+    ``tls`` (a :class:`ServerTLS`) makes it accept TLS connections only; :attr:`uri`
+    then carries the TLS options of the launcher's clients.
     """
 
     def __init__(
@@ -91,6 +152,7 @@ class EmbeddedServer:
         durable: bool | None = None,
         extra_args: Sequence[str] = (),
         start_timeout: float = 30.0,
+        tls: ServerTLS | None = None,
     ) -> None:
         self._host = "127.0.0.1"
         self._port = port or _free_port()
@@ -101,6 +163,9 @@ class EmbeddedServer:
         self.durable = storage_path is not None if durable is None else durable
         self.extra_args = tuple(extra_args)
         self.start_timeout = start_timeout
+        if tls is not None:
+            tls.check()
+        self.tls = tls
         self._process: subprocess.Popen[bytes] | None = None
         self._stop_process: Callable[[], Any] | None = None
         weakref.finalize(self, shutil.rmtree, str(self._work_dir), ignore_errors=True)
@@ -122,8 +187,14 @@ class EmbeddedServer:
 
     @property
     def uri(self) -> str:
-        """A direct connection string for this server."""
-        return f"mongodb://{self._host}:{self._port}/?directConnection=true"
+        """A direct connection string for this server (with ``tls``, its TLS options)."""
+        uri = f"mongodb://{self._host}:{self._port}/?directConnection=true"
+        return uri if self.tls is None else uri + self.tls.uri_options()
+
+    @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs, else None."""
+        return self._process.pid if self.running and self._process is not None else None
 
     @property
     def running(self) -> bool:
@@ -153,6 +224,8 @@ class EmbeddedServer:
             args.append("--auth")
         if self.durable:
             args.append("--sync-on-commit")
+        if self.tls is not None:
+            args.extend(self.tls.server_args())
         args.extend(self.extra_args)
         return args
 
@@ -162,7 +235,8 @@ class EmbeddedServer:
             return self
         self._work_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            process = subprocess.Popen(
+            # killed by the kernel if this process dies without stopping it (SIGKILL...)
+            process = spawn_bound(
                 self._command_line(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
         self._process = process

@@ -68,6 +68,6 @@ def test_a_fresh_project_from_the_page_alone_runs_green(tmp_path: Path) -> None:
     suite = ET.parse(report).getroot().find("testsuite")
     assert suite is not None, output
     counts = {key: int(suite.get(key, "0")) for key in ("tests", "failures", "errors", "skipped")}
-    assert counts == {"tests": 3, "failures": 0, "errors": 0, "skipped": 0}, output
+    assert counts == {"tests": 4, "failures": 0, "errors": 0, "skipped": 0}, output
     assert f"rootdir: {project}" in output  # the project's own configuration, not ours
     assert "warnings summary" not in output  # no warning reaches a user's test run

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 import warnings
+import zoneinfo
+from typing import Any
 
 import mongomock
 import pytest
 from bson.binary import Binary, UuidRepresentation
 from bson.codec_options import CodecOptions
-from mongoengine import Document, StringField, UUIDField, connect, disconnect
+from mongoengine import DateTimeField, Document, StringField, UUIDField, connect, disconnect
 from mongoengine.connection import ConnectionFailure, get_db
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -210,3 +213,118 @@ async def test_unknown_alias_is_a_connection_failure() -> None:
         get_async_db("never_connected")
     with pytest.raises((ConnectionFailure, RuntimeError)):
         await Orphan().async_save()
+
+
+async def test_disconnect_all_async_closes_every_async_client(mongodb_uri: str) -> None:
+    from pymongo.errors import InvalidOperation
+
+    from persistence.engine.aliases import async_aliases
+
+    sync_client = connect("kept", alias="all_sync", host=mongodb_uri, uuidRepresentation="standard")
+    try:
+        first = await connect_async("all_one", alias="all_one", host=mongodb_uri)
+        shared = await connect_async("all_two", alias="all_two", host=mongodb_uri)
+        other = await connect_async("all_three", alias="conn_test", host=mongodb_uri, appname="x")
+        await connect_async("all_mock", alias="all_mock", mongo_client_class=mongomock.MongoClient)
+        assert shared is first and other is not first
+        await Note(text="n").async_save()  # alias conn_test
+        await first["all_one"].command("ping")
+        await disconnect_all_async()
+        assert not async_aliases() & {"all_one", "all_two", "conn_test", "all_mock"}
+        for client in (first, other):
+            with pytest.raises(InvalidOperation, match="after close"):
+                await client["all_one"].command("ping")
+        assert sync_client["kept"].command("ping")["ok"] == 1  # sync aliases stay
+        assert not is_async_connection("all_sync")
+        again = await connect_async("all_again", alias="conn_test", host=mongodb_uri)
+        assert again is not other  # the class's collection on the closed client is forgotten:
+        assert await Note.objects.async_count() == 0
+        await Note(text="again").async_save()
+        assert await again["all_again"]["note"].count_documents({}) == 1
+        await again.drop_database("all_three")
+        await again.drop_database("all_again")
+        await disconnect_async("conn_test")
+    finally:
+        disconnect("all_sync")
+
+
+def test_disconnect_all_async_closes_the_rest_when_a_client_cannot_be_closed(
+    mongodb_uri: str,
+) -> None:
+    """PyMongo refuses to close a client from another event loop than its own: the other
+    clients are still closed, every alias is forgotten, and the refusal is raised."""
+    import asyncio
+
+    from pymongo.errors import InvalidOperation
+
+    from persistence.engine.aliases import async_aliases
+
+    elsewhere = asyncio.new_event_loop()
+    foreign = []
+
+    async def connect_elsewhere() -> None:
+        for name in ("far_one", "far_two"):
+            client = await connect_async(name, alias=name, host=mongodb_uri, appname=name)
+            await client[name].command("ping")
+            foreign.append(client)
+
+    async def disconnect_here() -> None:
+        local = await connect_async("near", alias="near", host=mongodb_uri, appname="near")
+        await local["near"].command("ping")
+        with pytest.raises(RuntimeError, match="event loop"):
+            await disconnect_all_async()
+        assert not async_aliases() & {"far_one", "far_two", "near"}
+        with pytest.raises(InvalidOperation, match="after close"):
+            await local["near"].command("ping")
+
+    try:
+        elsewhere.run_until_complete(connect_elsewhere())
+        asyncio.run(disconnect_here())
+    finally:
+        for client in foreign:  # closed where they can be
+            elsewhere.run_until_complete(client.close())
+        elsewhere.close()
+
+
+class Meeting(Document):
+    at = DateTimeField()
+    meta = {"db_alias": "conn_test"}
+
+
+@pytest.mark.parametrize("backend", ["server", "mongomock"])
+async def test_a_tz_aware_alias_reads_in_its_zone_on_both_backends(
+    backend: str, mongodb_uri: str
+) -> None:
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    where: dict[str, Any] = {"host": mongodb_uri}
+    if backend == "mongomock":
+        where = {"mongo_client_class": mongomock.MongoClient}
+    name = _name()
+    client = await connect_async(name, alias="conn_test", tz_aware=True, tzinfo=paris, **where)
+    try:
+        await Meeting(at=datetime.datetime(2024, 1, 15, 11, 0, 0, 250999)).async_save()  # UTC
+        noon = datetime.datetime(2024, 1, 15, 12, 0, 0, 250000, tzinfo=paris)
+        reads = [
+            (await Meeting.objects.async_first()).at,
+            *[m.at async for m in Meeting.objects],
+            (await Meeting.objects.as_pymongo().async_first())["at"],
+            *await Meeting.objects.async_distinct("at"),
+            *[row["at"] async for row in Meeting.objects.async_aggregate([{"$match": {}}])],
+            (await get_async_db("conn_test")["meeting"].find_one())["at"],
+        ]
+        for value in reads:
+            assert value == noon and value.utcoffset() == datetime.timedelta(hours=1), value
+        assert get_async_db("conn_test").codec_options.tzinfo == paris
+    finally:
+        if backend == "server":
+            await client.drop_database(name)
+        await disconnect_async("conn_test")
+
+
+async def test_a_zone_without_tz_aware_is_refused_on_both_backends(mongodb_uri: str) -> None:
+    for where in ({"host": mongodb_uri}, {"mongo_client_class": mongomock.MongoClient}):
+        with pytest.raises(ConnectionFailure, match="tz_aware"):
+            await connect_async(
+                _name(), alias="conn_test", tzinfo=datetime.timezone.utc, **where
+            )
+        await disconnect_async("conn_test")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import mongoengine
@@ -18,6 +19,7 @@ from mongoengine import (
 )
 from mongoengine.connection import ConnectionFailure
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
+from pymongo.asynchronous.database import AsyncDatabase
 
 import persistence  # noqa: F401
 from persistence.engine import connect_async, get_async_db, is_async_connection
@@ -170,3 +172,102 @@ async def test_connection_errors_carry_the_forks_phrases(
     with pytest.raises(RuntimeError, match="not async") as error:
         await FkSyncUser.objects.async_count()
     assert "connect_async" in str(error.value)
+
+
+def test_the_forks_module_paths_import_this_projects_api() -> None:
+    import mongoengine.base
+    import mongoengine.base.datastructures
+    import mongoengine.connection
+    from mongoengine.async_context_managers import (
+        async_no_dereference,
+        async_run_in_transaction,
+        async_switch_collection,
+        async_switch_db,
+    )
+
+    from persistence.engine import context_managers, transactions
+
+    assert async_switch_db is context_managers.async_switch_db
+    assert async_switch_collection is context_managers.async_switch_collection
+    assert async_no_dereference is context_managers.async_no_dereference
+    assert async_run_in_transaction is transactions.async_run_in_transaction
+    assert mongoengine.async_context_managers.__all__  # a module, as in the fork
+    assert mongoengine.base.datastructures.AsyncReferenceProxy is AsyncReferenceProxy
+    assert mongoengine.base.AsyncReferenceProxy is AsyncReferenceProxy
+    assert "AsyncReferenceProxy" in mongoengine.base.datastructures.__all__
+    for name in ("connect_async", "disconnect_async", "disconnect_all_async", "get_async_db"):
+        assert getattr(mongoengine.connection, name) is getattr(mongoengine, name)
+        assert name in mongoengine.connection.__all__
+    assert mongoengine.connection.is_async_connection is is_async_connection
+
+
+class FkIndexed(Document):
+    name = StringField()
+    meta = {"indexes": ["name"]}
+
+
+async def test_async_get_collection_is_the_prepared_async_collection(any_async_db: Any) -> None:
+    collection = await FkIndexed._async_get_collection()
+    assert collection.name == "fk_indexed"
+    assert collection.database.name == any_async_db.name
+    assert "name_1" in await collection.index_information()  # prepared on first use
+    await collection.insert_one({"name": "raw"})
+    assert (await FkIndexed.objects.async_get()).name == "raw"
+
+
+async def test_an_unfetched_proxy_repr_names_its_field_without_io(any_async_db: Any) -> None:
+    from mongoengine import CachedReferenceField, async_query_counter
+
+    class FkCard(Document):
+        owner = ReferenceField(FkUser)
+        readers = ListField(ReferenceField(FkUser))
+        cached = CachedReferenceField(FkUser, fields=["name"])
+        anything = GenericReferenceField()
+
+    ada = await FkUser(name="ada").async_save()
+    await FkCard(owner=ada, readers=[ada], cached=ada, anything=ada).async_save()
+    card = await FkCard.objects.async_first()
+    on_server = isinstance(any_async_db, AsyncDatabase)  # (mongomock sends no commands)
+    async with async_query_counter() if on_server else nullcontext(0) as queries:
+        texts = [repr(card.owner), repr(card.readers[0]), repr(card.cached), repr(card.anything)]
+    assert queries == 0
+    assert texts == [
+        "<AsyncReferenceProxy: owner (unfetched)>",
+        "<AsyncReferenceProxy: readers (unfetched)>",
+        "<AsyncReferenceProxy: cached (unfetched)>",
+        "<AsyncReferenceProxy: anything (unfetched)>",
+    ]
+    proxy = card.owner
+    await proxy.fetch()
+    assert repr(proxy) == "<AsyncReferenceProxy: owner (fetched)>"
+    assert repr(AsyncReferenceProxy(FkUser, ada.pk)) == "<AsyncReferenceProxy: FkUser (unfetched)>"
+    import copy
+
+    assert repr(copy.deepcopy(card.readers[0])) == "<AsyncReferenceProxy: readers (unfetched)>"
+    await FkCard.async_drop_collection()
+
+
+def test_the_reference_loader_still_works_as_mongoengine_declares_it(sync_db: Any) -> None:
+    """``_lazy_load_ref`` stays callable from the class with MongoEngine's two arguments,
+    and sync classes still load the document."""
+    user = FkSyncUser(name="s").save()
+    loaded = ReferenceField._lazy_load_ref(FkSyncUser, user.to_dbref())
+    assert isinstance(loaded, FkSyncUser) and loaded.name == "s"
+    post = FkSyncPost.objects.get(pk=FkSyncPost(author=user).save().pk)
+    assert post.author == user and post.author.name == "s"
+
+
+def test_every_listed_difference_from_the_fork_is_explained_in_the_docs() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    listed = [
+        line.partition("#")[0].strip()
+        for line in (root / ".ci" / "fork_suite" / "differences.txt").read_text().splitlines()
+        if line.partition("#")[0].strip()
+    ]
+    docs = (root / "docs" / "migrating.md").read_text()
+    section = docs[docs.index("## Differences from the PR #2891 fork") :]
+    assert listed
+    for test_id in listed:
+        assert test_id.removeprefix("tests/") in section, test_id

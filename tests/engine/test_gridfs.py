@@ -8,6 +8,7 @@ import tracemalloc
 from typing import Any
 
 import pytest
+from bson import ObjectId
 from mongoengine import Document, FileField, ImageField, StringField
 from mongoengine.fields import GridFSError
 
@@ -169,3 +170,129 @@ async def test_a_large_file_streams_both_ways_in_little_memory(
     assert total == megabytes << 20
     assert peak < 16 << 20, f"peak {peak / 2**20:.1f} MiB"
     assert (await async_db["fs.files"].find_one())["length"] == megabytes << 20
+
+
+# -- the async fork's field-level API: AsyncGridFSProxy ---------------------------------
+
+
+async def test_field_put_returns_an_async_gridfs_proxy_over_the_documents_file(
+    async_db: Any,
+) -> None:
+    from mongoengine import async_query_counter
+    from mongoengine.fields import AsyncGridFSProxy
+
+    doc = MyDocument(name="fork")
+    proxy = await MyDocument.file.async_put(
+        b"hello world",
+        instance=doc,
+        filename="h.txt",
+        content_type="text/plain",
+        metadata={"k": 1},
+        author="ann",
+    )
+    assert isinstance(proxy, AsyncGridFSProxy)
+    assert isinstance(proxy.grid_id, ObjectId) and proxy.grid_id == doc.file.grid_id
+    assert proxy == doc.file and proxy.instance is doc and proxy.key == "file"
+    assert repr(proxy) == f"<AsyncGridFSProxy: {proxy.grid_id}>"
+    async with async_query_counter() as queries:  # metadata attributes: no I/O
+        assert (proxy.filename, proxy.content_type, proxy.length) == ("h.txt", "text/plain", 11)
+        assert (proxy.metadata, proxy.author) == ({"k": 1}, "ann")
+        assert proxy.upload_date is not None and proxy.chunk_size > 0
+    assert queries == 0
+    await doc.async_save()
+
+    loaded = await MyDocument.objects.async_get(name="fork")
+    got = await MyDocument.file.async_get(loaded)
+    assert isinstance(got, AsyncGridFSProxy) and got.grid_id == proxy.grid_id
+    assert (got.filename, got.length, got.author) == ("h.txt", 11, "ann")
+    assert await got.async_read() == b"hello world"
+    assert await got.async_read(5) == b"hello"
+    assert await got.async_read(5) == b"hello"  # each read starts at the beginning
+    assert await MyDocument.file.async_read(loaded, 5) == b"hello"
+    assert await MyDocument.file.async_read(loaded) == b"hello world"
+
+    old_id = got.grid_id
+    new_id = await got.async_replace(io.BytesIO(b"bye"), filename="b.txt")
+    assert new_id == got.grid_id == loaded.file.grid_id != old_id
+    assert (got.filename, got.length) == ("b.txt", 3)
+    assert loaded._get_changed_fields() == ["file"]
+    await loaded.async_save()
+    stored = await MyDocument.objects.async_get(name="fork")
+    assert stored.file.grid_id == new_id and await stored.file.async_read() == b"bye"
+    assert await _counts(async_db) == (1, 1)
+
+    replaced = await MyDocument.file.async_replace(b"again", instance=stored)
+    assert isinstance(replaced, AsyncGridFSProxy) and replaced.grid_id == stored.file.grid_id
+    await replaced.async_delete()
+    assert replaced.grid_id is None and stored.file.grid_id is None
+    assert await replaced.async_read() is None
+    with pytest.raises(AttributeError, match="async_get"):
+        replaced.filename  # noqa: B018
+    await stored.async_save()
+    emptied = await MyDocument.objects.async_get(name="fork")
+    assert await MyDocument.file.async_get(emptied) is None
+    assert await _counts(async_db) == (0, 0)
+
+
+async def test_field_delete_and_a_second_put(async_db: Any) -> None:
+    doc = MyDocument(name="twice")
+    await MyDocument.file.async_put(b"one", instance=doc)
+    with pytest.raises(GridFSError):
+        await MyDocument.file.async_put(b"two", instance=doc)
+    assert await _counts(async_db) == (1, 1)
+    await MyDocument.file.async_delete(doc)
+    assert doc.file.grid_id is None and await _counts(async_db) == (0, 0)
+
+
+async def test_a_hand_made_proxy_loads_metadata_only_when_asked(async_db: Any) -> None:
+    from mongoengine.fields import AsyncGridFSProxy
+
+    file_id = (await MyDocument.file.async_put(b"data", MyDocument(), filename="d")).grid_id
+    proxy = AsyncGridFSProxy(grid_id=file_id, db_alias="default", collection_name="fs")
+    assert proxy and not AsyncGridFSProxy()
+    with pytest.raises(AttributeError, match=r"await proxy\.async_get\(\)"):
+        proxy.filename  # noqa: B018
+    out = await proxy.async_get()
+    assert (out.filename, proxy.filename, proxy.length) == ("d", "d", 4)
+    with pytest.raises(AttributeError):
+        proxy.read  # noqa: B018  (GridOut's methods are not metadata)
+
+    missing = AsyncGridFSProxy(grid_id=ObjectId(), db_alias="default", collection_name="fs")
+    assert await missing.async_get() is None and await missing.async_read() is None
+    dangling = MyDocument(name="dangling")
+    dangling.file.grid_id = ObjectId()
+    assert await MyDocument.file.async_get(dangling) is None
+    assert await MyDocument.file.async_get(MyDocument(name="none")) is None
+
+
+async def test_image_field_put_returns_an_async_gridfs_proxy(async_db: Any) -> None:
+    from mongoengine.fields import AsyncGridFSProxy
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 100), "red").save(buffer, "PNG")
+    picture = Picture()
+    proxy = await Picture.image.async_put(buffer.getvalue(), instance=picture, filename="p.png")
+    assert isinstance(proxy, AsyncGridFSProxy) and proxy.grid_id == picture.image.grid_id
+    assert (proxy.width, proxy.height, proxy.format, proxy.filename) == (40, 40, "PNG", "p.png")
+    assert proxy.thumbnail_id is not None
+    await picture.async_save()
+    loaded = await Picture.objects.async_first()
+    got = await Picture.image.async_get(loaded)
+    assert Image.open(io.BytesIO(await got.async_read())).size == (40, 40)
+    assert await async_db["images.files"].count_documents({}) == 2  # the image, its thumbnail
+    await got.async_delete()
+    assert await async_db["images.files"].count_documents({}) == 0
+    assert await async_db["images.chunks"].count_documents({}) == 0
+
+
+class SyncFiled(Document):
+    file = FileField(db_alias="sync")
+    meta = {"db_alias": "sync"}
+
+
+async def test_field_api_needs_an_async_alias_and_a_server(sync_db: Any, mongomock_db: Any) -> None:
+    with pytest.raises(RuntimeError, match="not async"):
+        await SyncFiled.file.async_put(b"x", instance=SyncFiled())
+    with pytest.raises(NotImplementedError, match="mongomock"):
+        await MyDocument.file.async_put(b"x", instance=MyDocument())

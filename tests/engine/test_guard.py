@@ -13,7 +13,7 @@ from mongoengine.queryset import QuerySet, QuerySetNoCache
 
 import persistence  # noqa: F401
 from persistence.engine import graft
-from persistence.engine.io_methods import Owner, sync_to_twin
+from persistence.engine.io_methods import TWINS, Owner, owner_classes, sync_to_twin
 
 DOCUMENT_IO = sync_to_twin(Owner.DOCUMENT, Owner.DOCUMENT_CLASS)
 QUERYSET_TWINS = sync_to_twin(Owner.QUERYSET)
@@ -39,10 +39,22 @@ class SyncGadget(Document):
     meta = {"db_alias": "sync", "collection": "gadget"}
 
 
+FILE_PROXY_IO = ["put", "get", "read", "delete", "replace", "new_file", "write", "writelines",
+                 "close"]  # fmt: skip
+
+
 def test_twin_table_covers_every_known_io_method() -> None:
     assert set(INSTANCE_IO) <= set(sync_to_twin(Owner.DOCUMENT))
     assert set(CLASS_IO) <= set(sync_to_twin(Owner.DOCUMENT_CLASS))
     assert set(QUERYSET_IO) <= set(QUERYSET_TWINS)
+    assert set(FILE_PROXY_IO) <= set(sync_to_twin(Owner.FILE_PROXY))
+    assert sync_to_twin(Owner.LAZY_REFERENCE) == {"fetch": "async_fetch"}
+
+
+def test_every_row_names_a_method_mongoengine_defines_on_its_owner() -> None:
+    for row in TWINS:
+        owners = owner_classes(row.owner)
+        assert any(row.sync_name in vars(cls) for cls in owners), row
 
 
 def test_every_twin_exists_as_a_coroutine_function() -> None:

@@ -4,16 +4,19 @@ services on the memory adapters (the plugin's ``memory_uow``)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from domain.errors import NotFound
+from domain.library import Author
 from domain.services import add_comment, create_author, publish_post, transfer_funds, write_post
-from examples.fastapi_blog.app import create_app
+from examples.fastapi_blog.app import VISIBLE, Name, create_app
 from persistence.engine import get_async_connection
 
 
@@ -199,3 +202,130 @@ async def test_errors_are_documented_short_and_never_500(http: httpx.AsyncClient
     assert same.status_code == 422
     balances = [(await http.get(f"/accounts/{a['id']}")).json()["balance"] for a in (full, other)]
     assert balances == [2**63 - 1, 5]  # nothing moved
+
+
+@pytest.fixture
+async def memory_http(memory_uow: Callable[[], Any]) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on the memory adapters (no server): its HTTP layer alone."""
+    app = create_app(uow_factory=memory_uow)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://blog") as client:
+            yield client
+
+
+async def test_integers_are_json_integers_never_booleans_or_text(
+    memory_http: httpx.AsyncClient,
+) -> None:
+    for balance in (True, False, "1", "5", 1.5, None, [1]):
+        refused = await memory_http.post("/accounts", json={"owner": "Ann", "balance": balance})
+        assert refused.status_code == 422, balance
+    ann = await _created(await memory_http.post("/accounts", json={"owner": "Ann", "balance": 10}))
+    bob = await _created(await memory_http.post("/accounts", json={"owner": "Bob", "balance": 2.0}))
+    assert bob["balance"] == 2 and type(bob["balance"]) is int  # 2.0 is an integer in JSON
+    for amount in (True, "1", "3", 0.5):
+        transfer = {"source": ann["id"], "target": bob["id"], "amount": amount}
+        assert (await memory_http.post("/transfers", json=transfer)).status_code == 422, amount
+    balances = [(await memory_http.get(f"/accounts/{a['id']}")).json() for a in (ann, bob)]
+    assert [a["balance"] for a in balances] == [10, 2]  # a transfer of `true` moved nothing
+    moved = await memory_http.post(
+        "/transfers", json={"source": ann["id"], "target": bob["id"], "amount": 3.0}
+    )
+    assert moved.status_code == 200
+    assert (await memory_http.get(f"/accounts/{bob['id']}")).json()["balance"] == 5
+
+
+async def test_integer_bounds_are_published_as_integers(memory_http: httpx.AsyncClient) -> None:
+    raw = (await memory_http.get("/openapi.json")).text
+    assert "e+18" not in raw
+    schemas = (await memory_http.get("/openapi.json")).json()["components"]["schemas"]
+    integers = {
+        (model, name): spec
+        for model, schema in schemas.items()
+        for name, spec in schema.get("properties", {}).items()
+        if spec.get("type") == "integer"
+    }
+    assert integers[("Transfer", "amount")]["maximum"] == 2**63 - 1
+    assert integers[("Transfer", "amount")]["exclusiveMinimum"] == 0
+    assert integers[("NewAccount", "balance")]["maximum"] == 2**63 - 1
+    assert integers[("NewAccount", "balance")]["minimum"] == 0
+    for spec in integers.values():
+        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            assert type(spec.get(key, 0)) is int, spec
+    top = await memory_http.post("/accounts", json={"owner": "Top", "balance": 2**63 - 1})
+    assert top.status_code == 201
+
+
+def test_the_name_pattern_is_the_domains_rule_for_every_character() -> None:
+    """A one-character name is accepted by the schema's pattern (as pydantic applies it,
+    and as Python's ``re`` reads it) exactly when the domain accepts it."""
+    name = TypeAdapter(Name)
+    pattern = re.compile(VISIBLE)
+    differing = []
+    for code in range(0x110000):
+        if 0xD800 <= code <= 0xDFFF:  # lone surrogates: not text in JSON or BSON
+            continue
+        char = chr(code)
+        try:
+            Author(name=char)
+            domain = True
+        except ValueError:
+            domain = False
+        try:
+            name.validate_python(char)
+            schema = True
+        except ValidationError:
+            schema = False
+        if not domain == schema == bool(pattern.search(char)):
+            differing.append(hex(code))
+    assert differing == []
+    assert not bool(pattern.search("\u001f")) and not bool(pattern.search("\u0085"))
+
+
+async def test_error_bodies_carry_no_input_and_no_internal_names(
+    memory_http: httpx.AsyncClient,
+) -> None:
+    probe = "PROBE$ne"
+    bodies = [
+        await memory_http.get(f"/accounts/{probe}"),
+        await memory_http.get(f"/posts/{'a' * 24}"),
+        await memory_http.post(
+            "/transfers", json={"source": "b" * 24, "target": probe, "amount": 1}
+        ),
+        await memory_http.post("/authors", json={"name": "Ann", probe: 1}),
+        await memory_http.post("/accounts", json={"owner": "Ann", "balance": probe}),
+    ]
+    ann = await _created(await memory_http.post("/accounts", json={"owner": "Ann", "balance": 7}))
+    bob = await _created(await memory_http.post("/accounts", json={"owner": "Bob", "balance": 0}))
+    bodies.append(
+        await memory_http.post(
+            "/transfers", json={"source": ann["id"], "target": bob["id"], "amount": 9}
+        )
+    )
+    bodies.append(
+        await memory_http.post(
+            "/transfers", json={"source": ann["id"], "target": ann["id"], "amount": 1}
+        )
+    )
+    assert [r.status_code for r in bodies] == [404, 404, 404, 422, 422, 409, 422]
+    for response in bodies:
+        body = response.json()
+        assert set(body) == {"error", "detail"}
+        for secret in (probe, "$ne", "a" * 24, "b" * 24, ann["id"], "7", "9", "ValueError"):
+            assert secret not in response.text, (secret, body)
+    assert bodies[0].json() == {
+        "error": "NotFound", "detail": "Account: not found, or its id is malformed"
+    }
+    assert bodies[5].json()["error"] == "InsufficientFunds"
+
+
+async def test_an_unreachable_store_answers_503_without_driver_names() -> None:
+    app = create_app(uri="mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=100", db="nowhere")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://blog") as http:
+            response = await http.get(f"/accounts/{'c' * 24}")
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": "StoreUnavailable", "detail": "the database is unreachable; retry later"
+    }

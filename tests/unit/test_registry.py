@@ -6,7 +6,7 @@ import datetime
 
 import attrs
 import pytest
-from bson import CodecOptions, ObjectId
+from bson import ObjectId
 from mongoengine import (
     CASCADE,
     DateTimeField,
@@ -219,7 +219,7 @@ async def test_an_unknown_entity_has_no_repository() -> None:
 
 async def test_a_tz_aware_store_returns_aware_utc_datetimes() -> None:
     registry = _registry()
-    store = InMemoryStore(CodecOptions(tz_aware=True))
+    store = InMemoryStore(tz_aware=True)
     shop = Shop(name="S", region="eu")
     item = Item(
         shop_id=shop.id,
