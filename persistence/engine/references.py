@@ -21,7 +21,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from bson import DBRef, ObjectId
+from bson import SON, DBRef, ObjectId
 from mongoengine.base import get_document
 from mongoengine.errors import DoesNotExist
 
@@ -324,6 +324,38 @@ def _proxy_objects(
     return _ProxyMap(classes, doc_type, field_name)
 
 
+def _hints(dereference: Any, items: Any, depth: int = 0) -> dict[Any, Any]:
+    """``DeReference._find_references`` for :func:`_proxy_objects` (which classes the
+    references belong to).  A loaded document may hold a proxy in a generic reference,
+    where sync MongoEngine holds the document it loaded; MongoEngine's walk then looks
+    for the field's ``document_type`` and fails: that level gives no hints (its
+    references stay as they are, as MongoEngine leaves what it cannot load)."""
+    try:
+        return type(dereference)._find_references(dereference, items, depth)  # type: ignore[no-any-return]
+    except AttributeError:
+        return {}
+
+
+def _loadable_references(dereference: Any, items: Any, depth: int = 0) -> dict[Any, Any]:
+    """``DeReference._find_references`` where MongoEngine's own loading runs (sync
+    semantics, ``select_related``): a proxy that async code left in a generic reference
+    of a document among ``items`` goes back to what MongoEngine holds there, the stored
+    ``{_cls, _ref}`` (or the document, once fetched), so MongoEngine loads it as it loads
+    any other reference."""
+    from mongoengine.base.document import BaseDocument
+
+    for item in items.values() if isinstance(items, dict) else items or ():
+        if isinstance(item, BaseDocument):
+            data = item._data
+            for field_name, field in item._fields.items():
+                value = data.get(field_name)
+                if isinstance(value, AsyncReferenceProxy) and not hasattr(field, "document_type"):
+                    data[field_name] = value._document or SON(
+                        (("_cls", value.document_type._class_name), ("_ref", value.to_dbref()))
+                    )
+    return type(dereference)._find_references(dereference, items, depth)  # type: ignore[no-any-return]
+
+
 def dereference_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     """``DeReference.__call__`` that proxies instead of querying on async aliases.
 
@@ -347,6 +379,10 @@ def dereference_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
                     owner_async = document_type is not None
                 if owner_async:
                     self._fetch_objects = functools.partial(_proxy_objects, self, field_name=name)
+                    self._find_references = functools.partial(_hints, self)
+                    return original(self, items, max_depth, instance, name)
+        if aliases.any_async():  # MongoEngine's loading, over documents async code loaded
+            self._find_references = functools.partial(_loadable_references, self)
         return original(self, items, max_depth, instance, name)
 
     return __call__

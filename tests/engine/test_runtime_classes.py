@@ -276,3 +276,38 @@ async def test_a_generic_reference_read_still_validates_against_its_choices(
     loaded.target = refused
     with pytest.raises(ValidationError, match="Value must be one of"):
         await loaded.async_save()
+
+
+# -- references read by async code, then by sync code -----------------------------------
+
+
+class Asset(Document):
+    name = StringField()
+    parent = GenericReferenceField(default=None)
+    parents = ListField(GenericReferenceField())
+    children = ListField(GenericReferenceField())
+    meta = {"collection": "rt_assets"}
+
+
+async def test_generic_references_read_by_async_code_then_by_run_sync(
+    any_async_db: Any,
+) -> None:
+    """Async reads leave proxies in generic references; MongoEngine's own loading (here
+    in ``run_sync``) over documents holding them loads them as it loads the rest."""
+    from persistence.engine import run_sync
+
+    root = Asset(name="root")
+    await root.async_save()
+    company = Asset(name="company", parent=root, parents=[root])
+    await company.async_save()
+    root.children = [company]
+    await root.async_save()
+    await root.async_reload()
+    assert root.children == [company] and company.parents == [root]
+    assert await run_sync(lambda: [p.name for p in company.parents]) == ["root"]
+    loaded = await Asset.objects.async_get(name="company")
+    assert loaded.parent.id == root.id  # read: a proxy in its generic reference
+    holder = Asset(name="holder", parents=[loaded])
+    await holder.async_save()
+    assert await run_sync(lambda: [p.name for p in holder.parents]) == ["company"]
+    assert await run_sync(lambda: holder.parents[0].parent.name) == "root"
