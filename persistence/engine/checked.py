@@ -509,15 +509,22 @@ _SLOTS = ("_initialised", "_created", "_changed_fields", "_dynamic_fields", "_da
 
 
 class _Cloner:
+    """Copies a document graph once: an object met twice (an embedded document held in
+    two places, a dynamic document's value also in its ``__dict__``) is copied once."""
+
     def __init__(self) -> None:
         self.copies: dict[int, Any] = {}  # id(original _data) -> copy
+        self.made: dict[int, Any] = {}  # id(original object) -> its copy
 
     def document(self, doc: Any) -> Any:
         from mongoengine.base.document import BaseDocument
         from mongoengine.document import EmbeddedDocument
 
+        if id(doc) in self.made:
+            return self.made[id(doc)]
         cls: Any = type(doc)
         new = cls.__new__(cls)
+        self.made[id(doc)] = new
         self.copies[id(doc._data)] = new
         for name in _SLOTS:  # only those the original has (an unset one means something)
             try:
@@ -531,16 +538,16 @@ class _Cloner:
             elif name == "_data":
                 value = {}
             vars(BaseDocument)[name].__set__(new, value)
+        if isinstance(doc, EmbeddedDocument):
+            owner = getattr(doc, "_instance", None)
+            EmbeddedDocument._instance.__set__(new, None if owner is None else self.bound(owner))
+        new._data.update((k, self.value(v)) for k, v in doc._data.items())
         for key, value in doc.__dict__.items():
             bound_to = getattr(value, "func", None)
             if isinstance(value, functools.partial) and getattr(bound_to, "__self__", 0) is doc:
                 rebound = bound_to.__func__.__get__(new)  # type: ignore[union-attr]
                 value = functools.partial(rebound, *value.args, **value.keywords)
-            new.__dict__[key] = value
-        if isinstance(doc, EmbeddedDocument):
-            owner = getattr(doc, "_instance", None)
-            EmbeddedDocument._instance.__set__(new, None if owner is None else self.bound(owner))
-        new._data.update((k, self.value(v)) for k, v in doc._data.items())
+            new.__dict__[key] = self.made.get(id(value), value)  # a copied value: its copy
         return new
 
     def bound(self, owner: Any) -> Any:
@@ -554,27 +561,34 @@ class _Cloner:
 
         if isinstance(value, EmbeddedDocument):
             return self.document(value)
+        if id(value) in self.made:
+            return self.made[id(value)]
         if isinstance(value, (BaseList, BaseDict)):
             owner = getattr(value, "_instance", None)
+            container: Any = type(value)
+            new = container.__new__(container)
+            self.made[id(value)] = new
             items = (
                 {k: self.value(v) for k, v in value.items()}
                 if isinstance(value, BaseDict)
                 else [self.value(v) for v in value]
             )
-            kind: Any = type(value)
-            new = kind.__new__(kind)
             (dict if isinstance(value, dict) else list).__init__(new, items)
             new._instance = None if owner is None else self.bound(owner)
             new._name = getattr(value, "_name", None)
             if hasattr(value, "_dereferenced"):
                 new._dereferenced = value._dereferenced
             return new
-        if type(value) is list:
-            return [self.value(v) for v in value]
-        if type(value) is dict:
-            return {k: self.value(v) for k, v in value.items()}
-        if type(value) is SON:
-            return SON((k, self.value(v)) for k, v in value.items())
+        kind = type(value)
+        if kind is list or kind is dict or kind is SON:
+            copied: Any = kind()
+            self.made[id(value)] = copied
+            if kind is list:
+                copied.extend(self.value(v) for v in value)
+            else:
+                for k, v in value.items():
+                    copied[k] = self.value(v)
+            return copied
         return value
 
 

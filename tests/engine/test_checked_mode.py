@@ -26,6 +26,7 @@ from mongoengine import (
     DateTimeField,
     DictField,
     Document,
+    DynamicDocument,
     EmbeddedDocument,
     EmbeddedDocumentField,
     IntField,
@@ -449,6 +450,39 @@ async def test_an_update_sending_another_update_is_caught(
     assert "update_one" in str(raised.value)
     stored = await async_collection_of(Item).find_one({})
     assert stored["qty"] == 3 + 1 + 2  # each update sent once
+
+
+class Address(EmbeddedDocument):
+    city = StringField()
+
+
+class Person(DynamicDocument):
+    name = StringField()
+    meta = {"collection": "checked_people"}
+
+
+class Twice(Document):
+    one = EmbeddedDocumentField(Part)
+    many = ListField(EmbeddedDocumentField(Part))
+    meta = {"collection": "checked_twice"}
+
+
+async def test_no_difference_where_there_is_none(any_async_db: Any, recording: None) -> None:
+    """What MongoEngine's suite showed: a dynamic document holds its values in its
+    ``__dict__`` too, and one embedded document can sit in two places; the copy made for
+    MongoEngine's run keeps both as they are."""
+    save = checked_paths.checked_document_write(
+        "writes.async_save", "save", _plain(writes.document_async_save)
+    )
+    person = Person(name="Ross", address=Address(city="London"))
+    await save(person)
+    loaded = await Person.objects.async_get(id=person.id)
+    loaded.address.city = "Lundenne"
+    await save(loaded)  # the embedded change: cleared on the document that was saved
+    assert (await Person.objects.async_get(id=person.id)).address.city == "Lundenne"
+    part = Part(label="shared")
+    await save(Twice(one=part, many=[part]))
+    assert checked.compared()["writes.async_save"] >= 3
 
 
 # -- the switch ------------------------------------------------------------------------------
