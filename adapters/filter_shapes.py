@@ -20,6 +20,7 @@ from typing import Any
 
 from domain.schema import Schema
 from domain.specs import And, Compare, In, Not, Or, Predicate
+from persistence.engine import checked
 
 from .mongo_query import compile_filter, stored_value
 from .spec_types import check_value
@@ -131,3 +132,23 @@ class FilterShapes:
             self._templates.clear()
         self._templates[shape] = template
         return template
+
+
+def _checked_filter(self: FilterShapes, spec: Predicate) -> dict[str, Any]:
+    """``filter`` in checked mode: the long way (check the spec, compile it) must give
+    the same filter, or the same error."""
+    fast = checked.run(_plain_filter, self, spec)
+
+    def long_way() -> Any:
+        self._check_predicate(spec)
+        return compile_filter(spec, self._ids, self._value_of)
+
+    ref = checked.run(long_way)
+    against = ("the long way (check the spec, then compile it)", "the long way")
+    checked.compare("filter_shapes.filter (compiled per shape)", self._entity, fast, ref, against)
+    return fast.unwrap()  # type: ignore[no-any-return]
+
+
+_plain_filter = FilterShapes.filter
+if checked.ENABLED:
+    FilterShapes.filter = _checked_filter  # type: ignore[method-assign]

@@ -8,6 +8,7 @@ types), never guessed from names: a loaded reference becomes its id, never a pro
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Any, Generic, Literal, TypeVar, cast
 
@@ -24,7 +25,8 @@ from pymongo.errors import DocumentTooLarge
 from domain.codec import PLAIN_SCALARS, from_dict, to_dict
 from domain.ids import is_valid_id
 
-from .engine.materialize import from_son
+from .engine import checked
+from .engine.materialize import load
 from .stored_entities import DirectPlan, direct_plan, direct_values
 
 E = TypeVar("E")
@@ -174,7 +176,7 @@ class DocumentMapper(Generic[E, D]):
         if not is_valid_id(values["id"]):
             raise ValidationError(_NOT_AN_ID, field_name="id")
         son["_id"] = ObjectId(values["id"])
-        return cast(D, from_son(self.document_cls, son, True, True)), son
+        return cast(D, load(self.document_cls, son, created=True)), son
 
     def to_document_and_stored(self, entity: E) -> tuple[D, E | None]:
         """:meth:`to_document`, and the entity as the store will hold that document
@@ -212,4 +214,54 @@ class DocumentMapper(Generic[E, D]):
             values = direct_values(plan, son)
             if values is not None:
                 return from_dict(self.entity_cls, values)
-        return self.to_entity(from_son(self.document_cls, son))
+        return self.to_entity(load(self.document_cls, son))
+
+
+# -- checked mode ---------------------------------------------------------------------------
+
+
+def _entity_state(entity: Any) -> Any:
+    return checked.snapshot(attrs.asdict(entity, recurse=True))
+
+
+def _compare_entities(fast_path: str, document_cls: Any, fast: Any, ref: Any) -> None:
+    found = checked.first_difference(_entity_state(fast), _entity_state(ref))
+    if found is not None:
+        raise checked.report(fast_path, document_cls, found)
+
+
+def _checked_from_son(self: DocumentMapper[Any, Any], son: dict[str, Any]) -> Any:
+    """``from_son`` in checked mode: a direct read must give what MongoEngine's own
+    ``_from_son`` and the mapping give."""
+    original = copy.deepcopy(son)
+    entity = _plain_from_son(self, son)
+    plan = self._plan()
+    if plan is not False and direct_values(plan, original) is not None:
+        with checked.reference():
+            expected = self.to_entity(self.document_cls._from_son(original))
+        checked.note("mapping.from_son (direct read)")
+        _compare_entities("mapping.from_son (direct read)", self.document_cls, entity, expected)
+    return entity
+
+
+def _checked_to_document_and_stored(self: DocumentMapper[Any, Any], entity: Any) -> Any:
+    """``to_document_and_stored`` in checked mode: the entity as stored, when known
+    without a round trip, must be what MongoEngine's serialising and loading give."""
+    document, stored = _plain_to_document_and_stored(self, entity)
+    if stored is not None:
+        try:
+            with checked.reference():
+                son = stored_form(document.to_mongo(), CodecOptions())
+                expected = self.to_entity(self.document_cls._from_son(son))
+        except Exception:  # a document the store refuses: never stored, nothing to compare
+            return document, stored
+        checked.note("mapping.to_document_and_stored")
+        _compare_entities("mapping.to_document_and_stored", self.document_cls, stored, expected)
+    return document, stored
+
+
+_plain_from_son = DocumentMapper.from_son
+_plain_to_document_and_stored = DocumentMapper.to_document_and_stored
+if checked.ENABLED:
+    DocumentMapper.from_son = _checked_from_son  # type: ignore[method-assign]
+    DocumentMapper.to_document_and_stored = _checked_to_document_and_stored  # type: ignore[method-assign]

@@ -5,9 +5,13 @@ entity.  For the common shape (every entity field stored by a plain MongoEngine 
 strings, integers, floats, booleans, ObjectIds, references stored as ObjectIds, lists of
 plain values) each value MongoEngine would load is the stored value itself (an id becomes
 its hex string), so :func:`direct_values` reads the entity's values from the stored
-document directly.  Anything else (another field type, a value of another type than its
-field converts to, an undeclared key, a subclass's document) answers None, and the mapper
-takes the Document's way.  ``tests/unit/test_stored_entities.py`` checks both ways agree.
+document directly.  Which classes and fields qualify is decided by the engine's loading
+rules (:mod:`persistence.engine.plain_classes`, the ones the materialising fast path
+uses): a field class overriding ``to_python``, ``__set__`` or ``__get__``, a class
+overriding ``__init__`` or ``_from_son`` anywhere in its MRO, dynamic documents, a
+connected ``pre_init``/``post_init`` receiver, a value of another type than its field
+keeps, an undeclared key, a subclass's document: each answers None, and the mapper takes
+the Document's way.  ``tests/unit/test_stored_entities.py`` checks both ways agree.
 """
 
 from __future__ import annotations
@@ -20,46 +24,37 @@ from mongoengine import fields
 
 from domain.codec import PLAIN_SCALARS
 
+from .engine.plain_classes import (
+    LOAD_HOOKS,
+    init_receivers,
+    loads_list_unchanged,
+    loads_plainly,
+    loads_unchanged,
+    same_hooks,
+)
+
 __all__ = ["DirectPlan", "direct_plan", "direct_values"]
 
 _SAME = 0  # the stored value, of the exact type its field keeps
 _ID = 1  # an ObjectId (or a DBRef of one): its hex string
 _LIST = 2  # a list of values of the exact type its item field keeps
 
-# field class -> the one type whose values its to_python returns unchanged
-_KEEPS: dict[Any, type] = {
-    fields.StringField: str,
-    fields.IntField: int,
-    fields.FloatField: float,
-    fields.BooleanField: bool,
-}
+_ENTITY_TYPES = frozenset({(str,), (int,), (float,), (bool,)})  # kept by entities as is
 _UNREADABLE = object()  # a default the plan does not read as MongoEngine would
 
 
-def _kept_type(field: Any) -> type | None:
-    """The exact type ``field`` loads unchanged, when its ``to_python`` is MongoEngine's."""
-    for base, kept in _KEEPS.items():
-        if isinstance(field, base) and type(field).to_python is base.to_python:
-            return kept
-    return None
-
-
 def _kind(field: Any) -> tuple[int, Any] | None:
-    kept = _kept_type(field)
-    if kept is not None:
-        return _SAME, kept
-    if isinstance(field, fields.ReferenceField):
-        if type(field).to_python is fields.ReferenceField.to_python:
-            return _ID, None
-        return None
-    if isinstance(field, fields.ObjectIdField):
-        if type(field).to_python is fields.ObjectIdField.to_python:
-            return _ID, None
-        return None
-    if type(field) is fields.ListField and field.field is not None:
-        kept = _kept_type(field.field)
-        if kept is not None:
-            return _LIST, kept
+    """How an entity value is read from what ``field`` stores, by the engine's loading
+    rules (:mod:`persistence.engine.plain_classes`: the field's ``to_python``,
+    ``__set__`` and ``__get__`` are MongoEngine's own), or None."""
+    kept = loads_unchanged(field)
+    if kept in _ENTITY_TYPES:
+        return _SAME, kept[0]
+    if kept == (ObjectId,) or same_hooks(field, fields.ReferenceField, LOAD_HOOKS):
+        return _ID, None
+    kept = loads_list_unchanged(field)
+    if kept in _ENTITY_TYPES:
+        return _LIST, kept[0]
     return None
 
 
@@ -100,9 +95,7 @@ def direct_plan(document_cls: Any, names: Iterable[str]) -> DirectPlan | None:
     """The plan reading entity fields ``names`` from ``document_cls``'s stored
     documents, or None when one of them needs the Document's own conversion."""
     meta = document_cls._meta
-    if meta.get("abstract") or document_cls._dynamic:
-        return None
-    if "_from_son" in vars(document_cls) or "__init__" in vars(document_cls):
+    if meta.get("abstract") or not loads_plainly(document_cls):
         return None
     declared = document_cls._fields
     steps = []
@@ -125,7 +118,7 @@ def direct_values(plan: DirectPlan, son: dict[str, Any]) -> dict[str, Any] | Non
     """The entity's values (``id`` included) read from ``son``, or None when ``son``
     holds something the plan does not read as MongoEngine would."""
     steps, keys, class_name, _ = plan
-    if not keys.issuperset(son):
+    if not keys.issuperset(son) or init_receivers():  # receivers: the Document's way
         return None
     stored_class = son.get("_cls")
     if stored_class is not None and stored_class != class_name:

@@ -38,3 +38,14 @@ def backend_gap(
         request.applymarker(server_gap(server))
     if backend == "mongomock" and mongomock is not None:
         request.applymarker(pytest.mark.xfail(strict=True, reason=f"mongomock gap: {mongomock}"))
+
+
+def reads_twice_when_checked() -> pytest.MarkDecorator:
+    """Skip in checked mode a test that counts the commands a read sends on the wire:
+    there MongoEngine's own read runs against the server beside the fast one."""
+    from persistence.engine import checked
+
+    return pytest.mark.skipif(
+        checked.enabled(),
+        reason="checked mode (PERSISTENCE_CHECKED=1) sends each native read twice",
+    )

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+import attrs
 from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
 from pymongo.errors import NetworkTimeout, OperationFailure
 
@@ -22,6 +23,7 @@ from domain.specs import (
     Predicate,
     project_row,
 )
+from persistence.engine import checked
 from persistence.engine.raw_finds import async_raw_rows, raw_queryset
 from persistence.mapping import kept_as_is, plain, stored_form, to_object_id
 from persistence.registry import Registration
@@ -390,3 +392,25 @@ class MongoQueries(MongoRepository[E]):
                 raise await self._denied(exc, [row["_id"] for row in rows]) from None
         self._uow.files_of_removed(files)
         return removed
+
+
+def _checked_returned(self: MongoRepository[Any], document: Any) -> Any:
+    """``_returned`` in checked mode: a document whose serialised form BSON keeps as is
+    must read back as its stored form does."""
+    entity = _plain_returned(self, document)
+    son = document.to_mongo()
+    if kept_as_is(son):
+        codec_options = cast(Any, self._document)._get_db().codec_options
+        expected = self._mapper.from_son(stored_form(son, codec_options))
+        checked.note("repositories._returned (kept as is)")
+        found = checked.first_difference(
+            checked.snapshot(attrs.asdict(entity)), checked.snapshot(attrs.asdict(expected))
+        )
+        if found is not None:
+            raise checked.report("repositories._returned (kept as is)", self._document, found)
+    return entity
+
+
+_plain_returned = MongoRepository._returned
+if checked.ENABLED:
+    MongoRepository._returned = _checked_returned  # type: ignore[method-assign]

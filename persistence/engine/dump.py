@@ -44,6 +44,7 @@ from mongoengine.fields import (
     StringField,
 )
 
+from . import checked
 from .aliases import any_async
 from .class_collections import is_async_class
 
@@ -293,6 +294,9 @@ def to_mongo_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     """``Document.to_mongo`` for the graft: the plan for classes on async aliases (with
     ``use_db_field`` true), MongoEngine's own method for everything else."""
 
+    global _document_to_mongo
+    _document_to_mongo = original
+
     def to_mongo(self: Any, *args: Any, **kwargs: Any) -> Any:
         cls = type(self)
         if any_async() and is_async_class(cls):
@@ -330,3 +334,29 @@ def _fields_argument(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 def _bind(use_db_field: Any = True, fields: Any = None) -> tuple[Any, Any]:
     return use_db_field, fields
+
+
+_document_to_mongo: Callable[..., Any] = Document.to_mongo  # MongoEngine's (set by the graft)
+
+
+def _reference_dump(doc: Any, plan: _Plan, fields: list[str] | None) -> SON[str, Any]:
+    """MongoEngine's own ``to_mongo`` for what :func:`_dump` stands in for."""
+    method = EmbeddedDocument.to_mongo if plan.embedded else _document_to_mongo
+    return method(doc, True, fields)  # type: ignore[no-any-return]
+
+
+def _checked_dump(doc: Any, plan: _Plan, fields: list[str] | None) -> SON[str, Any]:
+    """:func:`_dump` in checked mode: MongoEngine's ``to_mongo`` of the same document
+    runs after it and both must give the same SON."""
+    if checked.in_reference():
+        return _reference_dump(doc, plan, fields)
+    fast = checked.run(_fast_dump, doc, plan, fields)
+    with checked.reference():
+        ref = checked.run(_reference_dump, doc, plan, fields)
+    checked.compare("dump.to_mongo", type(doc), fast, ref)
+    return fast.unwrap()  # type: ignore[no-any-return]
+
+
+_fast_dump = _dump
+if checked.ENABLED:
+    _dump = _checked_dump

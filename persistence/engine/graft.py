@@ -24,6 +24,7 @@ from mongoengine.connection import DEFAULT_CONNECTION_NAME
 
 from . import (
     aliases,
+    checked,
     class_collections,
     concerns,
     connection,
@@ -172,6 +173,10 @@ def _get_collection_wrapper(original: classmethod) -> classmethod:  # type: igno
     def _get_collection(cls: Any) -> Any:
         ready = class_collections.ready_facade(cls)
         if ready is not None:  # prepared before, nothing changed since: the cached facade
+            if checked.ENABLED:
+                checked.note("class_collections (cached collection)")
+                if class_collections.facade_collection(cls) is not ready:
+                    raise checked.report("class_collections (cached collection)", cls, "stale")
             return ready
         if aliases.any_async() and class_collections.is_async_class(cls):
             return class_collections.facade_collection(cls)
@@ -255,6 +260,9 @@ def _graft_references() -> None:
     _replace(CachedReferenceField, "to_mongo", references.cached_to_mongo_wrapper)
     _replace(CachedReferenceField, "validate", references.cached_validate_wrapper)
     _replace(GenericReferenceField, "to_mongo", references.generic_to_mongo_wrapper)
+    _replace(
+        GenericReferenceField, "_validate_choices", references.generic_validate_choices_wrapper
+    )
     _replace(DeReference, "__call__", references.dereference_wrapper)
     _replace(LazyReference, "fetch", references.lazy_fetch_wrapper)
     _add(LazyReference, "async_fetch", references.lazy_reference_async_fetch)
@@ -303,7 +311,10 @@ def _graft_task_local_state() -> None:
 def _graft_signals() -> None:
     from mongoengine import signals as me_signals
 
-    install_async_receivers([s for s in vars(me_signals).values() if isinstance(s, Signal)])
+    sent = [s for s in vars(me_signals).values() if isinstance(s, Signal)]
+    install_async_receivers(sent)
+    if checked.ENABLED:  # which signals reach a receiver, per operation
+        checked.install_signal_recorders(sent)
 
 
 # -- exports -------------------------------------------------------------------------

@@ -57,9 +57,9 @@ _F, _L, _R = Owner.FILE_PROXY, Owner.LAZY_REFERENCE, Owner.REFERENCE_LOAD
 
 TWINS: tuple[Twin, ...] = (
     Twin(_D, "save", "async_save", Make.HAND_WRITTEN),
-    Twin(_D, "delete", "async_delete", Make.HAND_WRITTEN),
+    Twin(_D, "delete", "async_delete"),
     Twin(_D, "reload", "async_reload"),
-    Twin(_D, "update", "async_update", Make.HAND_WRITTEN),
+    Twin(_D, "update", "async_update"),
     Twin(_D, "modify", "async_modify"),
     Twin(_D, "cascade_save", "async_cascade_save"),
     Twin(_D, "select_related", "async_select_related"),
@@ -70,14 +70,14 @@ TWINS: tuple[Twin, ...] = (
     Twin(_C, "compare_indexes", "async_compare_indexes"),
     Twin(_Q, "count", "async_count", Make.HAND_WRITTEN),
     Twin(_Q, "get", "async_get", Make.HAND_WRITTEN),
-    Twin(_Q, "first", "async_first", Make.HAND_WRITTEN),
+    Twin(_Q, "first", "async_first"),
     Twin(_Q, "create", "async_create"),
-    Twin(_Q, "insert", "async_insert", Make.HAND_WRITTEN),
+    Twin(_Q, "insert", "async_insert"),
     Twin(_Q, "update", "async_update", Make.HAND_WRITTEN),
     Twin(_Q, "update_one", "async_update_one", Make.HAND_WRITTEN),
     Twin(_Q, "upsert_one", "async_upsert_one"),
     Twin(_Q, "modify", "async_modify"),
-    Twin(_Q, "delete", "async_delete", Make.HAND_WRITTEN),
+    Twin(_Q, "delete", "async_delete"),
     Twin(_Q, "distinct", "async_distinct"),
     Twin(_Q, "sum", "async_sum"),
     Twin(_Q, "average", "async_average"),
@@ -154,25 +154,17 @@ def hand_written_twins() -> dict[str, Callable[..., Any]]:
         queryset_async_values,
         queryset_async_values_list,
     )
-    from .reads import queryset_async_count, queryset_async_first, queryset_async_get
+    from .reads import queryset_async_count, queryset_async_get
     from .twin_factories import queryset_exists
-    from .writes import (
-        queryset_async_delete,
-        queryset_async_insert,
-        queryset_async_update,
-        queryset_async_update_one,
-    )
+    from .writes import queryset_async_update, queryset_async_update_one
 
     return {
         "__aiter__": queryset_aiter,
         "async_get": queryset_async_get,
-        "async_first": queryset_async_first,
         "async_count": queryset_async_count,
         "async_aggregate": queryset_aggregate,
         "async_update": queryset_async_update,
         "async_update_one": queryset_async_update_one,
-        "async_delete": queryset_async_delete,
-        "async_insert": queryset_async_insert,
         "async_exists": queryset_exists,
         "async_item_frequencies": queryset_item_frequencies,
         "async_to_list": queryset_async_to_list,
@@ -183,10 +175,6 @@ def hand_written_twins() -> dict[str, Callable[..., Any]]:
 
 def hand_written_document_twins() -> dict[str, Callable[..., Any]]:
     """The Document instance twins written by hand (native writes), by name."""
-    from .writes import document_async_delete, document_async_save, document_async_update
+    from .writes import document_async_save
 
-    return {
-        "async_save": document_async_save,
-        "async_delete": document_async_delete,
-        "async_update": document_async_update,
-    }
+    return {"async_save": document_async_save}

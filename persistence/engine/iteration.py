@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import checked
 from .bridge import greenlet_spawn
 from .class_collections import ensure_prepared
 from .guard import check_async_target
@@ -58,6 +59,10 @@ class QuerySetAsyncIterator:
         else:
             load = loader(document)  # the materialisation fast path (materialize.py)
             self._convert = lambda raw: load(raw, auto)
+        if checked.ENABLED and self._convert is not None:
+            from .checked_paths import checked_convert
+
+            self._convert = checked_convert(queryset, self._convert)
 
     async def __anext__(self) -> Any:
         if not self._started:

@@ -4,23 +4,28 @@
 ``_data`` in the same order, ``_changed_fields``, ``_created``, ``_initialised``,
 ``_dynamic_fields``, instance ``__dict__``, embedded documents' ``_instance``), but
 builds the object with ``cls.__new__`` and fills ``_data`` from a plan computed once per
-class: field name, db field, and for the common field types (strings, numbers, booleans,
-datetimes, ObjectIds, lists of those, embedded documents) the value types on which
-``to_python`` is the identity.  Every other field is converted and assigned exactly as
-``_from_son`` and ``BaseDocument.__init__`` do (``field.to_python`` then the field's own
-``__set__``), so every field type MongoEngine ships keeps its behaviour.
+class: field name, db field, and for the fields whose loading keeps a value unchanged
+(strings, numbers, booleans, datetimes, ObjectIds, lists of those, embedded documents:
+their ``to_python``, ``__set__`` and ``__get__`` are MongoEngine's own, see
+:mod:`.plain_classes`) the value types on which it does.  Every other field is converted
+and assigned exactly as ``_from_son`` and ``BaseDocument.__init__`` do
+(``field.to_python`` then the field's own ``__set__``), so every field type keeps its
+behaviour, a user's subclass included.
 
 Anything the plan does not cover falls back to MongoEngine's own ``_from_son``: dynamic
-or STRICT documents, classes that override ``__init__`` or ``__setattr__``,
-``_auto_dereference=False`` (``no_dereference``), connected ``pre_init``/``post_init``
-receivers, keys the class does not declare, and any conversion error (MongoEngine then
-raises its own error).  The graft routes ``_from_son`` here inside the bridge, and the
-async iterator calls :func:`from_son` directly; sync code outside the bridge keeps
-MongoEngine's path untouched.
+or STRICT documents, classes with ``__init__``, ``__new__``, ``__setattr__`` or
+``_from_son`` of their own anywhere in the MRO (the stored ``_cls``'s class is the one
+asked), ``_auto_dereference=False`` (``no_dereference``), connected
+``pre_init``/``post_init`` receivers, keys the class does not declare, and any
+conversion error (MongoEngine then raises its own error).  In checked mode
+(:mod:`.checked`) every document built here is compared with MongoEngine's.  The graft
+routes ``_from_son`` here inside the bridge, and the async iterator calls :func:`from_son`
+directly; sync code outside the bridge keeps MongoEngine's path untouched.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime
 import weakref
 from collections.abc import Callable
@@ -29,40 +34,23 @@ from typing import Any
 
 from bson import ObjectId
 from bson.son import SON
-from mongoengine import signals
 from mongoengine.base.common import get_document
 from mongoengine.base.document import BaseDocument
 from mongoengine.document import EmbeddedDocument
-from mongoengine.fields import (
-    BooleanField,
-    DateTimeField,
-    EmailField,
-    EmbeddedDocumentField,
-    FloatField,
-    IntField,
-    ListField,
-    LongField,
-    ObjectIdField,
-    StringField,
-    URLField,
+
+from . import checked
+from .checked import DECLINED
+from .plain_classes import (
+    init_receivers,
+    loads_embedded,
+    loads_list_unchanged,
+    loads_plainly,
+    loads_unchanged,
 )
 
-__all__ = ["from_son", "from_son_wrapper", "loader", "overrides_from_son", "plan_for"]
+__all__ = ["from_son", "from_son_wrapper", "load", "loader", "overrides_from_son", "plan_for"]
 
-# Exact field classes whose ``to_python`` returns a value of these types unchanged and
-# whose ``__get__``/``__set__`` are BaseField's (no conversion, no side effects).
-_IDENTITY: dict[type, tuple[type, ...]] = {
-    StringField: (str,),
-    EmailField: (str,),
-    URLField: (str,),
-    IntField: (int,),
-    LongField: (int,),
-    FloatField: (float,),
-    BooleanField: (bool,),
-    DateTimeField: (datetime.datetime,),
-    ObjectIdField: (ObjectId,),
-}
-_ATOMIC = frozenset(t for types in _IDENTITY.values() for t in types) | {type(None)}
+_ATOMIC = frozenset({str, int, float, bool, datetime.datetime, ObjectId, type(None)})
 
 # How a present value is converted and assigned.
 _GENERIC, _SIMPLE, _LIST, _EMBEDDED = 0, 1, 2, 3
@@ -74,7 +62,6 @@ _set_data = BaseDocument.__dict__["_data"].__set__
 _set_dynamic_fields = BaseDocument.__dict__["_dynamic_fields"].__set__
 _set_changed = BaseDocument.__dict__["_changed_fields"].__set__
 _set_instance = EmbeddedDocument.__dict__["_instance"].__set__
-_INIT_SIGNALS = (signals.pre_init, signals.post_init)
 
 
 class _Plan:
@@ -112,36 +99,23 @@ class _Plan:
 
 
 def _kind(field: Any) -> tuple[int, Any]:
-    kind = type(field)
-    if kind in _IDENTITY:
-        return _SIMPLE, _IDENTITY[kind]
-    if kind is ListField and type(field.field) in _IDENTITY:
-        return _LIST, _IDENTITY[type(field.field)]
-    if kind is EmbeddedDocumentField:
+    kept = loads_unchanged(field)
+    if kept is not None:
+        return _SIMPLE, kept
+    kept = loads_list_unchanged(field)
+    if kept is not None:
+        return _LIST, kept
+    if loads_embedded(field):
         return _EMBEDDED, None
     return _GENERIC, None
 
 
 def _plain_default(field: Any) -> bool:
     """True when a missing field's default can be set without its descriptors."""
-    kind = type(field)
-    if kind in _IDENTITY:
-        return True
-    return kind is ListField and type(field.field) in _IDENTITY
+    return loads_unchanged(field) is not None or loads_list_unchanged(field) is not None
 
 
 _plans: dict[type, _Plan | None] = {}
-
-
-def _eligible(cls: Any) -> bool:
-    return (
-        not cls._dynamic
-        and not cls.STRICT
-        and cls.__init__ in (BaseDocument.__init__, EmbeddedDocument.__init__)
-        and cls.__setattr__ is BaseDocument.__setattr__
-        and cls.__new__ is object.__new__
-        and not overrides_from_son(cls)
-    )
 
 
 def overrides_from_son(cls: Any) -> bool:
@@ -157,12 +131,20 @@ def loader(cls: Any) -> Callable[[Any, bool], Any]:
     return lambda son, auto: from_son(cls, son, auto)
 
 
+def load(cls: Any, son: Any, created: bool = False) -> Any:
+    """``cls._from_son(son, created=created)`` as a caller outside MongoEngine makes it:
+    the class's own ``_from_son`` where it has one, else :func:`from_son`."""
+    if overrides_from_son(cls):
+        return cls._from_son(son, created=created)
+    return from_son(cls, son, True, created)
+
+
 def plan_for(cls: Any) -> _Plan | None:
     """The cached plan of ``cls``, or None when its instances need ``_from_son``."""
     try:
         return _plans[cls]
     except KeyError:
-        plan = _plans[cls] = _Plan(cls) if _eligible(cls) else None
+        plan = _plans[cls] = _Plan(cls) if loads_plainly(cls) else None
         return plan
 
 
@@ -178,25 +160,31 @@ def _fallback(cls: Any, son: Any, auto: bool, created: bool) -> Any:
 
 def from_son(cls: Any, son: Any, _auto_dereference: bool = True, created: bool = False) -> Any:
     """``cls._from_son(son, _auto_dereference, created)``, built from the class's plan."""
-    if not _auto_dereference or not isinstance(son, dict):
+    obj = _fast_from_son(cls, son, _auto_dereference, created)
+    if obj is DECLINED:
         return _fallback(cls, son, _auto_dereference, created)
+    return obj
+
+
+def _fast_from_son(cls: Any, son: Any, auto: bool, created: bool) -> Any:
+    """The document built from the plan, or DECLINED where MongoEngine's path applies."""
+    if not auto or not isinstance(son, dict):
+        return DECLINED
     plan = plan_for(cls)
     if plan is None or not plan.renamed.isdisjoint(son):
-        return _fallback(cls, son, _auto_dereference, created)
+        return DECLINED
     class_name = son.get("_cls", plan.class_name)
     target = plan
     if class_name != plan.class_name:
         target = plan_for(get_document(class_name))  # type: ignore[assignment]
         if target is None or not target.renamed.isdisjoint(son):
-            return _fallback(cls, son, _auto_dereference, created)
-    for signal in _INIT_SIGNALS:
-        if signal.receivers:
-            return _fallback(cls, son, _auto_dereference, created)
+            return DECLINED
+    if init_receivers():
+        return DECLINED
     try:
-        obj = _build(target, son, created)
+        return _build(target, son, created)
     except _Unsupported:
-        return _fallback(cls, son, _auto_dereference, created)
-    return obj
+        return DECLINED
 
 
 class _Unsupported(Exception):
@@ -316,3 +304,26 @@ def from_son_wrapper(original: classmethod) -> classmethod:  # type: ignore[type
     _from_son.__wrapped__ = fetch  # type: ignore[attr-defined]
     _from_son.__doc__ = fetch.__doc__
     return classmethod(_from_son)
+
+
+def _checked_from_son(
+    cls: Any, son: Any, _auto_dereference: bool = True, created: bool = False
+) -> Any:
+    """:func:`from_son` in checked mode: MongoEngine's ``_from_son`` runs beside it on a
+    copy of ``son`` and the two documents must be the same."""
+    if checked.in_reference():
+        return _fallback(cls, son, _auto_dereference, created)
+    original = copy.deepcopy(son)
+    fast = checked.run(_fast_from_son, cls, son, _auto_dereference, created)
+    if fast.error is None and fast.value is DECLINED:
+        return _fallback(cls, son, _auto_dereference, created)
+    own = _original or BaseDocument._from_son.__func__  # MongoEngine's, whatever _fallback is
+    with checked.reference():
+        ref = checked.run(own, cls, original, _auto_dereference, created)
+    checked.settle_defaults(fast.value, ref.value, original)
+    checked.compare("materialize.from_son", cls, fast, ref)
+    return fast.unwrap()
+
+
+if checked.ENABLED:
+    from_son = _checked_from_son

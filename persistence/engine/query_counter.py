@@ -17,9 +17,11 @@ restored when the last counter closes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
+from collections.abc import Iterator
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
@@ -28,7 +30,7 @@ from mongoengine.connection import DEFAULT_CONNECTION_NAME
 
 from . import aliases
 
-__all__ = ["AsyncQueryCounter", "async_query_counter"]
+__all__ = ["AsyncQueryCounter", "async_query_counter", "uncounted"]
 
 _NOT_QUERIES = frozenset(
     {
@@ -115,6 +117,16 @@ class _CommandLogCounter(logging.Filter):
 
 
 _command_log = _CommandLogCounter()
+
+
+@contextlib.contextmanager
+def uncounted() -> Iterator[None]:
+    """Commands sent in the block count for no counter (checked mode's second reads)."""
+    token = _active.set(())
+    try:
+        yield
+    finally:
+        _active.reset(token)
 
 
 class AsyncQueryCounter:

@@ -19,6 +19,8 @@ from typing import Any
 from mongoengine.queryset.field_list import QueryFieldList
 from mongoengine.queryset.visitor import Q, QCombination
 
+from . import checked
+
 __all__ = ["COPIED", "clone_into_wrapper"]
 
 #: The attributes MongoEngine 0.29's ``_clone_into`` copies, in its order.
@@ -78,30 +80,81 @@ def _plain_attributes(cls: type) -> bool:
     return plain
 
 
+def _copy_into(self: Any, new_qs: Any) -> Any:
+    """The copies of MongoEngine's ``_clone_into``, made as the module docstring says."""
+    source, target = self.__dict__, new_qs.__dict__
+    if _plain_attributes(type(self)) and _plain_attributes(type(new_qs)):
+        for name in COPIED:  # plain instance attributes: the dicts directly
+            value = source[name] if name in source else getattr(self, name)
+            kind = type(value)
+            if kind not in _AS_IS:
+                method = _COPY_METHOD.get(kind)
+                value = method(value) if method is not None else _copy(value)
+            target[name] = value
+    else:
+        for name in COPIED:
+            setattr(new_qs, name, _copy(getattr(self, name)))
+    new_qs._BaseQuerySet__auto_dereference = self._BaseQuerySet__auto_dereference
+    if self._cursor_obj:
+        new_qs._cursor_obj = self._cursor_obj.clone()
+    return new_qs
+
+
 def clone_into_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     """``BaseQuerySet._clone_into`` with the copies made as above."""
     from mongoengine.queryset.base import BaseQuerySet
 
+    copy_into = _checked(original) if checked.ENABLED else _copy_into
+
     def _clone_into(self: Any, new_qs: Any) -> Any:
         if not isinstance(new_qs, BaseQuerySet):
             return original(self, new_qs)  # MongoEngine raises its own error
-        source, target = self.__dict__, new_qs.__dict__
-        if _plain_attributes(type(self)) and _plain_attributes(type(new_qs)):
-            for name in COPIED:  # plain instance attributes: the dicts directly
-                value = source[name] if name in source else getattr(self, name)
-                kind = type(value)
-                if kind not in _AS_IS:
-                    method = _COPY_METHOD.get(kind)
-                    value = method(value) if method is not None else _copy(value)
-                target[name] = value
-        else:
-            for name in COPIED:
-                setattr(new_qs, name, _copy(getattr(self, name)))
-        new_qs._BaseQuerySet__auto_dereference = self._BaseQuerySet__auto_dereference
-        if self._cursor_obj:
-            new_qs._cursor_obj = self._cursor_obj.clone()
-        return new_qs
+        return copy_into(self, new_qs)
 
     _clone_into.__doc__ = original.__doc__
     _clone_into.__wrapped__ = original  # type: ignore[attr-defined]
     return _clone_into
+
+
+_COMPARED = (*COPIED, "_BaseQuerySet__auto_dereference")
+
+
+def _checked(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Checked mode: MongoEngine's ``_clone_into`` fills a twin of ``new_qs`` too; every
+    copied attribute must be equal, and a copy where MongoEngine makes one."""
+
+    def copy_into(self: Any, new_qs: Any) -> Any:
+        if checked.in_reference():
+            return original(self, new_qs)
+        checked.note("queryset_copies._clone_into")
+        twin = object.__new__(type(new_qs))
+        twin.__dict__.update(new_qs.__dict__)
+        fast = checked.run(_copy_into, self, new_qs)
+        with checked.reference():
+            ref = checked.run(original, self, twin)
+        if fast.error is not None or ref.error is not None:
+            checked.compare("queryset_copies._clone_into", type(self), fast, ref)
+            return fast.unwrap()
+        for name in _COMPARED:
+            source, made, expected = (getattr(q, name, None) for q in (self, new_qs, twin))
+            found = checked.first_difference(_structure(made), _structure(expected))
+            if found is None and (made is source) != (expected is source):
+                copies = (made is not source, expected is not source)
+                found = f"a copy made: fast path {copies[0]}, MongoEngine {copies[1]}"
+            if found is not None:
+                raise checked.report("queryset_copies._clone_into", type(self), f"{name}: {found}")
+        if (new_qs._cursor_obj is None) != (twin._cursor_obj is None):
+            raise checked.report("queryset_copies._clone_into", type(self), "_cursor_obj differs")
+        return new_qs
+
+    return copy_into
+
+
+def _structure(value: Any) -> Any:
+    """The comparable form of a copied attribute (query objects by their contents)."""
+    if type(value) in _PLAIN_OBJECTS:
+        items = sorted((k, _structure(v)) for k, v in vars(value).items())
+        return (type(value).__qualname__, items)
+    if type(value) is list:
+        return ("list", [_structure(v) for v in value])
+    return checked.snapshot(value)

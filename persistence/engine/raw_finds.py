@@ -17,6 +17,7 @@ from typing import Any
 
 from mongoengine.queryset.visitor import Q
 
+from . import checked
 from .guard import check_async_target
 from .iteration import QuerySetAsyncIterator
 
@@ -59,3 +60,43 @@ async def async_raw_rows(
     queryset = raw_queryset(document_cls, query, order_by=order_by, skip=skip, limit=limit)
     check_async_target(queryset, "async_to_list")
     return [row async for row in QuerySetAsyncIterator(queryset)]
+
+
+def _chained(
+    document_cls: Any,
+    query: dict[str, Any],
+    *,
+    order_by: Sequence[str] = (),
+    skip: int = 0,
+    limit: int | None = None,
+) -> Any:
+    """The queryset :func:`raw_queryset` stands in for, built by MongoEngine's calls."""
+    queryset = document_cls.objects(__raw__=query).order_by(*order_by)
+    if skip:
+        queryset = queryset.skip(skip)
+    if limit:
+        queryset = queryset.limit(limit)
+    return queryset.as_pymongo()
+
+
+def _checked_raw_queryset(document_cls: Any, query: dict[str, Any], **options: Any) -> Any:
+    """:func:`raw_queryset` in checked mode: the chained calls build a twin, and every
+    attribute a queryset copies, its query and its cursor arguments must be equal."""
+    from .queryset_copies import COPIED, _structure
+
+    checked.note("raw_finds.raw_queryset")
+    fast = _fast_raw_queryset(document_cls, query, **options)
+    with checked.reference():
+        ref = _chained(document_cls, query, **options)
+    for name in (*COPIED, "_query", "_cursor_args", "_document", "_collection_obj"):
+        found = checked.first_difference(
+            _structure(getattr(fast, name)), _structure(getattr(ref, name))
+        )
+        if found is not None:
+            raise checked.report("raw_finds.raw_queryset", document_cls, f"{name}: {found}")
+    return fast
+
+
+_fast_raw_queryset = raw_queryset
+if checked.ENABLED:
+    raw_queryset = _checked_raw_queryset

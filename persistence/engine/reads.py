@@ -1,11 +1,13 @@
-"""Native ``async_get`` and ``async_first``: no bridge for the two hottest reads.
+"""Native ``async_get`` and ``async_count``: no bridge for the reads the peer benchmark
+shows it pays for (get by a field, alone and gathered; count with a filter).
 
-MongoEngine builds the queryset exactly as its ``get()`` and ``first()`` do (clone,
+MongoEngine builds the queryset exactly as its ``get()`` and ``count()`` do (clone,
 ``order_by()``, ``limit(2)``, ``filter()``; I/O-free), then the engine awaits PyMongo's
-``AsyncCursor`` directly and materialises with the fast path, as ``async for`` does.
-Results and errors are those of the sync methods (``DoesNotExist``,
-``MultipleObjectsReturned`` with MongoEngine's messages, ``None`` from ``first()`` on an
-empty result); ``tests/engine/test_native_reads.py`` runs both paths side by side.
+``AsyncCursor`` or count directly and materialises with the fast path, as ``async for``
+does.  Results and errors are those of the sync methods (``DoesNotExist``,
+``MultipleObjectsReturned`` with MongoEngine's messages); ``async_first`` runs
+MongoEngine's ``first()`` in the bridge.  ``tests/engine/test_native_reads.py`` runs
+both paths side by side, and checked mode compares them on every call.
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from mongoengine.errors import InvalidQueryError
 from mongoengine.queryset.base import BaseQuerySet
 from mongoengine.queryset.queryset import QuerySet, QuerySetNoCache
 from mongoengine.queryset.visitor import Q, QNode
-from pymongo import CursorType
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.cursor import AsyncCursor
 
+from . import checked
 from .bridge import greenlet_spawn
 from .class_collections import ensure_prepared
 from .facades import CollectionFacade, unwrap
@@ -31,11 +32,7 @@ from .querying_loads import loading_queries
 from .sessions import has_sessions, session_for
 from .twin_factories import run_in_bridge
 
-__all__ = [
-    "queryset_async_count",
-    "queryset_async_first",
-    "queryset_async_get",
-]
+__all__ = ["queryset_async_count", "queryset_async_get"]
 
 
 _own_methods: dict[tuple[type, str], bool] = {}
@@ -173,37 +170,6 @@ async def _get_by_queryset(self: Any, queryset: Any) -> Any:
     return found[0]
 
 
-async def queryset_async_first(self: Any) -> Any:
-    """Async twin of ``first()``: the first matching document, or None."""
-    check_async_target(self, "async_first")
-    if not _own(self, "first"):
-        return await run_in_bridge(self._document, self.first)
-    await ensure_prepared(self._document)
-    if self._none or self._empty:
-        return None
-    queryset = self.clone()  # first() and __getitem__(0) clone twice: once is the same
-    queryset._empty = False
-    await compile_query(queryset)
-    cursor = queryset._cursor.async_target
-    if not isinstance(cursor, AsyncCursor):  # another backend (mongomock): the general path
-        return await run_in_bridge(self._document, self.first)
-    single = cursor.clone()  # as Cursor.__getitem__(0) does: one document, hard limit
-    single.skip(cursor._skip)
-    single.limit(-1)
-    single._query_flags &= ~CursorType.TAILABLE_AWAIT
-    raw = await anext(aiter(single), None)
-    if raw is None:
-        return None
-    if queryset._as_pymongo:
-        return raw
-    load, auto = loader(queryset._document), queryset._auto_dereference
-    if loading_queries(queryset._document, raw):
-        document = await greenlet_spawn(load, raw, auto)
-    else:
-        document = load(raw, auto)
-    return queryset._get_scalar(document) if queryset._scalar else document
-
-
 def _cursor_collection(queryset: Any) -> Any:
     """The collection of ``queryset._cursor`` (which ``count()`` counts on), without
     building the cursor: with the queryset's read preference and read concern."""
@@ -249,3 +215,10 @@ async def queryset_async_count(self: Any, with_limit_and_skip: bool = False) -> 
         count = await collection.count_documents(filter=query, **kwargs)
     self._cursor_obj = None
     return int(count)
+
+
+if checked.ENABLED:  # each read compared with MongoEngine's own (see checked.py)
+    from .checked_paths import checked_read
+
+    queryset_async_get = checked_read("reads.async_get", "get", queryset_async_get)
+    queryset_async_count = checked_read("reads.async_count", "count", queryset_async_count)

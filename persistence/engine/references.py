@@ -21,7 +21,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from bson import DBRef, ObjectId
+from bson import SON, DBRef, ObjectId
 from mongoengine.base import get_document
 from mongoengine.errors import DoesNotExist
 
@@ -36,7 +36,6 @@ __all__ = [
     "AsyncReferenceProxy",
     "document_async_fetch",
     "lazy_reference_async_fetch",
-    "proxify",
 ]
 
 
@@ -242,6 +241,18 @@ def generic_to_mongo_wrapper(original: Callable[..., Any]) -> Callable[..., Any]
     return to_mongo
 
 
+def generic_validate_choices_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``GenericReferenceField._validate_choices`` of a proxy: checked by the class it
+    refers to, as MongoEngine checks the document it would have loaded in its place."""
+
+    def _validate_choices(self: Any, value: Any) -> Any:
+        if isinstance(value, AsyncReferenceProxy):
+            value = value.document_type._class_name
+        return original(self, value)
+
+    return _validate_choices
+
+
 def _proxy_for(value: Any, document_type: Any, field_name: str | None) -> Any:
     if isinstance(value, AsyncReferenceProxy):
         return value
@@ -256,35 +267,102 @@ def _proxy_for(value: Any, document_type: Any, field_name: str | None) -> Any:
     return value
 
 
-def proxify(items: Any, document_type: Any, field_name: str | None = None) -> Any:
-    """``items`` (list, dict, nested) with every reference turned into a proxy; the
-    proxies name ``field_name``, the field holding ``items``."""
-    if isinstance(items, dict) and not ("_ref" in items and "_cls" in items):
-        converted = {key: proxify(value, document_type, field_name) for key, value in items.items()}
-        return type(items)(converted) if type(items) is dict else _refill(items, converted)
-    if isinstance(items, (list, tuple)):
-        converted_list = [proxify(value, document_type, field_name) for value in items]
-        if isinstance(items, tuple):
-            return tuple(converted_list)
-        return _refill(items, converted_list) if type(items) is not list else converted_list
-    return _proxy_for(items, document_type, field_name)
+class _ProxyMap(dict):  # type: ignore[type-arg]
+    """The ``object_map`` MongoEngine's ``DeReference`` attaches, without I/O.
+
+    ``DeReference._attach_objects`` replaces each reference it meets by
+    ``object_map.get((collection, id), reference)``; this map answers with an
+    :class:`AsyncReferenceProxy` for the reference instead of the fetched document (a
+    proxy already there stays), so everything else (nested ``BaseList``/``BaseDict``
+    bound to the document, embedded documents, ``_cls`` dicts) is MongoEngine's own work.
+    """
+
+    def __init__(self, classes: dict[str, Any], doc_type: Any, field_name: str | None) -> None:
+        super().__init__()
+        self._classes = classes  # collection name -> referenced class
+        self._doc_type = doc_type if hasattr(doc_type, "_get_collection_name") else None
+        self._field_name = field_name  # the field holding the references
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if isinstance(default, AsyncReferenceProxy):
+            return default
+        made = dict.get(self, key)
+        if made is None:
+            made = self._proxy(key, default)
+            if made is default:
+                return default
+            dict.__setitem__(self, key, made)
+        return made
+
+    def _proxy(self, key: Any, value: Any) -> Any:
+        name = self._field_name
+        if isinstance(value, dict) and "_ref" in value and "_cls" in value:
+            cls = get_document(value["_cls"])
+            return AsyncReferenceProxy(cls, value["_ref"], field_name=name)
+        if isinstance(value, DBRef):
+            cls = getattr(value, "cls", None)
+            if cls is not None:
+                return AsyncReferenceProxy(get_document(cls), value, field_name=name)
+            document_type = self._classes.get(key[0], self._doc_type)
+            if document_type is not None:
+                return AsyncReferenceProxy(document_type, value, field_name=name)
+        return value
 
 
-def _refill(container: Any, values: Any) -> Any:
-    """Put ``values`` back into MongoEngine's change-tracking container in place."""
-    if isinstance(container, dict):
-        dict.clear(container)
-        dict.update(container, values)
-    else:
-        list.__setitem__(container, slice(None), values)
-    return container
+def _proxy_objects(
+    dereference: Any, doc_type: Any = None, field_name: str | None = None
+) -> _ProxyMap:
+    """``DeReference._fetch_objects`` for async classes: proxies, no query."""
+    classes = {
+        key._get_collection_name(): key
+        for key in dereference.reference_map
+        if getattr(key, "objects", None) is not None
+    }
+    return _ProxyMap(classes, doc_type, field_name)
+
+
+def _hints(dereference: Any, items: Any, depth: int = 0) -> dict[Any, Any]:
+    """``DeReference._find_references`` for :func:`_proxy_objects` (which classes the
+    references belong to).  A loaded document may hold a proxy in a generic reference,
+    where sync MongoEngine holds the document it loaded; MongoEngine's walk then looks
+    for the field's ``document_type`` and fails: that level gives no hints (its
+    references stay as they are, as MongoEngine leaves what it cannot load)."""
+    try:
+        return type(dereference)._find_references(dereference, items, depth)  # type: ignore[no-any-return]
+    except AttributeError:
+        return {}
+
+
+def _loadable_references(dereference: Any, items: Any, depth: int = 0) -> dict[Any, Any]:
+    """``DeReference._find_references`` where MongoEngine's own loading runs (sync
+    semantics, ``select_related``): a proxy that async code left in a generic reference
+    of a document among ``items`` goes back to what MongoEngine holds there, the stored
+    ``{_cls, _ref}`` (or the document, once fetched), so MongoEngine loads it as it loads
+    any other reference."""
+    from mongoengine.base.document import BaseDocument
+
+    for item in items.values() if isinstance(items, dict) else items or ():
+        if isinstance(item, BaseDocument):
+            data = item._data
+            for field_name, field in item._fields.items():
+                value = data.get(field_name)
+                if isinstance(value, AsyncReferenceProxy) and not hasattr(field, "document_type"):
+                    data[field_name] = value._document or SON(
+                        (("_cls", value.document_type._class_name), ("_ref", value.to_dbref()))
+                    )
+    return type(dereference)._find_references(dereference, items, depth)  # type: ignore[no-any-return]
 
 
 def dereference_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     """``DeReference.__call__`` that proxies instead of querying on async aliases.
 
-    Sync classes (and everything inside :func:`~.sync_code.run_sync`) get MongoEngine's
-    own dereferencing untouched.
+    MongoEngine's own dereferencing runs (it also wraps nested lists and dicts in its
+    change-tracking ``BaseList``/``BaseDict``); only its fetch of the referenced
+    documents is replaced by proxies.  Sync classes (and everything inside
+    :func:`~.sync_code.run_sync`) get MongoEngine's own dereferencing untouched.
     """
 
     def __call__(
@@ -300,7 +378,11 @@ def dereference_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
                 if owner_async is None:  # owner collected: go by the referenced class
                     owner_async = document_type is not None
                 if owner_async:
-                    return proxify(items, document_type, name)
+                    self._fetch_objects = functools.partial(_proxy_objects, self, field_name=name)
+                    self._find_references = functools.partial(_hints, self)
+                    return original(self, items, max_depth, instance, name)
+        if aliases.any_async():  # MongoEngine's loading, over documents async code loaded
+            self._find_references = functools.partial(_loadable_references, self)
         return original(self, items, max_depth, instance, name)
 
     return __call__
@@ -377,7 +459,7 @@ async def field_async_fetch(self: Any, instance: Any) -> Any:
         return await value.async_fetch()
     if hasattr(type(value), "objects") and not isinstance(value, DBRef):
         return value  # already a document
-    proxy = proxify(value, getattr(self, "document_type", None), self.name)
+    proxy = _proxy_for(value, getattr(self, "document_type", None), self.name)
     if not isinstance(proxy, AsyncReferenceProxy):
         proxy = getattr(instance, self.name)  # let the field convert what it stored
         if isinstance(proxy, LazyReference):

@@ -1,15 +1,17 @@
-"""Native ``async_save``, ``async_update``/``async_update_one`` and ``async_delete``.
+"""Native ``async_save`` and ``async_update``/``async_update_one`` (queryset).
 
 These twins run MongoEngine 0.29.3's own I/O-free steps (validation, ``to_mongo``,
 ``_delta``, ``transform.update``, the queryset's query) in the task and await PyMongo's
-async collection directly, instead of running the whole sync method in the bridge.  They
-take this path only where MongoEngine's logic has nothing that needs the bridge: no signal
-receivers connected, no cascade, no delete rules, no FileField, no override of the
-methods involved (on the Document, its embedded documents, its fields or its QuerySet
-class), no positional arguments.  Everything else runs the sync method in the bridge.
-Results, errors (``NotUniqueError``/``OperationError`` wrapping, ``SaveConditionError``),
-write concerns, ``_created``/``_changed_fields`` and the transaction's session are the
-sync methods' own; ``tests/engine/test_native_writes.py`` runs both paths side by side.
+async collection directly, instead of running the whole sync method in the bridge: the
+bridge's cost is what the insert-one and ``update_one`` rows of the peer benchmark
+showed (docs/performance.md).  They take this path only where MongoEngine's logic has
+nothing that needs the bridge (:mod:`.plain_classes` decides from the runtime classes:
+the document's, the embedded documents' it holds, the instance's own methods) and no
+signal receiver, cascade or positional argument is involved.  Everything else runs the
+sync method in the bridge.  Results, errors (``NotUniqueError``/``OperationError``
+wrapping, ``SaveConditionError``), write concerns, ``_created``/``_changed_fields`` and
+the transaction's session are the sync methods' own; ``tests/engine/test_native_writes.py``
+runs both paths side by side, and checked mode compares them on every call.
 """
 
 from __future__ import annotations
@@ -19,147 +21,31 @@ from typing import Any
 
 import pymongo.errors
 from mongoengine import signals
-from mongoengine.base.fields import ComplexBaseField
-from mongoengine.document import Document, EmbeddedDocument
-from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError, SaveConditionError
-from mongoengine.fields import (
-    EmbeddedDocumentField,
-    FileField,
-    GenericEmbeddedDocumentField,
-    SequenceField,
-)
+from mongoengine.errors import NotUniqueError, OperationError, SaveConditionError
 from mongoengine.queryset import transform
-from mongoengine.queryset.queryset import QuerySet
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from . import dump
+from . import checked, dump
 from .class_collections import ensure_prepared
 from .facades import unwrap
 from .guard import check_async_target
+from .plain_classes import from_mongoengine, plain_value, writes_plainly
 from .query_values import compile_query
 from .sessions import has_sessions, session_for
-from .twin_factories import instance_twin, queryset_twin, run_in_bridge
+from .twin_factories import instance_twin, queryset_twin
 
-__all__ = [
-    "document_async_delete",
-    "document_async_save",
-    "document_async_update",
-    "queryset_async_delete",
-    "queryset_async_insert",
-    "queryset_async_update",
-    "queryset_async_update_one",
-]
+__all__ = ["document_async_save", "queryset_async_update", "queryset_async_update_one"]
 
 _general_save = instance_twin("save", "async_save")
-_general_delete = instance_twin("delete", "async_delete")
-_general_update = instance_twin("update", "async_update")
 _general_qs_update = queryset_twin("update", "async_update")
 _general_qs_update_one = queryset_twin("update_one", "async_update_one")
-_general_qs_delete = queryset_twin("delete", "async_delete")
-_general_qs_insert = queryset_twin("insert", "async_insert")
 
-# The Document methods the native paths stand in for or call: a class that overrides
-# any of them keeps the general path.
-_DOCUMENT_METHODS = (
-    "save", "_save_create", "_save_update", "_get_update_doc", "_integrate_shard_key",
-    "_delta", "validate", "clean", "to_mongo", "_clear_changed_fields", "cascade_save",
-    "delete", "update", "_object_key", "_qs", "_get_collection", "__setitem__",
-)  # fmt: skip
-_EMBEDDED_METHODS = ("validate", "clean", "to_mongo")
 _SAVE_SIGNALS = (signals.pre_save, signals.pre_save_post_validation, signals.post_save)
-_DELETE_SIGNALS = (signals.pre_delete, signals.post_delete)
-_INSERT_SIGNALS = (signals.pre_bulk_insert, signals.post_bulk_insert)
 _SAVE_OPTIONS = frozenset(
     {"force_insert", "validate", "clean", "write_concern", "cascade", "cascade_kwargs",
      "save_condition", "signal_kwargs"}
 )  # fmt: skip
-
-_IO_OR_OPEN_FIELDS = (FileField, SequenceField, GenericEmbeddedDocumentField)
-_plain_classes: dict[type, bool] = {}
-
-
-def _from_mongoengine(cls: type, name: str) -> bool:
-    """True when ``cls`` inherits ``name`` from MongoEngine itself (no user override)."""
-    for klass in cls.__mro__:
-        if name in vars(klass):
-            return klass.__module__.startswith("mongoengine.")
-    return True
-
-
-_CONFIGURATION = frozenset(
-    {"__init__", "__module__", "__qualname__", "__doc__", "__annotations__", "__dict__",
-     "__weakref__", "__firstlineno__", "__static_attributes__"}
-)  # fmt: skip
-
-
-def _only_configures(field_cls: type) -> bool:
-    """True for MongoEngine's field classes and for subclasses of them that only
-    configure them (an ``__init__`` setting arguments, read-only properties): nothing
-    MongoEngine calls while saving, updating or deleting is overridden."""
-    for klass in field_cls.__mro__:
-        if klass.__module__.startswith("mongoengine."):
-            return True
-        for name, value in vars(klass).items():
-            if name not in _CONFIGURATION and not isinstance(value, property):
-                return False
-    return False
-
-
-def _plain_field(field: Any, seen: set[type]) -> bool:
-    # FileField deletes its file, SequenceField reads its counter (I/O: the bridge);
-    # a generic embedded document may be of any class.
-    if isinstance(field, _IO_OR_OPEN_FIELDS) or field.validation is not None:
-        return False
-    if not _only_configures(type(field)):
-        return False
-    if isinstance(field, EmbeddedDocumentField):
-        return _plain_embedded(field.document_type, seen)
-    inner = getattr(field, "field", None) if isinstance(field, ComplexBaseField) else None
-    return inner is None or _plain_field(inner, seen)
-
-
-def _plain_embedded(cls: Any, seen: set[type]) -> bool:
-    if cls in seen:
-        return True
-    seen.add(cls)
-    if not isinstance(cls, type) or not issubclass(cls, EmbeddedDocument):
-        return False
-    if not all(_from_mongoengine(cls, name) for name in _EMBEDDED_METHODS):
-        return False
-    fields: dict[str, Any] = cls._fields  # type: ignore[attr-defined]
-    return all(_plain_field(field, seen) for field in fields.values())
-
-
-def _plain_class(cls: Any) -> bool:
-    """True when MongoEngine's save/update/delete of ``cls`` needs nothing but its own
-    I/O-free steps and one collection call (cached per class)."""
-    plain = _plain_classes.get(cls)
-    if plain is None:
-        try:
-            plain = _qualifies(cls)
-        except Exception:  # e.g. an embedded document class not defined yet: ask again
-            return False
-        _plain_classes[cls] = plain
-    return plain
-
-
-def _qualifies(cls: Any) -> bool:
-    meta = cls._meta
-    return bool(
-        all(_from_mongoengine(cls, name) for name in _DOCUMENT_METHODS)
-        and not meta.get("abstract")
-        and not meta.get("auto_create_index_on_save", False)
-        and _own_queryset(meta.get("queryset_class", QuerySet))
-        and all(_plain_field(field, {cls}) for field in cls._fields.values())
-    )
-
-
-def _own_queryset(queryset_class: type) -> bool:
-    return all(
-        _from_mongoengine(queryset_class, name)
-        for name in ("update", "update_one", "delete", "filter", "__call__", "clone", "_query")
-    )
 
 
 def _quiet(cls: Any, sent: tuple[Any, ...]) -> bool:
@@ -168,13 +54,9 @@ def _quiet(cls: Any, sent: tuple[Any, ...]) -> bool:
 
 
 def _native_document(document: Any, sent: tuple[Any, ...]) -> bool:
-    cls = type(document)
-    if not _plain_class(cls) or not _quiet(cls, sent):
-        return False
-    if sent is _DELETE_SIGNALS and cls._meta.get("delete_rules"):  # registered any time
-        return False
-    # Document.switch_db() gives the instance its own collection: the general path.
-    return "_get_collection" not in getattr(document, "__dict__", ())
+    """True when ``document`` (its runtime class, the instance, the embedded documents
+    it holds) writes plainly and no receiver of the signals ``sent`` listens."""
+    return writes_plainly(document) and _quiet(type(document), sent)
 
 
 def _session_kwargs(collection: Any) -> dict[str, Any]:
@@ -194,7 +76,7 @@ def _with_write_concern(collection: Any, write_concern: dict[str, Any]) -> Any:
 
 
 def _save_failure(err: pymongo.errors.OperationFailure) -> OperationError:
-    """MongoEngine's error for a failed save or insert: ``NotUniqueError`` for a
+    """MongoEngine's error for a failed save: ``NotUniqueError`` for a
     duplicate key reported in the message, else ``OperationError``."""
     if re.match("^E1100[01] duplicate key", str(err)):
         return NotUniqueError(f"Tried to save duplicate unique keys ({err})")
@@ -216,6 +98,7 @@ async def document_async_save(self: Any, *args: Any, **kwargs: Any) -> Any:
         or cascade
         or not _SAVE_OPTIONS.issuperset(kwargs)
         or not _native_document(self, _SAVE_SIGNALS)
+        or not plain_value(kwargs.get("save_condition"))
     ):
         return await _general_save(self, *args, **kwargs)
     return await _save(
@@ -248,6 +131,8 @@ async def _save(
     collection = (await ensure_prepared(cls)).async_target
     session = _session_kwargs(collection)
     collection = _with_write_concern(collection, write_concern)
+    if checked.ENABLED:
+        collection = checked.recorded(collection)
     try:
         if created:
             object_id = await _save_create(self, collection, session, doc, force_insert)
@@ -296,15 +181,7 @@ async def _save_update(
     return object_id, created
 
 
-# -- Document.update / QuerySet.update(_one) --------------------------------------------
-
-
-async def document_async_update(self: Any, **kwargs: Any) -> Any:
-    """Async twin of ``update()``: same arguments, result and errors."""
-    check_async_target(self, "async_update")
-    if not _native_document(self, ()) or self.pk is None:
-        return await _general_update(self, **kwargs)
-    return await self._qs.filter(**self._object_key).async_update_one(**kwargs)
+# -- QuerySet.update(_one) --------------------------------------------------------------
 
 
 _own_methods: dict[tuple[type, tuple[str, ...]], bool] = {}
@@ -315,14 +192,18 @@ def _own(queryset: Any, *names: str) -> bool:
     key = (type(queryset), names)
     own = _own_methods.get(key)
     if own is None:
-        own = _own_methods[key] = all(_from_mongoengine(key[0], name) for name in names)
+        own = _own_methods[key] = all(from_mongoengine(key[0], name) for name in names)
     return own
 
 
 async def queryset_async_update_one(self: Any, *args: Any, **kwargs: Any) -> Any:
     """Async twin of ``update_one()``: same arguments, result and errors."""
     check_async_target(self, "async_update_one")
-    if args or not _own(self, "update_one", "update", "clone", "_query"):
+    if (
+        args
+        or not _own(self, "update_one", "update", "clone", "_query")
+        or not plain_value(kwargs)  # documents in the values: their runtime classes
+    ):
         return await _general_qs_update_one(self, *args, **kwargs)
     if "multi" in kwargs or "read_concern" in kwargs:  # update keys for update_one()
         return await _general_qs_update_one(self, **kwargs)
@@ -332,7 +213,7 @@ async def queryset_async_update_one(self: Any, *args: Any, **kwargs: Any) -> Any
 async def queryset_async_update(self: Any, *args: Any, **kwargs: Any) -> Any:
     """Async twin of ``update()``: same arguments, result and errors."""
     check_async_target(self, "async_update")
-    if args or not _own(self, "update", "clone", "_query"):
+    if args or not _own(self, "update", "clone", "_query") or not plain_value(kwargs):
         return await _general_qs_update(self, *args, **kwargs)
     return await _update(self, **kwargs)
 
@@ -374,6 +255,8 @@ async def _update(
         collection = collection.with_options(
             write_concern=WriteConcern(**write), read_concern=ReadConcern(**read)
         )
+    if checked.ENABLED:
+        collection = checked.recorded(collection)
     write_method = collection.update_many if multi else collection.update_one
     try:
         result = await write_method(
@@ -392,106 +275,13 @@ async def _update(
     return None
 
 
-# -- Document.delete / QuerySet.delete ------------------------------------------------------
+if checked.ENABLED:  # each write compared with MongoEngine's own (see checked.py)
+    from .checked_paths import checked_document_write, checked_queryset_write
 
-
-async def document_async_delete(self: Any, *args: Any, **kwargs: Any) -> Any:
-    """Async twin of ``delete()``: same arguments, result and errors."""
-    check_async_target(self, "async_delete")
-    if args or not _native_document(self, _DELETE_SIGNALS):
-        return await _general_delete(self, *args, **kwargs)
-    kwargs.pop("signal_kwargs", None)  # no receivers: nothing to pass them to
-    queryset = self._qs.filter(**self._object_key)
-    try:
-        await _delete_many(queryset, kwargs)
-    except pymongo.errors.OperationFailure as err:
-        raise OperationError(f"Could not delete document ({err.args})") from err
-    return None
-
-
-async def queryset_async_delete(
-    self: Any, write_concern: dict[str, Any] | None = None, *args: Any, **kwargs: Any
-) -> Any:
-    """Async twin of ``delete()``: same arguments, result and errors."""
-    check_async_target(self, "async_delete")
-    document = self._document
-    if (
-        args
-        or kwargs
-        or self._skip
-        or self._limit
-        or self._none
-        or self._empty
-        or not _own(self, "delete", "clone", "_query")
-        or document._meta.get("delete_rules")
-        or not _quiet(document, _DELETE_SIGNALS)
-    ):
-        return await _general_qs_delete(self, write_concern, *args, **kwargs)
-    return await _delete_many(self, write_concern or {})
-
-
-async def _delete_many(queryset: Any, write_concern: dict[str, Any]) -> Any:
-    await ensure_prepared(queryset._document)
-    await compile_query(queryset)
-    collection = unwrap(queryset._collection_obj)
-    session = _session_kwargs(collection)
-    collection = _with_write_concern(collection, write_concern)
-    result = await collection.delete_many(queryset._query, **session)
-    # unacknowledged: MongoEngine does not know the count either
-    return result.deleted_count if result.acknowledged else None
-
-
-# -- QuerySet.insert -------------------------------------------------------------------------
-
-
-async def queryset_async_insert(
-    self: Any,
-    doc_or_docs: Any,
-    load_bulk: bool = True,
-    write_concern: dict[str, Any] | None = None,
-    signal_kwargs: dict[str, Any] | None = None,
-) -> Any:
-    """Async twin of ``insert()``: same arguments, result and errors."""
-    check_async_target(self, "async_insert")
-    document = self._document
-    if (
-        not _own(self, "insert", "in_bulk")
-        or not _plain_class(document)
-        or not _quiet(document, _INSERT_SIGNALS)
-    ):
-        return await _general_qs_insert(self, doc_or_docs, load_bulk, write_concern, signal_kwargs)
-    if write_concern is None:
-        write_concern = {}
-    docs = doc_or_docs
-    return_one = False
-    if isinstance(docs, Document):
-        return_one = True
-        docs = [docs]
-    for doc in docs:  # MongoEngine's checks, in its order
-        if not isinstance(doc, document):
-            raise OperationError(f"Some documents inserted aren't instances of {document}")
-        if doc.pk and not doc._created:
-            raise OperationError("Some documents have ObjectIds, use doc.update() instead")
-    await ensure_prepared(document)
-    raw = [dump.to_mongo(doc) for doc in docs]  # a generator is spent by now, as there
-    collection = unwrap(self._collection_obj)
-    session = _session_kwargs(collection)
-    collection = _with_write_concern(collection, write_concern)
-    try:
-        if return_one:
-            ids = [(await collection.insert_one(raw[0], **session)).inserted_id]
-        else:
-            ids = (await collection.insert_many(raw, **session)).inserted_ids
-    except pymongo.errors.DuplicateKeyError as err:
-        raise NotUniqueError(f"Could not save document ({err})") from err
-    except pymongo.errors.BulkWriteError as err:
-        raise BulkWriteError(f"Bulk write error: ({err.details})") from err
-    except pymongo.errors.OperationFailure as err:
-        raise _save_failure(err) from err
-    for doc, doc_id in zip(docs, ids, strict=False):
-        doc.pk = doc_id
-    if not load_bulk:
-        return ids[0] if return_one else ids
-    documents = await run_in_bridge(document, self.in_bulk, ids)
-    results = [documents.get(obj_id) for obj_id in ids]
-    return results[0] if return_one else results
+    document_async_save = checked_document_write("writes.async_save", "save", document_async_save)
+    queryset_async_update = checked_queryset_write(
+        "writes.QuerySet.async_update", "update", queryset_async_update
+    )
+    queryset_async_update_one = checked_queryset_write(
+        "writes.QuerySet.async_update_one", "update_one", queryset_async_update_one
+    )

@@ -19,6 +19,10 @@ Fixtures:
 Units of work for these (``mongo_uow``, ``memory_uow``) come from the adapters' own
 plugin, ``adapters.testing``.
 
+In checked mode (``PERSISTENCE_CHECKED=1``, see ``persistence.engine.checked``) every
+test also fails when a fast path gave something else than MongoEngine's own path, even
+where the code under test caught the ``FastPathDifference``.
+
 Async tests need ``pytest-asyncio``; the project runs them all on one session-wide event
 loop (``asyncio_default_fixture_loop_scope = session`` and
 ``asyncio_default_test_loop_scope = session``), because an ``AsyncMongoClient`` stays
@@ -36,7 +40,7 @@ import pytest
 
 from .embedded_server import EmbeddedServer
 
-__all__ = ["async_alias", "mongodb_uri"]
+__all__ = ["async_alias", "mongodb_uri", "persistence_checked_mode"]
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +70,38 @@ async def async_alias(mongodb_uri: str) -> AsyncIterator[Any]:
     finally:
         await client.drop_database(name)
         await disconnect_async("default")
+
+
+@pytest.fixture(autouse=True)
+def persistence_checked_mode() -> Iterator[None]:
+    """In checked mode: fail the test if any fast path differed from MongoEngine."""
+    if not _checked_mode():  # (the engine is not imported for that)
+        yield
+        return
+    from persistence.engine import checked
+
+    checked.clear_differences()
+    yield
+    found = checked.differences()
+    checked.clear_differences()
+    if found:
+        pytest.fail("\n".join(found), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """In checked mode: how many times each fast path was compared with MongoEngine's."""
+    if not _checked_mode():
+        return
+    from persistence.engine import checked
+
+    if checked.ENABLED:
+        counts = checked.compared()
+        total = sum(counts.values())
+        terminalreporter.write_line(f"checked mode: {total} comparisons with MongoEngine's path")
+        for name, count in sorted(counts.items()):
+            terminalreporter.write_line(f"  {name}: {count}")
+
+
+def _checked_mode() -> bool:
+    """``PERSISTENCE_CHECKED`` as ``persistence.engine.checked`` reads it."""
+    return os.environ.get("PERSISTENCE_CHECKED", "") not in ("", "0")

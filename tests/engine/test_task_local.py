@@ -12,6 +12,7 @@ from mongoengine import Document, ReferenceField, StringField
 from mongoengine.context_managers import no_dereference, no_dereferencing_active_for_class
 
 import persistence  # noqa: F401
+from markers import reads_twice_when_checked
 from persistence.engine import connect_async, disconnect_async
 from persistence.engine.context_managers import (
     async_no_dereference,
@@ -187,6 +188,7 @@ class _Records(logging.Handler):
         self.records.append(record)
 
 
+@reads_twice_when_checked()
 async def test_query_counter_leaves_pymongo_command_logging_as_it_was(async_db: Any) -> None:
     from mongoengine import async_query_counter
 

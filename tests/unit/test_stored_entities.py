@@ -119,9 +119,8 @@ def stored_documents(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _general(son: dict[str, Any]) -> Any:
-    from persistence.engine.materialize import from_son
-
-    return MAPPER.to_entity(from_son(Stored, dict(son)))
+    """MongoEngine's own loading (``_from_son`` outside the bridge), then the mapping."""
+    return MAPPER.to_entity(Stored._from_son(dict(son)))
 
 
 @settings(max_examples=400, deadline=None)
@@ -244,3 +243,88 @@ def test_plain_entities_are_known_as_stored_without_a_round_trip() -> None:
     assert stored.target == entity.target and stored.ratio is None
     _, renamed = MAPPER.to_document_and_stored(entity)
     assert renamed is None  # fields stored under other names: read after the write
+
+
+# -- what MongoEngine's loading applies beyond to_python (issue 21, item 2) ------------
+
+
+class Stripped(StringField):
+    def __set__(self, instance: Any, value: Any) -> None:
+        super().__set__(instance, value.strip() if isinstance(value, str) else value)
+
+
+class WithStripped(Document):
+    name = Stripped()
+    meta = {"collection": "stored_entities_stripped"}
+
+
+class OwnInit(Document):
+    meta = {"abstract": True}
+
+    def __init__(self, *args: Any, **values: Any) -> None:
+        super().__init__(*args, **values)
+        self._data["name"] = "from __init__"
+
+
+class InheritsInit(OwnInit):
+    name = StringField()
+    meta = {"collection": "stored_entities_init"}
+
+
+class OwnFromSon(Document):
+    meta = {"abstract": True}
+
+    @classmethod
+    def _from_son(cls, son: Any, *args: Any, **kwargs: Any) -> Any:
+        document = super()._from_son(son, *args, **kwargs)
+        document._data["name"] = "from _from_son"
+        return document
+
+
+class InheritsFromSon(OwnFromSon):
+    name = StringField()
+    meta = {"collection": "stored_entities_from_son"}
+
+
+@attrs.define(kw_only=True)
+class Named:
+    id: Any = None
+    name: Any = None
+
+
+@pytest.mark.parametrize(
+    ("document_cls", "expected"),
+    [
+        (WithStripped, "Ada"),
+        (InheritsInit, "from __init__"),
+        (InheritsFromSon, "from _from_son"),
+    ],
+)
+def test_what_loading_applies_is_read(document_cls: Any, expected: str) -> None:
+    mapper: DocumentMapper[Named, Any] = DocumentMapper(Named, document_cls, frozenset())
+    son = {"_id": ObjectId(), "name": "  Ada  "}
+    assert direct_plan(document_cls, ("name",)) is None
+    assert mapper.from_son(dict(son)).name == expected
+    assert document_cls._from_son(dict(son)).name == expected  # MongoEngine's own
+
+
+def test_init_receivers_take_the_documents_way() -> None:
+    from mongoengine import signals
+
+    son = {"_id": ObjectId(), "n": "Ann", "age": 1}
+    assert PLAN is not None and direct_values(PLAN, son) is not None
+
+    def older(sender: Any, document: Any, **_: Any) -> None:
+        document._data["age"] = 40
+
+    def heard(sender: Any, **_: Any) -> None:
+        pass
+
+    for signal in (signals.post_init, signals.pre_init):
+        signal.connect(older if signal is signals.post_init else heard)
+        try:
+            assert direct_values(PLAN, son) is None
+            expected = 40 if signal is signals.post_init else 1
+            assert MAPPER.from_son(dict(son)).age == expected
+        finally:
+            signal.receivers.clear()
