@@ -103,12 +103,14 @@ class OutageClock:
             self.since = now
         return self.budget - (now - self.since)
 
-    def unreachable(self) -> StoreUnavailable:
-        """The error for a store found unreachable (the run goes on while budget is left)."""
+    def unreachable(self, why: str | None = None) -> StoreUnavailable:
+        """The error for a store found unreachable (the run goes on while budget is left);
+        ``why``: what the driver said is wrong, when it is something to act on."""
+        because = f" ({why})" if why else ""
         return StoreUnavailable(
-            f"the store is unreachable (the unit of work waits for it at most its outage "
-            f"budget, {self.budget:g} s); nothing of the block was applied, retrying later "
-            "is safe",
+            f"the store is unreachable{because} (the unit of work waits for it at most its "
+            f"outage budget, {self.budget:g} s); nothing of the block was applied, retrying "
+            "later is safe",
             retry_safe=True,
         )
 

@@ -79,6 +79,15 @@ async def conflict_from(
     return Conflict(entity_name, field)
 
 
+def tls_advice(exc: BaseException) -> str | None:
+    """What to check when ``exc`` (or an error it was raised from) is a failed TLS
+    handshake, else None."""
+    for link in error_chain(exc):
+        if isinstance(link, PyMongoError) and _TLS_FAILURE.search(str(link)):
+            return _TLS_ADVICE
+    return None
+
+
 def unavailable_from(exc: BaseException, *, retry_safe: bool) -> StoreUnavailable | None:
     """``StoreUnavailable`` if ``exc`` (or an error it was raised from) says the store
     is out of reach, lost the transaction or did not answer in time, else None.
@@ -106,8 +115,8 @@ def unavailable_from(exc: BaseException, *, retry_safe: bool) -> StoreUnavailabl
             else "the write may have been applied, check before retrying"
         )
         why = type(link).__name__
-        if _TLS_FAILURE.search(str(link)):
-            why += f": {_TLS_ADVICE}"
+        if advice_for_tls := tls_advice(link):
+            why += f": {advice_for_tls}"
         message = f"the store is unavailable ({why}); {advice}"
         return StoreUnavailable(message, retry_safe=retry_safe)
     return None

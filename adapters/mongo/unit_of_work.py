@@ -38,7 +38,7 @@ from ..error_chain import error_chain
 from ..retry_policy import RetryPolicy
 from ..unit_of_work import BaseUnitOfWork
 from .deadlines import bounded, outage_watch
-from .errors import unavailable_from
+from .errors import tls_advice, unavailable_from
 from .files import GridFSFileStore
 from .repositories import MongoQueries
 
@@ -203,7 +203,7 @@ class MongoUnitOfWork(BaseUnitOfWork):
         except PyMongoError as exc:
             if not isinstance(exc, ConnectionFailure) and not exc.timeout:
                 raise  # reached, and refused (a wrong password): not an outage
-            raise self._outage.unreachable() from exc
+            raise self._outage.unreachable(tls_advice(exc)) from exc
 
     def _bound(self) -> float:
         """The most any wait of the layer's own may take: what is left of the outage
