@@ -26,7 +26,7 @@ from domain.codec import PLAIN_SCALARS, from_dict, to_dict
 from domain.ids import is_valid_id
 
 from .engine import checked
-from .engine.materialize import load
+from .engine.from_stored import load
 from .stored_entities import DirectPlan, direct_plan, direct_values
 
 E = TypeVar("E")

@@ -43,7 +43,7 @@ _ENTITY_TYPES = frozenset({(str,), (int,), (float,), (bool,)})  # kept by entiti
 _UNREADABLE = object()  # a default the plan does not read as MongoEngine would
 
 
-def _kind(field: Any) -> tuple[int, Any] | None:
+def _entity_read_kind(field: Any) -> tuple[int, Any] | None:
     """How an entity value is read from what ``field`` stores, by the engine's loading
     rules (:mod:`persistence.engine.plain_classes`: the field's ``to_python``,
     ``__set__`` and ``__get__`` are MongoEngine's own), or None."""
@@ -101,7 +101,7 @@ def direct_plan(document_cls: Any, names: Iterable[str]) -> DirectPlan | None:
     steps = []
     for name in names:
         field = declared.get(name)
-        kind = None if field is None else _kind(field)
+        kind = None if field is None else _entity_read_kind(field)
         if kind is None:
             return None
         default = _default(field)

@@ -10,7 +10,7 @@ from .connection import (
     get_async_db,
     is_async_connection,
 )
-from .sync_code import run_sync
+from .sync_semantics import run_sync
 from .transactions import (
     TransactionsNotSupportedError,
     async_run_in_transaction,

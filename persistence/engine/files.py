@@ -256,7 +256,7 @@ def fs_wrapper(original: property) -> property:
 
 def guard_proxy_method(name: str, twin: str, original: Callable[..., Any]) -> Callable[..., Any]:
     """A GridFSProxy method that refuses to run outside the bridge on an async alias,
-    naming ``twin`` (its row in :data:`~.io_methods.TWINS`)."""
+    naming ``twin`` (its row in :data:`~.twins.TWINS`)."""
 
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not in_bridge() and connection.is_async_connection(self.db_alias):

@@ -26,20 +26,23 @@ from . import (
     aliases,
     checked,
     class_collections,
-    concerns,
+    concern_overrides,
     connection,
     context_managers,
-    dump,
     files,
-    materialize,
+    from_stored,
     query_counter,
     queryset_copies,
     references,
+    to_stored,
     transactions,
     twin_factories,
 )
 from .guard import guard_classmethod, guard_item_access, guard_method, targets_async
-from .io_methods import (
+from .signals import install_async_receivers
+from .sync_semantics import run_sync, sync_semantics
+from .task_local import TaskLocal
+from .twins import (
     TWINS,
     Make,
     Owner,
@@ -47,9 +50,6 @@ from .io_methods import (
     hand_written_twins,
     owner_classes,
 )
-from .signals import install_async_receivers
-from .sync_code import run_sync, sync_semantics
-from .task_local import TaskLocal
 
 __all__ = ["SUPPORTED_MONGOENGINE", "GraftError", "activate", "is_active"]
 
@@ -203,8 +203,8 @@ def _graft_documents() -> None:
     _replace(Document, "_get_collection", _get_collection_wrapper)
     _replace(Document, "_get_db", context_managers.get_db_wrapper)
     _replace(BaseDocument, "_get_collection_name", context_managers.collection_name_wrapper)
-    _replace(BaseDocument, "_from_son", materialize.from_son_wrapper)  # fast path in the bridge
-    _replace(Document, "to_mongo", dump.to_mongo_wrapper)  # fast path on async aliases
+    _replace(BaseDocument, "_from_son", from_stored.from_son_wrapper)  # fast path in the bridge
+    _replace(Document, "to_mongo", to_stored.to_mongo_wrapper)  # fast path on async aliases
     native = hand_written_document_twins()
     for owner, sync_name, twin, make in TWINS:
         if owner is Owner.DOCUMENT:
@@ -328,8 +328,8 @@ EXPORTS: dict[str, Any] = {
     "get_async_connection": connection.get_async_connection,
     "async_run_in_transaction": transactions.async_run_in_transaction,
     "async_transaction": transactions.async_transaction,
-    "async_set_write_concern": concerns.async_set_write_concern,
-    "async_set_read_write_concern": concerns.async_set_read_write_concern,
+    "async_set_write_concern": concern_overrides.async_set_write_concern,
+    "async_set_read_write_concern": concern_overrides.async_set_read_write_concern,
     "async_query_counter": query_counter.async_query_counter,
     "async_switch_db": context_managers.async_switch_db,
     "async_switch_collection": context_managers.async_switch_collection,

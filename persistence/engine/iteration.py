@@ -13,8 +13,8 @@ from typing import Any
 from . import checked
 from .bridge import greenlet_spawn
 from .class_collections import ensure_prepared
+from .from_stored import loader
 from .guard import check_async_target
-from .materialize import loader
 from .query_values import compile_query
 from .querying_loads import holds_stored_document, may_query
 
@@ -57,7 +57,7 @@ class QuerySetAsyncIterator:
             load, get_scalar = loader(document), queryset._get_scalar
             self._convert = lambda raw: get_scalar(load(raw, auto))
         else:
-            load = loader(document)  # the materialisation fast path (materialize.py)
+            load = loader(document)  # the materialisation fast path (from_stored.py)
             self._convert = lambda raw: load(raw, auto)
         if checked.ENABLED and self._convert is not None:
             from .checked_paths import checked_convert

@@ -174,7 +174,7 @@ def _instance_overrides(field: Any) -> bool:
     return any(inspect.isfunction(getattr(kind, name, None)) for name in vars(field))
 
 
-class _Plan:
+class _PlainClassPlan:
     """A class found plain by its declaration, and the fields whose values are looked
     at per document (they may hold embedded documents, of any runtime class)."""
 
@@ -184,7 +184,7 @@ class _Plan:
         self.open = tuple(open_fields)
 
 
-_plans: dict[type, _Plan | None] = {}
+_plain_class_plans: dict[type, _PlainClassPlan | None] = {}
 
 
 def _field(field: Any, seen: set[type]) -> tuple[bool, bool]:
@@ -208,25 +208,25 @@ def _field(field: Any, seen: set[type]) -> tuple[bool, bool]:
     return True, False
 
 
-def _plan(cls: Any, seen: set[type] | None = None) -> _Plan | None:
+def _plan(cls: Any, seen: set[type] | None = None) -> _PlainClassPlan | None:
     """The cached write plan of a Document or EmbeddedDocument class, or None."""
     try:
-        return _plans[cls]
+        return _plain_class_plans[cls]
     except KeyError:
         pass
     seen = set() if seen is None else seen
     if cls in seen:  # a class holding itself: open, looked at per document
-        return _Plan([])
+        return _PlainClassPlan([])
     seen.add(cls)
     try:
         plan = _build(cls, seen)
     except Exception:  # e.g. an embedded document class not defined yet: ask again
         return None
-    _plans[cls] = plan
+    _plain_class_plans[cls] = plan
     return plan
 
 
-def _build(cls: Any, seen: set[type]) -> _Plan | None:
+def _build(cls: Any, seen: set[type]) -> _PlainClassPlan | None:
     if not isinstance(cls, type) or not issubclass(cls, (Document, EmbeddedDocument)):
         return None
     declared: Any = cls
@@ -248,7 +248,7 @@ def _build(cls: Any, seen: set[type]) -> _Plan | None:
             return None
         if is_open:
             open_fields.append((name, field))
-    return _Plan(open_fields)
+    return _PlainClassPlan(open_fields)
 
 
 def plain_class(cls: Any) -> bool:
@@ -278,7 +278,7 @@ def plain_value(value: Any) -> bool:
 
 
 def _plain_instance(document: Any, methods: frozenset[str]) -> bool:
-    plan = _plans.get(type(document)) or _plan(type(document))
+    plan = _plain_class_plans.get(type(document)) or _plan(type(document))
     if plan is None:
         return False
     own = getattr(document, "__dict__", None)

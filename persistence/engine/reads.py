@@ -24,9 +24,9 @@ from . import checked
 from .bridge import greenlet_spawn
 from .class_collections import ensure_prepared
 from .facades import CollectionFacade, unwrap
+from .from_stored import loader
 from .guard import check_async_target
 from .iteration import QuerySetAsyncIterator
-from .materialize import loader
 from .query_values import compile_query, holds_queryset
 from .querying_loads import loading_queries
 from .sessions import has_sessions, session_for
@@ -35,18 +35,18 @@ from .twin_factories import run_in_bridge
 __all__ = ["queryset_async_count", "queryset_async_get"]
 
 
-_own_methods: dict[tuple[type, str], bool] = {}
+_unchanged_methods: dict[tuple[type, str], bool] = {}
 
 
-def _own(queryset: Any, name: str) -> bool:
+def _queryset_method_unchanged(queryset: Any, name: str) -> bool:
     """True unless a custom QuerySet class overrides MongoEngine's ``name`` (then the
     twin runs that override in the bridge, as the generated twins do); cached per class."""
     key = (type(queryset), name)
-    own = _own_methods.get(key)
+    own = _unchanged_methods.get(key)
     if own is None:
         method = getattr(key[0], name)
         own = method is vars(BaseQuerySet)[name] or method is vars(QuerySet).get(name)
-        _own_methods[key] = own
+        _unchanged_methods[key] = own
     return own
 
 
@@ -82,7 +82,7 @@ def _get_queryset(self: Any, q_objs: tuple[Any, ...], query: dict[str, Any]) -> 
 async def queryset_async_get(self: Any, *q_objs: Any, **query: Any) -> Any:
     """Async twin of ``get()``: same arguments, result and errors."""
     check_async_target(self, "async_get")
-    if not _own(self, "get"):
+    if not _queryset_method_unchanged(self, "get"):
         return await run_in_bridge(self._document, self.get, *q_objs, **query)
     if type(self) in _PLAIN_QUERYSETS and len(q_objs) <= 1:
         if _plain_find(self) and not holds_queryset(self._query_obj, query):
@@ -189,7 +189,7 @@ async def queryset_async_count(self: Any, with_limit_and_skip: bool = False) -> 
     Natively for ``with_limit_and_skip=False`` (QuerySet caches the other form, so
     that one runs MongoEngine's own ``count()`` in the bridge)."""
     check_async_target(self, "async_count")
-    if with_limit_and_skip or not _own(self, "count"):
+    if with_limit_and_skip or not _queryset_method_unchanged(self, "count"):
         return await run_in_bridge(self._document, self.count, with_limit_and_skip)  # type: ignore[no-any-return]
     await ensure_prepared(self._document)
     if self._limit == 0 or self._none or self._empty:

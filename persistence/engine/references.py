@@ -30,7 +30,7 @@ from .bridge import greenlet_spawn
 from .class_collections import ensure_prepared, is_async_class
 from .querying_loads import loading_queries
 from .sessions import session_for
-from .sync_code import sync_semantics
+from .sync_semantics import sync_semantics
 
 __all__ = [
     "AsyncReferenceProxy",
@@ -151,7 +151,7 @@ def wants_proxy(document_type: Any) -> bool:
 
     Always so for async classes, in the bridge too, so a document looks the same however
     it was loaded; explicit loading (``async_fetch``, ``async_select_related``) fetches.
-    Inside :func:`~.sync_code.run_sync` references load as in sync MongoEngine.
+    Inside :func:`~.sync_semantics.run_sync` references load as in sync MongoEngine.
     """
     return is_async_class(document_type) and not sync_semantics()
 
@@ -362,7 +362,7 @@ def dereference_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     MongoEngine's own dereferencing runs (it also wraps nested lists and dicts in its
     change-tracking ``BaseList``/``BaseDict``); only its fetch of the referenced
     documents is replaced by proxies.  Sync classes (and everything inside
-    :func:`~.sync_code.run_sync`) get MongoEngine's own dereferencing untouched.
+    :func:`~.sync_semantics.run_sync`) get MongoEngine's own dereferencing untouched.
     """
 
     def __call__(

@@ -26,7 +26,7 @@ from mongoengine.queryset import transform
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from . import checked, dump
+from . import checked, to_stored
 from .class_collections import ensure_prepared
 from .facades import unwrap
 from .guard import check_async_target
@@ -126,7 +126,7 @@ async def _save(
     id_field = meta["id_field"]
     # MongoEngine converts the id alone first, then (after the pre_save_post_validation
     # signal, which has no receivers here) the whole document: once is the same.
-    doc = dump.to_mongo(self)
+    doc = to_stored.to_mongo(self)
     created = "_id" not in doc or self._created or force_insert
     collection = (await ensure_prepared(cls)).async_target
     session = _session_kwargs(collection)
@@ -184,15 +184,15 @@ async def _save_update(
 # -- QuerySet.update(_one) --------------------------------------------------------------
 
 
-_own_methods: dict[tuple[type, tuple[str, ...]], bool] = {}
+_kept_methods: dict[tuple[type, tuple[str, ...]], bool] = {}
 
 
-def _own(queryset: Any, *names: str) -> bool:
+def _queryset_keeps_mongoengine(queryset: Any, *names: str) -> bool:
     """True when the queryset's class keeps MongoEngine's ``names`` (cached per class)."""
     key = (type(queryset), names)
-    own = _own_methods.get(key)
+    own = _kept_methods.get(key)
     if own is None:
-        own = _own_methods[key] = all(from_mongoengine(key[0], name) for name in names)
+        own = _kept_methods[key] = all(from_mongoengine(key[0], name) for name in names)
     return own
 
 
@@ -201,7 +201,7 @@ async def queryset_async_update_one(self: Any, *args: Any, **kwargs: Any) -> Any
     check_async_target(self, "async_update_one")
     if (
         args
-        or not _own(self, "update_one", "update", "clone", "_query")
+        or not _queryset_keeps_mongoengine(self, "update_one", "update", "clone", "_query")
         or not plain_value(kwargs)  # documents in the values: their runtime classes
     ):
         return await _general_qs_update_one(self, *args, **kwargs)
@@ -213,7 +213,11 @@ async def queryset_async_update_one(self: Any, *args: Any, **kwargs: Any) -> Any
 async def queryset_async_update(self: Any, *args: Any, **kwargs: Any) -> Any:
     """Async twin of ``update()``: same arguments, result and errors."""
     check_async_target(self, "async_update")
-    if args or not _own(self, "update", "clone", "_query") or not plain_value(kwargs):
+    if (
+        args
+        or not _queryset_keeps_mongoengine(self, "update", "clone", "_query")
+        or not plain_value(kwargs)
+    ):
         return await _general_qs_update(self, *args, **kwargs)
     return await _update(self, **kwargs)
 

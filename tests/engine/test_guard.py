@@ -13,7 +13,7 @@ from mongoengine.queryset import QuerySet, QuerySetNoCache
 
 import persistence  # noqa: F401
 from persistence.engine import graft
-from persistence.engine.io_methods import TWINS, Owner, owner_classes, sync_to_twin
+from persistence.engine.twins import TWINS, Owner, owner_classes, sync_to_twin
 
 DOCUMENT_IO = sync_to_twin(Owner.DOCUMENT, Owner.DOCUMENT_CLASS)
 QUERYSET_TWINS = sync_to_twin(Owner.QUERYSET)

@@ -64,7 +64,7 @@ _set_changed = BaseDocument.__dict__["_changed_fields"].__set__
 _set_instance = EmbeddedDocument.__dict__["_instance"].__set__
 
 
-class _Plan:
+class _LoadPlan:
     """What :func:`from_son` needs to know about one Document class."""
 
     __slots__ = (
@@ -88,7 +88,7 @@ class _Plan:
         # (name, db_field, field, kind, identity types or inner types or embedded class)
         self.entries: list[tuple[str, str, Any, int, Any]] = []
         for name, field in cls._fields.items():
-            self.entries.append((name, field.db_field, field, *_kind(field)))
+            self.entries.append((name, field.db_field, field, *_load_kind(field)))
         # names whose db field differs: MongoEngine appends them after the others
         self.renamed = frozenset(n for n, f in cls._fields.items() if f.db_field != n)
         self.renamed_entries = [e for e in self.entries if e[0] in self.renamed]
@@ -98,7 +98,7 @@ class _Plan:
         self.cls_field = "_cls" in cls._fields
 
 
-def _kind(field: Any) -> tuple[int, Any]:
+def _load_kind(field: Any) -> tuple[int, Any]:
     kept = loads_unchanged(field)
     if kept is not None:
         return _SIMPLE, kept
@@ -115,7 +115,7 @@ def _plain_default(field: Any) -> bool:
     return loads_unchanged(field) is not None or loads_list_unchanged(field) is not None
 
 
-_plans: dict[type, _Plan | None] = {}
+_load_plans: dict[type, _LoadPlan | None] = {}
 
 
 def overrides_from_son(cls: Any) -> bool:
@@ -139,12 +139,12 @@ def load(cls: Any, son: Any, created: bool = False) -> Any:
     return from_son(cls, son, True, created)
 
 
-def plan_for(cls: Any) -> _Plan | None:
+def plan_for(cls: Any) -> _LoadPlan | None:
     """The cached plan of ``cls``, or None when its instances need ``_from_son``."""
     try:
-        return _plans[cls]
+        return _load_plans[cls]
     except KeyError:
-        plan = _plans[cls] = _Plan(cls) if loads_plainly(cls) else None
+        plan = _load_plans[cls] = _LoadPlan(cls) if loads_plainly(cls) else None
         return plan
 
 
@@ -191,7 +191,7 @@ class _Unsupported(Exception):
     """Raised inside :func:`_build` to hand the document to MongoEngine's path."""
 
 
-def _build(plan: _Plan, son: dict[str, Any], created: bool) -> Any:
+def _build(plan: _LoadPlan, son: dict[str, Any], created: bool) -> Any:
     for field in plan.fields:  # as _from_son aligns each field with the document
         field._BaseField__auto_dereference = True
     # 1. convert the present values, in field order (as _from_son does)
@@ -262,7 +262,7 @@ def _build(plan: _Plan, son: dict[str, Any], created: bool) -> Any:
         name = plan.order.get(key)
         if name is not None:
             _assign(obj, data, name, *converted[name])
-    for name, _db, _field, _kind, _extra in plan.renamed_entries:
+    for name, _db, _field, _how, _extra in plan.renamed_entries:
         entry = converted.get(name)
         if entry is not None:
             _assign(obj, data, name, *entry)
@@ -321,7 +321,7 @@ def _checked_from_son(
     with checked.reference():
         ref = checked.run(own, cls, original, _auto_dereference, created)
     checked.settle_defaults(fast.value, ref.value, original)
-    checked.compare("materialize.from_son", cls, fast, ref)
+    checked.compare("from_stored.from_son", cls, fast, ref)
     return fast.unwrap()
 
 
