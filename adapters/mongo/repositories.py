@@ -23,7 +23,7 @@ from domain.specs import (
     Predicate,
     project_row,
 )
-from persistence.engine import checked
+from persistence.engine import checked, compat
 from persistence.engine.raw_finds import async_raw_rows, raw_queryset
 from persistence.mapping import kept_as_is, plain, stored_form, to_object_id
 from persistence.registry import Registration
@@ -114,7 +114,7 @@ class MongoRepository(RepositoryBase[E]):
 
     def __init__(self, uow: MongoUnitOfWork, aggregate: Registration[E]) -> None:
         super().__init__(uow, aggregate)
-        self._document = aggregate.document_cls
+        self._document_cls = aggregate.document_cls
         self._name = self._entity_name
 
     def _returned(self, document: Any) -> E:
@@ -122,7 +122,7 @@ class MongoRepository(RepositoryBase[E]):
         son = document.to_mongo()
         if kept_as_is(son):  # what the server holds is ``son`` itself
             return self._mapper.from_son(son)
-        codec_options = cast(Any, self._document)._get_db().codec_options
+        codec_options = compat.document_db(cast(Any, self._document_cls)).codec_options
         return self._mapper.from_son(stored_form(son, codec_options))
 
     def _op(
@@ -165,7 +165,7 @@ class MongoRepository(RepositoryBase[E]):
         if oid is None:
             raise NotFound(self._name, entity_id)
         async with self._op():
-            rows = await async_raw_rows(self._document, {"_id": oid}, limit=1)
+            rows = await async_raw_rows(self._document_cls, {"_id": oid}, limit=1)
         if not rows:
             raise NotFound(self._name, entity_id)
         return self._mapper.from_son(rows[0])
@@ -177,7 +177,7 @@ class MongoRepository(RepositoryBase[E]):
         if not oids:
             return []
         async with self._op():
-            rows = await async_raw_rows(self._document, {"_id": {"$in": oids}})
+            rows = await async_raw_rows(self._document_cls, {"_id": {"$in": oids}})
         by_id = {str(row["_id"]): row for row in rows}
         return [self._mapper.from_son(by_id[i]) for i in wanted if i in by_id]
 
@@ -187,7 +187,9 @@ class MongoRepository(RepositoryBase[E]):
         oid = to_object_id(entity_id)
         files = [] if oid is None else await files_removed_with(self, [entity_id])
         async with self._op(writing=True):
-            document = None if oid is None else await self._document.objects(pk=oid).async_first()
+            document = (
+                None if oid is None else await self._document_cls.objects(pk=oid).async_first()
+            )
             if document is None:
                 raise NotFound(self._name, entity_id)
             try:
@@ -237,14 +239,14 @@ class MongoRepository(RepositoryBase[E]):
         async with self._op(entity.id, writing=True):  # type: ignore[attr-defined]
             try:
                 with refusals(self._name, entity, doom=self._uow.mark_rollback_only):
-                    updated = await self._document.objects(__raw__=query).async_update_one(
+                    updated = await self._document_cls.objects(__raw__=query).async_update_one(
                         __raw__=update
                     )
             except NotUniqueError as exc:
                 conflict = await conflict_from(exc, self._name, document, self.registration.unique)
                 raise self._uow.mark_rollback_only(conflict) from None
             if not updated:
-                if await self._document.objects(pk=oid).async_exists():
+                if await self._document_cls.objects(pk=oid).async_exists():
                     conflict = ConcurrencyConflict(self._name, entity.id)  # type: ignore[attr-defined]
                     raise self._uow.mark_rollback_only(conflict)
                 raise NotFound(self._name, entity.id)  # type: ignore[attr-defined]
@@ -261,11 +263,15 @@ class MongoQueries(MongoRepository[E]):
     def _queryset(self, plan: FindPlan) -> Any:
         """The plan's queryset of raw rows."""
         return raw_queryset(
-            self._document, plan.filter, order_by=plan.order_by, skip=plan.skip, limit=plan.limit
+            self._document_cls,
+            plan.filter,
+            order_by=plan.order_by,
+            skip=plan.skip,
+            limit=plan.limit,
         )
 
     def _matches(self, spec: Predicate) -> Any:
-        return self._document.objects(__raw__=self._plan.where(spec))
+        return self._document_cls.objects(__raw__=self._plan.where(spec))
 
     async def find(
         self, spec: Predicate = ALL, *, order: Order = NO_ORDER, page: Page = FIRST_PAGE
@@ -276,7 +282,7 @@ class MongoQueries(MongoRepository[E]):
             return []
         async with self._op():
             rows = await async_raw_rows(
-                self._document,
+                self._document_cls,
                 plan.filter,
                 order_by=plan.order_by,
                 skip=plan.skip,
@@ -310,7 +316,7 @@ class MongoQueries(MongoRepository[E]):
         """Distinct values at ``path`` among matching entities (arrays flattened), in
         MongoDB's order of values (a server answers in no defined order)."""
         query = self._plan.distinct(path, spec)
-        queryset = self._document.objects(__raw__=query).as_pymongo()
+        queryset = self._document_cls.objects(__raw__=query).as_pymongo()
         async with self._op():
             values = await queryset.async_distinct(path)
         return [plain(v) for v in bson_sorted(values)]
@@ -338,7 +344,7 @@ class MongoQueries(MongoRepository[E]):
         if not pipeline:
             return []
         async with self._op():
-            cursor = await self._document.objects.async_aggregate(pipeline)
+            cursor = await self._document_cls.objects.async_aggregate(pipeline)
             rows = await cursor.to_list()
         return aggregation_rows(spec, rows, plain)
 
@@ -355,7 +361,7 @@ class MongoQueries(MongoRepository[E]):
         async with self._op(writing=True):
             try:
                 with refusals(self._name, *entities, doom=self._uow.mark_rollback_only):
-                    await self._document.objects.async_insert(documents, load_bulk=False)
+                    await self._document_cls.objects.async_insert(documents, load_bulk=False)
             except (NotUniqueError, BulkWriteError) as exc:
                 if not is_duplicate_key(exc):
                     raise
@@ -369,7 +375,7 @@ class MongoQueries(MongoRepository[E]):
     async def update_where(self, spec: Predicate, changes: Changes) -> int:
         """Apply ``changes`` to every matching entity (validated first); return the count."""
         plan = self._plan.update(spec, changes)
-        queryset = self._document.objects(__raw__=plan.filter)
+        queryset = self._document_cls.objects(__raw__=plan.filter)
         async with self._op(writing=True):
             try:
                 with refusals(self._name, plan.update, doom=self._uow.mark_rollback_only):
@@ -400,14 +406,14 @@ def _checked_returned(self: MongoRepository[Any], document: Any) -> Any:
     entity = _plain_returned(self, document)
     son = document.to_mongo()
     if kept_as_is(son):
-        codec_options = cast(Any, self._document)._get_db().codec_options
+        codec_options = compat.document_db(cast(Any, self._document_cls)).codec_options
         expected = self._mapper.from_son(stored_form(son, codec_options))
         checked.note("repositories._returned (kept as is)")
         found = checked.first_difference(
             checked.snapshot(attrs.asdict(entity)), checked.snapshot(attrs.asdict(expected))
         )
         if found is not None:
-            raise checked.report("repositories._returned (kept as is)", self._document, found)
+            raise checked.report("repositories._returned (kept as is)", self._document_cls, found)
     return entity
 
 

@@ -1,5 +1,10 @@
 """The async MongoEngine engine: a greenlet bridge over PyMongo's async API."""
 
+# isort: off
+# The version check first, before any module reads a MongoEngine or PyMongo internal.
+from . import compat as compat
+
+# isort: on
 from .bridge import BridgeError, await_only, greenlet_spawn, in_bridge
 from .connection import (
     DEFAULT_UUID_REPRESENTATION,

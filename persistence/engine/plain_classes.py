@@ -48,6 +48,8 @@ from mongoengine.fields import (
 )
 from mongoengine.queryset.queryset import QuerySet
 
+from . import compat
+
 __all__ = [
     "DOCUMENT_METHODS",
     "from_mongoengine",
@@ -121,12 +123,12 @@ def loads_plainly(cls: Any) -> bool:
     """True when ``_from_son`` of ``cls`` is field conversion plus ``__init__``'s
     assignments and nothing else (see the module docstring)."""
     return (
-        not cls._dynamic
+        not compat.is_dynamic(cls)
         and not cls.STRICT
         and cls.__init__ in (BaseDocument.__init__, EmbeddedDocument.__init__)
         and cls.__setattr__ is BaseDocument.__setattr__
         and cls.__new__ is object.__new__
-        and not any("_from_son" in vars(k) for k in cls.__mro__ if k is not BaseDocument)
+        and not compat.loads_itself(cls)
     )
 
 
@@ -139,14 +141,12 @@ def init_receivers() -> bool:
 # -- writing ----------------------------------------------------------------------------
 
 #: The Document methods the native writes stand in for or call.
-DOCUMENT_METHODS = frozenset(
-    {"save", "_save_create", "_save_update", "_get_update_doc", "_integrate_shard_key",
-     "_delta", "validate", "clean", "to_mongo", "_clear_changed_fields", "cascade_save",
-     "delete", "update", "_object_key", "_qs", "_get_collection", "__setitem__"}
-)  # fmt: skip
+DOCUMENT_METHODS = compat.DOCUMENT_WRITE_METHODS
 #: The embedded document methods writes call.
 EMBEDDED_METHODS = frozenset({"validate", "clean", "to_mongo"})
-_QUERYSET_METHODS = ("update", "update_one", "delete", "filter", "__call__", "clone", "_query")
+_QUERYSET_METHODS = (
+    "update", "update_one", "delete", "filter", "__call__", "clone", compat.QUERY_METHOD
+)  # fmt: skip
 _IO_FIELDS = (FileField, SequenceField)  # they delete a file / read a counter (I/O)
 
 _CONFIGURATION = frozenset(
@@ -230,7 +230,7 @@ def _build(cls: Any, seen: set[type]) -> _PlainClassPlan | None:
     if not isinstance(cls, type) or not issubclass(cls, (Document, EmbeddedDocument)):
         return None
     declared: Any = cls
-    meta = declared._meta
+    meta = compat.meta(declared)
     if issubclass(cls, Document):
         if not all(from_mongoengine(cls, name) for name in DOCUMENT_METHODS):
             return None
@@ -242,7 +242,7 @@ def _build(cls: Any, seen: set[type]) -> _PlainClassPlan | None:
     elif not all(from_mongoengine(cls, name) for name in EMBEDDED_METHODS):
         return None
     open_fields = []
-    for name, field in declared._fields.items():
+    for name, field in compat.fields(declared).items():
         plain, is_open = _field(field, seen)
         if not plain:
             return None
@@ -285,7 +285,7 @@ def _plain_instance(document: Any, methods: frozenset[str]) -> bool:
     if own and not methods.isdisjoint(own):  # the instance replaces a method
         return False
     if plan.open:
-        data = document._data
+        data = compat.data(document)
         return all(plain_value(data.get(name)) for name, _ in plan.open)
     return True
 

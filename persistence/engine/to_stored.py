@@ -44,7 +44,7 @@ from mongoengine.fields import (
     StringField,
 )
 
-from . import checked
+from . import checked, compat
 from .aliases import any_async
 from .class_collections import is_async_class
 
@@ -52,7 +52,7 @@ __all__ = ["plan_for", "to_mongo", "to_mongo_wrapper"]
 
 _BASE_TO_MONGO = BaseField.to_mongo
 _BASE_TO_PYTHON = BaseField.to_python
-_SAFE_CALL = BaseField._to_mongo_safe_call
+_SAFE_CALL = getattr(BaseField, compat.TO_MONGO_SAFE_CALL)
 _COMPLEX_TO_MONGO = ComplexBaseField.to_mongo
 _EMBEDDED_TO_MONGO = EmbeddedDocumentField.to_mongo
 
@@ -103,7 +103,9 @@ def _complex_kind(field: Any) -> tuple[int, Any]:
     if _unless_instance_overrides(field, "to_mongo") is not _COMPLEX_TO_MONGO:
         return _GENERIC, None
     inner = field.field
-    if inner is None or _unless_instance_overrides(inner, "_to_mongo_safe_call") is not _SAFE_CALL:
+    if inner is None:
+        return _COMPLEX, None
+    if _unless_instance_overrides(inner, compat.TO_MONGO_SAFE_CALL) is not _SAFE_CALL:
         return _COMPLEX, None
     types = _identity_types(inner)
     if types:
@@ -133,15 +135,15 @@ class _SerialisePlan:
 
     def __init__(self, cls: Any) -> None:
         self.cls = cls
-        self.class_name = cls._class_name
+        self.class_name = compat.class_name(cls)
         self.embedded = issubclass(cls, EmbeddedDocument)
-        self.inherits = bool(cls._meta.get("allow_inheritance"))
-        self.fields_ordered = cls._fields_ordered
+        self.inherits = bool(compat.meta(cls).get("allow_inheritance"))
+        self.fields_ordered = compat.fields_ordered(cls)
         # (name, db_field, field, kind, extra, auto_gen, takes use_db_field, takes
         #  fields), in the order BaseDocument.to_mongo walks them
         self.entries: list[tuple[Any, ...]] = []
-        for name in cls._fields_ordered:
-            field = cls._fields[name]
+        for name in compat.fields_ordered(cls):
+            field = compat.fields(cls)[name]
             inputs = field.to_mongo.__code__.co_varnames  # as BaseDocument.to_mongo reads it
             kind, extra = _serialise_kind(field)
             self.entries.append(
@@ -151,7 +153,7 @@ class _SerialisePlan:
                     field,
                     kind,
                     extra,
-                    field._auto_gen,
+                    compat.auto_gen(field),
                     "use_db_field" in inputs,
                     "fields" in inputs,
                 )
@@ -169,11 +171,11 @@ def _eligible(cls: Any) -> bool:
     stock = Document if issubclass(cls, Document) else EmbeddedDocument
     if stock not in definers or definers[definers.index(stock) :] != [stock, BaseDocument]:
         return False
-    if cls._dynamic or cls.__iter__ is not BaseDocument.__iter__:
+    if compat.is_dynamic(cls) or cls.__iter__ is not BaseDocument.__iter__:
         return False
     if cls.__getattribute__ is not object.__getattribute__:
         return False
-    return all(name in cls._fields for name in cls._fields_ordered)
+    return all(name in compat.fields(cls) for name in compat.fields_ordered(cls))
 
 
 _serialise_plans: dict[type, _SerialisePlan | None] = {}
@@ -198,7 +200,7 @@ def to_mongo(doc: Any) -> SON[str, Any]:
     method = cls.to_mongo  # MongoEngine's own (grafted or not), or an override
     if method is Document.to_mongo or method is EmbeddedDocument.to_mongo:
         plan = _serialise_plans.get(cls) or plan_for(cls)
-        if plan is not None and doc._fields_ordered is plan.fields_ordered:
+        if plan is not None and compat.fields_ordered(doc) is plan.fields_ordered:
             return _dump(doc, plan, None)
     return doc.to_mongo()  # type: ignore[no-any-return]
 
@@ -206,7 +208,7 @@ def to_mongo(doc: Any) -> SON[str, Any]:
 def _dump(doc: Any, plan: _SerialisePlan, fields: list[str] | None) -> SON[str, Any]:
     """What ``Document.to_mongo(doc, fields=fields)`` (or EmbeddedDocument's) returns."""
     data: dict[str, Any] = {"_id": None, "_cls": plan.class_name}
-    values = doc._data
+    values = compat.data(doc)
     root = {f.split(".")[0] for f in fields} if fields else None
     for name, db_field, field, kind, extra, auto_gen, use_db, takes_fields in plan.entries:
         if root is not None and name not in root:
@@ -261,7 +263,7 @@ def _dump(doc: Any, plan: _SerialisePlan, fields: list[str] | None) -> SON[str, 
                 data["_id"] = own_id
     son: SON[str, Any] = _new_son(SON)
     dict.update(son, data)
-    son._SON__keys = list(data)  # type: ignore[attr-defined]
+    compat.set_son_keys(son, list(data))  # type: ignore[attr-defined]
     return son
 
 
@@ -285,7 +287,7 @@ def _embedded(field: Any, value: Any, fields: list[str] | None) -> Any:
     if document_type.to_mongo is EmbeddedDocument.to_mongo:
         cls = type(value)
         plan = _serialise_plans.get(cls) or plan_for(cls)
-        if plan is not None and value._fields_ordered is plan.fields_ordered:
+        if plan is not None and compat.fields_ordered(value) is plan.fields_ordered:
             return _dump(value, plan, fields)
     return document_type.to_mongo(value, True, fields)
 
@@ -303,7 +305,7 @@ def to_mongo_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
             fields = _fields_argument(args, kwargs)
             if fields is not _UNSUPPORTED:
                 plan = _serialise_plans.get(cls) or plan_for(cls)
-                if plan is not None and self._fields_ordered is plan.fields_ordered:
+                if plan is not None and compat.fields_ordered(self) is plan.fields_ordered:
                     return _dump(self, plan, fields)
         return original(self, *args, **kwargs)
 

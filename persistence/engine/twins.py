@@ -14,6 +14,8 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, NamedTuple
 
+from . import compat
+
 __all__ = [
     "TWINS",
     "Make",
@@ -111,7 +113,7 @@ TWINS: tuple[Twin, ...] = (
     # References (:mod:`.references`): reading a reference attribute on an async alias
     # gives an ``AsyncReferenceProxy`` whose ``async_fetch()`` loads the document.
     Twin(_ON_LAZY_REFERENCE, "fetch", "async_fetch", Make.HAND_WRITTEN),
-    Twin(_ON_REFERENCE_LOAD, "_lazy_load_ref", "async_fetch", Make.HAND_WRITTEN),
+    Twin(_ON_REFERENCE_LOAD, compat.LAZY_LOAD_REF, "async_fetch", Make.HAND_WRITTEN),
 )
 
 
