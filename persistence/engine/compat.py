@@ -46,16 +46,18 @@ __all__ = [
 
 # distribution -> (lowest, highest) supported release, both included; every release in
 # between is tested by .ci/versions/run.py (PyMongo: the lowest and the highest).
+# MongoEngine 0.29.0 is left out: it imports ``pymongo.database._check_name``, which no
+# PyMongo with the async API has (4.13 and later), so it cannot even be imported.
 SUPPORTED: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
-    "mongoengine": ((0, 29, 0), (0, 29, 3)),
+    "mongoengine": ((0, 29, 1), (0, 29, 3)),
     "pymongo": ((4, 13, 0), (4, 20, 1)),
 }
 # the releases the version runs check the inventory on (.ci/versions/run.py reads this)
 CHECKED_ON: dict[str, tuple[str, ...]] = {
-    "mongoengine": ("0.29.0", "0.29.1", "0.29.2", "0.29.3"),
+    "mongoengine": ("0.29.1", "0.29.2", "0.29.3"),
     "pymongo": ("4.13.0", "4.20.1"),
 }
-_CHECKED = "mongoengine 0.29.0-0.29.3; pymongo 4.13.0, 4.20.1"
+_CHECKED = "mongoengine 0.29.1, 0.29.2, 0.29.3; pymongo 4.13.0, 4.20.1"
 
 
 class UnsupportedVersionError(ImportError):
@@ -79,7 +81,7 @@ def _dotted(release: tuple[int, ...]) -> str:
 
 
 def supported_range() -> str:
-    """``"mongoengine 0.29.0 to 0.29.3 and pymongo 4.13.0 to 4.20.1"``."""
+    """``"mongoengine 0.29.1 to 0.29.3 and pymongo 4.13.0 to 4.20.1"``."""
     return " and ".join(
         f"{name} {_dotted(low)} to {_dotted(high)}" for name, (low, high) in SUPPORTED.items()
     )
@@ -324,7 +326,7 @@ INVENTORY: tuple[Private, ...] = (
     Private("_query_flags", _PM_CURSOR, "a sliced tailable cursor drops TAILABLE_AWAIT", _S),
     Private(
         "_check_okay_to_chain",
-        "pymongo.cursor_shared",
+        _PM_CURSOR,
         "a facade's cursor slicing refuses a started cursor",
         _C,
     ),

@@ -21,7 +21,8 @@ def test_the_installed_releases_are_supported() -> None:
 
 @pytest.mark.parametrize(
     ("mongoengine", "pymongo"),
-    [("0.28.2", "4.20.1"), ("0.30.0", "4.20.1"), ("0.29.4", "4.13.0"), ("0.29.3", "4.12.1"),
+    [("0.28.2", "4.20.1"),
+        ("0.29.0", "4.20.1"), ("0.30.0", "4.20.1"), ("0.29.4", "4.13.0"), ("0.29.3", "4.12.1"),
      ("0.29.3", "4.21.0"), ("0.29.3", "5.0.0")],
 )  # fmt: skip
 def test_a_release_outside_the_range_is_refused_naming_the_range(
@@ -30,13 +31,13 @@ def test_a_release_outside_the_range_is_refused_naming_the_range(
     with pytest.raises(compat.UnsupportedVersionError) as raised:
         compat.check_versions({"mongoengine": mongoengine, "pymongo": pymongo})
     message = str(raised.value)
-    assert "supports mongoengine 0.29.0 to 0.29.3 and pymongo 4.13.0 to 4.20.1" in message
+    assert "supports mongoengine 0.29.1 to 0.29.3 and pymongo 4.13.0 to 4.20.1" in message
     assert f"found mongoengine {mongoengine}, pymongo {pymongo}" in message
 
 
 @pytest.mark.parametrize(
     ("mongoengine", "pymongo"),
-    [("0.29.0", "4.13.0"), ("0.29.3", "4.20.1"), ("0.29.1", "4.16.0"), ("0.29.2", "4.20.1.post1")],
+    [("0.29.1", "4.13.0"), ("0.29.3", "4.20.1"), ("0.29.1", "4.16.0"), ("0.29.2", "4.20.1.post1")],
 )
 def test_a_release_inside_the_range_passes(mongoengine: str, pymongo: str) -> None:
     compat.check_versions({"mongoengine": mongoengine, "pymongo": pymongo})
@@ -73,7 +74,7 @@ def _import_with(fake_versions: dict[str, str], env: dict[str, str] | None = Non
 
 def test_importing_with_an_unsupported_release_fails_before_any_module_reads_internals() -> None:
     out = _import_with({"mongoengine": "0.30.0"})
-    assert out.startswith("UnsupportedVersionError mongo-persistence supports mongoengine 0.29.0")
+    assert out.startswith("UnsupportedVersionError mongo-persistence supports mongoengine 0.29.1")
     assert "found mongoengine 0.30.0, pymongo" in out
     assert "internals read: False False" in out  # nothing past the check was imported
 
