@@ -12,7 +12,9 @@ test) against its own server.
 The pairs: each MongoEngine release once, PyMongo alternating between the lowest and
 the highest supported release, so that every MongoEngine release and both PyMongo ends
 run; the pair the main CI run installs (the newest of both) is left to it.  ``--all``
-runs every combination; ``--pair ME PM`` one pair.
+runs every combination; ``--pair ME PM`` one pair.  The wheels are kept in
+``~/.cache/mongo-persistence/ci-wheels`` (``PERSISTENCE_CI_WHEELS``): once fetched, the
+runs need no network.
 
 Exit status 0 when every run passed; the last line names each pair with its result and
 time.  Nothing it starts outlives it (each run is bound to this process, this process
@@ -35,6 +37,7 @@ from types import FrameType
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ("tests/engine",)
+NAMES = ("mongoengine", "pymongo")
 
 
 def _supported() -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -80,10 +83,32 @@ def _quiet(command: list[str]) -> None:
         raise SystemExit(f"failed: {' '.join(command)}")
 
 
+WHEELS = Path(
+    os.environ.get("PERSISTENCE_CI_WHEELS")
+    or Path.home() / ".cache" / "mongo-persistence" / "ci-wheels"
+)
+
+
+def fetch_wheels(python: Path, requirements: list[str]) -> None:
+    """Keep the wheels of ``requirements`` in :data:`WHEELS` (``PERSISTENCE_CI_WHEELS``),
+    so that the runs also work offline once they have run online."""
+    WHEELS.mkdir(parents=True, exist_ok=True)
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check", "-q"]
+    for requirement in requirements:  # one at a time: they are alternatives
+        done = subprocess.run(
+            [*pip, "download", "--no-deps", "-d", str(WHEELS), requirement],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode:
+            print(f"(pip download {requirement} failed: using {WHEELS})", flush=True)
+
+
 def install(python: Path, mongoengine: str, pymongo: str) -> None:
     """Swap in the pair, and check the interpreter imports exactly it."""
     pip = [str(python), "-m", "pip", "--disable-pip-version-check", "-q"]
-    _quiet([*pip, "install", "--no-deps", f"mongoengine=={mongoengine}", f"pymongo=={pymongo}"])
+    pair = [f"mongoengine=={mongoengine}", f"pymongo=={pymongo}"]
+    _quiet([*pip, "install", "--no-deps", "--no-index", "--find-links", str(WHEELS), *pair])
     probe = (
         "import mongoengine, pymongo, bson, gridfs, sys, os;"
         "print(mongoengine.get_version(), pymongo.version,"
@@ -132,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="persistence-versions-") as work:
         python = make_venv(Path(work) / "venv")
+        wanted = {f"{name}=={v}" for pair in chosen for name, v in zip(NAMES, pair, strict=True)}
+        fetch_wheels(python, sorted(wanted))
         for mongoengine, pymongo in chosen:
             started = time.monotonic()
             print(f"--- mongoengine {mongoengine}, pymongo {pymongo}", flush=True)
