@@ -19,6 +19,7 @@ inventory test and the version runs then say what changed).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from enum import Enum
 from importlib import metadata
@@ -65,14 +66,15 @@ class UnsupportedVersionError(ImportError):
 
 
 def _release(text: str) -> tuple[int, ...]:
+    """``"4.14.0rc1"`` -> ``(4, 14, 0)``: the leading numbers of a version."""
     parts = []
     for part in text.split("."):
-        digits = "".join(c for c in part if c.isdigit()) if part[:1].isdigit() else ""
-        if not digits:
+        digits = re.match(r"\d+", part)
+        if digits is None:
             break
-        parts.append(int(digits))
-        if not part.isdigit():
-            break  # 4.14.0rc1 -> (4, 14, 0)
+        parts.append(int(digits.group()))
+        if digits.end() < len(part):
+            break
     return tuple(parts)
 
 

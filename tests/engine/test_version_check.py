@@ -35,6 +35,14 @@ def test_a_release_outside_the_range_is_refused_naming_the_range(
     assert f"found mongoengine {mongoengine}, pymongo {pymongo}" in message
 
 
+def test_pre_and_post_releases_count_by_their_numbers() -> None:
+    assert compat._release("4.14.0rc1") == (4, 14, 0)
+    assert compat._release("4.20.1.post1") == (4, 20, 1)
+    assert compat._release("0.29.10") == (0, 29, 10)
+    with pytest.raises(compat.UnsupportedVersionError):
+        compat.check_versions({"mongoengine": "0.29.10rc1", "pymongo": "4.20.1"})
+
+
 @pytest.mark.parametrize(
     ("mongoengine", "pymongo"),
     [("0.29.1", "4.13.0"), ("0.29.3", "4.20.1"), ("0.29.1", "4.16.0"), ("0.29.2", "4.20.1.post1")],
