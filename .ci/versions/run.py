@@ -95,6 +95,9 @@ def fetch_wheels(python: Path, requirements: list[str]) -> None:
     WHEELS.mkdir(parents=True, exist_ok=True)
     pip = [str(python), "-m", "pip", "--disable-pip-version-check", "-q"]
     for requirement in requirements:  # one at a time: they are alternatives
+        name, version = requirement.split("==")
+        if any(WHEELS.glob(f"{name}-{version}-*.whl")):
+            continue  # kept from an earlier run
         done = subprocess.run(
             [*pip, "download", "--no-deps", "-d", str(WHEELS), requirement],
             capture_output=True,
