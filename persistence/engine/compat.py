@@ -615,8 +615,9 @@ thread_local_storage = attrgetter("_thread_local_storage")
 TO_MONGO_SAFE_CALL = "_to_mongo_safe_call"
 
 
-def set_field_auto_dereference(field: Any, value: bool) -> None:
-    field._BaseField__auto_dereference = value
+#: set with ``setattr(field, FIELD_AUTO_DEREFERENCE, True)`` on the load fast path (per
+#: field and document: a builtin call, not a function of ours)
+FIELD_AUTO_DEREFERENCE = "_BaseField__auto_dereference"
 
 
 def set_container_owner(container: Any, owner: Any, name: Any) -> None:
@@ -775,9 +776,9 @@ def check_okay_to_chain(cursor: Any) -> None:
     cursor._check_okay_to_chain()
 
 
-def set_son_keys(son: Any, keys: list[Any]) -> None:
-    """Set the key order of a ``SON`` built by filling its dict directly."""
-    son._SON__keys = keys
+#: the key order of a ``SON`` built by filling its dict directly: the serialise fast path
+#: sets it with ``setattr(son, SON_KEYS, keys)`` (per document: a builtin call)
+SON_KEYS = "_SON__keys"
 
 
 # module-level names

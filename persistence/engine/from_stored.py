@@ -62,6 +62,7 @@ _set_data = compat.state_setter(_DATA)
 _set_dynamic_fields = compat.state_setter(_DYNAMIC)
 _set_changed = compat.state_setter(_CHANGED)
 _set_instance = compat.state_setter(compat.EMBEDDED_OWNER)
+_FIELD_AUTO_DEREFERENCE = compat.FIELD_AUTO_DEREFERENCE
 
 
 class _LoadPlan:
@@ -193,7 +194,7 @@ class _Unsupported(Exception):
 
 def _build(plan: _LoadPlan, son: dict[str, Any], created: bool) -> Any:
     for field in plan.fields:  # as _from_son aligns each field with the document
-        compat.set_field_auto_dereference(field, True)
+        setattr(field, _FIELD_AUTO_DEREFERENCE, True)
     # 1. convert the present values, in field order (as _from_son does)
     converted: dict[str, tuple[Any, Any, int]] = {}
     missing = []

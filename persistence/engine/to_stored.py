@@ -53,6 +53,7 @@ __all__ = ["plan_for", "to_mongo", "to_mongo_wrapper"]
 _BASE_TO_MONGO = BaseField.to_mongo
 _BASE_TO_PYTHON = BaseField.to_python
 _SAFE_CALL = getattr(BaseField, compat.TO_MONGO_SAFE_CALL)
+_SON_KEYS = compat.SON_KEYS
 _COMPLEX_TO_MONGO = ComplexBaseField.to_mongo
 _EMBEDDED_TO_MONGO = EmbeddedDocumentField.to_mongo
 
@@ -263,7 +264,7 @@ def _dump(doc: Any, plan: _SerialisePlan, fields: list[str] | None) -> SON[str, 
                 data["_id"] = own_id
     son: SON[str, Any] = _new_son(SON)
     dict.update(son, data)
-    compat.set_son_keys(son, list(data))  # type: ignore[attr-defined]
+    setattr(son, _SON_KEYS, list(data))
     return son
 
 
