@@ -1,7 +1,7 @@
 """The domain: entities, ports, errors and services; pure Python (attrs only)."""
 
-from .entities import User
-from .errors import (
+from domain.entities import User
+from persistence.errors import (
     ConcurrencyConflict,
     Conflict,
     DeleteDenied,
@@ -12,8 +12,8 @@ from .errors import (
     UnknownField,
     UnsupportedSpec,
 )
-from .ids import is_valid_id, new_id
-from .ports import FileInfo, FileStore, Repository, UnitOfWork
+from persistence.ids import is_valid_id, new_id
+from persistence.ports import FileInfo, FileStore, Repository, UnitOfWork
 
 __all__ = [
     "ConcurrencyConflict",

@@ -3,7 +3,7 @@
 Modes (``--mode``; default ``ci``: addon then native, what ``.ci/run`` runs; ``all``:
 addon, engine, native):
 
-``addon``   sync MongoEngine with ``import persistence`` active: no failure beyond
+``addon``   sync MongoEngine with ``import persistence.engine`` active: no failure beyond
             ``baseline-sync.txt`` (the same run without the add-on: the server's gaps).
 ``engine``  through the engine: every connection made with ``connect_async``, every test
             run as sync code inside ``run_sync``: no failure beyond ``baseline-sync.txt``

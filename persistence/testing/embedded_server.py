@@ -25,7 +25,7 @@ from urllib.parse import quote
 import pymongo
 from pymongo.errors import PyMongoError
 
-from .bound_processes import spawn_bound
+from persistence.testing.bound_processes import spawn_bound
 
 __all__ = [
     "EmbeddedServer",
@@ -55,8 +55,8 @@ def _executable() -> str:
     found = shutil.which(EXECUTABLE)
     if found is None:
         raise RuntimeError(
-            f"{EXECUTABLE} not found: install the test extra (pip install -e '.[test]') "
-            "or set MONGODB_URI"
+            f"{EXECUTABLE} not found: install the testing extra "
+            "(pip install 'mongo-persistence[testing]') or set MONGODB_URI"
         )
     return found
 

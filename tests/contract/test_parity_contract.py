@@ -30,15 +30,15 @@ from mongoengine import (
     StringField,
 )
 
-from adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from adapters.mongo import MongoUnitOfWork
-from domain.aggregation import Aggregation, Count, Max, Min
-from domain.errors import InvalidEntity, InvalidSpec
-from domain.ids import new_id
-from domain.specs import Change, Changes, F, Order
 from markers import backend_gap
+from persistence.aggregation import Aggregation, Count, Max, Min
 from persistence.engine import connect_async, disconnect_async
+from persistence.errors import InvalidEntity, InvalidSpec
+from persistence.ids import new_id
+from persistence.memory import InMemoryStore, InMemoryUnitOfWork
+from persistence.mongo import MongoUnitOfWork
 from persistence.registry import Registry
+from persistence.specs import Change, Changes, F, Order
 
 # -- declarations -----------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ def test_the_page_documents_the_whole_configuration() -> None:
     assert 'asyncio_default_fixture_loop_scope = "session"' in config
     assert 'asyncio_default_test_loop_scope = "session"' in config
     assert (
-        'pytest_plugins = ["persistence.testing.pytest_plugin", "adapters.testing"]'
+        'pytest_plugins = ["persistence.testing.pytest_plugin", "persistence.testing.unit_of_work_fixtures"]'
         in files["conftest.py"]
     )
 
