@@ -65,6 +65,7 @@ async def tour(uri: str) -> None:
         say(f"async for over Visitor.objects.order_by('name') -> {names}")
         say(f"async_count -> {await Visitor.objects.async_count()}")
         first = await Visitor.objects.filter(email__contains="@gmail.com").async_first()
+        assert first is not None
         say(f"filter(email__contains='@gmail.com').async_first() -> {first.name}")
         try:
             visitor.save()

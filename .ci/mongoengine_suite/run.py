@@ -106,7 +106,10 @@ def run(mode: str, source: Path) -> tuple[set[str], int, float]:
             **MODE_ENV.get(mode, {}),
         }
         command = [
-            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "outcomes",
+            sys.executable, "-m", "pytest", "-q",
+            "-p", "no:cacheprovider",
+            "-p", "no:persistence",  # the layer's own pytest plugin stays out
+            "-p", "outcomes",
             "--tb=line", "-W", "ignore::DeprecationWarning", *PLUGINS[mode], "tests",
         ]  # fmt: skip
         started = time.monotonic()

@@ -167,7 +167,7 @@ class EmbeddedServer:
             tls.check()
         self.tls = tls
         self._process: subprocess.Popen[bytes] | None = None
-        self._stop_process: Callable[[], Any] | None = None
+        self._stop_process: weakref.finalize[Any, Any] | None = None
         weakref.finalize(self, shutil.rmtree, str(self._work_dir), ignore_errors=True)
 
     @property
@@ -250,6 +250,7 @@ class EmbeddedServer:
                     + self._log_tail()
                 )
             try:
+                client: pymongo.MongoClient[dict[str, Any]]
                 with pymongo.MongoClient(
                     self.uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500
                 ) as client:
@@ -328,6 +329,7 @@ def configure_fail_point(
     """
     command = _fail_point_command(name, mode, data)
     if isinstance(uri_or_client, str):
+        client: pymongo.MongoClient[dict[str, Any]]
         with pymongo.MongoClient(uri_or_client) as client:
             client.admin.command(command)
     else:

@@ -123,17 +123,3 @@ def test_the_check_sees_a_violation() -> None:
     )
     assert [text for _, text in _names(tree) if EXAMPLE.search(text)] == ["Book", "books"]
     assert "domain.library" in _imports(tree, "persistence.x")
-
-
-@pytest.mark.parametrize(
-    "path",
-    sorted((ROOT / "persistence").rglob("*.py")),
-    ids=lambda p: p.relative_to(ROOT).as_posix(),
-)
-def test_persistence_imports_no_adapter(path: Path) -> None:
-    """Adapters build on persistence, never the reverse (the units of work's test
-    fixtures live in ``persistence.testing.unit_of_work_fixtures``)."""
-    module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    reached = [name for name in _imports(tree, module) if name.split(".")[0] == "adapters"]
-    assert reached == [], f"{module} imports {reached}"
