@@ -12,7 +12,7 @@ import uuid
 from mongoengine import Document, IntField, StringField
 
 import persistence.engine  # noqa: F401  (activates the async API on MongoEngine)
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.entities import Account
 from domain.errors import InsufficientFunds
 from domain.library import Author, Book, Contract, Review, Shelf

@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 
 import persistence.engine  # noqa: F401  (activates the async API)
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.entities import Account
 from domain.library import Author, Comment, Post
 from persistence.engine import connect_async, disconnect_async

@@ -14,7 +14,7 @@ import mongomock
 import pytest
 
 import persistence.engine  # noqa: F401  (activates the async API)
-from adapters.documents import registry
+from adapters.registry import registry
 from persistence.engine import connect_async, disconnect_async
 from persistence.mongo import MongoUnitOfWork
 from persistence.registry import Registry

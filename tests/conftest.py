@@ -18,7 +18,7 @@ from typing import Any
 import pymongo
 import pytest
 
-from adapters.documents import registry
+from adapters.registry import registry
 from markers import EMBEDDED, server_gap
 from persistence.registry import Registry
 

@@ -1,4 +1,4 @@
-"""The reference application's Documents and its registry.
+"""The reference service's Documents (its registry is :mod:`adapters.registry`).
 
 The layer itself never imports this package: it is an application built on the layer,
 used by the demo, the FastAPI example and the contract suite.
@@ -18,7 +18,6 @@ from adapters.documents.library import (
 from adapters.documents.products import DimensionsDocument, ProductDocument
 from adapters.documents.sales import LineItemDocument, SalesOrderDocument
 from adapters.documents.users import UserDocument
-from adapters.registry import registry
 
 __all__ = [
     "AccountDocument",
@@ -35,5 +34,4 @@ __all__ = [
     "SalesOrderDocument",
     "ShelfDocument",
     "UserDocument",
-    "registry",
 ]

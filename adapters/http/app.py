@@ -25,7 +25,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import persistence.engine  # noqa: F401  (activates the async API)
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.entities import Account
 from domain.errors import InsufficientFunds
 from domain.services import (

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import persistence.engine  # noqa: F401
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.entities import User
 from persistence.engine.transactions import open_transaction_sessions
 from persistence.mongo import MongoUnitOfWork

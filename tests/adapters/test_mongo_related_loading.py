@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import persistence.engine  # noqa: F401
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.library import Author, Book, Shelf
 from persistence.mongo import MongoUnitOfWork
 from wire import Commands

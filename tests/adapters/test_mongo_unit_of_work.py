@@ -7,7 +7,7 @@ import mongomock
 import pytest
 
 import persistence.engine  # noqa: F401
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.entities import User
 from persistence.engine import connect_async, disconnect_async
 from persistence.errors import TransactionsUnsupported

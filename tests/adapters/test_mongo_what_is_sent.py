@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import persistence.engine  # noqa: F401
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.library import Author, Book
 from persistence.mongo import MongoUnitOfWork
 from persistence.specs import Changes, F

@@ -10,7 +10,7 @@ import mongomock
 import pytest
 
 import persistence.engine  # noqa: F401
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.library import Author, Book
 from domain.services import attach_file
 from persistence.engine import connect_async, disconnect_async

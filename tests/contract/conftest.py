@@ -21,7 +21,7 @@ from adapter_fixtures import (  # noqa: F401
     mongomock_backend,
     mongomock_uow_factory,
 )
-from adapters.documents import registry
+from adapters.registry import registry
 from persistence.memory import InMemoryStore, InMemoryUnitOfWork
 from persistence.registry import Registry
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.entities import Dimensions, Product
 from persistence.aggregation import (
     AddToSet,

@@ -12,7 +12,7 @@ import pytest
 from subject_suite import *  # noqa: F403  (the contract's tests)
 from subject_suite import Subject
 
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.entities import User
 from domain.library import Author, Book, Contract, Post, Review, Shelf
 

@@ -21,7 +21,7 @@ from typing import Any
 import mongomock
 import pytest
 
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.entities import Product, User
 from domain.sales import SalesOrder
 from eventually import HANG_S

@@ -17,8 +17,8 @@ import httpx
 import pymongo
 import pytest
 
-from adapters.documents import registry
 from adapters.http.app import create_app
+from adapters.registry import registry
 from persistence.engine import get_async_connection
 from persistence.mongo import MongoUnitOfWork
 from persistence.testing import EmbeddedServer, ReplyDroppingProxy, fail_point

@@ -13,7 +13,7 @@ from mongoengine.errors import OperationError
 from pymongo.errors import OperationFailure
 
 import persistence.engine  # noqa: F401
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.entities import User
 from persistence.engine import connect_async, disconnect_async, get_async_connection
 from persistence.mongo import MongoUnitOfWork

@@ -16,7 +16,7 @@ from mongoengine.errors import (
 )
 
 import persistence.engine  # noqa: F401
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.entities import User
 from persistence.errors import Conflict, UnknownField, UnsupportedSpec
 from persistence.mongo import MongoUnitOfWork

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.app_ports import AppUnitOfWork
 from domain.entities import Account
 from persistence.mongo import MongoUnitOfWork

@@ -9,7 +9,7 @@ import pytest
 from mongoengine import connect_async, disconnect_async
 
 import persistence.engine  # noqa: F401
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.entities import Account, Product, User
 from domain.services import transfer_funds
 from persistence.errors import EntityTooLarge, InvalidEntity, StoreUnavailable, UnitOfWorkError

@@ -21,7 +21,7 @@ import pytest
 from bson import Binary
 
 import persistence.engine  # noqa: F401
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.library import Author, Book
 from domain.services import attach_file, remove_attachment
 from persistence.engine import connect_async, disconnect_async, get_async_db

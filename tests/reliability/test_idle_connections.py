@@ -20,7 +20,7 @@ from mongoengine import Document, IntField
 from pymongo.errors import AutoReconnect
 
 import persistence.engine  # noqa: F401
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.entities import User
 from persistence.engine import async_run_in_transaction, connect_async, disconnect_async
 from persistence.engine.connection import DEFAULT_MAX_IDLE_TIME_MS

@@ -21,7 +21,7 @@ from pymongo.errors import (
 )
 
 import persistence.engine  # noqa: F401
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.entities import User
 from eventually import HANG_S, until
 from persistence.engine import (

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import pytest
 
 import persistence.engine  # noqa: F401
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.entities import Account, Product
 from domain.errors import InsufficientFunds
 from domain.library import Author, Book

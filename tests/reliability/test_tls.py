@@ -16,7 +16,7 @@ from mongoengine import Document, StringField
 from pymongo.errors import ServerSelectionTimeoutError
 
 import persistence.engine  # noqa: F401
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.entities import User
 from persistence.engine import connect_async, disconnect_async
 from persistence.errors import StoreUnavailable

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import persistence.engine  # noqa: F401
-from adapters.documents import registry
+from adapters.registry import registry
 from domain.library import Book
 from persistence.query.mongo_filter import compile_filter
 from persistence.query.plan import QueryPlanner

@@ -8,7 +8,7 @@ import attrs
 import pytest
 from mongoengine import DictField, Document, ListField
 
-from adapters.documents import registry
+from adapters.registry import registry
 from persistence.document_schema import document_schema
 from persistence.schema import FieldType
 
