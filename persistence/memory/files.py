@@ -21,6 +21,15 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
+def _as_read(naive_utc: datetime.datetime, tzinfo: datetime.tzinfo | None) -> datetime.datetime:
+    """``naive_utc`` in milliseconds, as an alias reads it: naive UTC when ``tzinfo`` is
+    None, otherwise aware in ``tzinfo``."""
+    value = naive_utc.replace(microsecond=naive_utc.microsecond // 1000 * 1000)
+    if tzinfo is None:
+        return value
+    return value.replace(tzinfo=datetime.timezone.utc).astimezone(tzinfo)
+
+
 class InMemoryFileStore(ReplacedByPut):
     """Files kept in a dict; ids are new ObjectId-shaped strings.  Not transactional.
 
@@ -31,7 +40,10 @@ class InMemoryFileStore(ReplacedByPut):
 
     transactional = False
 
-    def __init__(self) -> None:
+    def __init__(self, *, tz_aware: bool = False, tzinfo: datetime.tzinfo | None = None) -> None:
+        """``tz_aware`` / ``tzinfo``: upload dates as an alias with those options reads
+        them (naive UTC by default; aware, in ``tzinfo`` or UTC, with ``tz_aware``)."""
+        self.tzinfo = (tzinfo or datetime.timezone.utc) if tz_aware else None
         self.files: dict[str, tuple[FileInfo, bytes]] = {}
         self.partial: dict[str, tuple[datetime.datetime, list[bytes]]] = {}
 
@@ -67,7 +79,7 @@ class InMemoryFileStore(ReplacedByPut):
             filename=filename,
             length=len(content),
             content_type=content_type,
-            upload_date=now.replace(microsecond=now.microsecond // 1000 * 1000),
+            upload_date=_as_read(now, self.tzinfo),
             metadata=dict(metadata or {}),
         )
         self.files[file_id] = (info, content)

@@ -37,7 +37,7 @@ class InMemoryStore:
         commit_retention: float = DEFAULT_RETENTION,
     ) -> None:
         self.tables: dict[str, dict[str, dict[str, Any]]] = {}
-        self.files = InMemoryFileStore()
+        self.files = InMemoryFileStore(tz_aware=tz_aware, tzinfo=tzinfo)
         self.commit_lock = asyncio.Lock()
         self.codec_options: CodecOptions[Any] = CodecOptions(
             tz_aware=tz_aware, tzinfo=tzinfo, uuid_representation=UuidRepresentation.STANDARD

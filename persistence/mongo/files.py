@@ -164,7 +164,8 @@ class GridFSFileStore(ReplacedByPut):
                 yield chunk
 
     async def info(self, file_id: str) -> FileInfo:
-        """The file's metadata, from its ``files`` document."""
+        """The file's metadata, from its ``files`` document (its upload date as the
+        alias reads datetimes: naive UTC, or aware in the alias's ``tzinfo``)."""
         document = await self._document(file_id, "read the file's metadata")
         uploaded: datetime.datetime = document["uploadDate"]
         return FileInfo(
@@ -172,7 +173,7 @@ class GridFSFileStore(ReplacedByPut):
             filename=document.get("filename") or "",
             length=document["length"],
             content_type=document.get("contentType"),
-            upload_date=uploaded.replace(tzinfo=None),
+            upload_date=uploaded,
             metadata=dict(document.get("metadata") or {}),
         )
 

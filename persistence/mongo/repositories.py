@@ -14,6 +14,7 @@ from persistence.aggregation import Aggregation
 from persistence.document_errors import refusals
 from persistence.engine import checked
 from persistence.engine.raw_finds import async_raw_rows, raw_queryset
+from persistence.engine.sessions import layer_reads
 from persistence.error_chain import error_chain
 from persistence.errors import ConcurrencyConflict, Conflict, DeleteDenied, DomainError, NotFound
 from persistence.mapping import kept_as_is, plain, stored_form, to_object_id
@@ -66,7 +67,7 @@ def _is_denied(exc: OperationError) -> bool:
 class _GuardedOperation:
     """``async with repository._op(...)``: see :meth:`MongoCrudBase._op`."""
 
-    __slots__ = ("_deadline", "_entity_id", "_operation", "_repository", "_writing")
+    __slots__ = ("_deadline", "_entity_id", "_operation", "_reads", "_repository", "_writing")
 
     def __init__(
         self, repository: MongoCrudBase[Any], entity_id: Any, writing: bool, deadline: bool
@@ -82,6 +83,11 @@ class _GuardedOperation:
         self._deadline: AbstractContextManager[Any] | None = (
             outage_watch(uow._bound(), uow._reachable_now) if deadline else None
         )
+        # a read the repository runs to its end (a streaming one yields to its caller,
+        # whose own operations must not pass for the layer's reads)
+        self._reads: AbstractContextManager[Any] | None = (
+            layer_reads() if deadline and not writing else None
+        )
 
     async def __aenter__(self) -> None:
         await self._operation.__aenter__()  # (may begin the unit's transaction)
@@ -89,11 +95,15 @@ class _GuardedOperation:
             self._repository._uow.wrote()
         if self._deadline is not None:
             self._deadline.__enter__()
+        if self._reads is not None:
+            self._reads.__enter__()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
         try:
+            if self._reads is not None:
+                self._reads.__exit__(exc_type, exc, tb)
             if self._deadline is not None:
                 try:
                     self._deadline.__exit__(exc_type, exc, tb)

@@ -27,7 +27,11 @@ from persistence.engine import (
     get_async_db,
 )
 from persistence.engine.mongomock_async import AsyncMongomockClient
-from persistence.engine.sessions import bound_by_another_task, without_sessions
+from persistence.engine.sessions import (
+    bound_by_another_task,
+    joined_by_other_code,
+    without_sessions,
+)
 from persistence.engine.task_switches import switched
 from persistence.engine.transactions import DURABLE
 from persistence.error_chain import error_chain
@@ -139,6 +143,7 @@ class MongoUnitOfWork(BaseUnitOfWork):
         self._deferred = False  # the next transaction begins with the next operation
         self._switches = ExitStack()
         self._wrote = False  # whether the transaction holds a write of the repositories
+        # (operations of other code in the transaction are seen by the engine's sessions)
 
     def reading(self) -> MongoUnitOfWork:
         """A read-only unit of work on the same alias: no transaction (each read sees
@@ -266,7 +271,10 @@ class MongoUnitOfWork(BaseUnitOfWork):
         context = self._context
         if context is None:
             return
-        wrote, self._wrote = self._wrote, False
+        # a repository wrote, or other code joined the transaction (an engine write made
+        # directly in the block): only a block of repository reads commits without one
+        wrote = self._wrote or joined_by_other_code(self._session)
+        self._wrote = False
         record = new_commit_record() if wrote else None
         if record is not None:
             try:  # the record, in the transaction: stored exactly when the commit lands
