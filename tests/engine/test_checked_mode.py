@@ -550,8 +550,8 @@ def test_the_plugin_fails_a_test_whose_difference_was_swallowed(tmp_path: Any) -
     (tmp_path / "test_swallowing.py").write_text(_SWALLOWING_TEST)
     env = {**os.environ, "PERSISTENCE_CHECKED": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rE", "-p", "no:cacheprovider", "-p",
-         "persistence.testing.pytest_plugin", "-c", os.devnull, "-o",
+        [sys.executable, "-m", "pytest", "-q", "-rE", "-p", "no:cacheprovider",
+         "-c", os.devnull, "-o",
          "asyncio_default_fixture_loop_scope=function", str(tmp_path)],
         env=env, capture_output=True, text=True, cwd=tmp_path,
     )  # fmt: skip
