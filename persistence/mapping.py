@@ -22,12 +22,11 @@ from mongoengine.errors import ValidationError
 from mongoengine.fields import GridFSProxy
 from pymongo.errors import DocumentTooLarge
 
-from domain.codec import PLAIN_SCALARS, from_dict, to_dict
-from domain.ids import is_valid_id
-
-from .engine import checked
-from .engine.materialize import load
-from .stored_entities import DirectPlan, direct_plan, direct_values
+from persistence.codec import PLAIN_SCALARS, from_dict, to_dict
+from persistence.engine import checked
+from persistence.engine.materialize import load
+from persistence.ids import is_valid_id
+from persistence.stored_entities import DirectPlan, direct_plan, direct_values
 
 E = TypeVar("E")
 D = TypeVar("D", bound=Document)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from domain.errors import Conflict
 from domain.services import register_user
+from persistence.errors import Conflict
 
 
 @pytest.fixture(params=["memory_uow", "mongomock_uow", "mongo_uow"])
