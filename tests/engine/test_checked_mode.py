@@ -305,9 +305,9 @@ def test_a_wrong_direct_read_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_filter_compiled_per_shape_otherwise_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    from persistence.query import filter_shapes
     from adapters.registry import registry
     from domain.library import Book
+    from persistence.query import filter_shapes
     from persistence.query.plan import QueryPlanner
     from persistence.specs import F
 
