@@ -55,6 +55,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+try:  # async fixtures work in pytest-asyncio's strict mode as in its auto mode
+    from pytest_asyncio import fixture as _async_fixture
+except ImportError:  # pragma: no cover  (without pytest-asyncio no async test runs)
+    _async_fixture = pytest.fixture
+
 if TYPE_CHECKING:
     from persistence.memory import InMemoryUnitOfWork
     from persistence.mongo import MongoUnitOfWork
@@ -87,7 +92,7 @@ def mongodb_uri() -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture
+@_async_fixture
 async def async_alias(mongodb_uri: str) -> AsyncIterator[Any]:
     """Alias "default" as an async connection to a fresh database (dropped afterwards)."""
     import persistence.engine  # noqa: F401  (activates the async API)
@@ -128,7 +133,7 @@ def memory_uow(uow_registry: Registry) -> Callable[[], InMemoryUnitOfWork]:
     return lambda: InMemoryUnitOfWork(uow_registry, store)
 
 
-@pytest.fixture
+@_async_fixture
 async def mongomock_uow(uow_registry: Registry) -> AsyncIterator[Callable[[], MongoUnitOfWork]]:
     """Makes :class:`MongoUnitOfWork` instances on a fresh mongomock database."""
     import mongomock
