@@ -359,4 +359,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOMES))
+    return sorted({name for name in globals() if name.startswith("__")} | set(_HOMES))

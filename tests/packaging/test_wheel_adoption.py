@@ -73,6 +73,7 @@ def test_the_wheel_installs_one_import_root(wheel: Path) -> None:
     tops = {name.split("/")[0] for name in names}
     assert tops == {"persistence", "mongo_persistence-0.1.0.dist-info"}, tops
     assert "persistence/py.typed" in names
+    assert "mongo_persistence-0.1.0.dist-info/licenses/LICENSE" in names
     entry_points = zipfile.ZipFile(wheel).read(
         "mongo_persistence-0.1.0.dist-info/entry_points.txt"
     ).decode()
@@ -134,7 +135,7 @@ def test_a_service_of_its_own_runs_green_over_the_installed_wheel(
     suite = ET.parse(report).getroot().find("testsuite")
     assert suite is not None, output
     counts = {key: int(suite.get(key, "0")) for key in ("tests", "failures", "errors", "skipped")}
-    assert counts == {"tests": 6, "failures": 0, "errors": 0, "skipped": 0}, output
+    assert counts == {"tests": 7, "failures": 0, "errors": 0, "skipped": 0}, output
     cases = {case.get("classname", "") for case in suite.iter("testcase")}
     assert {"tests.unit.test_planning", "tests.integration.test_planning_on_server"} <= cases
     assert f"rootdir: {project}" in output  # the service's own configuration, not ours
