@@ -58,7 +58,7 @@ import pytest
 try:  # async fixtures work in pytest-asyncio's strict mode as in its auto mode
     from pytest_asyncio import fixture as _async_fixture
 except ImportError:  # pragma: no cover  (without pytest-asyncio no async test runs)
-    _async_fixture = pytest.fixture
+    _async_fixture = pytest.fixture  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from persistence.memory import InMemoryUnitOfWork
