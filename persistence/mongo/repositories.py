@@ -425,8 +425,9 @@ class MongoRepository(MongoCrudBase[E]):
                 if not rows:
                     return 0
                 updated_documents(self._document, self._name, rows, plan.update)
-                unchanged = [_unchanged(row, plan.touched) for row in rows]
-                query = {"$and": [plan.filter, {"$or": unchanged}]}
+                if not self._uow.transactions:  # (in one, the write sees the same snapshot)
+                    unchanged = [_unchanged(row, plan.touched) for row in rows]
+                    query = {"$and": [plan.filter, {"$or": unchanged}]}
             try:
                 with refusals(
                     self._name, plan.update, mark_rollback_only=self._uow.mark_rollback_only

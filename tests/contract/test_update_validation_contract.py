@@ -307,6 +307,47 @@ async def test_a_write_conflict_names_a_concurrent_transaction(
     assert tally.count == 10
 
 
+async def test_a_write_conflict_of_a_save_names_the_entity_and_its_id(
+    make_uow: MakeUow, backend_name: str
+) -> None:
+    if backend_name != "mongo":
+        pytest.skip("a server's snapshot isolation: the others see the other's commit")
+    async with make_uow() as uow:
+        tally = await uow.repo(Tally).add(Tally(name="t"))
+        await uow.commit()
+    first_read = asyncio.Event()
+    second_done = asyncio.Event()
+
+    async def first() -> None:
+        async with make_uow() as uow:
+            mine = await uow.repo(Tally).get(tally.id)
+            first_read.set()
+            await second_done.wait()
+            mine.count = 1
+            await uow.repo(Tally).save(mine)  # Tally has no version: the server notices
+            await uow.commit()
+
+    async def second() -> None:
+        await first_read.wait()
+        try:
+            async with make_uow() as uow:
+                theirs = await uow.repo(Tally).get(tally.id)
+                theirs.count = 10
+                await uow.repo(Tally).save(theirs)
+                await uow.commit()
+        finally:
+            second_done.set()
+
+    results = await asyncio.gather(first(), second(), return_exceptions=True)
+    assert results[1] is None
+    error = results[0]
+    assert isinstance(error, ConcurrencyConflict) and error.write_conflict
+    assert error.field is None and error.entity_id == tally.id
+    assert f"write conflict on Tally {tally.id!r}" in str(error)
+    async with make_uow().reading() as uow:
+        assert (await uow.repo(Tally).get(tally.id)).count == 10
+
+
 # -- a stored document with a field its Document does not declare -------------------------
 
 
