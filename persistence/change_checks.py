@@ -39,7 +39,14 @@ _NUMBERS = (
     fields.Decimal128Field,
 )
 _INTEGERS = (fields.IntField, fields.LongField)
-_PLAIN = (fields.IntField, fields.LongField, fields.FloatField, fields.StringField)
+_PLAIN = (  # fields storing a value as saving stores it: to_mongo(to_python(value))
+    fields.IntField,
+    fields.LongField,
+    fields.FloatField,
+    fields.StringField,
+    fields.DateTimeField,
+    fields.DateField,
+)
 
 
 @attrs.frozen
@@ -137,8 +144,10 @@ def check_changes(
             )
         touched.append(top)
         field, through_list = _field_at(document_cls, path)
-        if field is None or through_list:
-            per_document = True  # MongoDB decides what such a path means: check the result
+        if field is None or through_list or "." in path:
+            # a path inside an embedded document may create it (without its required
+            # fields), one through a list means what MongoDB makes of it: check the result
+            per_document = True
             if field is None:
                 continue
         needs_check = _check_one(entity, change, field, stored, in_change)

@@ -17,7 +17,14 @@ from typing import Any
 
 import attrs
 import pytest
-from mongoengine import Document, IntField, ListField, StringField
+from mongoengine import (
+    Document,
+    EmbeddedDocument,
+    EmbeddedDocumentField,
+    IntField,
+    ListField,
+    StringField,
+)
 
 from persistence.engine import get_async_db
 from persistence.errors import (
@@ -88,8 +95,33 @@ class TallyDocument(Document):
     meta = {"collection": "checked_tallies"}
 
 
+@attrs.frozen(kw_only=True)
+class Size:
+    w: int
+    h: int
+
+
+@attrs.define(kw_only=True)
+class Box:
+    id: str = attrs.field(factory=new_id)
+    label: str
+    size: Size | None = None
+
+
+class SizeDocument(EmbeddedDocument):
+    w = IntField(required=True)
+    h = IntField(required=True)
+
+
+class BoxDocument(Document):
+    label = StringField(required=True)
+    size = EmbeddedDocumentField(SizeDocument)
+    meta = {"collection": "checked_boxes"}
+
+
 registry = Registry()
 registry.add(Item, ItemDocument)
+registry.add(Box, BoxDocument)
 registry.add(Range, RangeDocument)
 registry.add(Tally, TallyDocument)
 
@@ -250,6 +282,24 @@ async def test_the_documents_own_clean_is_applied(make_uow: MakeUow) -> None:
     async with make_uow().reading() as uow:
         [stored] = await uow.repo(Range).find()
     assert (stored.low, stored.high) == (1, 3)
+
+
+async def test_a_change_inside_an_embedded_document_keeps_it_valid(make_uow: MakeUow) -> None:
+    async with make_uow() as uow:
+        await uow.repo(Box).add_many([Box(label="empty"), Box(label="full", size=Size(w=1, h=2))])
+        await uow.commit()
+    with pytest.raises(InvalidEntity) as caught:  # would make {"w": 3} without its "h"
+        async with make_uow() as uow:
+            await uow.repo(Box).update_where(ALL, Changes().set("size.w", 3))
+    assert "h" in str(caught.value)
+    async with make_uow() as uow:
+        assert (
+            await uow.repo(Box).update_where(F("label") == "full", Changes().set("size.w", 3)) == 1
+        )
+        await uow.commit()
+    async with make_uow().reading() as uow:
+        boxes = sorted((b.label, b.size) for b in await uow.repo(Box).find())
+    assert boxes == [("empty", None), ("full", Size(w=3, h=2))]
 
 
 async def test_a_unique_clash_of_update_where_names_the_field(make_uow: MakeUow) -> None:
