@@ -102,6 +102,9 @@ if TYPE_CHECKING:
         NotFound as NotFound,
     )
     from persistence.errors import (
+        StoredDataError as StoredDataError,
+    )
+    from persistence.errors import (
         StoreUnavailable as StoreUnavailable,
     )
     from persistence.errors import (
@@ -274,6 +277,7 @@ _HOMES: dict[str, str] = {
     "InvalidSpec": "errors",
     "NotFound": "errors",
     "StoreUnavailable": "errors",
+    "StoredDataError": "errors",
     "TransactionsUnsupported": "errors",
     "UnitOfWorkError": "errors",
     "UnknownField": "errors",

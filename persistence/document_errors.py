@@ -8,19 +8,28 @@ hold, a document over 16 MB.  :func:`refusals` turns each into ``InvalidEntity``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import attrs
 from bson.errors import InvalidDocument
-from mongoengine.errors import OperationError, ValidationError
+from mongoengine.errors import FieldDoesNotExist, OperationError, ValidationError
 from pymongo.errors import DocumentTooLarge, OperationFailure
 
+from persistence.engine.materialize import load
 from persistence.error_chain import error_chain
-from persistence.errors import EntityTooLarge, InvalidEntity
+from persistence.errors import EntityTooLarge, InvalidEntity, StoredDataError
 
-__all__ = ["MAX_RECORD_BYTES", "refusals", "unencodable", "validation_problems"]
+__all__ = [
+    "MAX_RECORD_BYTES",
+    "loaded",
+    "refusals",
+    "stored_data_error",
+    "unencodable",
+    "validation_problems",
+]
 
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 """MongoDB's largest document (``maxBsonObjectSize``)."""
@@ -121,3 +130,31 @@ def refusals(
         if mark_rollback_only is not None:
             mark_rollback_only(error)
         raise error from exc
+
+
+def stored_data_error(
+    document_cls: type[Any],
+    entity: str,
+    son: dict[str, Any] | None,
+    exc: Exception,
+    entity_id: object = None,
+) -> StoredDataError:
+    """The domain error for a stored document with fields ``document_cls`` lacks."""
+    meta: dict[str, Any] = getattr(document_cls, "_meta")  # noqa: B009
+    collection = str(meta.get("collection") or document_cls.__name__)
+    if son is not None:
+        declared = {f.db_field for f in getattr(document_cls, "_fields").values()}  # noqa: B009
+        extra = tuple(sorted(k for k in son if k not in declared and k not in ("_id", "_cls")))
+        entity_id = str(son["_id"]) if "_id" in son else entity_id
+    else:
+        found = re.search(r"\{(.*?)\}", str(exc))
+        extra = tuple(sorted(n.strip(" '\"") for n in found.group(1).split(","))) if found else ()
+    return StoredDataError(entity, collection, entity_id, extra)
+
+
+def loaded(document_cls: type[Any], entity: str, son: dict[str, Any]) -> Any:
+    """``son`` loaded as ``document_cls`` (``StoredDataError`` for undeclared fields)."""
+    try:
+        return load(document_cls, son)
+    except FieldDoesNotExist as exc:
+        raise stored_data_error(document_cls, entity, son, exc) from None

@@ -15,6 +15,7 @@ __all__ = [
     "InvalidSpec",
     "NotFound",
     "StoreUnavailable",
+    "StoredDataError",
     "TransactionsUnsupported",
     "UnitOfWorkError",
     "UnknownField",
@@ -38,20 +39,37 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     """A write clashes with existing data (a duplicate unique field or id)."""
 
-    def __init__(self, entity: str, field: str, message: str | None = None) -> None:
+    def __init__(self, entity: str, field: str | None, message: str | None = None) -> None:
         super().__init__(message or f"{entity} with this {field} already exists")
         self.entity = entity
         self.field = field
 
 
 class ConcurrencyConflict(Conflict):
-    """The entity changed since it was read (its version is stale)."""
+    """The entity changed since it was read (its version is stale), or, with
+    ``write_conflict``, a concurrent transaction wrote the same data first (the server's
+    write conflict).  ``field`` is the version field when the conflict is about it, else
+    None; ``entity_id`` is None when not known.  Running the unit of work again is safe."""
 
-    def __init__(self, entity: str, entity_id: object) -> None:
-        super().__init__(
-            entity, "version", f"{entity} {entity_id!r} was changed by someone else"
-        )
+    def __init__(
+        self,
+        entity: str,
+        entity_id: object,
+        *,
+        write_conflict: bool = False,
+        version_field: str | None = "version",
+    ) -> None:
+        if write_conflict:
+            which = entity if entity_id is None else f"{entity} {entity_id!r}"
+            message = (
+                f"write conflict on {which}: a concurrent transaction wrote the same "
+                "data first; nothing of this unit of work was committed, run it again"
+            )
+        else:
+            message = f"{entity} {entity_id!r} was changed by someone else"
+        super().__init__(entity, version_field, message)
         self.entity_id = entity_id
+        self.write_conflict = write_conflict
 
 
 class UnsupportedSpec(DomainError):
@@ -62,9 +80,18 @@ class InvalidSpec(UnsupportedSpec):
     """A spec value cannot compare with the field's declared type (a string against a
     date, a non-id against a reference); the query would silently match nothing."""
 
-    def __init__(self, entity: str, field: str, value: object, expected: str) -> None:
+    def __init__(
+        self,
+        entity: str,
+        field: str,
+        value: object = None,
+        expected: str = "",
+        *,
+        message: str | None = None,
+    ) -> None:
         super().__init__(
-            f"{entity}.{field} holds {expected}, so it cannot compare with {value!r} "
+            message
+            or f"{entity}.{field} holds {expected}, so it cannot compare with {value!r} "
             f"({type(value).__name__}); pass {expected} or None"
         )
         self.entity = entity
@@ -104,6 +131,25 @@ class InvalidEntity(DomainError):
         super().__init__(f"{entity} refused by the store: {listed}")
         self.entity = entity
         self.problems = problems
+
+
+class StoredDataError(DomainError):
+    """A stored document its Document cannot load: it holds fields the (strict)
+    Document does not declare, written by something other than this layer."""
+
+    def __init__(
+        self, entity: str, collection: str, entity_id: object, fields: tuple[str, ...]
+    ) -> None:
+        names = ", ".join(repr(f) for f in fields) or "fields"
+        super().__init__(
+            f"{entity} {entity_id!r} in collection {collection!r} holds {names}, which its "
+            "Document does not declare; declare the field(s) on the Document, or let it "
+            "load undeclared fields with meta = {'strict': False}"
+        )
+        self.entity = entity
+        self.collection = collection
+        self.entity_id = entity_id
+        self.fields = fields
 
 
 class EntityTooLarge(InvalidEntity):

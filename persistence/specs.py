@@ -22,7 +22,7 @@ from typing import Any, Literal, cast
 
 import attrs
 
-from persistence.errors import UnknownField, UnsupportedSpec
+from persistence.errors import InvalidSpec, UnknownField, UnsupportedSpec
 
 __all__ = [
     "ALL",
@@ -81,6 +81,12 @@ def _scalars(values: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(_check_scalar(v) for v in values)
 
 
+_NO_TRUTH = (
+    "a {what} has no truth value: combine predicates with & (and), | (or) and ~ (not), "
+    "not Python's and/or/not, and test membership with F(path).in_([...]), not `in`"
+)
+
+
 class _Combinable:
     """``&``, ``|`` and ``~`` for every predicate."""
 
@@ -94,6 +100,9 @@ class _Combinable:
 
     def __invert__(self) -> Not:
         return Not(self)  # type: ignore[arg-type]
+
+    def __bool__(self) -> bool:
+        raise TypeError(_NO_TRUTH.format(what=f"predicate {self!r}"))
 
 
 def _flat(predicate: Any, kind: type) -> tuple[Any, ...]:
@@ -263,6 +272,9 @@ class F:
 
     __hash__ = object.__hash__
 
+    def __bool__(self) -> bool:
+        raise TypeError(_NO_TRUTH.format(what=f"field path F({self.path!r})"))
+
     def in_(self, values: Iterable[Any]) -> In:
         return In(self.path, values)
 
@@ -398,7 +410,7 @@ class Change:
     @path.validator
     def _path(self, _: Any, value: str) -> None:
         if value == "id" or value.startswith("id."):
-            raise UnsupportedSpec("the id cannot be changed")
+            raise InvalidSpec("", value, message=f"{value!r} is the id: changes cannot write it")
 
 
 @attrs.frozen

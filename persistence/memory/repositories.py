@@ -16,6 +16,7 @@ import attrs
 import mongomock
 
 from persistence.aggregation import Aggregation
+from persistence.change_checks import updated_documents
 from persistence.document_errors import MAX_RECORD_BYTES, refusals
 from persistence.document_schema import holds_decimal128
 from persistence.errors import ConcurrencyConflict, Conflict, NotFound
@@ -202,7 +203,10 @@ class InMemoryCrudBase(RepositoryBase[E]):
         version_field = self.registration.version_field
         version = getattr(entity, version_field) if version_field is not None else None
         if version_field is not None and version != current.get(version_field):
-            raise self._uow.mark_rollback_only(ConcurrencyConflict(self._entity_name, entity_id))
+            conflict = ConcurrencyConflict(
+                self._entity_name, entity_id, version_field=version_field
+            )
+            raise self._uow.mark_rollback_only(conflict)
         stored = (
             attrs.evolve(entity, **{version_field: version + 1})  # type: ignore[misc]
             if version_field is not None and version is not None
@@ -346,11 +350,14 @@ class InMemoryRepository(InMemoryCrudBase[E]):
         with refusals(
             self._entity_name, plan.update, mark_rollback_only=self._uow.mark_rollback_only
         ):
-            scratch: Any = mongomock.MongoClient().db.entities
-            if matched:
-                scratch.insert_many(matched)
-            scratch.update_many({}, plan.update)
-            for doc in scratch.find():
+            results = updated_documents(
+                self.registration.document_cls,
+                self._entity_name,
+                matched,
+                plan.update,
+                validate=plan.per_document,
+            )
+            for doc in results:
                 son = self.round_trip(doc)
                 self.to_entity(son)  # the entity must still be valid
                 updated.append(son)

@@ -42,9 +42,7 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
     ) -> None:
         store = store if store is not None else InMemoryStore()
         self._file_store = files if files is not None else store.files
-        super().__init__(
-            registry, self._file_store, read_only=read_only, retry_policy=retry_policy
-        )
+        super().__init__(registry, self._file_store, read_only=read_only, retry_policy=retry_policy)
         self.store = store
         self.commit_retention = store.commit_retention
 
@@ -137,10 +135,16 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
             committed = self.store.table(name).get(entity_id)
             if committed is based_on:
                 continue
-            entity = self.registry.registration(name).entity_cls.__name__
+            registration = self.registry.registration(name)
+            entity = registration.entity_cls.__name__
             if based_on is None:
                 raise Conflict(entity, "id")
-            raise ConcurrencyConflict(entity, entity_id)
+            raise ConcurrencyConflict(  # another unit of work committed it first
+                entity,
+                entity_id,
+                write_conflict=True,
+                version_field=registration.version_field,
+            )
         for name, writes in self._staged.items():
             aggregate = self.registry.registration(name)
             if not aggregate.unique:

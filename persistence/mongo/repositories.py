@@ -7,11 +7,12 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
-from mongoengine.errors import BulkWriteError, NotUniqueError, OperationError
+from mongoengine.errors import BulkWriteError, FieldDoesNotExist, NotUniqueError, OperationError
 from pymongo.errors import NetworkTimeout, OperationFailure
 
 from persistence.aggregation import Aggregation
-from persistence.document_errors import refusals
+from persistence.change_checks import updated_documents
+from persistence.document_errors import refusals, stored_data_error
 from persistence.engine import checked
 from persistence.engine.raw_finds import async_raw_rows, raw_queryset
 from persistence.engine.sessions import layer_reads
@@ -57,6 +58,26 @@ def _is_write_conflict(exc: BaseException | None) -> bool:
         isinstance(link, OperationFailure) and link.code == _WRITE_CONFLICT
         for link in error_chain(exc)
     )
+
+
+def _unchanged(row: dict[str, Any], touched: tuple[str, ...]) -> dict[str, Any]:
+    """The condition that ``row`` (a stored document) still holds, at the ``touched``
+    fields, the values it was checked with (a write outside a transaction skips a
+    document another writer changed since)."""
+    condition: dict[str, Any] = {"_id": row["_id"]}
+    for name in touched:
+        condition[name] = {"$eq": row[name]} if name in row else {"$exists": False}
+    return condition
+
+
+def _changed_unique(registration: Registration[Any], changes: Changes) -> str:
+    """The unique field a change set can have made clash (the store did not say which;
+    the id cannot be changed): the first unique group holding a changed field."""
+    changed = {c.path.split(".")[0] for c in changes.items}
+    for group in registration.unique:
+        if group != ("id",) and any(p.split(".")[0] in changed for p in group):
+            return group[0]
+    return "id"
 
 
 def _is_denied(exc: OperationError) -> bool:
@@ -151,8 +172,16 @@ class MongoCrudBase(RepositoryBase[E]):
 
     def _translated(self, exc: Exception, entity_id: Any, writing: bool) -> DomainError | None:
         """The domain error an operation's failure ``exc`` stands for, if any."""
+        if isinstance(exc, FieldDoesNotExist):  # a stored document with undeclared fields
+            return stored_data_error(self._document, self._name, None, exc, entity_id)
         if _is_write_conflict(exc):
-            return self._uow.mark_rollback_only(ConcurrencyConflict(self._name, entity_id))
+            conflict = ConcurrencyConflict(
+                self._name,
+                entity_id,
+                write_conflict=True,
+                version_field=self.registration.version_field,
+            )
+            return self._uow.mark_rollback_only(conflict)
         in_transaction = self._uow.transactions
         unavailable = unavailable_from(exc, retry_safe=in_transaction or not writing)
         if unavailable is not None and in_transaction:
@@ -164,7 +193,7 @@ class MongoCrudBase(RepositoryBase[E]):
         with refusals(self._name, entity):
             document, stored = self._mapper.to_document_and_stored(entity)
             document.validate()
-        async with self._op(writing=True):
+        async with self._op(getattr(entity, "id", None), writing=True):
             try:
                 with refusals(self._name, entity, mark_rollback_only=self._uow.mark_rollback_only):
                     await document.async_save(force_insert=True, validate=False)
@@ -200,7 +229,7 @@ class MongoCrudBase(RepositoryBase[E]):
         MongoEngine applies (``NotFound`` if absent, ``DeleteDenied`` for DENY)."""
         oid = to_object_id(entity_id)
         files = [] if oid is None else await files_removed_with(self, [entity_id])
-        async with self._op(writing=True):
+        async with self._op(entity_id, writing=True):
             document = None if oid is None else await self._document.objects(pk=oid).async_first()
             if document is None:
                 raise NotFound(self._name, entity_id)
@@ -259,7 +288,11 @@ class MongoCrudBase(RepositoryBase[E]):
                 raise self._uow.mark_rollback_only(conflict) from None
             if not updated:
                 if await self._document.objects(pk=oid).async_exists():
-                    conflict = ConcurrencyConflict(self._name, entity.id)  # type: ignore[attr-defined]
+                    conflict = ConcurrencyConflict(
+                        self._name,
+                        entity.id,  # type: ignore[attr-defined]
+                        version_field=version_field,
+                    )
                     raise self._uow.mark_rollback_only(conflict)
                 raise NotFound(self._name, entity.id)  # type: ignore[attr-defined]
         if version_field is not None and version is not None:
@@ -385,15 +418,24 @@ class MongoRepository(MongoCrudBase[E]):
     async def update_where(self, spec: Predicate, changes: Changes) -> int:
         """Apply ``changes`` to every matching entity (validated first); return the count."""
         plan = self._plan.update(spec, changes)
-        queryset = self._document.objects(__raw__=plan.filter)
+        query = plan.filter
         async with self._op(writing=True):
+            if plan.per_document:  # validate each result before the write
+                rows = await async_raw_rows(self._document, plan.filter)
+                if not rows:
+                    return 0
+                updated_documents(self._document, self._name, rows, plan.update)
+                if not self._uow.transactions:  # (in one, the write sees the same snapshot)
+                    unchanged = [_unchanged(row, plan.touched) for row in rows]
+                    query = {"$and": [plan.filter, {"$or": unchanged}]}
             try:
                 with refusals(
                     self._name, plan.update, mark_rollback_only=self._uow.mark_rollback_only
                 ):
+                    queryset = self._document.objects(__raw__=query)
                     return await queryset.async_update(__raw__=plan.update)  # type: ignore[no-any-return]
             except NotUniqueError as exc:
-                field = duplicated_field(exc) or "id"
+                field = duplicated_field(exc) or _changed_unique(self.registration, changes)
                 raise self._uow.mark_rollback_only(Conflict(self._name, field)) from None
 
     async def remove_where(self, spec: Predicate) -> int:

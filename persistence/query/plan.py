@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from persistence.aggregation import Aggregation
+from persistence.change_checks import check_changes
 from persistence.document_schema import StoredValues, document_schema
 from persistence.query.aggregation_pipeline import compile_aggregation
 from persistence.query.filter_shapes import FilterShapes
@@ -61,15 +62,19 @@ class FindPlan:
 
 @attrs.frozen
 class UpdatePlan:
-    """An update of every match: filter and MongoDB update document."""
+    """An update of every match: filter and MongoDB update document.
+
+    ``per_document``: the result depends on stored values, so each updated document is
+    validated before the write (:func:`~persistence.change_checks.updated_documents`);
+    ``touched``: the top-level stored fields the update writes."""
 
     filter: dict[str, Any]
     update: dict[str, Any]
+    per_document: bool = False
+    touched: tuple[str, ...] = ()
 
 
-_PLANNERS: weakref.WeakKeyDictionary[Registration[Any], QueryPlanner] = (
-    weakref.WeakKeyDictionary()
-)
+_PLANNERS: weakref.WeakKeyDictionary[Registration[Any], QueryPlanner] = weakref.WeakKeyDictionary()
 
 
 def planner_for(aggregate: Registration[Any]) -> QueryPlanner:
@@ -86,6 +91,7 @@ class QueryPlanner:
 
     def __init__(self, aggregate: Registration[Any]) -> None:
         self.entity_cls = aggregate.entity_cls
+        self.document_cls = aggregate.document_cls
         self.name = aggregate.name
         self.ids = aggregate.id_paths
         self.schema = document_schema(aggregate.document_cls)
@@ -165,16 +171,29 @@ class QueryPlanner:
         return compile_aggregation(spec, self.ids, self.in_query)
 
     def update(self, spec: Predicate, changes: Changes) -> UpdatePlan:
-        """The update applying ``changes`` (validated against the entity) to the
-        matches; the version field, if any, is incremented unless changed."""
+        """The update applying ``changes`` (validated against the entity and its
+        Document's fields, see :mod:`persistence.change_checks`) to the matches; the
+        version field, if any, is incremented (changes cannot write it)."""
         where = self._filters.filter(spec)
         changes = validate_changes(self.entity_cls, changes)
         entity = self.entity_cls.__name__
         for change in changes.items:  # a Decimal or date only where the field holds one
             if isinstance(change.value, (decimal.Decimal, datetime.date)):
                 check_value(change.path, change.value, self.schema, self.ids, entity)
-        update = compile_changes(changes, self.ids, self._in_change)
         version = self.version_field
-        if version is not None and not any(c.path == version for c in changes.items):
+        checked = check_changes(
+            self.document_cls,
+            entity,
+            changes,
+            version_field=version,
+            in_change=self._in_change,
+        )
+        stored = checked.stored
+        update = compile_changes(
+            changes,
+            self.ids,
+            lambda path, value: stored[path] if path in stored else self._in_change(path, value),
+        )
+        if version is not None:
             update.setdefault("$inc", {})[version] = 1
-        return UpdatePlan(where, update)
+        return UpdatePlan(where, update, checked.per_document, checked.touched)
