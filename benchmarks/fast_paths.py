@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine import connect_async, disconnect_async
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).parent / "contestants")]
@@ -159,7 +159,7 @@ class Repository:
         from benchmarks.layer_workloads import MEMBERS, Member, member_fields
 
         self.Member, self.fields, self.registry = Member, member_fields, MEMBERS
-        from adapters.mongo import MongoUnitOfWork
+        from persistence.mongo import MongoUnitOfWork
 
         self.uow = lambda: MongoUnitOfWork(MEMBERS, transactions=False)
         async with self.uow() as uow:
@@ -178,7 +178,7 @@ class Repository:
         return 50
 
     async def find_page(self) -> int:
-        from domain.specs import F, Order, Page
+        from persistence.specs import F, Order, Page
 
         async with self.uow() as uow:
             repo = uow.repo(self.Member)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .app_ports import AppUnitOfWork
-from .entities import User
-from .errors import InsufficientFunds, NotFound
-from .ids import is_valid_id
-from .library import Attachment, Author, Book, Comment, Post
-from .specs import F
+from domain.app_ports import AppUnitOfWork
+from domain.entities import User
+from domain.errors import InsufficientFunds
+from domain.library import Attachment, Author, Book, Comment, Post
+from persistence.errors import NotFound
+from persistence.ids import is_valid_id
+from persistence.specs import F
 
 __all__ = [
     "add_comment",

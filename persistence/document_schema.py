@@ -1,4 +1,4 @@
-"""The :class:`domain.schema.Schema` of a MongoEngine Document, read from its fields, and
+"""The :class:`persistence.schema.Schema` of a MongoEngine Document, read from its fields, and
 spec values as its fields store them."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 from bson import Decimal128
 from mongoengine import Document, fields
 
-from domain.schema import ANY, FieldType, Schema
+from persistence.schema import ANY, FieldType, Schema
 
 from .engine import compat
 

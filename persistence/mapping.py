@@ -18,16 +18,16 @@ from bson import SON, CodecOptions, DBRef, ObjectId
 from bson.errors import InvalidId
 from mongoengine import Document
 from mongoengine.base import BaseDict, BaseList
-from mongoengine.errors import ValidationError
+from mongoengine.errors import FieldDoesNotExist, ValidationError
 from mongoengine.fields import GridFSProxy
 from pymongo.errors import DocumentTooLarge
 
-from domain.codec import PLAIN_SCALARS, from_dict, to_dict
-from domain.ids import is_valid_id
-
-from .engine import checked, compat
-from .engine.from_stored import load
-from .stored_entities import DirectPlan, direct_plan, direct_values
+from persistence.codec import PLAIN_SCALARS, from_dict, to_dict
+from persistence.document_errors import stored_data_error
+from persistence.engine import checked, compat
+from persistence.engine.from_stored import load
+from persistence.ids import is_valid_id
+from persistence.stored_entities import DirectPlan, direct_plan, direct_values
 
 E = TypeVar("E")
 D = TypeVar("D", bound=Document)
@@ -113,8 +113,6 @@ def to_object_id(entity_id: Any) -> ObjectId | None:
         return ObjectId(entity_id)
     except (InvalidId, TypeError):
         return None
-
-
 
 
 def plain(value: Any) -> Any:
@@ -214,7 +212,11 @@ class DocumentMapper(Generic[E, D]):
             values = direct_values(plan, son)
             if values is not None:
                 return from_dict(self.entity_cls, values)
-        return self.to_entity(load(self.document_cls, son))
+        try:
+            document = load(self.document_cls, son)
+        except FieldDoesNotExist as exc:  # written by something else than this layer
+            raise stored_data_error(self.document_cls, self.entity_cls.__name__, son, exc) from None
+        return self.to_entity(document)
 
 
 # -- checked mode ---------------------------------------------------------------------------

@@ -45,11 +45,10 @@ import mongoengine
 from mongoengine import Document
 from mongoengine.base import BaseField
 
-from domain.relations import Relation, Rule
-
-from .engine import compat
-from .fields import FileIdField, IdReferenceField, VersionField
-from .mapping import DocumentMapper
+from persistence.engine import compat
+from persistence.fields import FileIdField, IdReferenceField, VersionField
+from persistence.mapping import DocumentMapper
+from persistence.relations import Relation, Rule
 
 __all__ = ["Registration", "RegistrationError", "Registry"]
 
@@ -132,7 +131,7 @@ class Registry:
         """Bind ``entity_cls`` (an attrs class with an ``id``) to ``document_cls``.
 
         ``name`` is the repository's name (default: the collection); ``repository`` an
-        aggregate's own repository class (a :class:`domain.ports.AggregateRepository`
+        aggregate's own repository class (a :class:`persistence.ports.AggregateRepository`
         subclass), which both adapters then hand out for this aggregate.
         """
         aggregate = _describe(entity_cls, document_cls, name, repository)
@@ -300,12 +299,12 @@ def _describe(
         if spec.get("unique")
     )
     if repository is not None:
-        from domain.ports import AggregateRepository
+        from persistence.ports import AggregateRepository
 
         if not (isinstance(repository, type) and issubclass(repository, AggregateRepository)):
             raise RegistrationError(
                 f"repository={repository!r} for {entity_cls.__name__} must subclass "
-                "domain.ports.AggregateRepository"
+                "persistence.ports.AggregateRepository"
             )
     mapper = DocumentMapper(entity_cls, document_cls, frozenset(id_paths))
     return Registration(

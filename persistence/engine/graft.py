@@ -1,6 +1,6 @@
 """The one module that grafts the async API onto the unmodified PyPI MongoEngine.
 
-:func:`activate` (run by ``import persistence``) is idempotent. It adds the ``async_``
+:func:`activate` (run by ``import persistence.engine``) is idempotent. It adds the ``async_``
 twins, guards the sync I/O methods against async aliases, teaches ``get_db`` and
 ``get_connection`` about async aliases, routes ``Document._get_collection`` for async
 classes to I/O-free facades, makes MongoEngine's thread-local state task-local, lets

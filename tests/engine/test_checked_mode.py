@@ -305,11 +305,11 @@ def test_a_wrong_direct_read_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_filter_compiled_per_shape_otherwise_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    from adapters import filter_shapes
-    from adapters.query_plan import QueryPlanner
+    from adapters.registry import registry
     from domain.library import Book
-    from domain.specs import F
-    from persistence.models import registry
+    from persistence.query import filter_shapes
+    from persistence.query.plan import QueryPlanner
+    from persistence.specs import F
 
     shapes = QueryPlanner(registry.registration(Book))._filters
     spec = (F("title") == "a") & (F("version") >= 2)
@@ -488,7 +488,7 @@ async def test_no_difference_where_there_is_none(any_async_db: Any, recording: N
 # -- the switch ------------------------------------------------------------------------------
 
 _PROBE = """
-import persistence
+import persistence.engine
 from persistence.engine import checked, to_stored, from_stored, reads, writes, queryset_copies
 from persistence.mapping import DocumentMapper
 from mongoengine.queryset.base import BaseQuerySet
@@ -520,7 +520,7 @@ def test_the_environment_variable_switches_checked_mode_on() -> None:
 
 
 _SWALLOWING_TEST = """
-import persistence
+import persistence.engine
 from mongoengine import Document, IntField
 from persistence.engine import from_stored
 
@@ -550,8 +550,8 @@ def test_the_plugin_fails_a_test_whose_difference_was_swallowed(tmp_path: Any) -
     (tmp_path / "test_swallowing.py").write_text(_SWALLOWING_TEST)
     env = {**os.environ, "PERSISTENCE_CHECKED": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rE", "-p", "no:cacheprovider", "-p",
-         "persistence.testing.pytest_plugin", "-c", os.devnull, "-o",
+        [sys.executable, "-m", "pytest", "-q", "-rE", "-p", "no:cacheprovider",
+         "-c", os.devnull, "-o",
          "asyncio_default_fixture_loop_scope=function", str(tmp_path)],
         env=env, capture_output=True, text=True, cwd=tmp_path,
     )  # fmt: skip

@@ -37,7 +37,7 @@ from mongoengine import (
 )
 from mongoengine.base.fields import BaseField
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine import checked, checked_paths, from_stored, to_stored, writes
 from persistence.engine.checked import FastPathDifference
 from persistence.engine.class_collections import async_collection_of

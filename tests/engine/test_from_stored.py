@@ -25,7 +25,7 @@ from mongoengine import Document, DynamicDocument, EmbeddedDocument, StringField
 from mongoengine.base.document import BaseDocument
 from mongoengine.base.fields import BaseField
 
-import persistence  # noqa: F401  (activates the async API)
+import persistence.engine  # noqa: F401  (activates the async API)
 from persistence.engine import from_stored, greenlet_spawn
 
 ORIGINAL = BaseDocument._from_son.__wrapped__  # MongoEngine's own _from_son

@@ -11,7 +11,7 @@ import pytest
 from mongoengine import Document, IntField, StringField
 from mongoengine.queryset import QuerySet, QuerySetNoCache
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine import graft
 from persistence.engine.twins import TWINS, Owner, owner_classes, sync_to_twin
 

@@ -59,7 +59,7 @@ from mongoengine.base.datastructures import LazyReference
 from mongoengine.base.document import BaseDocument
 from mongoengine.fields import GridFSProxy, ImageGridFsProxy
 
-import persistence  # noqa: F401  (activates the async API)
+import persistence.engine  # noqa: F401  (activates the async API)
 from persistence.engine import connect_async, disconnect_async, greenlet_spawn, to_stored
 
 LOAD = BaseDocument._from_son.__wrapped__  # MongoEngine's own _from_son

@@ -52,7 +52,7 @@ def test_a_release_inside_the_range_passes(mongoengine: str, pymongo: str) -> No
 
 
 def _import_with(fake_versions: dict[str, str], env: dict[str, str] | None = None) -> str:
-    """Import ``persistence`` in a fresh interpreter whose metadata reports
+    """Import ``persistence.engine`` in a fresh interpreter whose metadata reports
     ``fake_versions``; what it prints or raises."""
     code = (
         "import importlib.metadata as m\n"
@@ -61,7 +61,7 @@ def _import_with(fake_versions: dict[str, str], env: dict[str, str] | None = Non
         "m.version = lambda name: fake.get(name) or real(name)\n"
         "import sys\n"
         "try:\n"
-        "    import persistence\n"
+        "    import persistence.engine\n"
         "except Exception as exc:\n"
         "    print(type(exc).__name__, exc)\n"
         "    print('internals read:', 'persistence.engine.graft' in sys.modules,"
