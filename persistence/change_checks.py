@@ -26,6 +26,7 @@ from mongoengine.base import BaseDocument
 from mongoengine.errors import ValidationError
 
 from persistence.document_errors import loaded, validation_problems
+from persistence.engine import compat
 from persistence.errors import InvalidEntity, InvalidSpec
 from persistence.specs import Change, Changes
 
@@ -66,7 +67,7 @@ class ChangeCheck:
 def _field_at(document_cls: type[Any], path: str) -> tuple[Any, bool]:
     """The field at ``path`` and whether the path goes through a list (None if the
     Document does not declare it)."""
-    declared: dict[str, Any] = getattr(document_cls, "_fields")  # noqa: B009
+    declared: dict[str, Any] = compat.fields(document_cls)
     field: Any = None
     through_list = False
     for part in path.split("."):
@@ -76,7 +77,7 @@ def _field_at(document_cls: type[Any], path: str) -> tuple[Any, bool]:
                 field = field.field
             if not isinstance(field, fields.EmbeddedDocumentField):
                 return None, through_list
-            declared = field.document_type._fields
+            declared = compat.fields(field.document_type)
         field = declared.get(part)
         if field is None:
             return None, through_list

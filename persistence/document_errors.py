@@ -18,7 +18,8 @@ from bson.errors import InvalidDocument
 from mongoengine.errors import FieldDoesNotExist, OperationError, ValidationError
 from pymongo.errors import DocumentTooLarge, OperationFailure
 
-from persistence.engine.materialize import load
+from persistence.engine import compat
+from persistence.engine.from_stored import load
 from persistence.error_chain import error_chain
 from persistence.errors import EntityTooLarge, InvalidEntity, StoredDataError
 
@@ -140,10 +141,10 @@ def stored_data_error(
     entity_id: object = None,
 ) -> StoredDataError:
     """The domain error for a stored document with fields ``document_cls`` lacks."""
-    meta: dict[str, Any] = getattr(document_cls, "_meta")  # noqa: B009
+    meta: dict[str, Any] = compat.meta(document_cls)
     collection = str(meta.get("collection") or document_cls.__name__)
     if son is not None:
-        declared = {f.db_field for f in getattr(document_cls, "_fields").values()}  # noqa: B009
+        declared = {f.db_field for f in compat.fields(document_cls).values()}
         extra = tuple(sorted(k for k in son if k not in declared and k not in ("_id", "_cls")))
         entity_id = str(son["_id"]) if "_id" in son else entity_id
     else:

@@ -23,6 +23,7 @@ from bson import DBRef, ObjectId
 from mongoengine import fields
 
 from persistence.codec import PLAIN_SCALARS
+from persistence.engine import compat
 from persistence.engine.plain_classes import (
     LOAD_HOOKS,
     init_receivers,
@@ -93,10 +94,10 @@ DirectPlan = tuple[
 def direct_plan(document_cls: Any, names: Iterable[str]) -> DirectPlan | None:
     """The plan reading entity fields ``names`` from ``document_cls``'s stored
     documents, or None when one of them needs the Document's own conversion."""
-    meta = document_cls._meta
+    meta = compat.meta(document_cls)
     if meta.get("abstract") or not loads_plainly(document_cls):
         return None
-    declared = document_cls._fields
+    declared = compat.fields(document_cls)
     steps = []
     for name in names:
         field = declared.get(name)
@@ -108,7 +109,7 @@ def direct_plan(document_cls: Any, names: Iterable[str]) -> DirectPlan | None:
             return None
         steps.append((name, field.db_field, step[0], step[1], default))
     keys = frozenset(f.db_field for f in declared.values()) | {"_id", "_cls"}
-    class_name = document_cls._class_name if meta.get("allow_inheritance") else None
+    class_name = compat.class_name(document_cls) if meta.get("allow_inheritance") else None
     as_named = all(name == key for name, key, *_ in steps)
     return tuple(steps), keys, class_name, as_named
 

@@ -5,6 +5,11 @@ the unmodified MongoEngine (``connect_async``, ``async_save``, ``async for`` ove
 querysets...), once; importing it again does nothing more.
 """
 
+# isort: off
+# The version check first, before any module reads a MongoEngine or PyMongo internal.
+from . import compat as compat
+
+# isort: on
 from . import graft as _graft
 
 _graft.activate()
@@ -19,7 +24,7 @@ from .connection import (  # noqa: E402
     get_async_db,
     is_async_connection,
 )
-from .sync_code import run_sync  # noqa: E402
+from .sync_semantics import run_sync  # noqa: E402
 from .transactions import (  # noqa: E402
     TransactionsNotSupportedError,
     async_run_in_transaction,

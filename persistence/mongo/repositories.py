@@ -13,7 +13,7 @@ from pymongo.errors import NetworkTimeout, OperationFailure
 from persistence.aggregation import Aggregation
 from persistence.change_checks import updated_documents
 from persistence.document_errors import refusals, stored_data_error
-from persistence.engine import checked
+from persistence.engine import checked, compat
 from persistence.engine.raw_finds import async_raw_rows, raw_queryset
 from persistence.engine.sessions import layer_reads
 from persistence.error_chain import error_chain
@@ -149,7 +149,7 @@ class MongoCrudBase(RepositoryBase[E]):
 
     def __init__(self, uow: MongoUnitOfWork, aggregate: Registration[E]) -> None:
         super().__init__(uow, aggregate)
-        self._document = aggregate.document_cls
+        self._document_cls = aggregate.document_cls
         self._name = self._entity_name
 
     def _returned(self, document: Any) -> E:
@@ -157,7 +157,7 @@ class MongoCrudBase(RepositoryBase[E]):
         son = document.to_mongo()
         if kept_as_is(son):  # what the server holds is ``son`` itself
             return self._mapper.from_son(son)
-        codec_options = cast(Any, self._document)._get_db().codec_options
+        codec_options = compat.document_db(cast(Any, self._document_cls)).codec_options
         return self._mapper.from_son(stored_form(son, codec_options))
 
     def _op(
@@ -173,7 +173,7 @@ class MongoCrudBase(RepositoryBase[E]):
     def _translated(self, exc: Exception, entity_id: Any, writing: bool) -> DomainError | None:
         """The domain error an operation's failure ``exc`` stands for, if any."""
         if isinstance(exc, FieldDoesNotExist):  # a stored document with undeclared fields
-            return stored_data_error(self._document, self._name, None, exc, entity_id)
+            return stored_data_error(self._document_cls, self._name, None, exc, entity_id)
         if _is_write_conflict(exc):
             conflict = ConcurrencyConflict(
                 self._name,
@@ -208,7 +208,7 @@ class MongoCrudBase(RepositoryBase[E]):
         if oid is None:
             raise NotFound(self._name, entity_id)
         async with self._op():
-            rows = await async_raw_rows(self._document, {"_id": oid}, limit=1)
+            rows = await async_raw_rows(self._document_cls, {"_id": oid}, limit=1)
         if not rows:
             raise NotFound(self._name, entity_id)
         return self._mapper.from_son(rows[0])
@@ -220,7 +220,7 @@ class MongoCrudBase(RepositoryBase[E]):
         if not oids:
             return []
         async with self._op():
-            rows = await async_raw_rows(self._document, {"_id": {"$in": oids}})
+            rows = await async_raw_rows(self._document_cls, {"_id": {"$in": oids}})
         by_id = {str(row["_id"]): row for row in rows}
         return [self._mapper.from_son(by_id[i]) for i in wanted if i in by_id]
 
@@ -230,7 +230,9 @@ class MongoCrudBase(RepositoryBase[E]):
         oid = to_object_id(entity_id)
         files = [] if oid is None else await files_removed_with(self, [entity_id])
         async with self._op(entity_id, writing=True):
-            document = None if oid is None else await self._document.objects(pk=oid).async_first()
+            document = (
+                None if oid is None else await self._document_cls.objects(pk=oid).async_first()
+            )
             if document is None:
                 raise NotFound(self._name, entity_id)
             try:
@@ -280,14 +282,14 @@ class MongoCrudBase(RepositoryBase[E]):
         async with self._op(entity.id, writing=True):  # type: ignore[attr-defined]
             try:
                 with refusals(self._name, entity, mark_rollback_only=self._uow.mark_rollback_only):
-                    updated = await self._document.objects(__raw__=query).async_update_one(
+                    updated = await self._document_cls.objects(__raw__=query).async_update_one(
                         __raw__=update
                     )
             except NotUniqueError as exc:
                 conflict = await conflict_from(exc, self._name, document, self.registration.unique)
                 raise self._uow.mark_rollback_only(conflict) from None
             if not updated:
-                if await self._document.objects(pk=oid).async_exists():
+                if await self._document_cls.objects(pk=oid).async_exists():
                     conflict = ConcurrencyConflict(
                         self._name,
                         entity.id,  # type: ignore[attr-defined]
@@ -308,11 +310,15 @@ class MongoRepository(MongoCrudBase[E]):
     def _queryset(self, plan: FindPlan) -> Any:
         """The plan's queryset of raw rows."""
         return raw_queryset(
-            self._document, plan.filter, order_by=plan.order_by, skip=plan.skip, limit=plan.limit
+            self._document_cls,
+            plan.filter,
+            order_by=plan.order_by,
+            skip=plan.skip,
+            limit=plan.limit,
         )
 
     def _matches(self, spec: Predicate) -> Any:
-        return self._document.objects(__raw__=self._plan.where(spec))
+        return self._document_cls.objects(__raw__=self._plan.where(spec))
 
     async def find(
         self, spec: Predicate = ALL, *, order: Order = NO_ORDER, page: Page = FIRST_PAGE
@@ -323,7 +329,7 @@ class MongoRepository(MongoCrudBase[E]):
             return []
         async with self._op():
             rows = await async_raw_rows(
-                self._document,
+                self._document_cls,
                 plan.filter,
                 order_by=plan.order_by,
                 skip=plan.skip,
@@ -357,7 +363,7 @@ class MongoRepository(MongoCrudBase[E]):
         """Distinct values at ``path`` among matching entities (arrays flattened), in
         MongoDB's order of values (a server answers in no defined order)."""
         query = self._plan.distinct(path, spec)
-        queryset = self._document.objects(__raw__=query).as_pymongo()
+        queryset = self._document_cls.objects(__raw__=query).as_pymongo()
         async with self._op():
             values = await queryset.async_distinct(path)
         return [plain(v) for v in bson_sorted(values)]
@@ -385,7 +391,7 @@ class MongoRepository(MongoCrudBase[E]):
         if not pipeline:
             return []
         async with self._op():
-            cursor = await self._document.objects.async_aggregate(pipeline)
+            cursor = await self._document_cls.objects.async_aggregate(pipeline)
             rows = await cursor.to_list()
         return aggregation_rows(spec, rows, plain)
 
@@ -404,7 +410,7 @@ class MongoRepository(MongoCrudBase[E]):
                 with refusals(
                     self._name, *entities, mark_rollback_only=self._uow.mark_rollback_only
                 ):
-                    await self._document.objects.async_insert(documents, load_bulk=False)
+                    await self._document_cls.objects.async_insert(documents, load_bulk=False)
             except (NotUniqueError, BulkWriteError) as exc:
                 if not is_duplicate_key(exc):
                     raise
@@ -421,10 +427,10 @@ class MongoRepository(MongoCrudBase[E]):
         query = plan.filter
         async with self._op(writing=True):
             if plan.per_document:  # validate each result before the write
-                rows = await async_raw_rows(self._document, plan.filter)
+                rows = await async_raw_rows(self._document_cls, plan.filter)
                 if not rows:
                     return 0
-                updated_documents(self._document, self._name, rows, plan.update)
+                updated_documents(self._document_cls, self._name, rows, plan.update)
                 if not self._uow.transactions:  # (in one, the write sees the same snapshot)
                     unchanged = [_unchanged(row, plan.touched) for row in rows]
                     query = {"$and": [plan.filter, {"$or": unchanged}]}
@@ -432,7 +438,7 @@ class MongoRepository(MongoCrudBase[E]):
                 with refusals(
                     self._name, plan.update, mark_rollback_only=self._uow.mark_rollback_only
                 ):
-                    queryset = self._document.objects(__raw__=query)
+                    queryset = self._document_cls.objects(__raw__=query)
                     return await queryset.async_update(__raw__=plan.update)  # type: ignore[no-any-return]
             except NotUniqueError as exc:
                 field = duplicated_field(exc) or _changed_unique(self.registration, changes)
@@ -460,14 +466,14 @@ def _checked_returned(self: MongoCrudBase[Any], document: Any) -> Any:
     entity = _plain_returned(self, document)
     son = document.to_mongo()
     if kept_as_is(son):
-        codec_options = cast(Any, self._document)._get_db().codec_options
+        codec_options = compat.document_db(cast(Any, self._document_cls)).codec_options
         expected = self._mapper.from_son(stored_form(son, codec_options))
         checked.note("repositories._returned (kept as is)")
         found = checked.first_difference(
             checked.snapshot(attrs.asdict(entity)), checked.snapshot(attrs.asdict(expected))
         )
         if found is not None:
-            raise checked.report("repositories._returned (kept as is)", self._document, found)
+            raise checked.report("repositories._returned (kept as is)", self._document_cls, found)
     return entity
 
 

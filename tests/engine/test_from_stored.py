@@ -26,7 +26,7 @@ from mongoengine.base.document import BaseDocument
 from mongoengine.base.fields import BaseField
 
 import persistence.engine  # noqa: F401  (activates the async API)
-from persistence.engine import greenlet_spawn, materialize
+from persistence.engine import from_stored, greenlet_spawn
 
 ORIGINAL = BaseDocument._from_son.__wrapped__  # MongoEngine's own _from_son
 
@@ -90,10 +90,10 @@ def _compare(cls: Any, son: dict[str, Any], created: bool = False) -> Any:
         expected = ORIGINAL(cls, dict(son), True, created)
     except Exception as error:  # the fast path must fail alike
         with pytest.raises(type(error)) as raised:
-            materialize.from_son(cls, dict(son), True, created)
+            from_stored.from_son(cls, dict(son), True, created)
         assert str(raised.value) == str(error)
         return None
-    actual = materialize.from_son(cls, dict(son), True, created)
+    actual = from_stored.from_son(cls, dict(son), True, created)
     _same(actual, expected, cls.__name__)
     return actual
 
@@ -128,8 +128,8 @@ def test_common_documents_take_the_plan_not_the_fallback(monkeypatch: pytest.Mon
     def refuse(*args: Any) -> Any:
         raise AssertionError("fell back to _from_son")
 
-    monkeypatch.setattr(materialize, "_fallback", refuse)
-    doc = materialize.from_son(Every, son)
+    monkeypatch.setattr(from_stored, "_fallback", refuse)
+    doc = from_stored.from_son(Every, son)
     assert doc.s == "x" and doc.i == 3 and doc.emb.n == 1 and doc.emb._instance.s == "x"
     assert doc._data["renamed"] is None and doc._data["b"] is False  # defaults applied
     _same(doc, ORIGINAL(Every, son, True, False), "Every")
@@ -151,15 +151,15 @@ def test_documents_outside_the_plan_fall_back_with_the_same_result(cls: Any, son
 def test_no_dereference_and_signal_receivers_fall_back(monkeypatch: pytest.MonkeyPatch) -> None:
     son = {"_id": ObjectId(), "_cls": "Every", "ref": ObjectId(), "s": "x"}
     calls: list[Any] = []
-    monkeypatch.setattr(materialize, "_fallback", lambda *a: calls.append(a) or ORIGINAL(*a))
-    materialize.from_son(Every, son, False)
+    monkeypatch.setattr(from_stored, "_fallback", lambda *a: calls.append(a) or ORIGINAL(*a))
+    from_stored.from_son(Every, son, False)
 
     def receiver(sender: Any, document: Any, **kwargs: Any) -> None:
         document.seen = True
 
     signals.post_init.connect(receiver, sender=Every)
     try:
-        doc = materialize.from_son(Every, son)
+        doc = from_stored.from_son(Every, son)
     finally:
         signals.post_init.disconnect(receiver, sender=Every)
     assert [c[2] for c in calls] == [False, True]
@@ -177,9 +177,9 @@ def test_class_overriding_from_son_keeps_its_own() -> None:
             doc.name = "custom"
             return doc
 
-    load = materialize.loader(Custom)
+    load = from_stored.loader(Custom)
     assert load({"_id": ObjectId(), "name": "x"}, True).name == "custom"
-    assert materialize.plan_for(Custom) is None
+    assert from_stored.plan_for(Custom) is None
 
 
 async def test_from_son_inside_the_bridge_takes_the_fast_path(
@@ -187,8 +187,8 @@ async def test_from_son_inside_the_bridge_takes_the_fast_path(
 ) -> None:
     son = bson.decode(bson.encode({"_id": ObjectId(), "s": "x", "deep": {"inner": {"num": 2}}}))
     seen: list[Any] = []
-    real = materialize.from_son
-    monkeypatch.setattr(materialize, "from_son", lambda *a: seen.append(a[0]) or real(*a))
+    real = from_stored.from_son
+    monkeypatch.setattr(from_stored, "from_son", lambda *a: seen.append(a[0]) or real(*a))
     inside = await greenlet_spawn(Every._from_son, son)
     outside = Every._from_son(son)
     assert Every in seen and len(seen) >= 1

@@ -35,10 +35,9 @@ from typing import Any
 from bson import ObjectId
 from bson.son import SON
 from mongoengine.base.common import get_document
-from mongoengine.base.document import BaseDocument
 from mongoengine.document import EmbeddedDocument
 
-from . import checked
+from . import checked, compat
 from .checked import DECLINED
 from .plain_classes import (
     init_receivers,
@@ -56,15 +55,17 @@ _ATOMIC = frozenset({str, int, float, bool, datetime.datetime, ObjectId, type(No
 _GENERIC, _SIMPLE, _LIST, _EMBEDDED = 0, 1, 2, 3
 _MISSING: Any = object()
 
-_set_initialised = BaseDocument.__dict__["_initialised"].__set__
-_set_created = BaseDocument.__dict__["_created"].__set__
-_set_data = BaseDocument.__dict__["_data"].__set__
-_set_dynamic_fields = BaseDocument.__dict__["_dynamic_fields"].__set__
-_set_changed = BaseDocument.__dict__["_changed_fields"].__set__
-_set_instance = EmbeddedDocument.__dict__["_instance"].__set__
+_INITIALISED, _CREATED, _CHANGED, _DYNAMIC, _DATA = compat.DOCUMENT_STATE
+_set_initialised = compat.state_setter(_INITIALISED)
+_set_created = compat.state_setter(_CREATED)
+_set_data = compat.state_setter(_DATA)
+_set_dynamic_fields = compat.state_setter(_DYNAMIC)
+_set_changed = compat.state_setter(_CHANGED)
+_set_instance = compat.state_setter(compat.EMBEDDED_OWNER)
+_FIELD_AUTO_DEREFERENCE = compat.FIELD_AUTO_DEREFERENCE
 
 
-class _Plan:
+class _LoadPlan:
     """What :func:`from_son` needs to know about one Document class."""
 
     __slots__ = (
@@ -82,23 +83,23 @@ class _Plan:
 
     def __init__(self, cls: Any) -> None:
         self.cls = cls
-        self.class_name = cls._class_name
+        self.class_name = compat.class_name(cls)
         self.embedded = issubclass(cls, EmbeddedDocument)
-        self.fields = list(cls._fields.values())
+        self.fields = list(compat.fields(cls).values())
         # (name, db_field, field, kind, identity types or inner types or embedded class)
         self.entries: list[tuple[str, str, Any, int, Any]] = []
-        for name, field in cls._fields.items():
-            self.entries.append((name, field.db_field, field, *_kind(field)))
+        for name, field in compat.fields(cls).items():
+            self.entries.append((name, field.db_field, field, *_load_kind(field)))
         # names whose db field differs: MongoEngine appends them after the others
-        self.renamed = frozenset(n for n, f in cls._fields.items() if f.db_field != n)
+        self.renamed = frozenset(n for n, f in compat.fields(cls).items() if f.db_field != n)
         self.renamed_entries = [e for e in self.entries if e[0] in self.renamed]
         self.order = {e[1]: e[0] for e in self.entries if e[0] not in self.renamed}
-        self.choices = [(n, f) for n, f in cls._fields.items() if f.choices]
+        self.choices = [(n, f) for n, f in compat.fields(cls).items() if f.choices]
         # allow_inheritance declares ``_cls`` as a field; otherwise it is a plain attribute
-        self.cls_field = "_cls" in cls._fields
+        self.cls_field = "_cls" in compat.fields(cls)
 
 
-def _kind(field: Any) -> tuple[int, Any]:
+def _load_kind(field: Any) -> tuple[int, Any]:
     kept = loads_unchanged(field)
     if kept is not None:
         return _SIMPLE, kept
@@ -115,19 +116,19 @@ def _plain_default(field: Any) -> bool:
     return loads_unchanged(field) is not None or loads_list_unchanged(field) is not None
 
 
-_plans: dict[type, _Plan | None] = {}
+_load_plans: dict[type, _LoadPlan | None] = {}
 
 
 def overrides_from_son(cls: Any) -> bool:
     """True when a class between ``cls`` and BaseDocument defines its own ``_from_son``."""
-    return any("_from_son" in vars(k) for k in cls.__mro__ if k is not BaseDocument)
+    return compat.loads_itself(cls)
 
 
 def loader(cls: Any) -> Callable[[Any, bool], Any]:
     """``son, auto -> document`` for ``cls``: the plan's path unless ``cls`` overrides
     ``_from_son`` (then its own method, as MongoEngine would call it)."""
     if overrides_from_son(cls):
-        return lambda son, auto: cls._from_son(son, _auto_dereference=auto)
+        return lambda son, auto: compat.from_son(cls, son, _auto_dereference=auto)
     return lambda son, auto: from_son(cls, son, auto)
 
 
@@ -135,16 +136,16 @@ def load(cls: Any, son: Any, created: bool = False) -> Any:
     """``cls._from_son(son, created=created)`` as a caller outside MongoEngine makes it:
     the class's own ``_from_son`` where it has one, else :func:`from_son`."""
     if overrides_from_son(cls):
-        return cls._from_son(son, created=created)
+        return compat.from_son(cls, son, created=created)
     return from_son(cls, son, True, created)
 
 
-def plan_for(cls: Any) -> _Plan | None:
+def plan_for(cls: Any) -> _LoadPlan | None:
     """The cached plan of ``cls``, or None when its instances need ``_from_son``."""
     try:
-        return _plans[cls]
+        return _load_plans[cls]
     except KeyError:
-        plan = _plans[cls] = _Plan(cls) if loads_plainly(cls) else None
+        plan = _load_plans[cls] = _LoadPlan(cls) if loads_plainly(cls) else None
         return plan
 
 
@@ -154,7 +155,7 @@ _original: Callable[..., Any] | None = None
 def _fallback(cls: Any, son: Any, auto: bool, created: bool) -> Any:
     original = _original
     if original is None:  # not grafted (direct use in tests): MongoEngine's own
-        return BaseDocument._from_son.__func__(cls, son, auto, created)
+        return compat.mongoengine_from_son()(cls, son, auto, created)
     return original(cls, son, auto, created)
 
 
@@ -191,9 +192,9 @@ class _Unsupported(Exception):
     """Raised inside :func:`_build` to hand the document to MongoEngine's path."""
 
 
-def _build(plan: _Plan, son: dict[str, Any], created: bool) -> Any:
+def _build(plan: _LoadPlan, son: dict[str, Any], created: bool) -> Any:
     for field in plan.fields:  # as _from_son aligns each field with the document
-        field._BaseField__auto_dereference = True
+        setattr(field, _FIELD_AUTO_DEREFERENCE, True)
     # 1. convert the present values, in field order (as _from_son does)
     converted: dict[str, tuple[Any, Any, int]] = {}
     missing = []
@@ -222,7 +223,7 @@ def _build(plan: _Plan, son: dict[str, Any], created: bool) -> Any:
                 and isinstance(value, dict)
                 and plan_for(field.document_type) is not None
             ):
-                value = from_son(field.document_type, value, field._auto_dereference)
+                value = from_son(field.document_type, value, compat.auto_dereference(field))
             else:
                 value = field.to_python(value)
                 kind = _GENERIC
@@ -262,13 +263,13 @@ def _build(plan: _Plan, son: dict[str, Any], created: bool) -> Any:
         name = plan.order.get(key)
         if name is not None:
             _assign(obj, data, name, *converted[name])
-    for name, _db, _field, _kind, _extra in plan.renamed_entries:
+    for name, _db, _field, _how, _extra in plan.renamed_entries:
         entry = converted.get(name)
         if entry is not None:
             _assign(obj, data, name, *entry)
     for attr_name, field in plan.choices:
         obj.__dict__[f"get_{attr_name}_display"] = partial(
-            obj._BaseDocument__get_field_display, field=field
+            compat.field_display(obj), field=field
         )
     if plan.embedded:
         _set_instance(obj, None)
@@ -317,11 +318,11 @@ def _checked_from_son(
     fast = checked.run(_fast_from_son, cls, son, _auto_dereference, created)
     if fast.error is None and fast.value is DECLINED:
         return _fallback(cls, son, _auto_dereference, created)
-    own = _original or BaseDocument._from_son.__func__  # MongoEngine's, whatever _fallback is
+    own = _original or compat.mongoengine_from_son()  # MongoEngine's, whatever _fallback is
     with checked.reference():
         ref = checked.run(own, cls, original, _auto_dereference, created)
     checked.settle_defaults(fast.value, ref.value, original)
-    checked.compare("materialize.from_son", cls, fast, ref)
+    checked.compare("from_stored.from_son", cls, fast, ref)
     return fast.unwrap()
 
 

@@ -15,15 +15,17 @@ from typing import Any
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from . import compat
+
 __all__ = ["async_set_read_write_concern", "async_set_write_concern"]
 
 
 def _collection(target: Any) -> Any:
-    if isinstance(target, type) and hasattr(target, "_meta"):
+    if isinstance(target, type) and compat.has_meta(target):
         from .connection import get_async_db
 
-        alias = target._meta.get("db_alias", "default")
-        return get_async_db(alias)[target._get_collection_name()]
+        alias = compat.meta(target).get("db_alias", "default")
+        return get_async_db(alias)[compat.collection_name(target)]
     return target
 
 

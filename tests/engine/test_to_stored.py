@@ -3,7 +3,7 @@
 Random documents over every field type MongoEngine ships (loaded from random stored
 forms, and built from random Python values: right types, wrong types, None, embedded,
 inherited and referenced documents, GridFS proxies) are serialised by
-``persistence.engine.dump.to_mongo``, by the grafted ``doc.to_mongo()`` of a class on an
+``persistence.engine.to_stored.to_mongo``, by the grafted ``doc.to_mongo()`` of a class on an
 async alias, and by MongoEngine's own ``to_mongo`` with the graft removed; the results
 must agree in keys, key order, values and types at every level, or all must raise the
 same error.
@@ -60,7 +60,7 @@ from mongoengine.base.document import BaseDocument
 from mongoengine.fields import GridFSProxy, ImageGridFsProxy
 
 import persistence.engine  # noqa: F401  (activates the async API)
-from persistence.engine import connect_async, disconnect_async, dump, greenlet_spawn
+from persistence.engine import connect_async, disconnect_async, greenlet_spawn, to_stored
 
 LOAD = BaseDocument._from_son.__wrapped__  # MongoEngine's own _from_son
 GRAFTED = vars(Document)["to_mongo"]
@@ -108,10 +108,10 @@ def same(actual: Any, expected: Any, path: str = "") -> None:
 
 def compare(doc: Any, **arguments: Any) -> Any:
     """The grafted ``doc.to_mongo(**arguments)`` (and, without arguments,
-    ``dump.to_mongo(doc)``) against MongoEngine's own; returns MongoEngine's SON."""
+    ``to_stored.to_mongo(doc)``) against MongoEngine's own; returns MongoEngine's SON."""
     serialisers = [lambda: doc.to_mongo(**arguments)]
     if not arguments:
-        serialisers.append(lambda: dump.to_mongo(doc))
+        serialisers.append(lambda: to_stored.to_mongo(doc))
     with mongoengine_only():
         try:
             expected = doc.to_mongo(**arguments)
@@ -286,7 +286,7 @@ def test_documents_loaded_from_stored_forms_serialise_alike(
 @given(inner=INNER_DOC | DEEP_DOC)
 def test_embedded_documents_alone_serialise_alike(inner: Any) -> None:
     expected = inner.to_mongo()  # EmbeddedDocument.to_mongo is not grafted
-    same(dump.to_mongo(inner), expected, type(inner).__name__)
+    same(to_stored.to_mongo(inner), expected, type(inner).__name__)
 
 
 # -- explicit cases ----------------------------------------------------------------------
@@ -310,11 +310,11 @@ def test_common_documents_take_the_plan(
         seq=5,
     )
     calls: list[Any] = []
-    real = dump._generic
+    real = to_stored._generic
     monkeypatch.setattr(
-        dump, "_generic", lambda field, *a: calls.append(field.name) or real(field, *a)
+        to_stored, "_generic", lambda field, *a: calls.append(field.name) or real(field, *a)
     )
-    son = dump.to_mongo(doc)
+    son = to_stored.to_mongo(doc)
     converted = sorted(calls)
     same(son, compare(doc))
     # only the fields whose conversion is not the identity (or a new empty list or dict)
@@ -332,7 +332,7 @@ def test_inheritance_puts_cls_after_id(default_is_async: None) -> None:
     son = compare(doc)
     assert list(son)[:2] == ["_id", "_cls"] and son["_cls"] == "Every.EveryChild"
     assert son["co"] == "c" and son["more"] == [1]
-    unsaved = dump.to_mongo(EveryChild(s="y", seq=2))
+    unsaved = to_stored.to_mongo(EveryChild(s="y", seq=2))
     assert "_id" not in unsaved and next(iter(unsaved)) == "_cls"
 
 
@@ -370,7 +370,7 @@ def test_references_by_dbref_flag(default_is_async: None) -> None:
     assert son["dbref"] == DBRef("materialize_authors", author.id)
     assert son["refs"] == [author.id]  # the list's ReferenceField stores ids
     with pytest.raises(Exception, match="saved to the database"):
-        dump.to_mongo(Every(ref=Author(name="unsaved"), seq=1))
+        to_stored.to_mongo(Every(ref=Author(name="unsaved"), seq=1))
 
 
 def test_fields_with_their_own_to_mongo_keep_it() -> None:
@@ -411,7 +411,7 @@ def test_dynamic_documents_use_mongoengine(
     class LooseInner(DynamicEmbeddedDocument):
         n = IntField()
 
-    monkeypatch.setattr(dump, "_dump", lambda *a: pytest.fail("took the plan"))
+    monkeypatch.setattr(to_stored, "_dump", lambda *a: pytest.fail("took the plan"))
     loose = Loose(name="n", extra=[1, 2], inner=LooseInner(n=1, more="m"))
     son = compare(loose)
     assert son == {
@@ -419,7 +419,7 @@ def test_dynamic_documents_use_mongoengine(
         "extra": [1, 2],
         "inner": {"n": 1, "more": "m", "_cls": "LooseInner"},
     }
-    assert dump.plan_for(Loose) is None and dump.plan_for(LooseInner) is None
+    assert to_stored.plan_for(Loose) is None and to_stored.plan_for(LooseInner) is None
 
 
 async def test_a_to_mongo_override_is_called_and_its_super_takes_the_plan(
@@ -435,11 +435,11 @@ async def test_a_to_mongo_override_is_called_and_its_super_takes_the_plan(
             return son
 
     planned: list[Any] = []
-    real = dump._dump
-    monkeypatch.setattr(dump, "_dump", lambda doc, *a: planned.append(doc) or real(doc, *a))
+    real = to_stored._dump
+    monkeypatch.setattr(to_stored, "_dump", lambda doc, *a: planned.append(doc) or real(doc, *a))
     doc = Stamped(name="s")
     assert compare(doc) == {"name": "s", "stamp": 1}
-    assert planned == [doc, doc]  # dump.to_mongo and doc.to_mongo, both via the override
+    assert planned == [doc, doc]  # to_stored.to_mongo and doc.to_mongo, both via the override
 
 
 async def test_the_graft_takes_the_plan_only_on_async_aliases(
@@ -450,8 +450,10 @@ async def test_the_graft_takes_the_plan_only_on_async_aliases(
         meta = {"collection": "dump_sync", "db_alias": "dump_sync_alias"}
 
     planned: list[Any] = []
-    real = dump._dump
-    monkeypatch.setattr(dump, "_dump", lambda doc, *a: planned.append(type(doc)) or real(doc, *a))
+    real = to_stored._dump
+    monkeypatch.setattr(
+        to_stored, "_dump", lambda doc, *a: planned.append(type(doc)) or real(doc, *a)
+    )
     on_sync = OnSync(name="s").to_mongo()
     on_async = Author(name="a").to_mongo()
     inside = await greenlet_spawn(Author(name="b").to_mongo)
@@ -459,7 +461,7 @@ async def test_the_graft_takes_the_plan_only_on_async_aliases(
     assert on_sync == {"name": "s"} and on_async == {"name": "a"} and inside == {"name": "b"}
     assert Author(name="c").to_mongo(use_db_field=False) == {"name": "c"}  # MongoEngine's
     assert planned == [Author, Author]
-    dump.to_mongo(OnSync(name="t"))  # called directly, the plan serves any class
+    to_stored.to_mongo(OnSync(name="t"))  # called directly, the plan serves any class
     assert planned[-1] is OnSync
 
 
@@ -523,10 +525,10 @@ def test_a_document_with_its_own_field_order_falls_back() -> None:
 
     doc = Three(a="a", b="b", c="c")
     doc._fields_ordered = ("c", "a", "b")  # MongoEngine walks the instance's own order
-    assert list(dump.to_mongo(doc)) == ["c", "a", "b"]
-    same(dump.to_mongo(doc), MONGOENGINE(doc))
+    assert list(to_stored.to_mongo(doc)) == ["c", "a", "b"]
+    same(to_stored.to_mongo(doc), MONGOENGINE(doc))
     copy = pickle.loads(pickle.dumps(Author(id=ObjectId(), name="a")))
-    same(dump.to_mongo(copy), MONGOENGINE(copy))
+    same(to_stored.to_mongo(copy), MONGOENGINE(copy))
 
 
 async def test_sequence_fields_generate_their_value_as_mongoengine_does(
@@ -540,7 +542,7 @@ async def test_sequence_fields_generate_their_value_as_mongoengine_does(
     client = await connect_async(db_name, alias="dump_counter", host=mongodb_uri)
     try:
         doc = Counted()
-        first = await greenlet_spawn(dump.to_mongo, doc)
+        first = await greenlet_spawn(to_stored.to_mongo, doc)
         assert first == {"number": 1, "label": "x"} and doc._data["number"] == 1
         other = Counted()
         second = await greenlet_spawn(other.to_mongo)  # the graft, in the bridge
@@ -569,7 +571,7 @@ def test_uuid_decimal_and_reference_list_values(default_is_async: None) -> None:
     )
     compare(doc)
     options = CodecOptions(uuid_representation=UuidRepresentation.STANDARD)
-    stored = bson.decode(bson.encode(dump.to_mongo(doc), codec_options=options), options)
+    stored = bson.decode(bson.encode(to_stored.to_mongo(doc), codec_options=options), options)
     assert stored["dec"] == 1.25 and stored["refs"] == [author.id, author.id]
 
 

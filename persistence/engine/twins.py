@@ -14,6 +14,8 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, NamedTuple
 
+from . import compat
+
 __all__ = [
     "TWINS",
     "Make",
@@ -52,65 +54,66 @@ class Twin(NamedTuple):
     make: Make = Make.GENERATED
 
 
-_D, _C, _Q = Owner.DOCUMENT, Owner.DOCUMENT_CLASS, Owner.QUERYSET
-_F, _L, _R = Owner.FILE_PROXY, Owner.LAZY_REFERENCE, Owner.REFERENCE_LOAD
+_ON_DOCUMENT, _ON_CLASS, _ON_QUERYSET = Owner.DOCUMENT, Owner.DOCUMENT_CLASS, Owner.QUERYSET
+_ON_FILE, _ON_LAZY_REFERENCE = Owner.FILE_PROXY, Owner.LAZY_REFERENCE
+_ON_REFERENCE_LOAD = Owner.REFERENCE_LOAD
 
 TWINS: tuple[Twin, ...] = (
-    Twin(_D, "save", "async_save", Make.HAND_WRITTEN),
-    Twin(_D, "delete", "async_delete"),
-    Twin(_D, "reload", "async_reload"),
-    Twin(_D, "update", "async_update"),
-    Twin(_D, "modify", "async_modify"),
-    Twin(_D, "cascade_save", "async_cascade_save"),
-    Twin(_D, "select_related", "async_select_related"),
-    Twin(_C, "ensure_indexes", "async_ensure_indexes"),
-    Twin(_C, "drop_collection", "async_drop_collection"),
-    Twin(_C, "create_index", "async_create_index"),
-    Twin(_C, "list_indexes", "async_list_indexes"),
-    Twin(_C, "compare_indexes", "async_compare_indexes"),
-    Twin(_Q, "count", "async_count", Make.HAND_WRITTEN),
-    Twin(_Q, "get", "async_get", Make.HAND_WRITTEN),
-    Twin(_Q, "first", "async_first"),
-    Twin(_Q, "create", "async_create"),
-    Twin(_Q, "insert", "async_insert"),
-    Twin(_Q, "update", "async_update", Make.HAND_WRITTEN),
-    Twin(_Q, "update_one", "async_update_one", Make.HAND_WRITTEN),
-    Twin(_Q, "upsert_one", "async_upsert_one"),
-    Twin(_Q, "modify", "async_modify"),
-    Twin(_Q, "delete", "async_delete"),
-    Twin(_Q, "distinct", "async_distinct"),
-    Twin(_Q, "sum", "async_sum"),
-    Twin(_Q, "average", "async_average"),
-    Twin(_Q, "item_frequencies", "async_item_frequencies", Make.HAND_WRITTEN),
-    Twin(_Q, "explain", "async_explain"),
-    Twin(_Q, "in_bulk", "async_in_bulk"),
-    Twin(_Q, "with_id", "async_with_id"),
-    Twin(_Q, "map_reduce", "async_map_reduce"),
-    Twin(_Q, "exec_js", "async_exec_js"),
-    Twin(_Q, "to_json", "async_to_json"),
-    Twin(_Q, "select_related", "async_select_related"),
-    Twin(_Q, "rewind", "async_rewind"),
-    Twin(_Q, "aggregate", "async_aggregate", Make.HAND_WRITTEN),
-    Twin(_Q, "__iter__", "__aiter__", Make.HAND_WRITTEN),
-    Twin(_Q, "__next__", "__aiter__", Make.SHARED),
-    Twin(_Q, "__len__", "async_count", Make.SHARED),
-    Twin(_Q, "__bool__", "async_exists", Make.HAND_WRITTEN),
-    Twin(_Q, "__getitem__", "async_first", Make.SHARED),
+    Twin(_ON_DOCUMENT, "save", "async_save", Make.HAND_WRITTEN),
+    Twin(_ON_DOCUMENT, "delete", "async_delete"),
+    Twin(_ON_DOCUMENT, "reload", "async_reload"),
+    Twin(_ON_DOCUMENT, "update", "async_update"),
+    Twin(_ON_DOCUMENT, "modify", "async_modify"),
+    Twin(_ON_DOCUMENT, "cascade_save", "async_cascade_save"),
+    Twin(_ON_DOCUMENT, "select_related", "async_select_related"),
+    Twin(_ON_CLASS, "ensure_indexes", "async_ensure_indexes"),
+    Twin(_ON_CLASS, "drop_collection", "async_drop_collection"),
+    Twin(_ON_CLASS, "create_index", "async_create_index"),
+    Twin(_ON_CLASS, "list_indexes", "async_list_indexes"),
+    Twin(_ON_CLASS, "compare_indexes", "async_compare_indexes"),
+    Twin(_ON_QUERYSET, "count", "async_count", Make.HAND_WRITTEN),
+    Twin(_ON_QUERYSET, "get", "async_get", Make.HAND_WRITTEN),
+    Twin(_ON_QUERYSET, "first", "async_first"),
+    Twin(_ON_QUERYSET, "create", "async_create"),
+    Twin(_ON_QUERYSET, "insert", "async_insert"),
+    Twin(_ON_QUERYSET, "update", "async_update", Make.HAND_WRITTEN),
+    Twin(_ON_QUERYSET, "update_one", "async_update_one", Make.HAND_WRITTEN),
+    Twin(_ON_QUERYSET, "upsert_one", "async_upsert_one"),
+    Twin(_ON_QUERYSET, "modify", "async_modify"),
+    Twin(_ON_QUERYSET, "delete", "async_delete"),
+    Twin(_ON_QUERYSET, "distinct", "async_distinct"),
+    Twin(_ON_QUERYSET, "sum", "async_sum"),
+    Twin(_ON_QUERYSET, "average", "async_average"),
+    Twin(_ON_QUERYSET, "item_frequencies", "async_item_frequencies", Make.HAND_WRITTEN),
+    Twin(_ON_QUERYSET, "explain", "async_explain"),
+    Twin(_ON_QUERYSET, "in_bulk", "async_in_bulk"),
+    Twin(_ON_QUERYSET, "with_id", "async_with_id"),
+    Twin(_ON_QUERYSET, "map_reduce", "async_map_reduce"),
+    Twin(_ON_QUERYSET, "exec_js", "async_exec_js"),
+    Twin(_ON_QUERYSET, "to_json", "async_to_json"),
+    Twin(_ON_QUERYSET, "select_related", "async_select_related"),
+    Twin(_ON_QUERYSET, "rewind", "async_rewind"),
+    Twin(_ON_QUERYSET, "aggregate", "async_aggregate", Make.HAND_WRITTEN),
+    Twin(_ON_QUERYSET, "__iter__", "__aiter__", Make.HAND_WRITTEN),
+    Twin(_ON_QUERYSET, "__next__", "__aiter__", Make.SHARED),
+    Twin(_ON_QUERYSET, "__len__", "async_count", Make.SHARED),
+    Twin(_ON_QUERYSET, "__bool__", "async_exists", Make.HAND_WRITTEN),
+    Twin(_ON_QUERYSET, "__getitem__", "async_first", Make.SHARED),
     # GridFS: the proxy's twins are made in :mod:`.files`; a file written piece by piece
     # is streamed with ``async with Model.field.async_writer(doc)`` (on the field).
-    Twin(_F, "put", "async_put", Make.HAND_WRITTEN),
-    Twin(_F, "get", "async_get", Make.HAND_WRITTEN),
-    Twin(_F, "read", "async_read", Make.HAND_WRITTEN),
-    Twin(_F, "delete", "async_delete", Make.HAND_WRITTEN),
-    Twin(_F, "replace", "async_replace", Make.HAND_WRITTEN),
-    Twin(_F, "new_file", "async_writer", Make.SHARED),
-    Twin(_F, "write", "async_writer", Make.SHARED),
-    Twin(_F, "writelines", "async_writer", Make.SHARED),
-    Twin(_F, "close", "async_writer", Make.SHARED),
+    Twin(_ON_FILE, "put", "async_put", Make.HAND_WRITTEN),
+    Twin(_ON_FILE, "get", "async_get", Make.HAND_WRITTEN),
+    Twin(_ON_FILE, "read", "async_read", Make.HAND_WRITTEN),
+    Twin(_ON_FILE, "delete", "async_delete", Make.HAND_WRITTEN),
+    Twin(_ON_FILE, "replace", "async_replace", Make.HAND_WRITTEN),
+    Twin(_ON_FILE, "new_file", "async_writer", Make.SHARED),
+    Twin(_ON_FILE, "write", "async_writer", Make.SHARED),
+    Twin(_ON_FILE, "writelines", "async_writer", Make.SHARED),
+    Twin(_ON_FILE, "close", "async_writer", Make.SHARED),
     # References (:mod:`.references`): reading a reference attribute on an async alias
     # gives an ``AsyncReferenceProxy`` whose ``async_fetch()`` loads the document.
-    Twin(_L, "fetch", "async_fetch", Make.HAND_WRITTEN),
-    Twin(_R, "_lazy_load_ref", "async_fetch", Make.HAND_WRITTEN),
+    Twin(_ON_LAZY_REFERENCE, "fetch", "async_fetch", Make.HAND_WRITTEN),
+    Twin(_ON_REFERENCE_LOAD, compat.LAZY_LOAD_REF, "async_fetch", Make.HAND_WRITTEN),
 )
 
 

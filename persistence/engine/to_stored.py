@@ -44,7 +44,7 @@ from mongoengine.fields import (
     StringField,
 )
 
-from . import checked
+from . import checked, compat
 from .aliases import any_async
 from .class_collections import is_async_class
 
@@ -52,7 +52,8 @@ __all__ = ["plan_for", "to_mongo", "to_mongo_wrapper"]
 
 _BASE_TO_MONGO = BaseField.to_mongo
 _BASE_TO_PYTHON = BaseField.to_python
-_SAFE_CALL = BaseField._to_mongo_safe_call
+_SAFE_CALL = getattr(BaseField, compat.TO_MONGO_SAFE_CALL)
+_SON_KEYS = compat.SON_KEYS
 _COMPLEX_TO_MONGO = ComplexBaseField.to_mongo
 _EMBEDDED_TO_MONGO = EmbeddedDocumentField.to_mongo
 
@@ -91,7 +92,7 @@ def _identity_types(field: Any) -> tuple[type, ...] | None:
     return _IDENTITY_TO_MONGO.get(kind.to_mongo)
 
 
-def _own(field: Any, name: str) -> Any:
+def _unless_instance_overrides(field: Any, name: str) -> Any:
     """The class attribute ``name`` of ``field``, or None when the instance overrides it."""
     return None if name in vars(field) else getattr(type(field), name)
 
@@ -100,20 +101,22 @@ def _complex_kind(field: Any) -> tuple[int, Any]:
     """The plan kind of a list, dict or map field: lists whose items convert cheaply,
     else _COMPLEX (empty values are cheap: ComplexBaseField.to_mongo makes a new empty
     list or dict) or _GENERIC (a to_mongo of its own)."""
-    if _own(field, "to_mongo") is not _COMPLEX_TO_MONGO:
+    if _unless_instance_overrides(field, "to_mongo") is not _COMPLEX_TO_MONGO:
         return _GENERIC, None
     inner = field.field
-    if inner is None or _own(inner, "_to_mongo_safe_call") is not _SAFE_CALL:
+    if inner is None:
+        return _COMPLEX, None
+    if _unless_instance_overrides(inner, compat.TO_MONGO_SAFE_CALL) is not _SAFE_CALL:
         return _COMPLEX, None
     types = _identity_types(inner)
     if types:
         return _LIST, types
-    if _own(inner, "to_mongo") is _EMBEDDED_TO_MONGO:
+    if _unless_instance_overrides(inner, "to_mongo") is _EMBEDDED_TO_MONGO:
         return _LIST_EMBEDDED, inner
     return _COMPLEX, None
 
 
-def _kind(field: Any) -> tuple[int, Any]:
+def _serialise_kind(field: Any) -> tuple[int, Any]:
     if isinstance(field, ComplexBaseField):
         return _complex_kind(field)
     types = _identity_types(field)
@@ -121,29 +124,29 @@ def _kind(field: Any) -> tuple[int, Any]:
         return _ANY, None
     if types is not None:
         return _IDENTITY, types
-    if _own(field, "to_mongo") is _EMBEDDED_TO_MONGO:
+    if _unless_instance_overrides(field, "to_mongo") is _EMBEDDED_TO_MONGO:
         return _EMBEDDED, None
     return _GENERIC, None
 
 
-class _Plan:
+class _SerialisePlan:
     """What :func:`to_mongo` needs to know about one Document class."""
 
     __slots__ = ("class_name", "cls", "embedded", "entries", "fields_ordered", "inherits")
 
     def __init__(self, cls: Any) -> None:
         self.cls = cls
-        self.class_name = cls._class_name
+        self.class_name = compat.class_name(cls)
         self.embedded = issubclass(cls, EmbeddedDocument)
-        self.inherits = bool(cls._meta.get("allow_inheritance"))
-        self.fields_ordered = cls._fields_ordered
+        self.inherits = bool(compat.meta(cls).get("allow_inheritance"))
+        self.fields_ordered = compat.fields_ordered(cls)
         # (name, db_field, field, kind, extra, auto_gen, takes use_db_field, takes
         #  fields), in the order BaseDocument.to_mongo walks them
         self.entries: list[tuple[Any, ...]] = []
-        for name in cls._fields_ordered:
-            field = cls._fields[name]
+        for name in compat.fields_ordered(cls):
+            field = compat.fields(cls)[name]
             inputs = field.to_mongo.__code__.co_varnames  # as BaseDocument.to_mongo reads it
-            kind, extra = _kind(field)
+            kind, extra = _serialise_kind(field)
             self.entries.append(
                 (
                     name,
@@ -151,7 +154,7 @@ class _Plan:
                     field,
                     kind,
                     extra,
-                    field._auto_gen,
+                    compat.auto_gen(field),
                     "use_db_field" in inputs,
                     "fields" in inputs,
                 )
@@ -169,26 +172,26 @@ def _eligible(cls: Any) -> bool:
     stock = Document if issubclass(cls, Document) else EmbeddedDocument
     if stock not in definers or definers[definers.index(stock) :] != [stock, BaseDocument]:
         return False
-    if cls._dynamic or cls.__iter__ is not BaseDocument.__iter__:
+    if compat.is_dynamic(cls) or cls.__iter__ is not BaseDocument.__iter__:
         return False
     if cls.__getattribute__ is not object.__getattribute__:
         return False
-    return all(name in cls._fields for name in cls._fields_ordered)
+    return all(name in compat.fields(cls) for name in compat.fields_ordered(cls))
 
 
-_plans: dict[type, _Plan | None] = {}
+_serialise_plans: dict[type, _SerialisePlan | None] = {}
 
 
-def plan_for(cls: Any) -> _Plan | None:
+def plan_for(cls: Any) -> _SerialisePlan | None:
     """The cached plan of ``cls``, or None when MongoEngine's ``to_mongo`` must run."""
     try:
-        return _plans[cls]
+        return _serialise_plans[cls]
     except KeyError:
         try:
-            plan = _Plan(cls) if _eligible(cls) else None
+            plan = _SerialisePlan(cls) if _eligible(cls) else None
         except (AttributeError, KeyError):  # a to_mongo without __code__, ...
             plan = None
-        _plans[cls] = plan
+        _serialise_plans[cls] = plan
         return plan
 
 
@@ -197,16 +200,16 @@ def to_mongo(doc: Any) -> SON[str, Any]:
     cls = type(doc)
     method = cls.to_mongo  # MongoEngine's own (grafted or not), or an override
     if method is Document.to_mongo or method is EmbeddedDocument.to_mongo:
-        plan = _plans.get(cls) or plan_for(cls)
-        if plan is not None and doc._fields_ordered is plan.fields_ordered:
+        plan = _serialise_plans.get(cls) or plan_for(cls)
+        if plan is not None and compat.fields_ordered(doc) is plan.fields_ordered:
             return _dump(doc, plan, None)
     return doc.to_mongo()  # type: ignore[no-any-return]
 
 
-def _dump(doc: Any, plan: _Plan, fields: list[str] | None) -> SON[str, Any]:
+def _dump(doc: Any, plan: _SerialisePlan, fields: list[str] | None) -> SON[str, Any]:
     """What ``Document.to_mongo(doc, fields=fields)`` (or EmbeddedDocument's) returns."""
     data: dict[str, Any] = {"_id": None, "_cls": plan.class_name}
-    values = doc._data
+    values = compat.data(doc)
     root = {f.split(".")[0] for f in fields} if fields else None
     for name, db_field, field, kind, extra, auto_gen, use_db, takes_fields in plan.entries:
         if root is not None and name not in root:
@@ -261,7 +264,7 @@ def _dump(doc: Any, plan: _Plan, fields: list[str] | None) -> SON[str, Any]:
                 data["_id"] = own_id
     son: SON[str, Any] = _new_son(SON)
     dict.update(son, data)
-    son._SON__keys = list(data)  # type: ignore[attr-defined]
+    setattr(son, _SON_KEYS, list(data))
     return son
 
 
@@ -284,8 +287,8 @@ def _embedded(field: Any, value: Any, fields: list[str] | None) -> Any:
         return value
     if document_type.to_mongo is EmbeddedDocument.to_mongo:
         cls = type(value)
-        plan = _plans.get(cls) or plan_for(cls)
-        if plan is not None and value._fields_ordered is plan.fields_ordered:
+        plan = _serialise_plans.get(cls) or plan_for(cls)
+        if plan is not None and compat.fields_ordered(value) is plan.fields_ordered:
             return _dump(value, plan, fields)
     return document_type.to_mongo(value, True, fields)
 
@@ -302,8 +305,8 @@ def to_mongo_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
         if any_async() and is_async_class(cls):
             fields = _fields_argument(args, kwargs)
             if fields is not _UNSUPPORTED:
-                plan = _plans.get(cls) or plan_for(cls)
-                if plan is not None and self._fields_ordered is plan.fields_ordered:
+                plan = _serialise_plans.get(cls) or plan_for(cls)
+                if plan is not None and compat.fields_ordered(self) is plan.fields_ordered:
                     return _dump(self, plan, fields)
         return original(self, *args, **kwargs)
 
@@ -339,13 +342,13 @@ def _bind(use_db_field: Any = True, fields: Any = None) -> tuple[Any, Any]:
 _document_to_mongo: Callable[..., Any] = Document.to_mongo  # MongoEngine's (set by the graft)
 
 
-def _reference_dump(doc: Any, plan: _Plan, fields: list[str] | None) -> SON[str, Any]:
+def _reference_dump(doc: Any, plan: _SerialisePlan, fields: list[str] | None) -> SON[str, Any]:
     """MongoEngine's own ``to_mongo`` for what :func:`_dump` stands in for."""
     method = EmbeddedDocument.to_mongo if plan.embedded else _document_to_mongo
     return method(doc, True, fields)  # type: ignore[no-any-return]
 
 
-def _checked_dump(doc: Any, plan: _Plan, fields: list[str] | None) -> SON[str, Any]:
+def _checked_dump(doc: Any, plan: _SerialisePlan, fields: list[str] | None) -> SON[str, Any]:
     """:func:`_dump` in checked mode: MongoEngine's ``to_mongo`` of the same document
     runs after it and both must give the same SON."""
     if checked.in_reference():
@@ -353,7 +356,7 @@ def _checked_dump(doc: Any, plan: _Plan, fields: list[str] | None) -> SON[str, A
     fast = checked.run(_fast_dump, doc, plan, fields)
     with checked.reference():
         ref = checked.run(_reference_dump, doc, plan, fields)
-    checked.compare("dump.to_mongo", type(doc), fast, ref)
+    checked.compare("to_stored.to_mongo", type(doc), fast, ref)
     return fast.unwrap()  # type: ignore[no-any-return]
 
 
