@@ -33,6 +33,8 @@ from typing import Any, Protocol
 
 import attrs
 
+from domain.errors import StoreUnavailable
+
 from .events import EVENT_TYPES, EventTypes
 
 __all__ = [
@@ -356,14 +358,17 @@ class Outbox:
         outage_delay: float = 0.5,
     ) -> None:
         """``handler(delivery)`` for every delivery, acknowledged when it returns and failed
-        when it raises; until cancelled.  When the store cannot be reached (an
-        acknowledgement fails), consumption starts again after ``outage_delay`` seconds
-        from the last acknowledged position (what was not acknowledged comes again)."""
+        when it raises; until cancelled.  When the store cannot be reached (the handler
+        or an acknowledgement raises ``StoreUnavailable``) no attempt is spent:
+        consumption starts again after ``outage_delay`` seconds from the last
+        acknowledged position (what was not acknowledged comes again)."""
         while True:
             try:
                 async for delivery in self.consume(consumer, partition=partition):
                     try:
                         await handler(delivery)
+                    except StoreUnavailable:
+                        raise  # the store, not the event: no attempt spent, delivered again
                     except Exception as exc:
                         await delivery.fail(exc)
                     else:
