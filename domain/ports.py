@@ -307,6 +307,11 @@ class UnitOfWork(Protocol):
         """The file store, compensated by the unit of work."""
         ...
 
+    def publish(self, event: object, *, key: str | None = None) -> None:
+        """Record a domain event in the block: written with the block's commit (in its
+        transaction), never if the block rolls back (see docs/events.md)."""
+        ...
+
     @property
     def read_only(self) -> bool:
         """True for a unit of work made by :meth:`reading`."""

@@ -46,6 +46,7 @@ __all__ = [
     "StoredEvent",
     "StoredRecord",
     "commit_order",
+    "in_partition",
     "position_name",
 ]
 
@@ -125,6 +126,11 @@ class Feed(Protocol):
         remember it durably (and the position after it)."""
         ...
 
+    async def skip(self, position: str, record: StoredRecord) -> None:
+        """``record`` holds no event for ``position`` (another partition's): move past
+        it (a backend may remember that lazily: skipping it again costs nothing)."""
+        ...
+
     async def park(self, letter: DeadLetter) -> None:
         """Keep ``letter``."""
         ...
@@ -167,7 +173,7 @@ def position_name(consumer: str, partition: Partition | None = None) -> str:
     return f"{consumer}[{index}/{count}]"
 
 
-def _in_partition(key: str | None, partition: Partition | None) -> bool:
+def in_partition(key: str | None, partition: Partition | None) -> bool:
     if partition is None:
         return True
     index, count = partition
@@ -303,9 +309,9 @@ class Outbox:
         end.  Each must be acknowledged or failed before the next is asked for."""
         position = position_name(consumer, partition)
         async for record in self.feed.records(position):
-            mine = [e for e in record.events if _in_partition(e.key, partition)]
+            mine = [e for e in record.events if in_partition(e.key, partition)]
             if not mine:
-                await self.feed.done(position, record)
+                await self.feed.skip(position, record)
                 continue
             for index, stored in enumerate(mine):
                 last = index == len(mine) - 1

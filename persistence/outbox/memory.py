@@ -54,6 +54,9 @@ class MemoryFeed:
             if document["_id"] == record.id and position not in document["done"]:
                 document["done"].append(position)
 
+    async def skip(self, position: str, record: StoredRecord) -> None:
+        await self.done(position, record)
+
     async def park(self, letter: DeadLetter) -> None:
         self.store.dead_letters[letter.id] = letter
 

@@ -22,6 +22,7 @@ import datetime
 from collections.abc import AsyncIterator
 from typing import Any
 
+import attrs
 from bson import ObjectId
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
@@ -31,7 +32,15 @@ from domain.errors import StoreUnavailable
 from persistence.engine import get_async_connection, get_async_db
 from persistence.engine.mongomock_async import AsyncMongomockClient
 
-from .delivery import DeadLetter, HandlerRetry, Outbox, StoredEvent, StoredRecord, commit_order
+from .delivery import (
+    DeadLetter,
+    HandlerRetry,
+    Outbox,
+    StoredEvent,
+    StoredRecord,
+    commit_order,
+    in_partition,
+)
 from .events import EVENT_TYPES, EventTypes
 
 __all__ = ["CONSUMERS", "DEAD_LETTERS", "MongoFeed", "MongoOutbox"]
@@ -73,6 +82,8 @@ class MongoFeed:
         self.poll_interval = poll_interval
         self.max_await_ms = int(max_await * 1000)
         self.outage_delay = outage_delay
+        self.skip_save = 1.0
+        self._skipped_at: dict[str, float] = {}
 
     # -- collections ----------------------------------------------------------------------
 
@@ -188,9 +199,10 @@ class MongoFeed:
 
     async def done(self, position: str, record: StoredRecord) -> None:
         try:
-            await self._records().update_one(
-                {"_id": ObjectId(record.id)}, {"$addToSet": {"done": position}}
-            )
+            if record.id:
+                await self._records().update_one(
+                    {"_id": ObjectId(record.id)}, {"$addToSet": {"done": position}}
+                )
             if record.token is not None:
                 await self._save_token(position, record.token)
         except PyMongoError as exc:
@@ -199,6 +211,14 @@ class MongoFeed:
                 "store; its events will be delivered again",
                 retry_safe=True,
             ) from exc
+
+    async def skip(self, position: str, record: StoredRecord) -> None:
+        """No mark on the record (a partition's catch-up filters such records out by
+        their keys); the stream's position is saved at most every ``skip_save`` s."""
+        now = asyncio.get_running_loop().time()
+        if record.token is not None and now - self._skipped_at.get(position, 0.0) > self.skip_save:
+            self._skipped_at[position] = now
+            await self.done(position, attrs.evolve(record, id=""))
 
     async def park(self, letter: DeadLetter) -> None:
         await self._db()[DEAD_LETTERS].replace_one(
@@ -214,6 +234,17 @@ class MongoFeed:
 
     async def update_dead(self, letter: DeadLetter) -> None:
         await self.park(letter)
+
+
+def _finished(record: dict[str, Any], position: str) -> bool:
+    """Whether ``position`` is done with ``record`` (a partition: also when no event
+    of the record is in it)."""
+    if position in record.get("done", ()):
+        return True
+    if not position.endswith("]") or "[" not in position:
+        return False
+    index, count = (int(n) for n in position[position.rindex("[") + 1 : -1].split("/"))
+    return not any(in_partition(e.get("key"), (index, count)) for e in record["events"])
 
 
 class _TokenRefused(Exception):
@@ -276,10 +307,10 @@ class MongoOutbox(Outbox):
         db = get_async_db(self.alias)
         consumers = [d["_id"] for d in await db[CONSUMERS].find({}, {"_id": 1}).to_list(None)]
         cutoff = _utcnow() - datetime.timedelta(seconds=retention)
-        query: dict[str, Any] = {"published": {"$lt": cutoff}}
-        if consumers:
-            query["done"] = {"$all": consumers}
-        old = await db[COLLECTION].find(query, {"events.id": 1}).to_list(None)
+        candidates = await db[COLLECTION].find(
+            {"published": {"$lt": cutoff}}, {"events.id": 1, "events.key": 1, "done": 1}
+        ).to_list(None)
+        old = [d for d in candidates if all(_finished(d, c) for c in consumers)]
         if not old:
             return 0
         names = {c.split("[")[0] for c in consumers}  # a partition's marks: its consumer's
