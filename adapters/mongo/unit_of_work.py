@@ -356,6 +356,7 @@ class MongoUnitOfWork(BaseUnitOfWork):
                 return_document=ReturnDocument.AFTER,
                 session=session,
             )
+            assert counter is not None  # an upsert returning the document after it
             last[key] = int(counter["seq"])
         return {
             "_id": oid,

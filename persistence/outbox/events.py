@@ -32,7 +32,7 @@ Pure: imports neither MongoEngine nor PyMongo.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import attrs
 
@@ -190,9 +190,9 @@ def domain_event(
         raise ValueError(f"event {name!r}: version must be an int >= 1, not {version!r}")
 
     def register(cls: C) -> C:
-        if not attrs.has(cls):
+        if not attrs.has(cast(Any, cls)):
             raise TypeError(f"@domain_event({name!r}) needs an attrs class, not {cls!r}")
-        if key is not None and key not in attrs.fields_dict(cls):
+        if key is not None and key not in attrs.fields_dict(cast(Any, cls)):
             raise ValueError(f"event {name!r}: key {key!r} is not a field of {cls.__qualname__}")
         types.add(EventType(name, version, cls, key, dict(upgrade or {})))
         return cls
