@@ -22,6 +22,7 @@ back the ones after it.  Pure: imports neither MongoEngine nor PyMongo.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import heapq
 import itertools
@@ -47,6 +48,7 @@ __all__ = [
     "StoredRecord",
     "commit_order",
     "in_partition",
+    "partition_of",
     "position_name",
 ]
 
@@ -171,6 +173,14 @@ def position_name(consumer: str, partition: Partition | None = None) -> str:
     if not 0 <= index < count:
         raise ValueError(f"partition {partition!r}: want (index, count) with 0 <= index < count")
     return f"{consumer}[{index}/{count}]"
+
+
+def partition_of(position: str) -> Partition | None:
+    """The partition a position name stands for (``billing[0/3]``: (0, 3)), or None."""
+    if not position.endswith("]") or "[" not in position:
+        return None
+    index, count = position[position.rindex("[") + 1 : -1].split("/")
+    return int(index), int(count)
 
 
 def in_partition(key: str | None, partition: Partition | None) -> bool:
@@ -308,40 +318,43 @@ class Outbox:
         if given: several processes share one consumer's work by partitions), without
         end.  Each must be acknowledged or failed before the next is asked for."""
         position = position_name(consumer, partition)
-        async for record in self.feed.records(position):
-            mine = [e for e in record.events if in_partition(e.key, partition)]
-            if not mine:
-                await self.feed.skip(position, record)
-                continue
-            for index, stored in enumerate(mine):
-                last = index == len(mine) - 1
-                attempt = 1
-                while True:
-                    try:
-                        event = self.types.named(stored.type).load(stored.version, stored.data)
-                    except Exception as exc:  # no retry makes it readable: parked at once
-                        await self._park(position, stored, exc, attempt)
-                        if last:
-                            await self.feed.done(position, record)
-                        break
-                    delivery = Delivery(self.feed, position, record, stored, event, attempt, last)
-                    yield delivery
-                    if delivery._state == _ACKED:
-                        break
-                    if delivery._state != _FAILED:
-                        raise RuntimeError(
-                            f"{delivery!r} was neither acknowledged nor failed: call "
-                            "`await delivery.ack()` or `await delivery.fail(error)` before "
-                            "the next delivery"
+        async with contextlib.aclosing(self.feed.records(position)) as records:
+            async for record in records:
+                mine = [e for e in record.events if in_partition(e.key, partition)]
+                if not mine:
+                    await self.feed.skip(position, record)
+                    continue
+                for index, stored in enumerate(mine):
+                    last = index == len(mine) - 1
+                    attempt = 1
+                    while True:
+                        try:
+                            event = self.types.named(stored.type).load(stored.version, stored.data)
+                        except Exception as exc:  # no retry makes it readable: parked at once
+                            await self._park(position, stored, exc, attempt)
+                            if last:
+                                await self.feed.done(position, record)
+                            break
+                        delivery = Delivery(
+                            self.feed, position, record, stored, event, attempt, last
                         )
-                    assert delivery.error is not None
-                    if attempt >= self.retry.attempts:
-                        await self._park(position, stored, delivery.error, attempt)
-                        if last:
-                            await self.feed.done(position, record)
-                        break
-                    await asyncio.sleep(self.retry.delay(attempt))
-                    attempt += 1
+                        yield delivery
+                        if delivery._state == _ACKED:
+                            break
+                        if delivery._state != _FAILED:
+                            raise RuntimeError(
+                                f"{delivery!r} was neither acknowledged nor failed: call "
+                                "`await delivery.ack()` or `await delivery.fail(error)` before "
+                                "the next delivery"
+                            )
+                        assert delivery.error is not None
+                        if attempt >= self.retry.attempts:
+                            await self._park(position, stored, delivery.error, attempt)
+                            if last:
+                                await self.feed.done(position, record)
+                            break
+                        await asyncio.sleep(self.retry.delay(attempt))
+                        attempt += 1
 
     async def _park(
         self, position: str, stored: StoredEvent, error: BaseException, attempts: int

@@ -18,7 +18,9 @@ retention, are deleted, with the processed marks of their events.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -40,6 +42,7 @@ from .delivery import (
     StoredRecord,
     commit_order,
     in_partition,
+    partition_of,
 )
 from .events import EVENT_TYPES, EventTypes
 
@@ -49,6 +52,8 @@ CONSUMERS = "persistence_outbox_consumers"
 """Per consumer (and partition): its resume token (``_id``: the position's name)."""
 DEAD_LETTERS = "persistence_outbox_dead"
 """Parked events with their last error."""
+
+log = logging.getLogger("persistence.outbox")
 
 _PIPELINE = [{"$match": {"operationType": "insert", "fullDocument.events": {"$exists": True}}}]
 _UNFINISHED = "done"
@@ -76,6 +81,7 @@ class MongoFeed:
         poll_interval: float = 0.25,
         max_await: float = 0.5,
         outage_delay: float = 0.2,
+        verify_every: float = 5.0,
     ) -> None:
         self.alias = alias
         self._streams = change_streams
@@ -84,6 +90,9 @@ class MongoFeed:
         self.outage_delay = outage_delay
         self.skip_save = 1.0
         self._skipped_at: dict[str, float] = {}
+        self.verify_every = verify_every
+        self.verify_after = 2.0
+        self._verified: dict[str, float] = {}
 
     # -- collections ----------------------------------------------------------------------
 
@@ -128,19 +137,24 @@ class MongoFeed:
                     token = await self._stored_token(position)
                     loaded = True
                 if not self._uses_streams():
-                    async for record in self._polled(position):
-                        yield record
+                    async with contextlib.aclosing(self._polled(position)) as polled:
+                        async for record in polled:
+                            yield record
                     continue
-                async for record in self._streamed(position, token):
-                    yield record
-                    if record.token is not None:
-                        token = record.token
-            except _TokenRefused:
+                async with contextlib.aclosing(self._streamed(position, token)) as streamed:
+                    async for record in streamed:
+                        yield record
+                        if record.token is not None:
+                            token = record.token
+            except _TokenRefused as refused:
+                why = refused.__cause__ or refused
+                log.info("outbox: %s catches up by polling (%s)", position, why)
                 token = None  # catch up from the records not yet finished
             except PyMongoError as exc:
                 if not _network(exc) and not isinstance(exc, OperationFailure):
                     raise
                 # an outage (or the stream broke): resume from the last finished record
+                log.info("outbox: %s reconnects after %s: %s", position, type(exc).__name__, exc)
                 await asyncio.sleep(self.outage_delay)
                 loaded = False
 
@@ -188,12 +202,35 @@ class MongoFeed:
                     if _network(exc):
                         raise
                     raise _TokenRefused from exc
-                if change is None:
+                if change is None:  # caught up with the stream: is it telling everything?
+                    if await self._stream_missed(position, partition_of(position)):
+                        raise _TokenRefused("records were committed the stream never showed")
                     continue
                 document = change["fullDocument"]
                 if str(document["_id"]) in seen:
                     continue
                 yield StoredRecord.from_document(document, token=change["_id"])
+
+    async def _stream_missed(self, position: str, partition: tuple[int, int] | None) -> bool:
+        """Every ``verify_every`` seconds of an idle stream: whether a record of this
+        position's, published ``verify_after`` seconds ago or more, is still unfinished.
+        An idle stream has shown everything committed by then, so such a record means the
+        stream went silent (a server that took a resume token from a history it no longer
+        has: docs/server-gaps.md); the consumer then catches up by polling."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now - self._verified.get(position, 0.0) < self.verify_every:
+            return False
+        self._verified[position] = now
+        cutoff = _utcnow() - datetime.timedelta(seconds=self.verify_after)
+        cursor = self._records().find(
+            {"published": {"$lt": cutoff}, _UNFINISHED: {"$ne": position}},
+            {"events.key": 1},
+        )
+        async for document in cursor:
+            if any(in_partition(e.get("key"), partition) for e in document["events"]):
+                return True
+        return False
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -241,10 +278,10 @@ def _finished(record: dict[str, Any], position: str) -> bool:
     of the record is in it)."""
     if position in record.get("done", ()):
         return True
-    if not position.endswith("]") or "[" not in position:
+    partition = partition_of(position)
+    if partition is None:
         return False
-    index, count = (int(n) for n in position[position.rindex("[") + 1 : -1].split("/"))
-    return not any(in_partition(e.get("key"), (index, count)) for e in record["events"])
+    return not any(in_partition(e.get("key"), partition) for e in record["events"])
 
 
 class _TokenRefused(Exception):
