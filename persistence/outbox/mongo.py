@@ -322,8 +322,14 @@ class MongoOutbox(Outbox):
         retry: HandlerRetry | None = None,
         change_streams: bool | None = None,
         poll_interval: float = 0.25,
+        verify_every: float = 5.0,
     ) -> None:
-        feed = MongoFeed(alias, change_streams=change_streams, poll_interval=poll_interval)
+        feed = MongoFeed(
+            alias,
+            change_streams=change_streams,
+            poll_interval=poll_interval,
+            verify_every=verify_every,
+        )
         super().__init__(feed, types=types, retry=retry)
         self.alias = alias
 
