@@ -50,9 +50,12 @@ class MemoryFeed:
             store.outbox_positions[position] = max(
                 store.outbox_positions.get(position, 0), int(record.token)
             )
-        for document in store.outbox:
-            if document["_id"] == record.id and position not in document["done"]:
-                document["done"].append(position)
+        index = int(record.token) - 1 if record.token is not None else None
+        if index is None or store.outbox[index]["_id"] != record.id:
+            found = [i for i, d in enumerate(store.outbox) if d["_id"] == record.id]
+            index = found[0] if found else None
+        if index is not None and position not in store.outbox[index]["done"]:
+            store.outbox[index]["done"].append(position)
 
     async def skip(self, position: str, record: StoredRecord) -> None:
         await self.done(position, record)

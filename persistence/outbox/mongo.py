@@ -26,6 +26,7 @@ from typing import Any
 
 import attrs
 from bson import ObjectId
+from pymongo import ReturnDocument
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
 from adapters.commit_records import COLLECTION
@@ -120,7 +121,14 @@ class MongoFeed:
         return commit_order([StoredRecord.from_document(d) for d in documents])
 
     async def _stored_token(self, position: str) -> Any:
-        found = await self._db()[CONSUMERS].find_one({"_id": position})
+        """The position's stored token; the position is registered if new (from then on
+        :meth:`MongoOutbox.prune` keeps what it has not finished)."""
+        found = await self._db()[CONSUMERS].find_one_and_update(
+            {"_id": position},
+            {"$setOnInsert": {"token": None, "at": _utcnow()}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
         return None if found is None else found.get("token")
 
     async def _save_token(self, position: str, token: Any) -> None:
@@ -159,9 +167,6 @@ class MongoFeed:
                 loaded = False
 
     async def _polled(self, position: str) -> AsyncIterator[StoredRecord]:
-        await self._db()[CONSUMERS].update_one(
-            {"_id": position}, {"$setOnInsert": {"token": None, "at": _utcnow()}}, upsert=True
-        )
         idle = 0.01
         while True:
             batch = await self._unfinished(position)

@@ -354,3 +354,62 @@ async def test_publish_refuses_what_it_cannot_store_before_any_write(ob: Backend
     with pytest.raises(UnitOfWorkError):
         uow.publish(Pinged(1))  # outside a block
     await nothing_more(ob.outbox, "billing")
+
+
+async def test_a_block_whose_commit_answer_is_lost_publishes_once(
+    ob: Backend, backend_name: str
+) -> None:
+    if backend_name != "memory":
+        pytest.skip("lost answers are simulated by the memory store; the server's in "
+                    "tests/reliability/test_outbox_exactly_once.py")
+    uow = ob.make_uow()
+    store = uow.store
+    runs: list[int] = []
+
+    async def block(uow: Any) -> None:
+        runs.append(1)
+        uow.publish(Pinged(len(runs)))
+
+    store.lose_commit_replies(applied=True)  # landed: not run again
+    await uow.run(block)
+    store.lose_commit_replies(applied=False)  # did not land: run again, published once
+    await uow.run(block)
+    got = await take(ob.outbox, "billing", 2)
+    assert [d.event for d in got] == [Pinged(1), Pinged(3)]
+    assert runs == [1, 1, 1]
+    await nothing_more(ob.outbox, "billing")
+
+
+async def test_prune_deletes_what_every_consumer_finished_and_nothing_else(
+    ob: Backend, backend_name: str
+) -> None:
+    if backend_name == "memory":
+        pytest.skip("the memory store keeps its outbox for the test's life")
+    from persistence.engine import get_async_db
+    from persistence.outbox.mongo import MongoOutbox
+
+    outbox = ob.outbox
+    assert isinstance(outbox, MongoOutbox)
+    await outbox.ensure_indexes()
+    uow = ob.make_uow()
+    account = Account(owner="ann")
+
+    async def publish(uow: Any, n: int) -> None:
+        uow.publish(Deposited(account.id, n))
+
+    for n in (1, 2):
+        await uow.run(lambda uow, n=n: publish(uow, n))
+    (first, second) = await take(outbox, "billing", 2)
+
+    async def effect(uow: Any) -> None:
+        return None
+
+    assert await handle_once(uow, first, effect)
+    assert await take(outbox, "audit", 1)  # audit finished only the first record
+    records = get_async_db("default")["persistence_commits"]
+    assert await outbox.prune(3600) == 0  # too young
+    assert await outbox.prune(0) == 1  # the first: finished by both consumers
+    left = await records.find({"published": {"$exists": True}}).to_list(None)
+    assert [d["events"][0]["id"] for d in left] == [second.id]
+    assert await get_async_db("default")["persistence_processed"].count_documents({}) == 0
+    assert [d.event.amount for d in await take(outbox, "audit", 1)] == [2]
