@@ -23,6 +23,8 @@ import datetime
 import attrs
 from bson import ObjectId
 
+from persistence.outbox.names import COMMITS
+
 __all__ = [
     "COLLECTION",
     "DEFAULT_RETENTION",
@@ -31,7 +33,7 @@ __all__ = [
     "new_commit_record",
 ]
 
-COLLECTION = "persistence_commits"
+COLLECTION = COMMITS
 """The collection of commit records, in each alias's database (MongoDB adapter)."""
 
 DEFAULT_RETENTION = 3600.0

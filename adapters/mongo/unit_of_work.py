@@ -33,6 +33,7 @@ from persistence.engine.mongomock_async import AsyncMongomockClient
 from persistence.engine.sessions import bound_by_another_task, without_sessions
 from persistence.engine.task_switches import switched
 from persistence.engine.transactions import DURABLE
+from persistence.outbox.names import OUTBOX_KEYS, PROCESSED
 from persistence.outbox.recording import PendingEvent, keys_needed, record_events
 from persistence.registry import Registration, Registry
 
@@ -53,10 +54,6 @@ _ILLEGAL_OPERATION = 20  # "Transaction numbers are only allowed on a replica se
 _INDEX_OPTIONS_CONFLICT = (85, 86)  # an index of that name/key exists with other options
 _TTL_INDEX = "persistence_commit_ttl"
 _WRITE_CONFLICT = 112
-OUTBOX_KEYS = "persistence_outbox_keys"
-"""Per event key, the number of the last event published for it (outbox ordering)."""
-PROCESSED = "persistence_processed"
-"""Processed marks of :meth:`BaseUnitOfWork.record_processed` (``_id``: consumer/event)."""
 
 # mongomock runs no transactions: one commit at a time numbers and stores its events
 _UNTRANSACTED_OUTBOX = asyncio.Lock()

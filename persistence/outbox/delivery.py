@@ -29,7 +29,7 @@ import itertools
 import logging
 import random
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -118,7 +118,7 @@ class DeadLetter:
 class Feed(Protocol):
     """What a backend gives the outbox."""
 
-    def records(self, position: str) -> AsyncIterator[StoredRecord]:
+    def records(self, position: str) -> AsyncGenerator[StoredRecord, None]:
         """Records not yet done for ``position``, the events of a key in commit order,
         without end; the consumer marks each done before asking for the next."""
         ...

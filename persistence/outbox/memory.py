@@ -12,7 +12,7 @@ order, with the same acknowledgements, retries and dead letters as on MongoDB.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from functools import partial
 from typing import Any
 
@@ -33,7 +33,7 @@ class MemoryFeed:
     def __init__(self, store: Any) -> None:
         self.store = store
 
-    async def records(self, position: str) -> AsyncIterator[StoredRecord]:
+    async def records(self, position: str) -> AsyncGenerator[StoredRecord, None]:
         store = self.store
         index = store.outbox_positions.get(position, 0)
         while True:

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import attrs
@@ -29,8 +29,6 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
-from adapters.commit_records import COLLECTION
-from adapters.mongo.unit_of_work import PROCESSED
 from domain.errors import StoreUnavailable
 from persistence.engine import get_async_connection, get_async_db
 from persistence.engine.mongomock_async import AsyncMongomockClient
@@ -46,13 +44,11 @@ from .delivery import (
     partition_of,
 )
 from .events import EVENT_TYPES, EventTypes
+from .names import COMMITS as COLLECTION
+from .names import CONSUMERS, DEAD_LETTERS, PROCESSED
 
 __all__ = ["CONSUMERS", "DEAD_LETTERS", "MongoFeed", "MongoOutbox"]
 
-CONSUMERS = "persistence_outbox_consumers"
-"""Per consumer (and partition): its resume token (``_id``: the position's name)."""
-DEAD_LETTERS = "persistence_outbox_dead"
-"""Parked events with their last error."""
 
 log = logging.getLogger("persistence.outbox")
 
@@ -136,7 +132,7 @@ class MongoFeed:
             {"_id": position}, {"$set": {"token": token, "at": _utcnow()}}, upsert=True
         )
 
-    async def records(self, position: str) -> AsyncIterator[StoredRecord]:
+    async def records(self, position: str) -> AsyncGenerator[StoredRecord, None]:
         token: Any = None
         loaded = False
         while True:
@@ -166,7 +162,7 @@ class MongoFeed:
                 await asyncio.sleep(self.outage_delay)
                 loaded = False
 
-    async def _polled(self, position: str) -> AsyncIterator[StoredRecord]:
+    async def _polled(self, position: str) -> AsyncGenerator[StoredRecord, None]:
         idle = 0.01
         while True:
             batch = await self._unfinished(position)
@@ -178,7 +174,7 @@ class MongoFeed:
             await asyncio.sleep(idle)
             idle = min(idle * 2, self.poll_interval)
 
-    async def _streamed(self, position: str, token: Any) -> AsyncIterator[StoredRecord]:
+    async def _streamed(self, position: str, token: Any) -> AsyncGenerator[StoredRecord, None]:
         records = self._records()
         options: dict[str, Any] = {"max_await_time_ms": self.max_await_ms}
         if token is not None:

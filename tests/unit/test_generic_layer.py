@@ -26,6 +26,7 @@ GENERIC = sorted(
         *(ROOT / "persistence" / name for name in ("mapping.py", "registry.py", "fields.py")),
         *(ROOT / "persistence" / "engine").rglob("*.py"),
         *(ROOT / "persistence" / "testing").rglob("*.py"),
+        *(ROOT / "persistence" / "outbox").rglob("*.py"),
         *(ROOT / "adapters").rglob("*.py"),
     ]
 )
