@@ -49,6 +49,12 @@ returns or raises: it returns if the record is stored (the commit landed), raise
 ``CommitOutcomeUnknown`` if the store stays out of reach for the outage budget.  So
 ``run`` never re-runs a block that may have committed.
 
+Domain events: ``uow.publish(event)`` records an event in the block; the adapter's
+``_commit`` writes the block's events (``self._events``) in its commit record, in the
+transaction (issue 24, :mod:`persistence.outbox`); a block that rolls back drops them.
+``record_processed`` (the adapter's ``_record_processed``) writes a processed mark in
+the block, for :func:`persistence.outbox.handle_once`.
+
 One unit of work per task: opening a block of a *different* unit of work while a block
 is open in the same task is refused with ``UnitOfWorkError`` at block start, on every
 adapter (MongoDB runs one transaction per client and task).  Pass the open unit of work

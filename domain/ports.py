@@ -312,6 +312,11 @@ class UnitOfWork(Protocol):
         transaction), never if the block rolls back (see docs/events.md)."""
         ...
 
+    async def record_processed(self, consumer: str, event_id: str) -> bool:
+        """Mark an event processed by ``consumer`` in the block (kept if it commits);
+        False if a committed block already marked it (see docs/events.md)."""
+        ...
+
     @property
     def read_only(self) -> bool:
         """True for a unit of work made by :meth:`reading`."""
