@@ -1,2 +1,2 @@
-"""Adapters implementing the domain's ports from a registry: ``mongo`` (MongoDB) and
-``memory`` (the same document pipeline, kept in Python)."""
+"""The reference service's adapters: its Documents and registry (``adapters.registry``),
+its FastAPI app (``adapters.http``) and its demo (``python -m adapters.demo``)."""

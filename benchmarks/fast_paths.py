@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine import connect_async, disconnect_async
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).parent / "contestants")]
@@ -60,20 +60,20 @@ def _off(fast_path: str) -> Iterator[None]:
     from mongoengine.queryset.base import BaseQuerySet
 
     from persistence import mapping
-    from persistence.engine import dump, materialize, raw_finds
+    from persistence.engine import from_stored, raw_finds, to_stored
     from persistence.engine.twin_factories import instance_twin, queryset_twin
 
-    if fast_path == "materialize":
-        plain = materialize.from_son
+    if fast_path == "from_stored":
+        plain = from_stored.from_son
 
         def own(cls: Any, son: Any, auto: bool = True, created: bool = False) -> Any:
-            return materialize._fallback(cls, son, auto, created)
+            return from_stored._fallback(cls, son, auto, created)
 
-        with _patched(materialize, "from_son", own):
+        with _patched(from_stored, "from_son", own):
             yield
-        assert materialize.from_son is plain
-    elif fast_path == "dump":
-        with _patched(dump, "_dump", dump._reference_dump):
+        assert from_stored.from_son is plain
+    elif fast_path == "to_stored":
+        with _patched(to_stored, "_dump", to_stored._reference_dump):
             yield
     elif fast_path == "queryset copies":
         with _patched(BaseQuerySet, "_clone_into", BaseQuerySet._clone_into.__wrapped__):
@@ -159,7 +159,7 @@ class Repository:
         from benchmarks.layer_workloads import MEMBERS, Member, member_fields
 
         self.Member, self.fields, self.registry = Member, member_fields, MEMBERS
-        from adapters.mongo import MongoUnitOfWork
+        from persistence.mongo import MongoUnitOfWork
 
         self.uow = lambda: MongoUnitOfWork(MEMBERS, transactions=False)
         async with self.uow() as uow:
@@ -178,7 +178,7 @@ class Repository:
         return 50
 
     async def find_page(self) -> int:
-        from domain.specs import F, Order, Page
+        from persistence.specs import F, Order, Page
 
         async with self.uow() as uow:
             repo = uow.repo(self.Member)
@@ -207,8 +207,8 @@ class Repository:
 # fast path -> the workloads it serves (engine workloads on ``Engine``, the rest on
 # ``Repository``)
 PLAN: dict[str, tuple[str, ...]] = {
-    "materialize": ("iterate", "get_one"),
-    "dump": ("bulk_insert", "insert_one"),
+    "from_stored": ("iterate", "get_one"),
+    "to_stored": ("bulk_insert", "insert_one"),
     "queryset copies": ("count", "update_inc"),
     "native save": ("insert_one",),
     "native update_one": ("update_inc",),

@@ -31,12 +31,12 @@ from typing import Any
 
 import httpx
 
-import persistence  # noqa: F401  (activates the async API)
-from adapters.mongo import MongoUnitOfWork
+import persistence.engine  # noqa: F401  (activates the async API)
+from adapters.registry import registry
 from domain.entities import Account
 from domain.library import Author, Comment, Post
 from persistence.engine import connect_async, disconnect_async
-from persistence.models import registry
+from persistence.mongo import MongoUnitOfWork
 from persistence.testing import server_uri_from_env_or_start
 
 MODES = ("transactional", "read-only")
@@ -52,7 +52,7 @@ class TransactionalReads(MongoUnitOfWork):
 
 def build_app(mode: str, uri: str, db: str) -> Any:
     """The blog app reading in ``mode``, connected to ``db`` in its lifespan."""
-    from examples.fastapi_blog.app import create_app
+    from adapters.http.app import create_app
 
     unit = TransactionalReads if mode == "transactional" else MongoUnitOfWork
     app = create_app(uow_factory=lambda: unit(registry))

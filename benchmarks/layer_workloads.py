@@ -25,13 +25,13 @@ import attrs
 from bson import ObjectId
 from mongoengine import Document, IntField, ListField, StringField
 
-from adapters.mongo import MongoUnitOfWork
-from domain.ids import new_id
-from domain.ports import QueryRepository
-from domain.specs import Changes, F, Order, Page
 from persistence.engine import async_run_in_transaction
 from persistence.fields import VersionField
+from persistence.ids import new_id
+from persistence.mongo import MongoUnitOfWork
+from persistence.ports import QueryRepository
 from persistence.registry import Registry
+from persistence.specs import Changes, F, Order, Page
 
 __all__ = ["MEMBERS", "WORKLOADS", "Bench", "LayerWorkload", "Member"]
 

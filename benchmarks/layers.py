@@ -26,7 +26,7 @@ import greenlet
 import mongoengine
 import pymongo
 
-import persistence  # noqa: F401  (activates the async API)
+import persistence.engine  # noqa: F401  (activates the async API)
 from persistence.engine import connect_async, disconnect_async
 from persistence.testing import server_uri_from_env_or_start
 

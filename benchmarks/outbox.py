@@ -28,10 +28,10 @@ import attrs
 from mongoengine import Document, IntField
 
 import persistence  # noqa: F401
-from adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from adapters.mongo import MongoUnitOfWork
-from domain.ids import new_id
 from persistence.engine import connect_async, disconnect_async
+from persistence.ids import new_id
+from persistence.memory import InMemoryStore, InMemoryUnitOfWork
+from persistence.mongo import MongoUnitOfWork
 from persistence.outbox import Delivery, Outbox, domain_event, handle_once
 from persistence.outbox.memory import MemoryOutbox
 from persistence.outbox.mongo import MongoOutbox

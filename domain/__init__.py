@@ -1,35 +1,6 @@
-"""The domain: entities, ports, errors and services; pure Python (attrs only)."""
+"""The reference service's domain: its entities, services and typed unit-of-work port.
 
-from .entities import User
-from .errors import (
-    ConcurrencyConflict,
-    Conflict,
-    DeleteDenied,
-    DomainError,
-    NotFound,
-    TransactionsUnsupported,
-    UnitOfWorkError,
-    UnknownField,
-    UnsupportedSpec,
-)
-from .ids import is_valid_id, new_id
-from .ports import FileInfo, FileStore, Repository, UnitOfWork
-
-__all__ = [
-    "ConcurrencyConflict",
-    "Conflict",
-    "DeleteDenied",
-    "DomainError",
-    "FileInfo",
-    "FileStore",
-    "NotFound",
-    "Repository",
-    "TransactionsUnsupported",
-    "UnitOfWork",
-    "UnitOfWorkError",
-    "UnknownField",
-    "UnsupportedSpec",
-    "User",
-    "is_valid_id",
-    "new_id",
-]
+Pure Python (attrs and the layer's pure parts: ports, specs, errors, ids); it loads
+neither MongoEngine nor PyMongo.  A service of your own keeps a package like this one
+beside the installed layer (see docs/architecture.md).
+"""

@@ -1,6 +1,6 @@
 """The reference application's unit of work, typed with attribute names.
 
-The layer's :class:`~domain.ports.UnitOfWork` offers ``uow.repo(Book)``; an application
+The layer's :class:`~persistence.ports.UnitOfWork` offers ``uow.repo(Book)``; an application
 that prefers ``uow.books`` declares a protocol like this one (read-only properties named
 as its registered repositories).  Both adapters resolve such an attribute to the
 repository of that name, so ``MongoUnitOfWork(registry)`` and
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .entities import Account, Product, User
-from .library import Author, Book, Comment, Contract, Post, Review, Shelf
-from .ports import QueryRepository, UnitOfWork
-from .sales import SalesOrder
+from domain.entities import Account, Product, User
+from domain.library import Author, Book, Comment, Contract, Post, Review, Shelf
+from domain.sales import SalesOrder
+from persistence.ports import QueryRepository, UnitOfWork
 
 __all__ = ["AppUnitOfWork"]
 

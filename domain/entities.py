@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from .ids import is_valid_id, new_id
+from persistence.ids import is_valid_id, new_id
 
 __all__ = ["Account", "Dimensions", "Product", "User"]
 

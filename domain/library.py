@@ -1,7 +1,7 @@
 """The library aggregates: authors, their books, reviews, shelves and contracts.
 
 They refer to each other by id only (fields named ``*_id`` or ``*_ids``); how a removal
-spreads along those references is declared once, in :mod:`domain.relations`.
+spreads along those references is declared once, in :mod:`persistence.relations`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 
 import attrs
 
-from .entities import _name, _valid_id
-from .ids import is_valid_id, new_id
+from domain.entities import _name, _valid_id
+from persistence.ids import is_valid_id, new_id
 
 __all__ = ["Attachment", "Author", "Book", "Comment", "Contract", "Post", "Review", "Shelf"]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import attrs
 
-from .entities import _name, _non_negative, _valid_id
-from .ids import new_id
+from domain.entities import _name, _non_negative, _valid_id
+from persistence.ids import new_id
 
 __all__ = ["LineItem", "SalesOrder"]
 

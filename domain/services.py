@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .app_ports import AppUnitOfWork
-from .entities import User
-from .errors import InsufficientFunds, NotFound
-from .events import TransferCompleted
-from .ids import is_valid_id
-from .library import Attachment, Author, Book, Comment, Post
-from .specs import F
+from domain.app_ports import AppUnitOfWork
+from domain.entities import User
+from domain.errors import InsufficientFunds
+from domain.events import TransferCompleted
+from domain.library import Attachment, Author, Book, Comment, Post
+from persistence.errors import NotFound
+from persistence.ids import is_valid_id
+from persistence.specs import F
 
 __all__ = [
     "add_comment",

@@ -1,4 +1,4 @@
-"""The :class:`domain.schema.Schema` of a MongoEngine Document, read from its fields, and
+"""The :class:`persistence.schema.Schema` of a MongoEngine Document, read from its fields, and
 spec values as its fields store them."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from typing import Any
 from bson import Decimal128
 from mongoengine import Document, fields
 
-from domain.schema import ANY, FieldType, Schema
+from persistence.schema import ANY, FieldType, Schema
+
+from .engine import compat
 
 __all__ = ["StoredValues", "document_schema", "holds_decimal128"]
 
@@ -65,7 +67,7 @@ def schema_of(document_cls: type[Document]) -> Schema:
     def lookup(path: str) -> FieldType | None:
         if path in ("id", "pk"):
             return FieldType("id")
-        declared: dict[str, Any] | None = getattr(document_cls, "_fields")  # noqa: B009
+        declared: dict[str, Any] | None = compat.declared_fields(document_cls)
         field: Any = None
         for part in path.split("."):
             if field is not None:
@@ -74,7 +76,7 @@ def schema_of(document_cls: type[Document]) -> Schema:
                     return ANY
                 if not isinstance(inner, fields.EmbeddedDocumentField):
                     return None
-                declared = inner.document_type._fields
+                declared = compat.fields(inner.document_type)
             field = declared.get(part) if declared is not None else None
             if field is None:
                 return None
@@ -158,13 +160,13 @@ class StoredValues:
 
 
 def _field_at(document_cls: type[Document], path: str) -> Any:
-    declared: dict[str, Any] | None = getattr(document_cls, "_fields")  # noqa: B009
+    declared: dict[str, Any] | None = compat.declared_fields(document_cls)
     field: Any = None
     for part in path.split("."):
         if field is not None:
             if not isinstance(field, fields.EmbeddedDocumentField):
                 return None
-            declared = field.document_type._fields
+            declared = compat.fields(field.document_type)
         field = _element(declared.get(part)) if declared is not None else None
         if field is None:
             return None
@@ -173,7 +175,7 @@ def _field_at(document_cls: type[Document], path: str) -> Any:
 
 def holds_decimal128(document_cls: type[Any]) -> bool:
     """True if ``document_cls`` or a document embedded in it has a ``Decimal128Field``."""
-    for field in getattr(document_cls, "_fields", {}).values():
+    for field in (compat.declared_fields(document_cls) or {}).values():
         inner = _element(field)
         if isinstance(inner, fields.Decimal128Field):
             return True

@@ -18,16 +18,16 @@ from bson import SON, CodecOptions, DBRef, ObjectId
 from bson.errors import InvalidId
 from mongoengine import Document
 from mongoengine.base import BaseDict, BaseList
-from mongoengine.errors import ValidationError
+from mongoengine.errors import FieldDoesNotExist, ValidationError
 from mongoengine.fields import GridFSProxy
 from pymongo.errors import DocumentTooLarge
 
-from domain.codec import PLAIN_SCALARS, from_dict, to_dict
-from domain.ids import is_valid_id
-
-from .engine import checked
-from .engine.materialize import load
-from .stored_entities import DirectPlan, direct_plan, direct_values
+from persistence.codec import PLAIN_SCALARS, from_dict, to_dict
+from persistence.document_errors import stored_data_error
+from persistence.engine import checked, compat
+from persistence.engine.from_stored import load
+from persistence.ids import is_valid_id
+from persistence.stored_entities import DirectPlan, direct_plan, direct_values
 
 E = TypeVar("E")
 D = TypeVar("D", bound=Document)
@@ -115,8 +115,6 @@ def to_object_id(entity_id: Any) -> ObjectId | None:
         return None
 
 
-
-
 def plain(value: Any) -> Any:
     """Document values as plain Python: embedded documents become dicts, references,
     ObjectIds and GridFS proxies become id strings."""
@@ -130,8 +128,8 @@ def plain(value: Any) -> Any:
         return str(value.pk)
     if isinstance(value, GridFSProxy):  # a FileField's value
         return None if value.grid_id is None else str(value.grid_id)
-    if hasattr(value, "_fields") and hasattr(value, "_data"):
-        return {name: plain(value._data.get(name)) for name in value._fields}
+    if compat.is_document_like(value):
+        return {name: plain(compat.data(value).get(name)) for name in compat.fields(value)}
     if isinstance(value, (list, BaseList)):
         return [plain(v) for v in value]
     if isinstance(value, (dict, BaseDict)):
@@ -199,7 +197,7 @@ class DocumentMapper(Generic[E, D]):
 
     def to_entity(self, document: D) -> E:
         """The entity a loaded document describes."""
-        data = document._data
+        data = compat.data(document)
         values: dict[str, Any] = {name: plain(data.get(name)) for name in self.fields}
         values["id"] = str(document.pk)
         return from_dict(self.entity_cls, values)
@@ -214,7 +212,11 @@ class DocumentMapper(Generic[E, D]):
             values = direct_values(plan, son)
             if values is not None:
                 return from_dict(self.entity_cls, values)
-        return self.to_entity(load(self.document_cls, son))
+        try:
+            document = load(self.document_cls, son)
+        except FieldDoesNotExist as exc:  # written by something else than this layer
+            raise stored_data_error(self.document_cls, self.entity_cls.__name__, son, exc) from None
+        return self.to_entity(document)
 
 
 # -- checked mode ---------------------------------------------------------------------------
@@ -238,7 +240,7 @@ def _checked_from_son(self: DocumentMapper[Any, Any], son: dict[str, Any]) -> An
     plan = self._plan()
     if plan is not False and direct_values(plan, original) is not None:
         with checked.reference():
-            expected = self.to_entity(self.document_cls._from_son(original))
+            expected = self.to_entity(compat.from_son(self.document_cls, original))
         checked.note("mapping.from_son (direct read)")
         _compare_entities("mapping.from_son (direct read)", self.document_cls, entity, expected)
     return entity
@@ -252,7 +254,7 @@ def _checked_to_document_and_stored(self: DocumentMapper[Any, Any], entity: Any)
         try:
             with checked.reference():
                 son = stored_form(document.to_mongo(), CodecOptions())
-                expected = self.to_entity(self.document_cls._from_son(son))
+                expected = self.to_entity(compat.from_son(self.document_cls, son))
         except Exception:  # a document the store refuses: never stored, nothing to compare
             return document, stored
         checked.note("mapping.to_document_and_stored")

@@ -45,10 +45,10 @@ import mongoengine
 from mongoengine import Document
 from mongoengine.base import BaseField
 
-from domain.relations import Relation, Rule
-
-from .fields import FileIdField, IdReferenceField, VersionField
-from .mapping import DocumentMapper
+from persistence.engine import compat
+from persistence.fields import FileIdField, IdReferenceField, VersionField
+from persistence.mapping import DocumentMapper
+from persistence.relations import Relation, Rule
 
 __all__ = ["Registration", "RegistrationError", "Registry"]
 
@@ -131,7 +131,7 @@ class Registry:
         """Bind ``entity_cls`` (an attrs class with an ``id``) to ``document_cls``.
 
         ``name`` is the repository's name (default: the collection); ``repository`` an
-        aggregate's own repository class (a :class:`domain.ports.AggregateRepository`
+        aggregate's own repository class (a :class:`persistence.ports.AggregateRepository`
         subclass), which both adapters then hand out for this aggregate.
         """
         aggregate = _describe(entity_cls, document_cls, name, repository)
@@ -219,7 +219,7 @@ class Registry:
                     )
         for aggregate in self._by_name.values():
             document: Any = aggregate.document_cls
-            rules = document._meta.get("delete_rules") or {}
+            rules = compat.meta(document).get("delete_rules") or {}
             for (source_cls, field), rule in rules.items():
                 source = self._by_document.get(source_cls)
                 if source is None or field not in source.references:
@@ -274,7 +274,7 @@ def _describe(
         raise RegistrationError(f"{entity_cls!r} is not an attrs class")
     if not (isinstance(document_type, type) and issubclass(document_type, Document)):
         raise RegistrationError(f"{document_cls!r} is not a MongoEngine Document class")
-    if document_cls._meta.get("abstract"):
+    if compat.meta(document_cls).get("abstract"):
         raise RegistrationError(f"{document_cls.__name__} is abstract")
     entity_fields = attrs.fields_dict(cast(Any, entity_cls))
     if "id" not in entity_fields:
@@ -283,32 +283,32 @@ def _describe(
     id_paths = {"id"} | set(_paths(document_cls, (*_IDS, mongoengine.FileField)))
     file_paths = set(_paths(document_cls, _FILES))
     references: dict[str, tuple[type[Document], bool]] = {}
-    for field_name, field in document_cls._fields.items():
+    for field_name, field in compat.fields(document_cls).items():
         many = isinstance(field, mongoengine.ListField)
         inner = field.field if many else field
         if isinstance(inner, _REFERENCES):
             references[field_name] = (inner.document_type, many)
     versions = [
-        n for n, f in document_cls._fields.items() if isinstance(f, VersionField)
+        n for n, f in compat.fields(document_cls).items() if isinstance(f, VersionField)
     ]
     if len(versions) > 1:
         raise RegistrationError(f"{document_cls.__name__} has two VersionFields: {versions}")
     unique = tuple(
         tuple("id" if key == "_id" else key for key, _ in spec["fields"])
-        for spec in document_cls._meta.get("index_specs") or []
+        for spec in compat.meta(document_cls).get("index_specs") or []
         if spec.get("unique")
     )
     if repository is not None:
-        from domain.ports import AggregateRepository
+        from persistence.ports import AggregateRepository
 
         if not (isinstance(repository, type) and issubclass(repository, AggregateRepository)):
             raise RegistrationError(
                 f"repository={repository!r} for {entity_cls.__name__} must subclass "
-                "domain.ports.AggregateRepository"
+                "persistence.ports.AggregateRepository"
             )
     mapper = DocumentMapper(entity_cls, document_cls, frozenset(id_paths))
     return Registration(
-        name=name or document_cls._get_collection_name(),
+        name=name or compat.collection_name(document_cls),
         entity_cls=entity_cls,
         document_cls=document_cls,
         repository_cls=repository,
@@ -323,7 +323,7 @@ def _describe(
 
 def _paths(document_cls: Any, kinds: tuple[type, ...], prefix: str = "") -> Iterator[str]:
     """Paths of fields of ``kinds``, in ``document_cls`` and its embedded documents."""
-    for field_name, field in document_cls._fields.items():
+    for field_name, field in compat.fields(document_cls).items():
         if field_name == "id":
             continue
         inner = field
@@ -345,7 +345,7 @@ def _check_fields(entity_cls: type, document_cls: Any) -> None:
     for field_name in entity_fields:
         if field_name == "id":
             continue
-        field = document_cls._fields.get(field_name)
+        field = compat.fields(document_cls).get(field_name)
         if field is None:
             raise RegistrationError(
                 f"{where}: the entity field {field_name!r} has no Document field; "
@@ -358,7 +358,7 @@ def _check_fields(entity_cls: type, document_cls: Any) -> None:
             )
         if field_name in hints:
             _check_type(where, field_name, hints[field_name], field)
-    for field_name, field in document_cls._fields.items():
+    for field_name, field in compat.fields(document_cls).items():
         if field_name not in entity_fields and field_name != "id" and field.required:
             raise RegistrationError(
                 f"{where}: the Document field {field_name!r} is required but the entity "
@@ -401,7 +401,7 @@ def _check_embedded(where: str, path: str, cls: type, document_cls: Any) -> None
     except Exception:
         hints = {}
     for name in attrs.fields_dict(cls):
-        field = document_cls._fields.get(name)
+        field = compat.fields(document_cls).get(name)
         if field is None:
             raise RegistrationError(
                 f"{where}: {path}.{name} ({cls.__name__}) has no field in "

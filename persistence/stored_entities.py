@@ -22,9 +22,9 @@ from typing import Any
 from bson import DBRef, ObjectId
 from mongoengine import fields
 
-from domain.codec import PLAIN_SCALARS
-
-from .engine.plain_classes import (
+from persistence.codec import PLAIN_SCALARS
+from persistence.engine import compat
+from persistence.engine.plain_classes import (
     LOAD_HOOKS,
     init_receivers,
     loads_list_unchanged,
@@ -43,7 +43,7 @@ _ENTITY_TYPES = frozenset({(str,), (int,), (float,), (bool,)})  # kept by entiti
 _UNREADABLE = object()  # a default the plan does not read as MongoEngine would
 
 
-def _kind(field: Any) -> tuple[int, Any] | None:
+def _read_step(field: Any) -> tuple[int, Any] | None:
     """How an entity value is read from what ``field`` stores, by the engine's loading
     rules (:mod:`persistence.engine.plain_classes`: the field's ``to_python``,
     ``__set__`` and ``__get__`` are MongoEngine's own), or None."""
@@ -94,22 +94,22 @@ DirectPlan = tuple[
 def direct_plan(document_cls: Any, names: Iterable[str]) -> DirectPlan | None:
     """The plan reading entity fields ``names`` from ``document_cls``'s stored
     documents, or None when one of them needs the Document's own conversion."""
-    meta = document_cls._meta
+    meta = compat.meta(document_cls)
     if meta.get("abstract") or not loads_plainly(document_cls):
         return None
-    declared = document_cls._fields
+    declared = compat.fields(document_cls)
     steps = []
     for name in names:
         field = declared.get(name)
-        kind = None if field is None else _kind(field)
-        if kind is None:
+        step = None if field is None else _read_step(field)
+        if step is None:
             return None
         default = _default(field)
         if default is _UNREADABLE:
             return None
-        steps.append((name, field.db_field, kind[0], kind[1], default))
+        steps.append((name, field.db_field, step[0], step[1], default))
     keys = frozenset(f.db_field for f in declared.values()) | {"_id", "_cls"}
-    class_name = document_cls._class_name if meta.get("allow_inheritance") else None
+    class_name = compat.class_name(document_cls) if meta.get("allow_inheritance") else None
     as_named = all(name == key for name, key, *_ in steps)
     return tuple(steps), keys, class_name, as_named
 

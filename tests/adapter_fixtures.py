@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Callable
 import mongomock
 import pytest
 
-import persistence  # noqa: F401  (activates the async API)
-from adapters.mongo import MongoUnitOfWork
+import persistence.engine  # noqa: F401  (activates the async API)
+from adapters.registry import registry
 from persistence.engine import connect_async, disconnect_async
-from persistence.models import registry
+from persistence.mongo import MongoUnitOfWork
 from persistence.registry import Registry
 
 MakeUow = Callable[[Registry], MongoUnitOfWork]

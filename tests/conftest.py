@@ -18,15 +18,15 @@ from typing import Any
 import pymongo
 import pytest
 
+from adapters.registry import registry
 from markers import EMBEDDED, server_gap
-from persistence.models import registry
 from persistence.registry import Registry
 
 __all__ = ["server_gap"]
 
-# ``mongodb_uri`` (the embedded server, or MONGODB_URI) comes from the plugin we ship for
-# users, so the project tests itself the way users test their services.
-pytest_plugins = ["persistence.testing.pytest_plugin", "adapters.testing"]
+# ``mongodb_uri`` (the embedded server, or MONGODB_URI) and the unit-of-work fixtures come
+# from the plugin the distribution registers for users (entry point ``persistence``), so
+# the project tests itself the way users test their services.
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_demo_runs_against_the_test_server(mongodb_uri: str) -> None:
     env = {**os.environ, "MONGODB_URI": mongodb_uri}
     result = subprocess.run(
-        [sys.executable, "-m", "examples.demo"],
+        [sys.executable, "-m", "adapters.demo"],
         cwd=ROOT,
         env=env,
         capture_output=True,

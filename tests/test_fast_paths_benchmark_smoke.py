@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from benchmarks import fast_paths
 from persistence.engine import connect_async, disconnect_async
 

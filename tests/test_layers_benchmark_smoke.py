@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from benchmarks.layer_workloads import (
     STORED,
     WORKLOADS,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from domain.errors import Conflict
 from domain.services import register_user
+from persistence.errors import Conflict
 
 
 @pytest.fixture(params=["memory_uow", "mongomock_uow", "mongo_uow"])
@@ -70,3 +70,63 @@ async def test_async_alias_stores_uuids_as_standard(async_alias: Any) -> None:
     )
     stored = (await raw.find_one())["code"]
     assert isinstance(stored, Binary) and stored.subtype == 4  # "standard", not pythonLegacy
+
+
+_STRICT_MODE_TESTS = """
+import pytest
+from mongoengine import Document, StringField
+
+from adapters.registry import registry
+from domain.services import register_user
+
+
+@pytest.fixture
+def uow_registry():
+    return registry
+
+
+class Note(Document):
+    text = StringField()
+
+
+@pytest.mark.asyncio
+async def test_alias(async_alias):
+    await Note(text="x").async_save()
+    assert await async_alias["note"].count_documents({}) == 1
+
+
+@pytest.fixture(params=["memory_uow", "mongomock_uow", "mongo_uow"])
+def uow(request):
+    return request.getfixturevalue(request.param)
+
+
+@pytest.mark.asyncio
+async def test_units(uow):
+    user = await register_user(uow(), name="Ann", email="ann@example.com")
+    async with uow() as unit:
+        assert await unit.users.get(user.id) == user
+"""
+
+
+def test_the_fixtures_work_in_pytest_asyncios_strict_mode(tmp_path: Any) -> None:
+    """A project that keeps pytest-asyncio's default (strict) mode marks its tests; the
+    plugin's async fixtures work there as in auto mode."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    (tmp_path / "test_strict.py").write_text(_STRICT_MODE_TESTS)
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = session\n"
+        "asyncio_default_test_loop_scope = session\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONPATH"] = str(repo)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 passed" in done.stdout

@@ -3,7 +3,7 @@
 Loaded by ``run.py`` (``-p fork_plugin``).  It changes how the tests import and where
 they connect, nothing they assert:
 
-- ``import persistence`` activates the async API on the unmodified MongoEngine (the
+- ``import persistence.engine`` activates the async API on the unmodified MongoEngine (the
   fork's names are part of it: ``mongoengine.async_context_managers``,
   ``mongoengine.base.datastructures.AsyncReferenceProxy``, ...);
 - MongoEngine's default host becomes ``$FORK_SUITE_URI`` (the server ``run.py`` started),
@@ -23,7 +23,7 @@ from typing import Any
 
 from mongoengine import connection as me_connection
 
-import persistence  # noqa: F401  (activates the async API)
+import persistence.engine  # noqa: F401  (activates the async API)
 from persistence.engine import aliases
 
 

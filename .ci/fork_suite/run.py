@@ -73,7 +73,10 @@ def run(source: Path, uri: str) -> dict[str, dict[str, str]]:
             "FORK_SUITE_REPORT": str(report),
         }
         command = [
-            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "fork_plugin",
+            sys.executable, "-m", "pytest", "-q",
+            "-p", "no:cacheprovider",
+            "-p", "no:persistence",  # the layer's own pytest plugin stays out
+            "-p", "fork_plugin",
             "--tb=short", "--continue-on-collection-errors", "-W", "ignore::DeprecationWarning",
             "tests",
         ]  # fmt: skip

@@ -1,7 +1,7 @@
 """pytest plugin (loaded after ``through_engine``): every sync I/O call runs its ``async_`` twin.
 
 ``through_engine`` runs each test as sync code inside ``run_sync``.  This plugin wraps
-every sync method of :data:`persistence.engine.io_methods.TWINS`: called by the test's
+every sync method of :data:`persistence.engine.twins.TWINS`: called by the test's
 own code on an async target, it awaits the twin instead, so ``doc.save()`` runs what
 ``await doc.async_save()`` runs, ``Doc.objects.get()`` what ``async_get`` runs, each
 document of an iteration comes from the async iterator, ``doc.file.read()`` is
@@ -29,10 +29,10 @@ from persistence.engine import aliases, await_only
 from persistence.engine.class_collections import is_async_class
 from persistence.engine.facades import facade_for
 from persistence.engine.guard import targets_async
-from persistence.engine.io_methods import TWINS, Make, Owner, Twin, owner_classes
 from persistence.engine.iteration import QuerySetAsyncIterator
 from persistence.engine.references import AsyncReferenceProxy
-from persistence.engine.sync_code import plain_async_semantics, sync_semantics
+from persistence.engine.sync_semantics import plain_async_semantics, sync_semantics
+from persistence.engine.twins import TWINS, Make, Owner, Twin, owner_classes
 
 SUMMARY = "native dispatch:"
 
@@ -126,7 +126,7 @@ def _dispatcher(row: Twin) -> Callable[..., Any] | None:
         return ADAPTERS[key]
     if row.make is Make.SHARED:
         raise RuntimeError(
-            f"io_methods.TWINS row {row} shares another twin: give it an adapter or a "
+            f"twins.TWINS row {row} shares another twin: give it an adapter or a "
             "reason in native_twins.py"
         )
     return _generic(row)

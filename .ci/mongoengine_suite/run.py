@@ -3,7 +3,7 @@
 Modes (``--mode``; default ``ci``: addon then native, what ``.ci/run`` runs; ``all``:
 addon, engine, native):
 
-``addon``   sync MongoEngine with ``import persistence`` active: no failure beyond
+``addon``   sync MongoEngine with ``import persistence.engine`` active: no failure beyond
             ``baseline-sync.txt`` (the same run without the add-on: the server's gaps).
 ``engine``  through the engine: every connection made with ``connect_async``, every test
             run as sync code inside ``run_sync``: no failure beyond ``baseline-sync.txt``
@@ -106,7 +106,10 @@ def run(mode: str, source: Path) -> tuple[set[str], int, float]:
             **MODE_ENV.get(mode, {}),
         }
         command = [
-            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "outcomes",
+            sys.executable, "-m", "pytest", "-q",
+            "-p", "no:cacheprovider",
+            "-p", "no:persistence",  # the layer's own pytest plugin stays out
+            "-p", "outcomes",
             "--tb=line", "-W", "ignore::DeprecationWarning", *PLUGINS[mode], "tests",
         ]  # fmt: skip
         started = time.monotonic()

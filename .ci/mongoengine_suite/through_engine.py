@@ -16,7 +16,7 @@ import pytest
 from mongoengine import connection as me_connection
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 
-import persistence  # noqa: F401  (activates the async API)
+import persistence.engine  # noqa: F401  (activates the async API)
 from persistence.engine import (
     aliases,
     await_only,

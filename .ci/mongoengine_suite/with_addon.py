@@ -1,3 +1,3 @@
-"""pytest plugin: activate the async add-on (``import persistence``) before the suite runs."""
+"""pytest plugin: activate the async add-on (``import persistence.engine``) first."""
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401

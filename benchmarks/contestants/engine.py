@@ -9,7 +9,7 @@ import _path  # noqa: F401
 from mongoengine_documents import people_documents
 from protocol import COUNT_FILTER_AGE, GROUP, person, serve
 
-import persistence  # noqa: F401  (activates the async API)
+import persistence.engine  # noqa: F401  (activates the async API)
 from persistence.engine import connect_async, disconnect_async
 
 

@@ -1,7 +1,21 @@
-"""The async MongoEngine engine: a greenlet bridge over PyMongo's async API."""
+"""The async MongoEngine engine: a greenlet bridge over PyMongo's async API.
 
-from .bridge import BridgeError, await_only, greenlet_spawn, in_bridge
-from .connection import (
+``import persistence.engine`` is the one activating line: it grafts the async API onto
+the unmodified MongoEngine (``connect_async``, ``async_save``, ``async for`` over
+querysets...), once; importing it again does nothing more.
+"""
+
+# isort: off
+# The version check first, before any module reads a MongoEngine or PyMongo internal.
+from . import compat as compat
+
+# isort: on
+from . import graft as _graft
+
+_graft.activate()
+
+from .bridge import BridgeError, await_only, greenlet_spawn, in_bridge  # noqa: E402
+from .connection import (  # noqa: E402
     DEFAULT_UUID_REPRESENTATION,
     connect_async,
     disconnect_all_async,
@@ -10,8 +24,8 @@ from .connection import (
     get_async_db,
     is_async_connection,
 )
-from .sync_code import run_sync
-from .transactions import (
+from .sync_semantics import run_sync  # noqa: E402
+from .transactions import (  # noqa: E402
     TransactionsNotSupportedError,
     async_run_in_transaction,
     async_transaction,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import compat
 from .guard import check_async_target
 from .twin_factories import run_in_bridge
 
@@ -39,7 +40,7 @@ class AsyncAggregation:
         if self._cursor is None:
             queryset = self._queryset
             self._cursor = await run_in_bridge(
-                queryset._document, queryset.aggregate, self._pipeline, *self._args,
+                compat.document(queryset), queryset.aggregate, self._pipeline, *self._args,
                 **self._kwargs,
             )  # fmt: skip
         return self._cursor

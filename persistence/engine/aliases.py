@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mongoengine import connection as _me_connection
 from mongoengine.connection import DEFAULT_CONNECTION_NAME, ConnectionFailure
+
+from . import compat
 
 __all__ = [
     "any_async",
@@ -70,7 +71,7 @@ def require(alias: str) -> None:
     """Raise ``ConnectionFailure`` unless ``alias`` is a registered async alias."""
     if alias in _settings:
         return
-    if alias in _me_connection._connection_settings:  # read each time: tests rebind it
+    if alias in compat.connection_settings():  # read each time: tests rebind it
         raise ConnectionFailure(
             f"Alias {alias!r} is a synchronous connection (not async): register it with "
             "connect_async() to use async_ methods"

@@ -44,6 +44,8 @@ import bson
 from bson import DBRef, ObjectId
 from bson.son import SON
 
+from . import compat
+
 __all__ = [
     "DECLINED",
     "ENABLED",
@@ -249,7 +251,7 @@ def _owner_key(instance: Any) -> Any:
     if instance is None:
         return None
     try:
-        return id(instance._data)
+        return id(compat.data(instance))
     except ReferenceError:
         return "<collected>"
     except AttributeError:
@@ -257,6 +259,7 @@ def _owner_key(instance: Any) -> Any:
 
 
 _UNSET = "<not set>"
+_INITIALISED, _CREATED, _CHANGED, _DYNAMIC, _DATA = compat.DOCUMENT_STATE
 
 
 class _Snapshot:
@@ -274,23 +277,23 @@ class _Snapshot:
     def document(self, doc: Any, path: str) -> Any:
         from mongoengine.document import Document
 
-        data = doc._data
+        data = compat.data(doc)
         if id(data) in self.paths:
             return ("document-again", type(doc).__qualname__, self.paths[id(data)])
         self.paths[id(data)] = path
         state: list[Any] = [("class", type(doc).__qualname__)]
         items = [(k, self.value(v, f"{path}.{k}", inside=True)) for k, v in data.items()]
-        state.append(("_data", items))
-        changed = getattr(doc, "_changed_fields", _UNSET)
-        state.append(("_changed_fields", changed if changed is _UNSET else list(changed)))
-        state.append(("_created", getattr(doc, "_created", _UNSET)))
-        state.append(("_initialised", getattr(doc, "_initialised", _UNSET)))
-        dynamic = getattr(doc, "_dynamic_fields", _UNSET)
-        state.append(("_dynamic_fields", dynamic if dynamic is _UNSET else sorted(dynamic)))
+        state.append((_DATA, items))
+        changed = getattr(doc, _CHANGED, _UNSET)
+        state.append((_CHANGED, changed if changed is _UNSET else list(changed)))
+        state.append((_CREATED, getattr(doc, _CREATED, _UNSET)))
+        state.append((_INITIALISED, getattr(doc, _INITIALISED, _UNSET)))
+        dynamic = getattr(doc, _DYNAMIC, _UNSET)
+        state.append((_DYNAMIC, dynamic if dynamic is _UNSET else sorted(dynamic)))
         own = getattr(doc, "__dict__", {})
         state.append(("__dict__", sorted((k, self.attribute(v)) for k, v in own.items())))
         if not isinstance(doc, Document):
-            state.append(("_instance", self.binding(getattr(doc, "_instance", None))))
+            state.append((compat.EMBEDDED_OWNER, self.binding(compat.embedded_owner_or_none(doc))))
         return ("document", state)
 
     def attribute(self, value: Any) -> Any:
@@ -327,7 +330,10 @@ class _Snapshot:
             return (kind.__qualname__, value.collection, value.id, value.database)
         if isinstance(value, (BaseList, BaseDict)):
             items = self._items(value, path, inside)
-            bound = (self.binding(getattr(value, "_instance", None)), getattr(value, "_name", None))
+            bound = (
+                self.binding(compat.embedded_owner_or_none(value)),
+                compat.container_name_or_none(value),
+            )
             return ("container", kind.__qualname__, bound, items)
         if isinstance(value, (list, tuple, dict)):
             return ("container", kind.__qualname__, self._items(value, path, inside))
@@ -390,13 +396,13 @@ def settle_defaults(fast: Any, ref: Any, son: Any = _NO_SON) -> None:
     from mongoengine.document import EmbeddedDocument
 
     if isinstance(fast, BaseDocument) and type(fast) is type(ref):
-        for name, field in type(fast)._fields.items():
-            a, b = fast._data.get(name), ref._data.get(name)
+        for name, field in compat.fields(type(fast)).items():
+            a, b = compat.data(fast).get(name), compat.data(ref).get(name)
             stored = son.get(field.db_field, _LEFT_OUT) if isinstance(son, dict) else _NO_SON
             defaulted = stored is _NO_SON or stored is _LEFT_OUT or stored is None
             plain = type(a) is type(b) and not isinstance(a, (list, dict, EmbeddedDocument))
             if defaulted and plain and callable(field.default) and a != b:
-                ref._data[name] = a
+                compat.data(ref)[name] = a
             else:
                 settle_defaults(a, b, _NO_SON if stored is _LEFT_OUT else stored)
     elif isinstance(fast, (list, tuple)) and isinstance(ref, (list, tuple)):
@@ -505,7 +511,7 @@ def clone_document(doc: Any) -> Any:
     return _Cloner().document(doc)
 
 
-_SLOTS = ("_initialised", "_created", "_changed_fields", "_dynamic_fields", "_data")
+_SLOTS = compat.DOCUMENT_STATE
 
 
 class _Cloner:
@@ -517,7 +523,6 @@ class _Cloner:
         self.made: dict[int, Any] = {}  # id(original object) -> its copy
 
     def document(self, doc: Any) -> Any:
-        from mongoengine.base.document import BaseDocument
         from mongoengine.document import EmbeddedDocument
 
         if id(doc) in self.made:
@@ -525,23 +530,24 @@ class _Cloner:
         cls: Any = type(doc)
         new = cls.__new__(cls)
         self.made[id(doc)] = new
-        self.copies[id(doc._data)] = new
+        self.copies[id(compat.data(doc))] = new
         for name in _SLOTS:  # only those the original has (an unset one means something)
             try:
                 value = getattr(doc, name)
             except AttributeError:
                 continue
-            if name == "_changed_fields":
+            if name == _CHANGED:
                 value = list(value)
-            elif name == "_dynamic_fields":
+            elif name == _DYNAMIC:
                 value = SON(value)
-            elif name == "_data":
+            elif name == _DATA:
                 value = {}
-            vars(BaseDocument)[name].__set__(new, value)
+            compat.state_setter(name)(new, value)
         if isinstance(doc, EmbeddedDocument):
-            owner = getattr(doc, "_instance", None)
-            EmbeddedDocument._instance.__set__(new, None if owner is None else self.bound(owner))
-        new._data.update((k, self.value(v)) for k, v in doc._data.items())
+            owner = compat.embedded_owner_or_none(doc)
+            set_owner = compat.state_setter(compat.EMBEDDED_OWNER)
+            set_owner(new, None if owner is None else self.bound(owner))
+        compat.data(new).update((k, self.value(v)) for k, v in compat.data(doc).items())
         for key, value in doc.__dict__.items():
             bound_to = getattr(value, "func", None)
             if isinstance(value, functools.partial) and getattr(bound_to, "__self__", 0) is doc:
@@ -564,7 +570,7 @@ class _Cloner:
         if id(value) in self.made:
             return self.made[id(value)]
         if isinstance(value, (BaseList, BaseDict)):
-            owner = getattr(value, "_instance", None)
+            owner = compat.embedded_owner_or_none(value)
             container: Any = type(value)
             new = container.__new__(container)
             self.made[id(value)] = new
@@ -574,10 +580,10 @@ class _Cloner:
                 else [self.value(v) for v in value]
             )
             (dict if isinstance(value, dict) else list).__init__(new, items)
-            new._instance = None if owner is None else self.bound(owner)
-            new._name = getattr(value, "_name", None)
-            if hasattr(value, "_dereferenced"):
-                new._dereferenced = value._dereferenced
+            bound_to = None if owner is None else self.bound(owner)
+            compat.set_container_owner(new, bound_to, compat.container_name_or_none(value))
+            if compat.has_dereferenced(value):
+                compat.set_dereferenced(new, compat.dereferenced(value))
             return new
         kind = type(value)
         if kind is list or kind is dict or kind is SON:

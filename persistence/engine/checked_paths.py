@@ -15,7 +15,7 @@ from typing import Any
 
 from mongoengine.document import Document
 
-from . import checked
+from . import checked, compat
 from .bridge import greenlet_spawn
 from .guard import check_async_target
 from .plain_classes import init_receivers
@@ -51,7 +51,7 @@ def checked_read(fast_path: str, sync_name: str, twin: Twin) -> Twin:
             ref = await greenlet_spawn(_reference_call, self, sync_name, args, kwargs)
             checked.settle_defaults(fast.value, ref.value)  # loaded twice: defaults differ
             try:
-                checked.compare(fast_path, self._document, fast, ref)
+                checked.compare(fast_path, compat.document(self), fast, ref)
             except checked.FastPathDifference:
                 if attempt == 2:
                     raise
@@ -126,11 +126,11 @@ async def _write(
 
 def _attach_document(document: Any, replay: checked.Replay) -> Callable[[], None]:
     """Give the copy of a document a collection that replays the recorded writes."""
-    real = type(document)._get_collection()
-    document.__dict__["_get_collection"] = lambda: checked.ReplayingCollection(real, replay)
+    real = compat.get_collection(type(document))
+    compat.override_get_collection(document, lambda: checked.ReplayingCollection(real, replay))
 
     def detach() -> None:
-        document.__dict__.pop("_get_collection", None)
+        compat.override_get_collection(document, None)
 
     return detach
 
@@ -156,12 +156,12 @@ def checked_document_write(fast_path: str, sync_name: str, twin: Twin) -> Twin:
 
 
 def _attach_queryset(queryset: Any, replay: checked.Replay) -> Callable[[], None]:
-    real = queryset._collection_obj
-    queryset._collection_obj = checked.ReplayingCollection(real, replay)
-    queryset._cursor_obj = None
+    real = compat.collection_obj(queryset)
+    compat.set_collection_obj(queryset, checked.ReplayingCollection(real, replay))
+    compat.set_cursor_obj(queryset, None)
 
     def detach() -> None:
-        queryset._collection_obj = real
+        compat.set_collection_obj(queryset, real)
 
     return detach
 
@@ -179,7 +179,7 @@ def checked_queryset_write(fast_path: str, sync_name: str, twin: Twin) -> Twin:
             clone = self.clone()
         return await _write(
             fast_path, sync_name, twin, self, args, kwargs, clone, _copies(args),
-            _attach_queryset, self._document,
+            _attach_queryset, compat.document(self),
         )  # fmt: skip
 
     write.__name__ = write.__qualname__ = getattr(twin, "__name__", sync_name)
@@ -200,7 +200,7 @@ def checked_convert(queryset: Any, convert: Callable[[Any], Any]) -> Callable[[A
     step = getattr(step, "__wrapped__", step)  # past the wrong-method guard
 
     def next_of(raw: Any) -> Any:
-        twin._cursor_obj = iter([raw])
+        compat.set_cursor_obj(twin, iter([raw]))
         return step(twin)
 
     def converted(raw: Any) -> Any:
@@ -211,7 +211,7 @@ def checked_convert(queryset: Any, convert: Callable[[Any], Any]) -> Callable[[A
         with checked.reference():
             ref = checked.run(next_of, original)
         checked.settle_defaults(fast.value, ref.value, raw)
-        checked.compare("iteration (async for)", queryset._document, fast, ref)
+        checked.compare("iteration (async for)", compat.document(queryset), fast, ref)
         return fast.unwrap()
 
     return converted

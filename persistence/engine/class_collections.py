@@ -13,7 +13,7 @@ from typing import Any
 
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
 
-from . import aliases
+from . import aliases, compat
 from .bridge import greenlet_spawn, in_bridge
 from .facades import CollectionFacade
 from .task_switches import active_switch, any_switch
@@ -42,7 +42,7 @@ _ready: dict[type, CollectionFacade] = {}
 def ready_facade(cls: Any) -> CollectionFacade | None:
     """``facade_collection(cls)`` from the per-class cache, or None (ask the long way)."""
     facade = _ready.get(cls)
-    if facade is not None and not any_switch() and getattr(cls, "_collection", None) is facade:
+    if facade is not None and not any_switch() and compat.class_collection_or_none(cls) is facade:
         return facade
     return None
 
@@ -52,7 +52,7 @@ def alias_of(cls: Any) -> str:
     switched = active_switch(cls)
     if switched is not None and switched.alias is not None:
         return switched.alias
-    return cls._meta.get("db_alias", DEFAULT_CONNECTION_NAME)  # type: ignore[no-any-return]
+    return compat.meta(cls).get("db_alias", DEFAULT_CONNECTION_NAME)  # type: ignore[no-any-return]
 
 
 def is_async_class(cls: Any) -> bool:
@@ -70,18 +70,18 @@ def facade_collection(cls: Any) -> CollectionFacade:
 
 def _facade_and_key(cls: Any) -> tuple[CollectionFacade, tuple[type, str, str]]:
     alias = alias_of(cls)
-    name = cls._get_collection_name()
+    name = compat.collection_name(cls)
     facade = _facades.get((alias, name))
     if facade is None:
         facade = _facades[(alias, name)] = CollectionFacade(aliases.database_of(alias)[name])
     key = (cls, alias, name)
-    if active_switch(cls) is None and getattr(cls, "_collection", None) is not facade:
+    if active_switch(cls) is None and compat.class_collection_or_none(cls) is not facade:
         # First use, or MongoEngine reset it (drop_collection, disconnect): prepare again.
-        cls._collection = facade
+        compat.set_class_collection(cls, facade)
         _prepared.discard(key)
     if key not in _prepared and in_bridge():
         _prepare(cls, key)
-    if key in _prepared and active_switch(cls) is None and cls._collection is facade:
+    if key in _prepared and active_switch(cls) is None and compat.class_collection(cls) is facade:
         _ready[cls] = facade
     return facade, key
 
@@ -90,12 +90,12 @@ def _prepare(cls: Any, key: tuple[type, str, str]) -> None:
     """Create the class's capped/time-series collection and indexes (in the bridge)."""
     _prepared.add(key)
     try:
-        meta = cls._meta
+        meta = compat.meta(cls)
         if meta.get("max_size") or meta.get("max_documents"):
-            cls._get_capped_collection()
+            compat.get_capped_collection(cls)
         elif meta.get("timeseries"):
-            cls._get_timeseries_collection()
-        if meta.get("auto_create_index", True) and cls._get_db().client.is_primary:
+            compat.get_timeseries_collection(cls)
+        if meta.get("auto_create_index", True) and compat.document_db(cls).client.is_primary:
             cls.ensure_indexes()
     except BaseException:
         _prepared.discard(key)
@@ -105,7 +105,7 @@ def _prepare(cls: Any, key: tuple[type, str, str]) -> None:
 def forget_prepared(cls: Any) -> None:
     """Forget that ``cls``'s current collection was prepared (after dropping it)."""
     _ready.pop(cls, None)
-    _prepared.discard((cls, alias_of(cls), cls._get_collection_name()))
+    _prepared.discard((cls, alias_of(cls), compat.collection_name(cls)))
 
 
 async def ensure_prepared(cls: Any) -> CollectionFacade:
@@ -132,14 +132,13 @@ def async_collection_of(cls: Any) -> Any:
 
 def forget_alias(alias: str) -> None:
     """Drop cached collections of ``alias`` (on disconnect)."""
-    from mongoengine.base.common import _get_documents_by_db
     from mongoengine.document import Document
 
     for key in [key for key in _facades if key[0] == alias]:
         del _facades[key]
-    for doc_cls in _get_documents_by_db(alias, DEFAULT_CONNECTION_NAME):
+    for doc_cls in compat.get_documents_by_db(alias, DEFAULT_CONNECTION_NAME):
         if issubclass(doc_cls, Document):
-            doc_cls._collection = None
+            compat.set_class_collection(doc_cls, None)
     for prepared in [prepared for prepared in _prepared if prepared[1] == alias]:
         _prepared.discard(prepared)
         _ready.pop(prepared[0], None)

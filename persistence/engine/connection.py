@@ -13,16 +13,14 @@ import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
-from mongoengine import connection as me_connection
 from mongoengine.connection import (
     DEFAULT_CONNECTION_NAME,
     ConnectionFailure,
-    _get_connection_settings,
 )
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from . import aliases
+from . import aliases, compat
 from .aliases import async_aliases, is_async_connection
 from .bridge import in_bridge
 from .class_collections import forget_alias
@@ -164,12 +162,12 @@ async def connect_async(
     unless a ``uuidRepresentation`` argument or URI option chooses another; MongoEngine's
     own ``connect`` falls back to ``"pythonLegacy"`` with a ``DeprecationWarning``.
     """
-    if alias in me_connection._connection_settings:
+    if alias in compat.connection_settings():
         raise ConnectionFailure(
             f"Alias {alias!r} is already registered as a sync connection (a synchronous "
             "connection, not async); use another alias or disconnect() it first"
         )
-    settings = _get_connection_settings(db, **_with_uuid_default(kwargs))
+    settings = compat.get_connection_settings(db, **_with_uuid_default(kwargs))
     registered = aliases.settings_of(alias)
     if registered is not None:
         if registered != settings:

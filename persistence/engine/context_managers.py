@@ -19,6 +19,7 @@ import mongoengine.context_managers as me_context_managers
 from mongoengine.base.fields import BaseField
 from mongoengine.context_managers import no_dereference
 
+from . import compat
 from .task_local import TaskLocal
 from .task_switches import active_switch, switched
 
@@ -62,7 +63,7 @@ async def async_no_dereference(cls: C) -> AsyncIterator[C]:
     it, even when it is left from another task (an async generator closed by the event
     loop), so that task's dereferencing comes back.
     """
-    task_locals = (me_context_managers.thread_locals, BaseField._thread_local_storage)
+    task_locals = (me_context_managers.thread_locals, compat.thread_local_storage(BaseField))
     owned = [(local, local.namespace()) for local in task_locals if isinstance(local, TaskLocal)]
     manager = no_dereference(cls)
     manager.__enter__()
@@ -111,8 +112,8 @@ def queryset_init_wrapper(original: Any) -> Any:
     def __init__(self: Any, document: Any, collection: Any) -> None:
         original(self, document, collection)
         switched = active_switch(document)
-        if switched is not None and switched.no_sub_classes and self._cls_query:
-            self._cls_query = {"_cls": document._class_name}
+        if switched is not None and switched.no_sub_classes and compat.cls_query(self):
+            compat.set_cls_query(self, {"_cls": compat.class_name(document)})
 
     __init__.__doc__ = original.__doc__
     return __init__

@@ -26,6 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
 from pymongo.cursor_shared import CursorType
 
+from . import compat
 from .bridge import await_only
 from .sessions import session_for
 
@@ -274,7 +275,7 @@ class _CursorBase(Facade):
 
     def __next__(self) -> Any:
         target = self._target
-        data = target._data
+        data = compat.data(target)
         if data:  # the current batch is already here: no switch to the event loop
             return data.popleft()
         try:
@@ -299,8 +300,8 @@ class CursorFacade(_CursorBase):
 
     def __getitem__(self, index: Any) -> Any:
         target = self._target
-        target._check_okay_to_chain()
-        target._empty = False
+        compat.check_okay_to_chain(target)
+        compat.set_empty(target, False)
         if isinstance(index, slice):
             if index.step is not None:
                 raise IndexError("Cursor instances do not support slice steps")
@@ -317,17 +318,17 @@ class CursorFacade(_CursorBase):
                         f"stop index must be greater than start index for slice {index!r}"
                     )
                 if limit == 0:
-                    target._empty = True
-            target._skip = skip
-            target._limit = limit
+                    compat.set_empty(target, True)
+            compat.set_skip(target, skip)
+            compat.set_limit(target, limit)
             return self
         if isinstance(index, int):
             if index < 0:
                 raise IndexError("Cursor instances do not support negative indices")
             clone = target.clone()
-            clone.skip(index + target._skip)
+            clone.skip(index + compat.skip(target))
             clone.limit(-1)
-            clone._query_flags &= ~CursorType.TAILABLE_AWAIT
+            compat.set_query_flags(clone, compat.query_flags(clone) & ~CursorType.TAILABLE_AWAIT)
             for doc in CursorFacade(clone):
                 return doc
             raise IndexError("no such item for Cursor instance")

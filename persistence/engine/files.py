@@ -32,7 +32,7 @@ from mongoengine.connection import DEFAULT_CONNECTION_NAME
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError, ServerSelectionTimeoutError
 
-from . import connection
+from . import compat, connection
 from .bridge import greenlet_spawn, in_bridge
 from .facades import Facade, _build, unwrap
 
@@ -246,9 +246,10 @@ def fs_wrapper(original: property) -> property:
 
     def fs(self: Any) -> Any:
         if connection.is_async_connection(self.db_alias):
-            if self._fs is None:
-                self._fs = GridFSFacade(async_fs(self.db_alias, self.collection_name))
-            return self._fs
+            if compat.proxy_fs(self) is None:
+                fs = GridFSFacade(async_fs(self.db_alias, self.collection_name))
+                compat.set_proxy_fs(self, fs)
+            return compat.proxy_fs(self)
         return fetch(self)  # type: ignore[misc]
 
     return property(fs, doc=original.__doc__)
@@ -256,7 +257,7 @@ def fs_wrapper(original: property) -> property:
 
 def guard_proxy_method(name: str, twin: str, original: Callable[..., Any]) -> Callable[..., Any]:
     """A GridFSProxy method that refuses to run outside the bridge on an async alias,
-    naming ``twin`` (its row in :data:`~.io_methods.TWINS`)."""
+    naming ``twin`` (its row in :data:`~.twins.TWINS`)."""
 
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not in_bridge() and connection.is_async_connection(self.db_alias):
@@ -571,7 +572,7 @@ def field_async_methods() -> dict[str, Callable[..., Any]]:
             raise
         await writer.close()
         proxy.grid_id = writer._id
-        proxy._mark_as_changed()
+        compat.mark_as_changed(proxy)
 
     return {
         "async_put": async_put,

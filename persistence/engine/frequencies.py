@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import compat
 from .aggregation import queryset_aggregate
 from .guard import check_async_target
 
@@ -35,9 +36,9 @@ async def queryset_item_frequencies(
     """Async twin of ``item_frequencies()``: ``{value: count}`` over the queryset."""
     check_async_target(self, "async_item_frequencies")
     del map_reduce  # accepted for signature compatibility; no JavaScript is used
-    (db_path,) = self._fields_to_dbfields([field])
+    (db_path,) = compat.fields_to_dbfields(self, [field])
     queryset = self.clone()
-    queryset._ordering = []  # order does not matter for counting
+    compat.set_ordering(queryset, [])  # order does not matter for counting
     cursor = await queryset_aggregate(queryset, frequencies_pipeline(db_path))
     counts: dict[Any, int | float] = {}
     async for row in cursor:

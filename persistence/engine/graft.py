@@ -1,12 +1,13 @@
 """The one module that grafts the async API onto the unmodified PyPI MongoEngine.
 
-:func:`activate` (run by ``import persistence``) is idempotent. It adds the ``async_``
+:func:`activate` (run by ``import persistence.engine``) is idempotent. It adds the ``async_``
 twins, guards the sync I/O methods against async aliases, teaches ``get_db`` and
 ``get_connection`` about async aliases, routes ``Document._get_collection`` for async
 classes to I/O-free facades, makes MongoEngine's thread-local state task-local, lets
 signals await coroutine receivers during ``async_`` operations, and exports the new
 names from the ``mongoengine`` package. It never overwrites a name that MongoEngine
-itself defines, and refuses to run on an unsupported MongoEngine version.
+itself defines, and replaces only what the compatibility inventory lists (compat.py,
+which also checks the MongoEngine and PyMongo versions on import).
 """
 
 from __future__ import annotations
@@ -26,20 +27,24 @@ from . import (
     aliases,
     checked,
     class_collections,
-    concerns,
+    compat,
+    concern_overrides,
     connection,
     context_managers,
-    dump,
     files,
-    materialize,
+    from_stored,
     query_counter,
     queryset_copies,
     references,
+    to_stored,
     transactions,
     twin_factories,
 )
 from .guard import guard_classmethod, guard_item_access, guard_method, targets_async
-from .io_methods import (
+from .signals import install_async_receivers
+from .sync_semantics import run_sync, sync_semantics
+from .task_local import TaskLocal
+from .twins import (
     TWINS,
     Make,
     Owner,
@@ -47,32 +52,19 @@ from .io_methods import (
     hand_written_twins,
     owner_classes,
 )
-from .signals import install_async_receivers
-from .sync_code import run_sync, sync_semantics
-from .task_local import TaskLocal
 
-__all__ = ["SUPPORTED_MONGOENGINE", "GraftError", "activate", "is_active"]
+__all__ = ["GraftError", "activate", "is_active"]
 
-SUPPORTED_MONGOENGINE = ((0, 29), (0, 30))  # [low, high)
 _MARK = "__persistence_async__"
 
 
 class GraftError(ImportError):
-    """MongoEngine cannot be grafted (unsupported version or a name clash)."""
+    """MongoEngine cannot be grafted (a name clash)."""
 
 
 def is_active() -> bool:
     """True once :func:`activate` has run."""
     return bool(getattr(mongoengine, _MARK, False))
-
-
-def _check_version(version: tuple[int, ...]) -> None:
-    low, high = SUPPORTED_MONGOENGINE
-    if not (low <= tuple(version[:2]) < high):
-        raise GraftError(
-            f"persistence supports mongoengine>={'.'.join(map(str, low))},"
-            f"<{'.'.join(map(str, high))}; found {mongoengine.get_version()}"
-        )
 
 
 def _add(owner: Any, name: str, value: Any) -> None:
@@ -83,9 +75,13 @@ def _add(owner: Any, name: str, value: Any) -> None:
 
 
 def _replace(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
-    """Wrap an existing attribute of MongoEngine (kept reachable as ``__wrapped__``)."""
-    original = vars(owner)[name]
-    setattr(owner, name, make(original))
+    """Wrap an existing attribute of MongoEngine (an inventoried one, compat.INVENTORY)."""
+    compat.replace(owner, name, make)
+
+
+def _guard(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
+    """Wrap a sync I/O method of MongoEngine (a row of the table of twins, twins.py)."""
+    compat.replace(owner, name, make, twin_guard=True)
 
 
 # -- connections -------------------------------------------------------------------
@@ -149,18 +145,18 @@ def _graft_connections() -> None:
     get_connection = _get_connection_wrapper(me_connection.get_connection)
     for module in (me_connection, mongoengine, me_cm, me_deref, me_document, me_fields, me_qs_base):
         if getattr(module, "get_db", None) is not None:
-            module.get_db = get_db
-    me_connection._get_db = get_db
+            compat.replace_value(module, "get_db", get_db)
+    compat.replace_value(me_connection, compat.GET_DB, get_db)
     for module in (me_connection, mongoengine, me_support):
         if getattr(module, "get_connection", None) is not None:
-            module.get_connection = get_connection
-    me_connection._get_connection = get_connection
+            compat.replace_value(module, "get_connection", get_connection)
+    compat.replace_value(me_connection, compat.GET_CONNECTION, get_connection)
     register = _register_connection_wrapper(me_connection.register_connection)
-    me_connection.register_connection = register
-    mongoengine.register_connection = register
+    compat.replace_value(me_connection, "register_connection", register)
+    compat.replace_value(mongoengine, "register_connection", register)
     disconnect = _disconnect_wrapper(me_connection.disconnect)
-    me_connection.disconnect = disconnect
-    mongoengine.disconnect = disconnect
+    compat.replace_value(me_connection, "disconnect", disconnect)
+    compat.replace_value(mongoengine, "disconnect", disconnect)
 
 
 # -- documents and querysets ---------------------------------------------------------
@@ -189,7 +185,7 @@ def _safe_repr_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def __repr__(self: Any) -> str:
         if targets_async(self) and not sync_semantics():
-            name = self._document.__name__
+            name = compat.document(self).__name__
             return f"<{type(self).__name__} of {name} on an async connection (not evaluated)>"
         return original(self)  # type: ignore[no-any-return]
 
@@ -200,21 +196,21 @@ def _graft_documents() -> None:
     from mongoengine.base.document import BaseDocument
     from mongoengine.document import Document
 
-    _replace(Document, "_get_collection", _get_collection_wrapper)
-    _replace(Document, "_get_db", context_managers.get_db_wrapper)
-    _replace(BaseDocument, "_get_collection_name", context_managers.collection_name_wrapper)
-    _replace(BaseDocument, "_from_son", materialize.from_son_wrapper)  # fast path in the bridge
-    _replace(Document, "to_mongo", dump.to_mongo_wrapper)  # fast path on async aliases
+    _replace(Document, compat.GET_COLLECTION, _get_collection_wrapper)
+    _replace(Document, compat.GET_DB, context_managers.get_db_wrapper)
+    _replace(BaseDocument, compat.GET_COLLECTION_NAME, context_managers.collection_name_wrapper)
+    _replace(BaseDocument, compat.FROM_SON, from_stored.from_son_wrapper)  # fast path in the bridge
+    _replace(Document, "to_mongo", to_stored.to_mongo_wrapper)  # fast path on async aliases
     native = hand_written_document_twins()
     for owner, sync_name, twin, make in TWINS:
         if owner is Owner.DOCUMENT:
-            _replace(Document, sync_name, lambda original, t=twin: guard_method(original, t))
+            _guard(Document, sync_name, lambda original, t=twin: guard_method(original, t))
             if make is Make.HAND_WRITTEN:
                 _add(Document, twin, native[twin])
             else:
                 _add(Document, twin, twin_factories.instance_twin(sync_name, twin))
         elif owner is Owner.DOCUMENT_CLASS:
-            _replace(Document, sync_name, lambda original, t=twin: guard_classmethod(original, t))
+            _guard(Document, sync_name, lambda original, t=twin: guard_classmethod(original, t))
             _add(Document, twin, twin_factories.class_twin(sync_name, twin))
     # The async MongoEngine fork's spelling: ``await Model._async_get_collection()``.
     _add(Document, "_async_get_collection", classmethod(class_collections.async_get_collection))
@@ -224,13 +220,13 @@ def _graft_querysets() -> None:
     from mongoengine.queryset.base import BaseQuerySet
 
     _replace(BaseQuerySet, "__init__", context_managers.queryset_init_wrapper)
-    _replace(BaseQuerySet, "_clone_into", queryset_copies.clone_into_wrapper)
+    _replace(BaseQuerySet, compat.CLONE_INTO, queryset_copies.clone_into_wrapper)
     rows = [row for row in TWINS if row.owner is Owner.QUERYSET]
     for owner in owner_classes(Owner.QUERYSET):
         for _, sync_name, twin, _ in rows:
             if sync_name in vars(owner):
                 guard = guard_item_access if sync_name == "__getitem__" else guard_method
-                _replace(owner, sync_name, lambda original, t=twin, g=guard: g(original, t))
+                _guard(owner, sync_name, lambda original, t=twin, g=guard: g(original, t))
         if "__repr__" in vars(owner):
             _replace(owner, "__repr__", _safe_repr_wrapper)
     for _, sync_name, twin, make in rows:
@@ -255,13 +251,13 @@ def _graft_references() -> None:
     )
 
     for field_cls in owner_classes(Owner.REFERENCE_LOAD):
-        _replace(field_cls, "_lazy_load_ref", references.lazy_load_ref_wrapper)
+        _replace(field_cls, compat.LAZY_LOAD_REF, references.lazy_load_ref_wrapper)
     _replace(CachedReferenceField, "to_python", references.cached_to_python_wrapper)
     _replace(CachedReferenceField, "to_mongo", references.cached_to_mongo_wrapper)
     _replace(CachedReferenceField, "validate", references.cached_validate_wrapper)
     _replace(GenericReferenceField, "to_mongo", references.generic_to_mongo_wrapper)
     _replace(
-        GenericReferenceField, "_validate_choices", references.generic_validate_choices_wrapper
+        GenericReferenceField, compat.VALIDATE_CHOICES, references.generic_validate_choices_wrapper
     )
     _replace(DeReference, "__call__", references.dereference_wrapper)
     _replace(LazyReference, "fetch", references.lazy_fetch_wrapper)
@@ -285,7 +281,7 @@ def _graft_files() -> None:
     for owner in owner_classes(Owner.FILE_PROXY):
         for _, name, twin, _ in rows:
             if name in vars(owner):
-                _replace(owner, name, functools.partial(files.guard_proxy_method, name, twin))
+                _guard(owner, name, functools.partial(files.guard_proxy_method, name, twin))
     for name, method in files.proxy_async_methods().items():
         _add(GridFSProxy, name, method)
     for name, method in files.field_async_methods().items():
@@ -301,8 +297,8 @@ def _graft_task_local_state() -> None:
     import mongoengine.context_managers as me_cm
     from mongoengine.base.fields import BaseField
 
-    me_cm.thread_locals = TaskLocal(no_dereferencing_class=dict)
-    BaseField._thread_local_storage = TaskLocal()
+    compat.replace_value(me_cm, "thread_locals", TaskLocal(no_dereferencing_class=dict))
+    compat.replace_value(BaseField, compat.THREAD_LOCAL_STORAGE, TaskLocal())
 
 
 # -- signals -------------------------------------------------------------------------
@@ -328,8 +324,8 @@ EXPORTS: dict[str, Any] = {
     "get_async_connection": connection.get_async_connection,
     "async_run_in_transaction": transactions.async_run_in_transaction,
     "async_transaction": transactions.async_transaction,
-    "async_set_write_concern": concerns.async_set_write_concern,
-    "async_set_read_write_concern": concerns.async_set_read_write_concern,
+    "async_set_write_concern": concern_overrides.async_set_write_concern,
+    "async_set_read_write_concern": concern_overrides.async_set_read_write_concern,
     "async_query_counter": query_counter.async_query_counter,
     "async_switch_db": context_managers.async_switch_db,
     "async_switch_collection": context_managers.async_switch_collection,
@@ -395,7 +391,6 @@ def activate() -> None:
     """Graft the async API onto MongoEngine (once; later calls do nothing)."""
     if is_active():
         return
-    _check_version(mongoengine.VERSION)
     _graft_connections()
     _graft_documents()
     _graft_querysets()

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from . import aliases
+from . import aliases, compat
 from .bridge import in_bridge
 from .class_collections import alias_of
 from .facades import CollectionFacade
@@ -27,9 +27,9 @@ __all__ = [
 
 
 def _collection_of(obj: Any) -> Any:
-    if hasattr(obj, "_collection_obj"):  # a queryset
-        return obj._collection_obj
-    return getattr(obj, "_collection", None)  # a document or class (switch_db sets it)
+    if compat.has_collection_obj(obj):  # a queryset
+        return compat.collection_obj(obj)
+    return compat.class_collection_or_none(obj)  # a document or class (switch_db sets it)
 
 
 def targets_async(obj: Any) -> bool:
@@ -39,14 +39,14 @@ def targets_async(obj: Any) -> bool:
     collection = _collection_of(obj)
     if collection is not None:
         return isinstance(collection, CollectionFacade)
-    cls = obj._document if hasattr(obj, "_document") else obj
+    cls = compat.document(obj) if compat.has_document(obj) else obj
     if not isinstance(cls, type):
         cls = type(cls)
     return aliases.is_async_connection(alias_of(cls))
 
 
 def _alias_name(obj: Any) -> str:
-    cls = obj._document if hasattr(obj, "_document") else obj
+    cls = compat.document(obj) if compat.has_document(obj) else obj
     if not isinstance(cls, type):
         cls = type(cls)
     collection = _collection_of(obj)
@@ -59,8 +59,8 @@ def _alias_name(obj: Any) -> str:
 
 def _subject(obj: Any) -> tuple[str, str]:
     """How to name the receiver in messages: (owner, expression)."""
-    if hasattr(obj, "_document"):
-        name = obj._document.__name__
+    if compat.has_document(obj):
+        name = compat.document(obj).__name__
         return f"{name}.objects", f"{name}.objects"
     if isinstance(obj, type):
         return obj.__name__, obj.__name__

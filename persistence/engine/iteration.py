@@ -8,13 +8,14 @@ batch is held at a time.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from . import checked
+from . import checked, compat
 from .bridge import greenlet_spawn
 from .class_collections import ensure_prepared
+from .from_stored import loader
 from .guard import check_async_target
-from .materialize import loader
 from .query_values import compile_query
 from .querying_loads import holds_stored_document, may_query
 
@@ -43,21 +44,21 @@ class QuerySetAsyncIterator:
     async def _start(self) -> None:
         queryset = self._queryset
         self._started = True
-        await ensure_prepared(queryset._document)
-        if queryset._none or queryset._empty:
+        await ensure_prepared(compat.document(queryset))
+        if compat.is_none(queryset) or compat.empty(queryset):
             return
         await compile_query(queryset)
-        self._cursor = queryset._cursor.async_target
-        document = queryset._document
-        auto = queryset._auto_dereference
-        self._querying = not queryset._as_pymongo and may_query(document)
-        if queryset._as_pymongo:
+        self._cursor = compat.cursor(queryset).async_target
+        document = compat.document(queryset)
+        auto = compat.auto_dereference(queryset)
+        self._querying = not compat.as_pymongo(queryset) and may_query(document)
+        if compat.as_pymongo(queryset):
             self._convert = None
-        elif queryset._scalar:
-            load, get_scalar = loader(document), queryset._get_scalar
+        elif compat.scalar(queryset):
+            load, get_scalar = loader(document), functools.partial(compat.get_scalar, queryset)
             self._convert = lambda raw: get_scalar(load(raw, auto))
         else:
-            load = loader(document)  # the materialisation fast path (materialize.py)
+            load = loader(document)  # the materialisation fast path (from_stored.py)
             self._convert = lambda raw: load(raw, auto)
         if checked.ENABLED and self._convert is not None:
             from .checked_paths import checked_convert
@@ -70,7 +71,7 @@ class QuerySetAsyncIterator:
         cursor = self._cursor
         if cursor is None:
             raise StopAsyncIteration
-        data = cursor._data
+        data = compat.data(cursor)
         if data:
             raw = data.popleft()
         else:
@@ -124,7 +125,7 @@ async def queryset_async_values(self: Any, *fields: str) -> list[dict[str, Any]]
     """One dict per document: ``{field: value}`` for ``fields`` (all fields if none)."""
     check_async_target(self, "async_values")
     if not fields:
-        fields = tuple(self._document._fields_ordered)
+        fields = tuple(compat.fields_ordered(compat.document(self)))
     rows = await queryset_async_to_list(self.values_list(*fields))
     if len(fields) == 1:
         return [{fields[0]: value} for value in rows]

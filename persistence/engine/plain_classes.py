@@ -48,6 +48,8 @@ from mongoengine.fields import (
 )
 from mongoengine.queryset.queryset import QuerySet
 
+from . import compat
+
 __all__ = [
     "DOCUMENT_METHODS",
     "from_mongoengine",
@@ -121,12 +123,12 @@ def loads_plainly(cls: Any) -> bool:
     """True when ``_from_son`` of ``cls`` is field conversion plus ``__init__``'s
     assignments and nothing else (see the module docstring)."""
     return (
-        not cls._dynamic
+        not compat.is_dynamic(cls)
         and not cls.STRICT
         and cls.__init__ in (BaseDocument.__init__, EmbeddedDocument.__init__)
         and cls.__setattr__ is BaseDocument.__setattr__
         and cls.__new__ is object.__new__
-        and not any("_from_son" in vars(k) for k in cls.__mro__ if k is not BaseDocument)
+        and not compat.loads_itself(cls)
     )
 
 
@@ -139,14 +141,12 @@ def init_receivers() -> bool:
 # -- writing ----------------------------------------------------------------------------
 
 #: The Document methods the native writes stand in for or call.
-DOCUMENT_METHODS = frozenset(
-    {"save", "_save_create", "_save_update", "_get_update_doc", "_integrate_shard_key",
-     "_delta", "validate", "clean", "to_mongo", "_clear_changed_fields", "cascade_save",
-     "delete", "update", "_object_key", "_qs", "_get_collection", "__setitem__"}
-)  # fmt: skip
+DOCUMENT_METHODS = compat.DOCUMENT_WRITE_METHODS
 #: The embedded document methods writes call.
 EMBEDDED_METHODS = frozenset({"validate", "clean", "to_mongo"})
-_QUERYSET_METHODS = ("update", "update_one", "delete", "filter", "__call__", "clone", "_query")
+_QUERYSET_METHODS = (
+    "update", "update_one", "delete", "filter", "__call__", "clone", compat.QUERY_METHOD
+)  # fmt: skip
 _IO_FIELDS = (FileField, SequenceField)  # they delete a file / read a counter (I/O)
 
 _CONFIGURATION = frozenset(
@@ -174,7 +174,7 @@ def _instance_overrides(field: Any) -> bool:
     return any(inspect.isfunction(getattr(kind, name, None)) for name in vars(field))
 
 
-class _Plan:
+class _PlainClassPlan:
     """A class found plain by its declaration, and the fields whose values are looked
     at per document (they may hold embedded documents, of any runtime class)."""
 
@@ -184,7 +184,7 @@ class _Plan:
         self.open = tuple(open_fields)
 
 
-_plans: dict[type, _Plan | None] = {}
+_plain_class_plans: dict[type, _PlainClassPlan | None] = {}
 
 
 def _field(field: Any, seen: set[type]) -> tuple[bool, bool]:
@@ -208,29 +208,29 @@ def _field(field: Any, seen: set[type]) -> tuple[bool, bool]:
     return True, False
 
 
-def _plan(cls: Any, seen: set[type] | None = None) -> _Plan | None:
+def _plan(cls: Any, seen: set[type] | None = None) -> _PlainClassPlan | None:
     """The cached write plan of a Document or EmbeddedDocument class, or None."""
     try:
-        return _plans[cls]
+        return _plain_class_plans[cls]
     except KeyError:
         pass
     seen = set() if seen is None else seen
     if cls in seen:  # a class holding itself: open, looked at per document
-        return _Plan([])
+        return _PlainClassPlan([])
     seen.add(cls)
     try:
         plan = _build(cls, seen)
     except Exception:  # e.g. an embedded document class not defined yet: ask again
         return None
-    _plans[cls] = plan
+    _plain_class_plans[cls] = plan
     return plan
 
 
-def _build(cls: Any, seen: set[type]) -> _Plan | None:
+def _build(cls: Any, seen: set[type]) -> _PlainClassPlan | None:
     if not isinstance(cls, type) or not issubclass(cls, (Document, EmbeddedDocument)):
         return None
     declared: Any = cls
-    meta = declared._meta
+    meta = compat.meta(declared)
     if issubclass(cls, Document):
         if not all(from_mongoengine(cls, name) for name in DOCUMENT_METHODS):
             return None
@@ -242,13 +242,13 @@ def _build(cls: Any, seen: set[type]) -> _Plan | None:
     elif not all(from_mongoengine(cls, name) for name in EMBEDDED_METHODS):
         return None
     open_fields = []
-    for name, field in declared._fields.items():
+    for name, field in compat.fields(declared).items():
         plain, is_open = _field(field, seen)
         if not plain:
             return None
         if is_open:
             open_fields.append((name, field))
-    return _Plan(open_fields)
+    return _PlainClassPlan(open_fields)
 
 
 def plain_class(cls: Any) -> bool:
@@ -278,14 +278,14 @@ def plain_value(value: Any) -> bool:
 
 
 def _plain_instance(document: Any, methods: frozenset[str]) -> bool:
-    plan = _plans.get(type(document)) or _plan(type(document))
+    plan = _plain_class_plans.get(type(document)) or _plan(type(document))
     if plan is None:
         return False
     own = getattr(document, "__dict__", None)
     if own and not methods.isdisjoint(own):  # the instance replaces a method
         return False
     if plan.open:
-        data = document._data
+        data = compat.data(document)
         return all(plain_value(data.get(name)) for name, _ in plan.open)
     return True
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from mongoengine.queryset.base import BaseQuerySet
 
+from . import compat
 from .bridge import greenlet_spawn
 
 __all__ = ["compile_query", "holds_queryset"]
@@ -30,10 +31,10 @@ def holds_queryset(node: Any, query: Mapping[str, Any] | None = None) -> bool:
 
 
 def _compile(queryset: Any) -> None:
-    queryset._query  # noqa: B018  (the property compiles and keeps the query)
+    compat.query(queryset)
 
 
 async def compile_query(queryset: Any) -> None:
     """Compile ``queryset``'s query in the bridge when it holds a queryset value."""
-    if queryset._mongo_query is None and holds_queryset(queryset._query_obj):
+    if compat.mongo_query(queryset) is None and holds_queryset(compat.query_obj(queryset)):
         await greenlet_spawn(_compile, queryset)

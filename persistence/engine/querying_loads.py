@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mongoengine.base.common import _document_registry
 from mongoengine.base.fields import ComplexBaseField
 from mongoengine.fields import DynamicField, EmbeddedDocumentField, GenericEmbeddedDocumentField
+
+from . import compat
 
 __all__ = ["holds_stored_document", "loading_queries", "may_query"]
 
@@ -28,9 +29,9 @@ def may_query(cls: Any) -> bool:
     can dereference a stored Document (a ``DynamicField`` anywhere inside, or a dynamic
     document); cached per class."""
     global _registry_size
-    if len(_document_registry) != _registry_size:
+    if len(compat.document_registry) != _registry_size:
         _may_query.clear()
-        _registry_size = len(_document_registry)
+        _registry_size = len(compat.document_registry)
     found = _may_query.get(cls)
     if found is None:
         found = _may_query[cls] = _class_may_query(cls, set())
@@ -41,10 +42,10 @@ def _class_may_query(cls: Any, seen: set[type]) -> bool:
     if cls in seen:
         return False
     seen.add(cls)
-    if getattr(cls, "_dynamic", False):
+    if compat.is_dynamic_class(cls):
         return True  # undeclared values are DynamicFields too
     try:
-        fields = list(cls._fields.values())
+        fields = list(compat.fields(cls).values())
         subclasses = cls.__subclasses__()
     except Exception:  # not a document class we can inspect: ask the stored document
         return True

@@ -19,18 +19,12 @@ from typing import Any
 from mongoengine.queryset.field_list import QueryFieldList
 from mongoengine.queryset.visitor import Q, QCombination
 
-from . import checked
+from . import checked, compat
 
 __all__ = ["COPIED", "clone_into_wrapper"]
 
 #: The attributes MongoEngine 0.29's ``_clone_into`` copies, in its order.
-COPIED = (
-    "_mongo_query", "_cls_query", "_none", "_query_obj", "_where_clause", "_loaded_fields",
-    "_ordering", "_snapshot", "_timeout", "_allow_disk_use", "_read_preference",
-    "_read_concern", "_iter", "_scalar", "_as_pymongo", "_limit", "_skip", "_empty",
-    "_hint", "_collation", "_search_text", "_search_text_score", "_max_time_ms",
-    "_comment", "_batch_size",
-)  # fmt: skip
+COPIED = compat.CLONE_COPIED
 
 _AS_IS = frozenset({type(None), bool, int, float, str, bytes, tuple, frozenset})
 _COPY_METHOD: dict[type, Callable[[Any], Any]] = {list: list.copy, dict: dict.copy}
@@ -94,9 +88,9 @@ def _copy_into(self: Any, new_qs: Any) -> Any:
     else:
         for name in COPIED:
             setattr(new_qs, name, _copy(getattr(self, name)))
-    new_qs._BaseQuerySet__auto_dereference = self._BaseQuerySet__auto_dereference
-    if self._cursor_obj:
-        new_qs._cursor_obj = self._cursor_obj.clone()
+    compat.set_queryset_auto_dereference(new_qs, compat.queryset_auto_dereference(self))
+    if compat.cursor_obj(self):
+        compat.set_cursor_obj(new_qs, compat.cursor_obj(self).clone())
     return new_qs
 
 
@@ -116,7 +110,7 @@ def clone_into_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     return _clone_into
 
 
-_COMPARED = (*COPIED, "_BaseQuerySet__auto_dereference")
+_COMPARED = (*COPIED, compat.QUERYSET_AUTO_DEREFERENCE)
 
 
 def _checked(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -143,7 +137,7 @@ def _checked(original: Callable[..., Any]) -> Callable[..., Any]:
                 found = f"a copy made: fast path {copies[0]}, MongoEngine {copies[1]}"
             if found is not None:
                 raise checked.report("queryset_copies._clone_into", type(self), f"{name}: {found}")
-        if (new_qs._cursor_obj is None) != (twin._cursor_obj is None):
+        if (compat.cursor_obj(new_qs) is None) != (compat.cursor_obj(twin) is None):
             raise checked.report("queryset_copies._clone_into", type(self), "_cursor_obj differs")
         return new_qs
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from mongoengine.queryset.visitor import Q
 
-from . import checked
+from . import checked, compat
 from .guard import check_async_target
 from .iteration import QuerySetAsyncIterator
 
@@ -35,16 +35,17 @@ def raw_queryset(
     """``document_cls.objects(__raw__=query).order_by(*order_by)``, skipped and limited
     (``skip``/``limit`` only when given), ``as_pymongo()``: built from one clone."""
     queryset = document_cls.objects.clone()
-    queryset._query_obj &= Q(__raw__=query)
-    queryset._mongo_query = None
-    queryset._cursor_obj = None
-    queryset._ordering = queryset._get_order_by(order_by)  # none: the default one cleared
+    compat.set_query_obj(queryset, compat.query_obj(queryset) & Q(__raw__=query))
+    compat.set_mongo_query(queryset, None)
+    compat.set_cursor_obj(queryset, None)
+    # none: the default one cleared
+    compat.set_ordering(queryset, compat.get_order_by(queryset, order_by))
     if skip:
-        queryset._skip = skip
+        compat.set_skip(queryset, skip)
     if limit:
-        queryset._limit = limit
-        queryset._empty = False
-    queryset._as_pymongo = True
+        compat.set_limit(queryset, limit)
+        compat.set_empty(queryset, False)
+    compat.set_as_pymongo(queryset, True)
     return queryset
 
 
@@ -88,7 +89,7 @@ def _checked_raw_queryset(document_cls: Any, query: dict[str, Any], **options: A
     fast = _fast_raw_queryset(document_cls, query, **options)
     with checked.reference():
         ref = _chained(document_cls, query, **options)
-    for name in (*COPIED, "_query", "_cursor_args", "_document", "_collection_obj"):
+    for name in (*COPIED, *compat.RAW_FIND_COMPARED):
         found = checked.first_difference(
             _structure(getattr(fast, name)), _structure(getattr(ref, name))
         )

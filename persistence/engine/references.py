@@ -25,12 +25,12 @@ from bson import SON, DBRef, ObjectId
 from mongoengine.base import get_document
 from mongoengine.errors import DoesNotExist
 
-from . import aliases
+from . import aliases, compat
 from .bridge import greenlet_spawn
 from .class_collections import ensure_prepared, is_async_class
 from .querying_loads import loading_queries
 from .sessions import session_for
-from .sync_code import sync_semantics
+from .sync_semantics import sync_semantics
 
 __all__ = [
     "AsyncReferenceProxy",
@@ -61,10 +61,10 @@ class AsyncReferenceProxy(DBRef):
         if isinstance(ref, DBRef):
             super().__init__(ref.collection, ref.id, ref.database)
         else:
-            super().__init__(document_type._get_collection_name(), ref)
+            super().__init__(compat.collection_name(document_type), ref)
         self.__dict__["document_type"] = document_type
-        self.__dict__["_cached"] = cached
-        self.__dict__["_document"] = document
+        self.__dict__["_cache_copy"] = cached
+        self.__dict__["_fetched"] = document
         self.__dict__["field_name"] = field_name
 
     @property
@@ -75,7 +75,7 @@ class AsyncReferenceProxy(DBRef):
     @property
     def is_fetched(self) -> bool:
         """True once the document has been loaded."""
-        return self._document is not None
+        return self._fetched is not None
 
     def to_dbref(self) -> DBRef:
         """The plain ``DBRef`` of the reference."""
@@ -83,10 +83,10 @@ class AsyncReferenceProxy(DBRef):
 
     async def async_fetch(self, force: bool = False) -> Any:
         """The referenced document (``DoesNotExist`` if it is gone); ``force`` reloads."""
-        if self._document is not None and not force:
-            return self._document
+        if self._fetched is not None and not force:
+            return self._fetched
         document = await fetch_by_id(self.document_type, self.id, self.to_dbref())
-        self.__dict__["_document"] = document
+        self.__dict__["_fetched"] = document
         return document
 
     async def fetch(self, force: bool = False) -> Any:
@@ -96,11 +96,11 @@ class AsyncReferenceProxy(DBRef):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        document = self.__dict__.get("_document")
+        document = self.__dict__.get("_fetched")
         if document is not None:
             return getattr(document, name)
-        cached = self.__dict__.get("_cached")
-        if cached is not None and name in cached._data:
+        cached = self.__dict__.get("_cache_copy")
+        if cached is not None and name in compat.data(cached):
             return getattr(cached, name)
         raise AttributeError(
             f"{self.document_type.__name__} reference {self.id!r} is not loaded and "
@@ -111,8 +111,8 @@ class AsyncReferenceProxy(DBRef):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, DBRef):
             return self.id == other.id and self.collection == other.collection
-        if hasattr(other, "_get_collection_name") and hasattr(other, "pk"):
-            return other.pk == self.id and other._get_collection_name() == self.collection
+        if compat.has_collection_name(other) and hasattr(other, "pk"):
+            return other.pk == self.id and compat.collection_name(other) == self.collection
         return bool(self.id == other)
 
     def __ne__(self, other: object) -> bool:
@@ -125,12 +125,12 @@ class AsyncReferenceProxy(DBRef):
         """``<AsyncReferenceProxy: <field> (unfetched)>`` (or ``(fetched)``), no I/O; the
         referenced class's name stands for the field when the proxy was made by hand."""
         label = self.__dict__["field_name"] or self.document_type.__name__
-        state = "fetched" if self.__dict__["_document"] is not None else "unfetched"
+        state = "fetched" if self.__dict__["_fetched"] is not None else "unfetched"
         return f"<AsyncReferenceProxy: {label} ({state})>"
 
     def __deepcopy__(self, memo: Any) -> AsyncReferenceProxy:
         return AsyncReferenceProxy(
-            self.document_type, self.to_dbref(), self._cached, field_name=self.field_name
+            self.document_type, self.to_dbref(), self._cache_copy, field_name=self.field_name
         )
 
 
@@ -142,8 +142,8 @@ async def fetch_by_id(document_type: Any, pk: Any, ref: Any) -> Any:
     if son is None:
         raise DoesNotExist(f"Trying to dereference unknown document {ref}")
     if loading_queries(document_type, son):
-        return await greenlet_spawn(document_type._from_son, son)
-    return document_type._from_son(son)
+        return await greenlet_spawn(compat.from_son, document_type, son)
+    return compat.from_son(document_type, son)
 
 
 def wants_proxy(document_type: Any) -> bool:
@@ -151,7 +151,7 @@ def wants_proxy(document_type: Any) -> bool:
 
     Always so for async classes, in the bridge too, so a document looks the same however
     it was loaded; explicit loading (``async_fetch``, ``async_select_related``) fetches.
-    Inside :func:`~.sync_code.run_sync` references load as in sync MongoEngine.
+    Inside :func:`~.sync_semantics.run_sync` references load as in sync MongoEngine.
     """
     return is_async_class(document_type) and not sync_semantics()
 
@@ -178,9 +178,9 @@ def lazy_load_ref_wrapper(original: staticmethod) -> _LoaderForField:  # type: i
 
     def _lazy_load_ref(field: Any, ref_cls: Any, dbref: Any) -> Any:
         if isinstance(dbref, AsyncReferenceProxy):
-            if dbref._document is None and sync_semantics():
-                dbref.__dict__["_document"] = load(ref_cls, dbref.to_dbref())
-            return dbref._document if dbref._document is not None else dbref
+            if dbref._fetched is None and sync_semantics():
+                dbref.__dict__["_fetched"] = load(ref_cls, dbref.to_dbref())
+            return dbref._fetched if dbref._fetched is not None else dbref
         if wants_proxy(ref_cls):
             return AsyncReferenceProxy(ref_cls, dbref, field_name=getattr(field, "name", None))
         return load(ref_cls, dbref)
@@ -194,7 +194,7 @@ def cached_to_python_wrapper(original: Callable[..., Any]) -> Callable[..., Any]
     def to_python(self: Any, value: Any) -> Any:
         if isinstance(value, dict) and wants_proxy(self.document_type):
             document_type = self.document_type
-            cached = document_type._from_son(value)
+            cached = compat.from_son(document_type, value)
             pk = document_type.id.to_python(value["_id"])
             return AsyncReferenceProxy(document_type, pk, cached=cached, field_name=self.name)
         return original(self, value)
@@ -207,7 +207,7 @@ def cached_to_mongo_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
 
     def to_mongo(self: Any, document: Any, use_db_field: bool = True, fields: Any = None) -> Any:
         if isinstance(document, AsyncReferenceProxy):
-            document = document._document or document._cached
+            document = document._fetched or document._cache_copy
         return original(self, document, use_db_field, fields)
 
     return to_mongo
@@ -234,7 +234,7 @@ def generic_to_mongo_wrapper(original: Callable[..., Any]) -> Callable[..., Any]
             from bson import SON
 
             return SON(
-                (("_cls", document.document_type._class_name), ("_ref", document.to_dbref()))
+                (("_cls", compat.class_name(document.document_type)), ("_ref", document.to_dbref()))
             )
         return original(self, document)
 
@@ -247,7 +247,7 @@ def generic_validate_choices_wrapper(original: Callable[..., Any]) -> Callable[.
 
     def _validate_choices(self: Any, value: Any) -> Any:
         if isinstance(value, AsyncReferenceProxy):
-            value = value.document_type._class_name
+            value = compat.class_name(value.document_type)
         return original(self, value)
 
     return _validate_choices
@@ -280,7 +280,7 @@ class _ProxyMap(dict):  # type: ignore[type-arg]
     def __init__(self, classes: dict[str, Any], doc_type: Any, field_name: str | None) -> None:
         super().__init__()
         self._classes = classes  # collection name -> referenced class
-        self._doc_type = doc_type if hasattr(doc_type, "_get_collection_name") else None
+        self._doc_type = doc_type if compat.has_collection_name(doc_type) else None
         self._field_name = field_name  # the field holding the references
 
     def __contains__(self, key: object) -> bool:
@@ -317,7 +317,7 @@ def _proxy_objects(
 ) -> _ProxyMap:
     """``DeReference._fetch_objects`` for async classes: proxies, no query."""
     classes = {
-        key._get_collection_name(): key
+        compat.collection_name(key): key
         for key in dereference.reference_map
         if getattr(key, "objects", None) is not None
     }
@@ -331,7 +331,7 @@ def _hints(dereference: Any, items: Any, depth: int = 0) -> dict[Any, Any]:
     for the field's ``document_type`` and fails: that level gives no hints (its
     references stay as they are, as MongoEngine leaves what it cannot load)."""
     try:
-        return type(dereference)._find_references(dereference, items, depth)  # type: ignore[no-any-return]
+        return compat.find_references(type(dereference), dereference, items, depth)  # type: ignore[no-any-return]
     except AttributeError:
         return {}
 
@@ -346,14 +346,15 @@ def _loadable_references(dereference: Any, items: Any, depth: int = 0) -> dict[A
 
     for item in items.values() if isinstance(items, dict) else items or ():
         if isinstance(item, BaseDocument):
-            data = item._data
-            for field_name, field in item._fields.items():
+            data = compat.data(item)
+            for field_name, field in compat.fields(item).items():
                 value = data.get(field_name)
                 if isinstance(value, AsyncReferenceProxy) and not hasattr(field, "document_type"):
-                    data[field_name] = value._document or SON(
-                        (("_cls", value.document_type._class_name), ("_ref", value.to_dbref()))
+                    class_name = compat.class_name(value.document_type)
+                    data[field_name] = value._fetched or SON(
+                        (("_cls", class_name), ("_ref", value.to_dbref()))
                     )
-    return type(dereference)._find_references(dereference, items, depth)  # type: ignore[no-any-return]
+    return compat.find_references(type(dereference), dereference, items, depth)  # type: ignore[no-any-return]
 
 
 def dereference_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -362,14 +363,14 @@ def dereference_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     MongoEngine's own dereferencing runs (it also wraps nested lists and dicts in its
     change-tracking ``BaseList``/``BaseDict``); only its fetch of the referenced
     documents is replaced by proxies.  Sync classes (and everything inside
-    :func:`~.sync_code.run_sync`) get MongoEngine's own dereferencing untouched.
+    :func:`~.sync_semantics.run_sync`) get MongoEngine's own dereferencing untouched.
     """
 
     def __call__(
         self: Any, items: Any, max_depth: int = 1, instance: Any = None, name: Any = None
     ) -> Any:
         if instance is not None and aliases.any_async() and not sync_semantics():
-            field = instance._fields.get(name) if name else None
+            field = compat.fields(instance).get(name) if name else None
             while field is not None and hasattr(field, "field"):
                 field = field.field
             document_type = getattr(field, "document_type", None)
@@ -378,11 +379,12 @@ def dereference_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
                 if owner_async is None:  # owner collected: go by the referenced class
                     owner_async = document_type is not None
                 if owner_async:
-                    self._fetch_objects = functools.partial(_proxy_objects, self, field_name=name)
-                    self._find_references = functools.partial(_hints, self)
+                    proxy_objects = functools.partial(_proxy_objects, self, field_name=name)
+                    compat.set_fetch_objects(self, proxy_objects)
+                    compat.set_find_references(self, functools.partial(_hints, self))
                     return original(self, items, max_depth, instance, name)
         if aliases.any_async():  # MongoEngine's loading, over documents async code loaded
-            self._find_references = functools.partial(_loadable_references, self)
+            compat.set_find_references(self, functools.partial(_loadable_references, self))
         return original(self, items, max_depth, instance, name)
 
     return __call__
@@ -397,7 +399,7 @@ def _owner_is_async(instance: Any) -> bool | None:
     owner = instance
     try:
         while not hasattr(type(owner), "objects"):
-            owner = getattr(owner, "_instance", None)
+            owner = compat.embedded_owner_or_none(owner)
             if owner is None:
                 return False
         return is_async_class(type(owner))
@@ -418,17 +420,17 @@ async def document_async_fetch(self: Any, force: bool = False) -> Any:
 
 async def lazy_reference_async_fetch(self: Any, force: bool = False) -> Any:
     """``LazyReference.async_fetch()``: load (once) the referenced document."""
-    if self._cached_doc is None or force:
+    if compat.cached_doc(self) is None or force:
         ref = DBRef(self.collection, self.pk)
-        self._cached_doc = await fetch_by_id(self.document_type, self.pk, ref)
-    return self._cached_doc
+        compat.set_cached_doc(self, await fetch_by_id(self.document_type, self.pk, ref))
+    return compat.cached_doc(self)
 
 
 def lazy_fetch_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     """``LazyReference.fetch`` refuses async aliases, naming ``async_fetch``."""
 
     def fetch(self: Any, force: bool = False) -> Any:
-        if wants_proxy(self.document_type) and (self._cached_doc is None or force):
+        if wants_proxy(self.document_type) and (compat.cached_doc(self) is None or force):
             from .class_collections import alias_of
 
             raise RuntimeError(
@@ -452,7 +454,7 @@ async def field_async_fetch(self: Any, instance: Any) -> Any:
     from mongoengine.base.datastructures import LazyReference
     from mongoengine.fields import GenericLazyReferenceField, LazyReferenceField
 
-    value = instance._data.get(self.name)
+    value = compat.data(instance).get(self.name)
     if value is None:
         return None
     if isinstance(value, LazyReference):
@@ -476,5 +478,5 @@ async def field_async_fetch(self: Any, instance: Any) -> Any:
         )
     document = await proxy.async_fetch()
     if not isinstance(self, (LazyReferenceField, GenericLazyReferenceField)):
-        instance._data[self.name] = document
+        compat.data(instance)[self.name] = document
     return document

@@ -18,6 +18,8 @@ __all__ = [
     "bind_session",
     "bound_by_another_task",
     "has_sessions",
+    "joined_by_other_code",
+    "layer_reads",
     "session_for",
     "without_sessions",
 ]
@@ -26,6 +28,12 @@ _EMPTY: dict[int, Any] = {}
 _sessions: ContextVar[dict[int, Any]] = ContextVar("persistence_sessions", default=_EMPTY)
 _binder: ContextVar[object] = ContextVar("persistence_sessions_binder", default=None)
 """The task that bound the latest session (a task created in the block inherits both)."""
+_layer_reading: ContextVar[bool] = ContextVar("persistence_layer_reading", default=False)
+"""True while a repository read of the layer runs (see :func:`layer_reads`)."""
+_joined_by_other: ContextVar[set[int] | None] = ContextVar(
+    "persistence_sessions_joined_by_other_code", default=None
+)
+"""Ids of the bound sessions that an operation other than a layer's read joined."""
 
 
 def has_sessions() -> bool:
@@ -55,7 +63,30 @@ def session_for(client: object) -> Any | None:
     session = sessions.get(id(client))
     if session is None or session.has_ended:
         return None
+    if not _layer_reading.get():
+        joined = _joined_by_other.get()
+        if joined is not None:
+            joined.add(id(session))
     return session
+
+
+@contextmanager
+def layer_reads() -> Iterator[None]:
+    """Mark the operations in the block as reads of the layer's repositories: only they
+    leave a bound session unmarked by :func:`joined_by_other_code`."""
+    token = _layer_reading.set(True)
+    try:
+        yield
+    finally:
+        _layer_reading.reset(token)
+
+
+def joined_by_other_code(session: Any) -> bool:
+    """Whether any operation but a layer's read joined ``session`` since it was bound
+    in this task: an engine write made directly in a unit of work's block, for one
+    (so its commit needs a commit record like a repository write)."""
+    joined = _joined_by_other.get()
+    return joined is not None and id(session) in joined
 
 
 @contextmanager
@@ -73,10 +104,12 @@ def bind_session(client: object, session: Any) -> Iterator[None]:
     except RuntimeError:  # no running event loop
         binder = None
     binder_token = _binder.set(binder)
+    joined_token = _joined_by_other.set(set())
     try:
         yield
     finally:
         try:
+            _joined_by_other.reset(joined_token)
             _binder.reset(binder_token)
             _sessions.reset(token)
         except ValueError:  # left from another Context

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import checked
+from . import checked, compat
 from .bridge import greenlet_spawn
 from .class_collections import facade_collection, is_async_class
 from .facades import unwrap
@@ -32,7 +32,7 @@ _UNPREPARED = frozenset({"drop_collection"})
 
 def _prepare(cls: Any) -> None:
     # An abstract class has no collection: MongoEngine's own method raises its error.
-    if is_async_class(cls) and cls._get_collection_name() is not None:
+    if is_async_class(cls) and compat.collection_name(cls) is not None:
         facade_collection(cls)
 
 
@@ -85,7 +85,8 @@ def queryset_twin(sync_name: str, twin: str) -> Callable[..., Any]:
 
     async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         check_async_target(self, twin)
-        return await greenlet_spawn(_run, self._document, getattr(self, sync_name), args, kwargs)
+        bound = getattr(self, sync_name)
+        return await greenlet_spawn(_run, compat.document(self), bound, args, kwargs)
 
     method.__name__ = method.__qualname__ = twin
     method.__doc__ = f"Async twin of ``{sync_name}()``: same arguments, result and errors."
@@ -93,10 +94,10 @@ def queryset_twin(sync_name: str, twin: str) -> Callable[..., Any]:
 
 
 def _has_data(queryset: Any) -> bool:
-    return queryset._has_data()  # type: ignore[no-any-return]
+    return compat.has_data(queryset)  # type: ignore[no-any-return]
 
 
 async def queryset_exists(self: Any) -> bool:
     """True when the queryset matches at least one document."""
     check_async_target(self, "async_exists")
-    return await greenlet_spawn(_run, self._document, _has_data, (self,), {})  # type: ignore[no-any-return]
+    return await greenlet_spawn(_run, compat.document(self), _has_data, (self,), {})  # type: ignore[no-any-return]

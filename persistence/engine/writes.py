@@ -26,7 +26,7 @@ from mongoengine.queryset import transform
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from . import checked, dump
+from . import checked, compat, to_stored
 from .class_collections import ensure_prepared
 from .facades import unwrap
 from .guard import check_async_target
@@ -92,7 +92,7 @@ async def document_async_save(self: Any, *args: Any, **kwargs: Any) -> Any:
     cascade = kwargs.get("cascade")
     cascade_kwargs = kwargs.get("cascade_kwargs")
     if cascade is None:
-        cascade = self._meta.get("cascade", False) or cascade_kwargs is not None
+        cascade = compat.meta(self).get("cascade", False) or cascade_kwargs is not None
     if (
         args
         or cascade
@@ -120,14 +120,14 @@ async def _save(
     save_condition: Any,
 ) -> Any:
     cls = type(self)
-    meta = self._meta
+    meta = compat.meta(self)
     if validate:
         self.validate(clean=clean)
     id_field = meta["id_field"]
     # MongoEngine converts the id alone first, then (after the pre_save_post_validation
     # signal, which has no receivers here) the whole document: once is the same.
-    doc = dump.to_mongo(self)
-    created = "_id" not in doc or self._created or force_insert
+    doc = to_stored.to_mongo(self)
+    created = "_id" not in doc or compat.is_created(self) or force_insert
     collection = (await ensure_prepared(cls)).async_target
     session = _session_kwargs(collection)
     collection = _with_write_concern(collection, write_concern)
@@ -143,9 +143,9 @@ async def _save(
     except pymongo.errors.OperationFailure as err:
         raise _save_failure(err) from err
     if created or id_field not in meta.get("shard_key", []):
-        self[id_field] = self._fields[id_field].to_python(object_id)
-    self._clear_changed_fields()
-    self._created = False
+        self[id_field] = compat.fields(self)[id_field].to_python(object_id)
+    compat.clear_changed_fields(self)
+    compat.set_created(self, False)
     return self
 
 
@@ -153,7 +153,7 @@ async def _save_create(
     self: Any, collection: Any, session: dict[str, Any], doc: Any, force_insert: bool
 ) -> Any:
     if not force_insert and "_id" in doc:
-        select = self._integrate_shard_key(doc, {"_id": doc["_id"]})
+        select = compat.integrate_shard_key(self, doc, {"_id": doc["_id"]})
         if await collection.find_one_and_replace(select, doc, **session):
             return doc["_id"]
     return (await collection.insert_one(doc, **session)).inserted_id
@@ -168,8 +168,8 @@ async def _save_update(
     if save_condition is not None:
         select = transform.query(type(self), **save_condition)
     select["_id"] = object_id
-    select = self._integrate_shard_key(doc, select)
-    update_doc = self._get_update_doc()
+    select = compat.integrate_shard_key(self, doc, select)
+    update_doc = compat.get_update_doc(self)
     if update_doc:
         upsert = save_condition is None
         result = await collection.update_one(select, update_doc, upsert=upsert, **session)
@@ -184,15 +184,15 @@ async def _save_update(
 # -- QuerySet.update(_one) --------------------------------------------------------------
 
 
-_own_methods: dict[tuple[type, tuple[str, ...]], bool] = {}
+_kept_methods: dict[tuple[type, tuple[str, ...]], bool] = {}
 
 
-def _own(queryset: Any, *names: str) -> bool:
+def _queryset_keeps_mongoengine(queryset: Any, *names: str) -> bool:
     """True when the queryset's class keeps MongoEngine's ``names`` (cached per class)."""
     key = (type(queryset), names)
-    own = _own_methods.get(key)
+    own = _kept_methods.get(key)
     if own is None:
-        own = _own_methods[key] = all(from_mongoengine(key[0], name) for name in names)
+        own = _kept_methods[key] = all(from_mongoengine(key[0], name) for name in names)
     return own
 
 
@@ -201,7 +201,9 @@ async def queryset_async_update_one(self: Any, *args: Any, **kwargs: Any) -> Any
     check_async_target(self, "async_update_one")
     if (
         args
-        or not _own(self, "update_one", "update", "clone", "_query")
+        or not _queryset_keeps_mongoengine(
+            self, "update_one", "update", "clone", compat.QUERY_METHOD
+        )
         or not plain_value(kwargs)  # documents in the values: their runtime classes
     ):
         return await _general_qs_update_one(self, *args, **kwargs)
@@ -213,7 +215,11 @@ async def queryset_async_update_one(self: Any, *args: Any, **kwargs: Any) -> Any
 async def queryset_async_update(self: Any, *args: Any, **kwargs: Any) -> Any:
     """Async twin of ``update()``: same arguments, result and errors."""
     check_async_target(self, "async_update")
-    if args or not _own(self, "update", "clone", "_query") or not plain_value(kwargs):
+    if (
+        args
+        or not _queryset_keeps_mongoengine(self, "update", "clone", compat.QUERY_METHOD)
+        or not plain_value(kwargs)
+    ):
         return await _general_qs_update(self, *args, **kwargs)
     return await _update(self, **kwargs)
 
@@ -230,22 +236,22 @@ async def _update(
 ) -> Any:
     if not update and not upsert:
         raise OperationError("No update parameters, would remove data")
-    if self._none or self._empty:
+    if compat.is_none(self) or compat.empty(self):
         return 0
-    document = self._document
+    document = compat.document(self)
     await ensure_prepared(document)
     await compile_query(self)
-    query = self._query
+    query = compat.query(self)
     if "__raw__" in update and isinstance(update["__raw__"], list):  # an update pipeline
         update_doc: Any = [transform.update(document, __raw__=u) for u in update["__raw__"]]
     else:
         update_doc = transform.update(document, **update)
     if upsert and "_cls" in query:
         if "$set" in update_doc:
-            update_doc["$set"]["_cls"] = document._class_name
+            update_doc["$set"]["_cls"] = compat.class_name(document)
         else:
-            update_doc["$set"] = {"_cls": document._class_name}
-    collection = unwrap(self._collection_obj)
+            update_doc["$set"] = {"_cls": compat.class_name(document)}
+    collection = unwrap(compat.collection_obj(self))
     session = _session_kwargs(collection)
     if write_concern or read_concern:  # as MongoEngine's set_read_write_concern
         write = dict(collection.write_concern.document.items())

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from domain.errors import StoreUnavailable
+from persistence.errors import StoreUnavailable
 
 from .events import EVENT_TYPES, EventTypes
 

@@ -36,7 +36,7 @@ from typing import Any, TypeVar, cast
 
 import attrs
 
-from domain.codec import from_dict, to_dict
+from persistence.codec import from_dict, to_dict
 
 __all__ = [
     "EVENT_TYPES",

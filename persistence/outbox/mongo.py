@@ -29,9 +29,9 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
-from domain.errors import StoreUnavailable
 from persistence.engine import get_async_connection, get_async_db
 from persistence.engine.mongomock_async import AsyncMongomockClient
+from persistence.errors import StoreUnavailable
 
 from .delivery import (
     DeadLetter,

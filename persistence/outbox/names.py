@@ -5,7 +5,7 @@ from __future__ import annotations
 __all__ = ["COMMITS", "CONSUMERS", "DEAD_LETTERS", "OUTBOX_KEYS", "PROCESSED"]
 
 COMMITS = "persistence_commits"
-"""The commit records (``adapters.commit_records.COLLECTION``): those with events are
+"""The commit records (``persistence.commit_records.COLLECTION``): those with events are
 the outbox."""
 OUTBOX_KEYS = "persistence_outbox_keys"
 """Per event key, the number of the last event published for it."""

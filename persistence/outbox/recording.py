@@ -1,5 +1,5 @@
 """What a unit of work keeps of a published event until it commits, and how the events
-of one commit are stored (in the commit's record: see :mod:`adapters.commit_records`).
+of one commit are stored (in the commit's record: see :mod:`persistence.commit_records`).
 
 A stored commit record with events looks like::
 

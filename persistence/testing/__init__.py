@@ -1,26 +1,68 @@
-"""Helpers to run code and tests against the embedded MongoDB wire server."""
+"""Helpers to run code and tests against the embedded MongoDB wire server.
 
-from .embedded_server import (
-    EmbeddedServer,
-    ServerTLS,
-    async_configure_fail_point,
-    async_fail_point,
-    configure_fail_point,
-    fail_point,
-    server_uri_from_env_or_start,
-)
-from .reply_loss import ReplyDroppingProxy
-from .tls import Certificates, make_certificates
+Names load on first use (importing the package loads no driver), so the pytest plugin
+beside them stays light.
+"""
 
-__all__ = [
-    "Certificates",
-    "EmbeddedServer",
-    "ReplyDroppingProxy",
-    "ServerTLS",
-    "async_configure_fail_point",
-    "async_fail_point",
-    "configure_fail_point",
-    "fail_point",
-    "make_certificates",
-    "server_uri_from_env_or_start",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from persistence.testing.embedded_server import (
+        EmbeddedServer as EmbeddedServer,
+    )
+    from persistence.testing.embedded_server import (
+        ServerTLS as ServerTLS,
+    )
+    from persistence.testing.embedded_server import (
+        async_configure_fail_point as async_configure_fail_point,
+    )
+    from persistence.testing.embedded_server import (
+        async_fail_point as async_fail_point,
+    )
+    from persistence.testing.embedded_server import (
+        configure_fail_point as configure_fail_point,
+    )
+    from persistence.testing.embedded_server import (
+        fail_point as fail_point,
+    )
+    from persistence.testing.embedded_server import (
+        server_uri_from_env_or_start as server_uri_from_env_or_start,
+    )
+    from persistence.testing.reply_loss import ReplyDroppingProxy as ReplyDroppingProxy
+    from persistence.testing.tls import (
+        Certificates as Certificates,
+    )
+    from persistence.testing.tls import (
+        make_certificates as make_certificates,
+    )
+
+_HOMES = {
+    "EmbeddedServer": "embedded_server",
+    "ServerTLS": "embedded_server",
+    "async_configure_fail_point": "embedded_server",
+    "async_fail_point": "embedded_server",
+    "configure_fail_point": "embedded_server",
+    "fail_point": "embedded_server",
+    "server_uri_from_env_or_start": "embedded_server",
+    "ReplyDroppingProxy": "reply_loss",
+    "Certificates": "tls",
+    "make_certificates": "tls",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'persistence.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"persistence.testing.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

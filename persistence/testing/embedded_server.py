@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,7 @@ from urllib.parse import quote
 import pymongo
 from pymongo.errors import PyMongoError
 
-from .bound_processes import spawn_bound
+from persistence.testing.bound_processes import spawn_bound
 
 __all__ = [
     "EmbeddedServer",
@@ -55,8 +55,8 @@ def _executable() -> str:
     found = shutil.which(EXECUTABLE)
     if found is None:
         raise RuntimeError(
-            f"{EXECUTABLE} not found: install the test extra (pip install -e '.[test]') "
-            "or set MONGODB_URI"
+            f"{EXECUTABLE} not found: install the testing extra "
+            "(pip install 'mongo-persistence[testing]') or set MONGODB_URI"
         )
     return found
 
@@ -167,7 +167,7 @@ class EmbeddedServer:
             tls.check()
         self.tls = tls
         self._process: subprocess.Popen[bytes] | None = None
-        self._stop_process: Callable[[], Any] | None = None
+        self._stop_process: weakref.finalize[Any, Any] | None = None
         weakref.finalize(self, shutil.rmtree, str(self._work_dir), ignore_errors=True)
 
     @property
@@ -250,6 +250,7 @@ class EmbeddedServer:
                     + self._log_tail()
                 )
             try:
+                client: pymongo.MongoClient[dict[str, Any]]
                 with pymongo.MongoClient(
                     self.uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500
                 ) as client:
@@ -328,6 +329,7 @@ def configure_fail_point(
     """
     command = _fail_point_command(name, mode, data)
     if isinstance(uri_or_client, str):
+        client: pymongo.MongoClient[dict[str, Any]]
         with pymongo.MongoClient(uri_or_client) as client:
             client.admin.command(command)
     else:

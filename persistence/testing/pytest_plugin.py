@@ -1,8 +1,13 @@
-"""A pytest plugin to test your own services the way this project tests its own.
+"""The layer's pytest plugin: test your own services the way this project tests its own.
 
-Enable it in your ``conftest.py``::
+Installing the distribution registers it (the ``pytest11`` entry point ``persistence``),
+so its fixtures are there in every test of your project; ``-p no:persistence`` switches
+it off.  Importing it loads neither MongoEngine nor PyMongo: each fixture imports what it
+uses.  Say which registry the units of work use in your ``conftest.py``::
 
-    pytest_plugins = ["persistence.testing.pytest_plugin"]
+    @pytest.fixture
+    def uow_registry() -> Registry:
+        return my_app.registry
 
 Fixtures:
 
@@ -16,8 +21,20 @@ Fixtures:
     ``uuidRepresentation="standard"`` (the :func:`connect_async` default) unless the URI
     chooses another.
 
-Units of work for these (``mongo_uow``, ``memory_uow``) come from the adapters' own
-plugin, ``adapters.testing``.
+``uow_registry``
+    The :class:`~persistence.Registry` the units of work are built from (override it;
+    the default refuses with a message saying so).
+``mongo_uow``
+    A factory of :class:`~persistence.MongoUnitOfWork` on the ``async_alias`` database
+    of the server (integration tests).
+``memory_uow``
+    A factory of :class:`~persistence.InMemoryUnitOfWork` sharing one fresh store (fast
+    unit tests: the same service code, no server).
+``mongomock_uow``
+    A factory of :class:`~persistence.MongoUnitOfWork` on alias ``"default"`` connected
+    to a fresh in-process mongomock database (the mongo adapter and the engine without a
+    server; no transactions, so a block's writes apply at once, and no file store).  Not
+    in the same test as ``async_alias`` or ``mongo_uow``, which connect ``"default"`` too.
 
 In checked mode (``PERSISTENCE_CHECKED=1``, see ``persistence.engine.checked``) every
 test also fails when a fast path gave something else than MongoEngine's own path, even
@@ -33,14 +50,30 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .embedded_server import EmbeddedServer
+try:  # async fixtures work in pytest-asyncio's strict mode as in its auto mode
+    from pytest_asyncio import fixture as _async_fixture
+except ImportError:  # pragma: no cover  (without pytest-asyncio no async test runs)
+    _async_fixture = pytest.fixture  # type: ignore[assignment]
 
-__all__ = ["async_alias", "mongodb_uri", "persistence_checked_mode"]
+if TYPE_CHECKING:
+    from persistence.memory import InMemoryUnitOfWork
+    from persistence.mongo import MongoUnitOfWork
+    from persistence.registry import Registry
+
+__all__ = [
+    "async_alias",
+    "memory_uow",
+    "mongo_uow",
+    "mongodb_uri",
+    "mongomock_uow",
+    "persistence_checked_mode",
+    "uow_registry",
+]
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +83,8 @@ def mongodb_uri() -> Iterator[str]:
     if uri:
         yield uri
         return
+    from persistence.testing.embedded_server import EmbeddedServer
+
     server = EmbeddedServer().start()
     try:
         yield server.uri
@@ -57,10 +92,10 @@ def mongodb_uri() -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture
+@_async_fixture
 async def async_alias(mongodb_uri: str) -> AsyncIterator[Any]:
     """Alias "default" as an async connection to a fresh database (dropped afterwards)."""
-    import persistence  # noqa: F401  (activates the async API)
+    import persistence.engine  # noqa: F401  (activates the async API)
     from persistence.engine import connect_async, disconnect_async
 
     name = f"test_{uuid.uuid4().hex[:12]}"
@@ -69,6 +104,49 @@ async def async_alias(mongodb_uri: str) -> AsyncIterator[Any]:
         yield client[name]
     finally:
         await client.drop_database(name)
+        await disconnect_async("default")
+
+
+@pytest.fixture
+def uow_registry() -> Registry:
+    """The registry of your aggregates: override this fixture in your conftest.py."""
+    raise pytest.UsageError(
+        "define a `uow_registry` fixture returning your persistence.Registry "
+        "to use mongo_uow / memory_uow"
+    )
+
+
+@pytest.fixture
+def mongo_uow(async_alias: Any, uow_registry: Registry) -> Callable[[], MongoUnitOfWork]:
+    """Makes :class:`MongoUnitOfWork` instances on the test's database."""
+    from persistence.mongo import MongoUnitOfWork
+
+    return lambda: MongoUnitOfWork(uow_registry)
+
+
+@pytest.fixture
+def memory_uow(uow_registry: Registry) -> Callable[[], InMemoryUnitOfWork]:
+    """Makes :class:`InMemoryUnitOfWork` instances sharing one fresh store."""
+    from persistence.memory import InMemoryStore, InMemoryUnitOfWork
+
+    store = InMemoryStore()
+    return lambda: InMemoryUnitOfWork(uow_registry, store)
+
+
+@_async_fixture
+async def mongomock_uow(uow_registry: Registry) -> AsyncIterator[Callable[[], MongoUnitOfWork]]:
+    """Makes :class:`MongoUnitOfWork` instances on a fresh mongomock database."""
+    import mongomock
+
+    import persistence.engine  # noqa: F401  (activates the async API)
+    from persistence.engine import connect_async, disconnect_async
+    from persistence.mongo import MongoUnitOfWork
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    await connect_async(name, alias="default", mongo_client_class=mongomock.MongoClient)
+    try:
+        yield lambda: MongoUnitOfWork(uow_registry, transactions=False)
+    finally:
         await disconnect_async("default")
 
 

@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .bound_processes import end_with_parent
+from persistence.testing.bound_processes import end_with_parent
 
 __all__ = ["main"]
 

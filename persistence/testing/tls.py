@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .embedded_server import ServerTLS
+from persistence.testing.embedded_server import ServerTLS
 
 __all__ = ["Certificates", "make_certificates"]
 

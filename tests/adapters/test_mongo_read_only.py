@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
+import persistence.engine  # noqa: F401
+from adapters.registry import registry
 from domain.entities import User
-from domain.specs import ALL
 from persistence.engine.transactions import open_transaction_sessions
-from persistence.models import registry
+from persistence.mongo import MongoUnitOfWork
+from persistence.specs import ALL
 from wire import Commands
 
 

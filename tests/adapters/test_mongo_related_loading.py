@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
+import persistence.engine  # noqa: F401
+from adapters.registry import registry
 from domain.library import Author, Book, Shelf
-from persistence.models import registry
+from persistence.mongo import MongoUnitOfWork
 from wire import Commands
 
 

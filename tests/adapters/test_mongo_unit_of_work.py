@@ -6,12 +6,12 @@ from __future__ import annotations
 import mongomock
 import pytest
 
-import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
+import persistence.engine  # noqa: F401
+from adapters.registry import registry
 from domain.entities import User
-from domain.errors import TransactionsUnsupported
 from persistence.engine import connect_async, disconnect_async
-from persistence.models import registry
+from persistence.errors import TransactionsUnsupported
+from persistence.mongo import MongoUnitOfWork
 from persistence.testing import EmbeddedServer
 
 

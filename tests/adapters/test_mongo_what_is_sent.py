@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
+import persistence.engine  # noqa: F401
+from adapters.registry import registry
 from domain.library import Author, Book
-from domain.specs import Changes, F
-from persistence.models import registry
+from persistence.mongo import MongoUnitOfWork
+from persistence.specs import Changes, F
 from wire import Commands
 
 
@@ -55,7 +55,7 @@ async def test_a_unit_after_a_commit_begins_with_its_first_operation(
 ) -> None:
     """A block that commits and ends opens one transaction, not a second one only to
     abort it; work after a commit runs in a new transaction of its own."""
-    from adapters.mongo import unit_of_work
+    from persistence.mongo import unit_of_work
 
     opened: list[object] = []
     original = unit_of_work.async_run_in_transaction

@@ -9,14 +9,14 @@ from typing import Any
 import mongomock
 import pytest
 
-import persistence  # noqa: F401
-from adapters.memory.files import InMemoryFileStore
-from adapters.mongo import MongoUnitOfWork
-from domain.errors import FilesUnsupported
+import persistence.engine  # noqa: F401
+from adapters.registry import registry
 from domain.library import Author, Book
 from domain.services import attach_file
 from persistence.engine import connect_async, disconnect_async
-from persistence.models import registry
+from persistence.errors import FilesUnsupported
+from persistence.memory.files import InMemoryFileStore
+from persistence.mongo import MongoUnitOfWork
 
 FILE_ID = "0" * 24
 

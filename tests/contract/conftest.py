@@ -21,8 +21,8 @@ from adapter_fixtures import (  # noqa: F401
     mongomock_backend,
     mongomock_uow_factory,
 )
-from adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from persistence.models import registry
+from adapters.registry import registry
+from persistence.memory import InMemoryStore, InMemoryUnitOfWork
 from persistence.registry import Registry
 
 CAPABILITIES: dict[str, frozenset[str]] = {

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import pytest
 
-from domain.errors import (
+from persistence.errors import (
     ConcurrencyConflict,
     Conflict,
     DeleteDenied,
@@ -25,9 +25,9 @@ from domain.errors import (
     UnitOfWorkError,
     UnknownField,
 )
-from domain.relations import Rule
-from domain.specs import F, Order, Page, desc, keyset_after
 from persistence.registry import Registration, Registry
+from persistence.relations import Rule
+from persistence.specs import F, Order, Page, desc, keyset_after
 
 __all__ = [
     "Subject",
@@ -342,7 +342,7 @@ async def test_project_distinct_and_unknown_fields(uow: MakeUow, subject: Subjec
 
 
 async def test_update_where_and_remove_where(uow: MakeUow, subject: Subject) -> None:
-    from domain.specs import Changes
+    from persistence.specs import Changes
 
     added = await _stored(uow, subject, 3)
     version = subject.registration.version_field
@@ -568,7 +568,7 @@ async def test_concurrent_units_do_not_see_uncommitted_writes(
 
 
 async def test_the_adapters_implement_the_ports(uow: MakeUow, subject: Subject) -> None:
-    from domain.ports import QueryRepository, UnitOfWork
+    from persistence.ports import QueryRepository, UnitOfWork
 
     unit = uow()
     async with unit:

@@ -14,7 +14,11 @@ from typing import Any
 
 import pytest
 
-from domain.aggregation import (
+from domain.entities import Product
+from domain.library import Book
+from domain.sales import LineItem, SalesOrder
+from markers import backend_gap
+from persistence.aggregation import (
     AddToSet,
     Aggregation,
     Avg,
@@ -28,13 +32,9 @@ from domain.aggregation import (
     Sum,
     Unwind,
 )
-from domain.entities import Product
-from domain.errors import UnknownField, UnsupportedSpec
-from domain.ids import new_id
-from domain.library import Book
-from domain.sales import LineItem, SalesOrder
-from domain.specs import F, Order, asc, desc
-from markers import backend_gap
+from persistence.errors import UnknownField, UnsupportedSpec
+from persistence.ids import new_id
+from persistence.specs import F, Order, asc, desc
 
 UowFactory = Callable[[], Any]
 

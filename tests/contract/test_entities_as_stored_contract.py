@@ -12,7 +12,7 @@ import attrs
 import pytest
 from mongoengine import Document, IntField, StringField, signals
 
-from domain.ids import new_id
+from persistence.ids import new_id
 from persistence.registry import Registry
 
 
@@ -121,8 +121,8 @@ async def test_documents_stored_by_another_writer(members_uow: MakeUow, backend_
         pytest.skip("memory has no documents written outside the layer")
     from bson import ObjectId
 
-    from domain.specs import ALL
     from persistence.engine.class_collections import async_collection_of
+    from persistence.specs import ALL
 
     member_id, pet_id = ObjectId(), ObjectId()
     await async_collection_of(MemberDocument).insert_one({"_id": member_id, "name": "  Ada  "})

@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from adapters.commit_records import COLLECTION
-from adapters.memory import InMemoryUnitOfWork
-from adapters.memory.store import InMemoryStore
 from domain.entities import User
-from domain.errors import CommitOutcomeUnknown, StoreUnavailable
+from persistence.commit_records import COLLECTION
 from persistence.engine import get_async_connection, get_async_db
+from persistence.errors import CommitOutcomeUnknown, StoreUnavailable
+from persistence.memory import InMemoryUnitOfWork
+from persistence.memory.store import InMemoryStore
 from persistence.testing import async_fail_point
 
 UowFactory = Callable[[], Any]

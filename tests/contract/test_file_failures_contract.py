@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from domain.errors import FileStoreError
+from persistence.errors import FileStoreError
 
 UowFactory = Callable[[], Any]
 PART = b"p" * (300 * 1024)  # more than a GridFS chunk: each part writes one at once

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from domain.errors import ConcurrencyConflict, NotFound, UnitOfWorkError
 from domain.library import Author, Book
 from domain.services import attach_file, remove_attachment
+from persistence.errors import ConcurrencyConflict, NotFound, UnitOfWorkError
 
 UowFactory = Callable[[], Any]
 

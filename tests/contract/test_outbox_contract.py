@@ -13,11 +13,11 @@ from typing import Any
 import attrs
 import pytest
 
-from adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from domain.errors import UnitOfWorkError
-from domain.ids import new_id
+from adapters.documents.accounts import AccountDocument
 from eventually import HANG_S
-from persistence.models.accounts import AccountDocument
+from persistence.errors import UnitOfWorkError
+from persistence.ids import new_id
+from persistence.memory import InMemoryStore, InMemoryUnitOfWork
 from persistence.outbox import (
     Delivery,
     EventTypes,

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from domain.errors import DeleteDenied, NotFound
 from domain.library import Attachment, Author, Book, Contract
-from domain.specs import F
+from persistence.errors import DeleteDenied, NotFound
+from persistence.specs import F
 
 UowFactory = Callable[[], Any]
 

@@ -30,15 +30,15 @@ from mongoengine import (
     StringField,
 )
 
-from adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from adapters.mongo import MongoUnitOfWork
-from domain.aggregation import Aggregation, Count, Max, Min
-from domain.errors import InvalidEntity, InvalidSpec
-from domain.ids import new_id
-from domain.specs import Change, Changes, F, Order
 from markers import backend_gap
+from persistence.aggregation import Aggregation, Count, Max, Min
 from persistence.engine import connect_async, disconnect_async
+from persistence.errors import FilesUnsupported, InvalidEntity, InvalidSpec
+from persistence.ids import new_id
+from persistence.memory import InMemoryStore, InMemoryUnitOfWork
+from persistence.mongo import MongoUnitOfWork
 from persistence.registry import Registry
+from persistence.specs import Change, Changes, F, Order
 
 # -- declarations -----------------------------------------------------------------------
 
@@ -400,3 +400,23 @@ async def test_a_tz_aware_alias_gives_aware_datetimes_in_its_zone(paris_uow: Mak
     assert back.starts_at == datetime.datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     assert back.starts_at.tzname() == "CEST"
     assert [c.title for c in earlier] == ["aware"]
+
+
+async def test_a_tz_aware_alias_gives_aware_file_upload_dates(
+    paris_uow: MakeUow, backend_name: str
+) -> None:
+    """The file store reads upload dates as the alias reads datetimes (mongomock has no
+    file store: its domain error, the same as without the option)."""
+    before = datetime.datetime.now(UTC).replace(microsecond=0)
+    async with paris_uow() as uow:
+        if backend_name == "mongomock":
+            with pytest.raises(FilesUnsupported):
+                await uow.files.put(b"x", filename="x.txt")
+            return
+        file_id = await uow.files.put(b"programme", filename="programme.txt")
+        await uow.commit()
+    async with paris_uow() as uow:
+        info = await uow.files.info(file_id)
+    assert info.upload_date is not None and info.upload_date.tzinfo is not None
+    assert info.upload_date.tzname() in ("CET", "CEST")
+    assert before <= info.upload_date <= datetime.datetime.now(UTC)

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from domain.aggregation import Aggregation, Avg, Count, Max, Min, Sum
 from domain.entities import Dimensions, Product
-from domain.errors import Conflict, UnitOfWorkError, UnknownField, UnsupportedSpec
-from domain.specs import (
+from persistence.aggregation import Aggregation, Avg, Count, Max, Min, Sum
+from persistence.errors import Conflict, UnitOfWorkError, UnknownField, UnsupportedSpec
+from persistence.specs import (
     All,
     Changes,
     F,

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from domain.aggregation import (
+from adapters.registry import registry
+from domain.entities import Dimensions, Product
+from persistence.aggregation import (
     AddToSet,
     Aggregation,
     Arith,
@@ -27,9 +28,8 @@ from domain.aggregation import (
     Push,
     Sum,
 )
-from domain.entities import Dimensions, Product
-from domain.specs import All, F, Order, Page, Predicate, SortKey
-from persistence.models import registry
+from persistence.memory import InMemoryStore, InMemoryUnitOfWork
+from persistence.specs import All, F, Order, Page, Predicate, SortKey
 
 CATEGORIES = ["tools", "craft", "garden", None]
 TAGS = ["a", "b", "c", "d"]

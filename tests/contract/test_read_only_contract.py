@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from domain.entities import Account, User
-from domain.errors import NotFound, UnitOfWorkError
-from domain.specs import ALL, Changes, F
+from persistence.errors import NotFound, UnitOfWorkError
+from persistence.specs import ALL, Changes, F
 
 UowFactory = Callable[[], Any]
 

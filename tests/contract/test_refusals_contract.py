@@ -1,6 +1,6 @@
 """The document layer refuses the same bad entity with the same domain error on every
 backend: memory, mongomock and the server run one pipeline and one translation
-(``adapters/document_errors.py``)."""
+(``persistence/document_errors.py``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from domain.entities import Account, Product, User
-from domain.errors import EntityTooLarge, InvalidEntity, UnitOfWorkError
-from domain.specs import ALL, Changes, F
+from persistence.errors import EntityTooLarge, InvalidEntity, UnitOfWorkError
+from persistence.specs import ALL, Changes, F
 
 UowFactory = Callable[[], Any]
 INT64_MAX = 2**63 - 1

@@ -1,6 +1,6 @@
 """Delete rules and bulk related loading, identical on every backend.
 
-The rules are the ones :data:`domain.relations.RELATIONS` declares: books CASCADE with
+The rules are the ones :data:`persistence.relations.RELATIONS` declares: books CASCADE with
 their author, reviews CASCADE with their book and their parent review, a book's editor
 is NULLIFIED, shelves PULL a removed book, and a contract DENIES removing its author.
 """
@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from domain.errors import DeleteDenied, NotFound
 from domain.library import Author, Book, Contract, Review, Shelf
-from domain.relations import Loaded
-from domain.specs import ALL
+from persistence.errors import DeleteDenied, NotFound
+from persistence.relations import Loaded
+from persistence.specs import ALL
 
 UowFactory = Callable[[], Any]
 
@@ -188,7 +188,7 @@ async def test_find_related_refuses_an_unknown_relation(uow_factory: UowFactory)
 
 
 async def test_specs_compare_reference_fields_by_id(uow_factory: UowFactory) -> None:
-    from domain.specs import F
+    from persistence.specs import F
 
     lib = await _library(uow_factory)
     async with uow_factory() as uow:

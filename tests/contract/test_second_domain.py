@@ -34,12 +34,12 @@ from mongoengine import (
 from subject_suite import *  # noqa: F403  (the contract's tests)
 from subject_suite import Subject
 
-from domain.errors import UnitOfWorkError
-from domain.ids import new_id
-from domain.ports import AggregateRepository
-from domain.specs import F, Order, Page, desc
+from persistence.errors import UnitOfWorkError
 from persistence.fields import VersionField
+from persistence.ids import new_id
+from persistence.ports import AggregateRepository
 from persistence.registry import Registry
+from persistence.specs import F, Order, Page, desc
 
 # -- declarations -----------------------------------------------------------------------
 
@@ -268,7 +268,7 @@ async def test_values_come_back_as_mongodb_returns_them(shop_uow: MakeUow) -> No
 def memory_and_server(
     mongo_backend: Callable[[Registry], Any],
 ) -> tuple[Callable[[], Any], Callable[[], Any]]:
-    from adapters.memory import InMemoryStore, InMemoryUnitOfWork
+    from persistence.memory import InMemoryStore, InMemoryUnitOfWork
 
     store = InMemoryStore()
     return (lambda: InMemoryUnitOfWork(shop, store)), (lambda: mongo_backend(shop))

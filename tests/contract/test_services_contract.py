@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from domain.entities import Account, User
-from domain.errors import Conflict, DeleteDenied, InsufficientFunds, NotFound
+from domain.errors import InsufficientFunds
 from domain.library import Author, Book, Contract, Post, Review, Shelf
 from domain.services import (
     attach_file,
@@ -23,7 +23,8 @@ from domain.services import (
     rename_user,
     transfer_funds,
 )
-from domain.specs import ALL
+from persistence.errors import Conflict, DeleteDenied, NotFound
+from persistence.specs import ALL
 
 UowFactory = Callable[[], Any]
 

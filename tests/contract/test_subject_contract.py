@@ -12,9 +12,9 @@ import pytest
 from subject_suite import *  # noqa: F403  (the contract's tests)
 from subject_suite import Subject
 
+from adapters.registry import registry
 from domain.entities import User
 from domain.library import Author, Book, Contract, Post, Review, Shelf
-from persistence.models import registry
 
 
 async def _an_author(uow: Any) -> dict[str, str]:

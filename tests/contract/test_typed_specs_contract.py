@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from domain.aggregation import Aggregation, Count
 from domain.entities import Product
-from domain.errors import InvalidSpec
-from domain.ids import new_id
 from domain.library import Author, Book
 from domain.sales import SalesOrder
-from domain.specs import Changes, F, Order, Page, asc
+from persistence.aggregation import Aggregation, Count
+from persistence.errors import InvalidSpec
+from persistence.ids import new_id
+from persistence.specs import Changes, F, Order, Page, asc
 
 UowFactory = Callable[[], Any]
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from domain.entities import Product, User
-from domain.errors import UnitOfWorkError
+from persistence.errors import UnitOfWorkError
 
 UowFactory = Callable[[], Any]
 

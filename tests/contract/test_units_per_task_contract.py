@@ -21,14 +21,14 @@ from typing import Any
 import mongomock
 import pytest
 
-from adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from adapters.mongo import MongoUnitOfWork
+from adapters.registry import registry
 from domain.entities import Product, User
-from domain.errors import DomainError, UnitOfWorkError
 from domain.sales import SalesOrder
 from eventually import HANG_S
 from persistence.engine import connect_async, disconnect_async, get_async_db
-from persistence.models import registry
+from persistence.errors import DomainError, UnitOfWorkError
+from persistence.memory import InMemoryStore, InMemoryUnitOfWork
+from persistence.mongo import MongoUnitOfWork
 
 UowFactory = Callable[[], Any]
 ALIAS = "tasks"

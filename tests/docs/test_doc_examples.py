@@ -3,7 +3,7 @@
 A page's blocks run in order in one namespace (later blocks use earlier names), with
 top-level ``await`` allowed and ``MONGODB_URI`` set to the server under test.  Databases
 a page creates are dropped afterwards.  ```text blocks are not run, nor ```py blocks
-(the files of a project, written and run by test_fresh_project.py).
+(the files of a service, written and run by tests/packaging/test_wheel_adoption.py).
 """
 
 from __future__ import annotations

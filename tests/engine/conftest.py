@@ -9,7 +9,7 @@ import mongomock
 import pytest
 from mongoengine import connect, disconnect
 
-import persistence  # noqa: F401  (activates the async API)
+import persistence.engine  # noqa: F401  (activates the async API)
 from persistence.engine import connect_async, disconnect_async
 
 

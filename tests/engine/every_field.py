@@ -1,6 +1,6 @@
 """Documents with a field of every type MongoEngine ships, and hypothesis strategies for
 their stored (BSON) form: shared by the fast paths' equality tests (materialisation in
-``test_materialize.py``, serialisation in ``test_dump.py``).
+``test_from_stored.py``, serialisation in ``test_to_stored.py``).
 
 ``SONS`` draws stored documents of ``Every`` and ``EveryChild``: mostly well-typed
 values, sometimes None, a value of the wrong type, an undeclared key, in any key order,

@@ -38,11 +38,11 @@ from mongoengine import (
 from persistence.engine import (
     checked,
     checked_paths,
-    dump,
-    materialize,
+    from_stored,
     queryset_copies,
     raw_finds,
     reads,
+    to_stored,
     writes,
 )
 from persistence.engine.checked import FastPathDifference
@@ -105,8 +105,8 @@ def _raises(fast_path: str, cls: str, *words: str) -> Any:
 
 
 def test_a_field_dropped_while_materialising_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert materialize._checked_from_son(Item, dict(SON_OF_ITEM)).qty == 3  # unseeded: same
-    build = materialize._build
+    assert from_stored._checked_from_son(Item, dict(SON_OF_ITEM)).qty == 3  # unseeded: same
+    build = from_stored._build
 
     def dropping(plan: Any, son: Any, created: bool) -> Any:
         doc = build(plan, son, created)
@@ -114,16 +114,16 @@ def test_a_field_dropped_while_materialising_is_caught(monkeypatch: pytest.Monke
             doc._data["qty"] = None
         return doc
 
-    monkeypatch.setattr(materialize, "_build", dropping)
-    with _raises("materialize.from_son", "Item") as raised:
-        materialize._checked_from_son(Item, dict(SON_OF_ITEM))
+    monkeypatch.setattr(from_stored, "_build", dropping)
+    with _raises("from_stored.from_son", "Item") as raised:
+        from_stored._checked_from_son(Item, dict(SON_OF_ITEM))
     assert "_data/qty" in str(raised.value) and "('NoneType', None)" in str(raised.value)
 
 
 def test_a_container_left_unwrapped_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     from mongoengine.base.datastructures import BaseList
 
-    build = materialize._build
+    build = from_stored._build
 
     def wrapping_wrongly(plan: Any, son: Any, created: bool) -> Any:
         doc = build(plan, son, created)
@@ -131,9 +131,9 @@ def test_a_container_left_unwrapped_is_caught(monkeypatch: pytest.MonkeyPatch) -
             doc._data["tags"] = BaseList(doc._data["tags"], doc, "tags")
         return doc
 
-    monkeypatch.setattr(materialize, "_build", wrapping_wrongly)
-    with _raises("materialize.from_son", "Item") as raised:
-        materialize._checked_from_son(Item, dict(SON_OF_ITEM))
+    monkeypatch.setattr(from_stored, "_build", wrapping_wrongly)
+    with _raises("from_stored.from_son", "Item") as raised:
+        from_stored._checked_from_son(Item, dict(SON_OF_ITEM))
     assert "BaseList" in str(raised.value)
 
 
@@ -141,9 +141,9 @@ def test_another_error_while_materialising_is_caught(monkeypatch: pytest.MonkeyP
     def failing(plan: Any, son: Any, created: bool) -> Any:
         raise KeyError("qty")
 
-    monkeypatch.setattr(materialize, "_build", failing)
-    with _raises("materialize.from_son", "Item") as raised:
-        materialize._checked_from_son(Item, dict(SON_OF_ITEM))
+    monkeypatch.setattr(from_stored, "_build", failing)
+    with _raises("from_stored.from_son", "Item") as raised:
+        from_stored._checked_from_son(Item, dict(SON_OF_ITEM))
     assert "fast path raised KeyError" in str(raised.value)
 
 
@@ -155,11 +155,11 @@ def test_a_signal_not_sent_while_materialising_is_caught(monkeypatch: pytest.Mon
 
     signals.post_init.connect(receiver)
     try:
-        monkeypatch.setattr(materialize, "init_receivers", lambda: False)  # seeded: ignored
+        monkeypatch.setattr(from_stored, "init_receivers", lambda: False)  # seeded: ignored
         monkeypatch.setattr(signals.post_init, "send", signals.post_init.send)  # restored after
         checked.install_signal_recorders([signals.post_init])
-        with _raises("materialize.from_son", "Item") as raised:
-            materialize._checked_from_son(Item, dict(SON_OF_ITEM))
+        with _raises("from_stored.from_son", "Item") as raised:
+            from_stored._checked_from_son(Item, dict(SON_OF_ITEM))
     finally:
         signals.post_init.disconnect(receiver)
     assert "signals delivered" in str(raised.value) and "post_init" in str(raised.value)
@@ -176,18 +176,18 @@ def test_callable_defaults_are_no_difference_but_stored_values_are(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for _ in range(20):  # the clock moves between the two loads
-        assert materialize._checked_from_son(Stamped, {"_id": ObjectId(), "name": "a"}).made
+        assert from_stored._checked_from_son(Stamped, {"_id": ObjectId(), "name": "a"}).made
     stored = {"_id": ObjectId(), "name": "a", "made": datetime.datetime(2024, 1, 1)}
-    build = materialize._build
+    build = from_stored._build
 
     def stamping(plan: Any, son: Any, created: bool) -> Any:
         doc = build(plan, son, created)
         doc._data["made"] = datetime.datetime.now()  # the stored value replaced
         return doc
 
-    monkeypatch.setattr(materialize, "_build", stamping)
-    with _raises("materialize.from_son", "Stamped") as raised:
-        materialize._checked_from_son(Stamped, dict(stored))
+    monkeypatch.setattr(from_stored, "_build", stamping)
+    with _raises("from_stored.from_son", "Stamped") as raised:
+        from_stored._checked_from_son(Stamped, dict(stored))
     assert "made" in str(raised.value)
 
 
@@ -199,10 +199,10 @@ def _item() -> Item:
 
 
 def test_a_field_dropped_while_serialising_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    plan = dump.plan_for(Item)
+    plan = to_stored.plan_for(Item)
     assert plan is not None
-    assert dump._checked_dump(_item(), plan, None)["qty"] == 3  # unseeded: the same
-    fast = dump._fast_dump
+    assert to_stored._checked_dump(_item(), plan, None)["qty"] == 3  # unseeded: the same
+    fast = to_stored._fast_dump
 
     def dropping(doc: Any, plan: Any, fields: Any) -> Any:
         son = fast(doc, plan, fields)
@@ -210,15 +210,15 @@ def test_a_field_dropped_while_serialising_is_caught(monkeypatch: pytest.MonkeyP
             del son["tags"]
         return son
 
-    monkeypatch.setattr(dump, "_fast_dump", dropping)
-    with _raises("dump.to_mongo", "Item") as raised:
-        dump._checked_dump(_item(), plan, None)
+    monkeypatch.setattr(to_stored, "_fast_dump", dropping)
+    with _raises("to_stored.to_mongo", "Item") as raised:
+        to_stored._checked_dump(_item(), plan, None)
     assert "tags" in str(raised.value)
 
 
 def test_a_value_of_another_type_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    plan = dump.plan_for(Item)
-    fast = dump._fast_dump
+    plan = to_stored.plan_for(Item)
+    fast = to_stored._fast_dump
 
     def floating(doc: Any, plan: Any, fields: Any) -> Any:
         son = fast(doc, plan, fields)
@@ -226,9 +226,9 @@ def test_a_value_of_another_type_is_caught(monkeypatch: pytest.MonkeyPatch) -> N
             son["qty"] = float(son["qty"])  # 3.0 == 3 in Python, not in BSON
         return son
 
-    monkeypatch.setattr(dump, "_fast_dump", floating)
-    with _raises("dump.to_mongo", "Item") as raised:
-        dump._checked_dump(_item(), plan, None)
+    monkeypatch.setattr(to_stored, "_fast_dump", floating)
+    with _raises("to_stored.to_mongo", "Item") as raised:
+        to_stored._checked_dump(_item(), plan, None)
     assert "('float', 3.0)" in str(raised.value) and "('int', 3)" in str(raised.value)
 
 
@@ -305,11 +305,11 @@ def test_a_wrong_direct_read_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_filter_compiled_per_shape_otherwise_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    from adapters import filter_shapes
-    from adapters.query_plan import QueryPlanner
+    from adapters.registry import registry
     from domain.library import Book
-    from domain.specs import F
-    from persistence.models import registry
+    from persistence.query import filter_shapes
+    from persistence.query.plan import QueryPlanner
+    from persistence.specs import F
 
     shapes = QueryPlanner(registry.registration(Book))._filters
     spec = (F("title") == "a") & (F("version") >= 2)
@@ -360,7 +360,7 @@ async def test_iteration_converting_otherwise_is_caught(any_async_db: Any) -> No
     queryset = Item.objects.clone()
     queryset._cursor  # noqa: B018  (built as the async iterator builds it)
     raw = await async_collection_of(Item).find_one({})
-    load = materialize.loader(Item)
+    load = from_stored.loader(Item)
     same = checked_paths.checked_convert(queryset, lambda son: load(son, True))
     assert same(dict(raw)).name == "pen"
     wrong = checked_paths.checked_convert(queryset, lambda son: load({**son, "name": "x"}, True))
@@ -380,14 +380,14 @@ async def test_a_save_writing_otherwise_is_caught_and_written_once(
     item = _item()
     await save(item)
     assert await Item.objects.async_count() == 1  # compared, written once
-    to_mongo = dump.to_mongo
+    to_mongo = to_stored.to_mongo
 
     def dropping(doc: Any) -> Any:
         son = to_mongo(doc)
         son.pop("tags", None)
         return son
 
-    monkeypatch.setattr(writes.dump, "to_mongo", dropping)
+    monkeypatch.setattr(writes.to_stored, "to_mongo", dropping)
     with _raises("writes.async_save", "Item") as raised:
         await save(_item())
     assert "writes: the fast path sent insert_one" in str(raised.value)
@@ -488,13 +488,13 @@ async def test_no_difference_where_there_is_none(any_async_db: Any, recording: N
 # -- the switch ------------------------------------------------------------------------------
 
 _PROBE = """
-import persistence
-from persistence.engine import checked, dump, materialize, reads, writes, queryset_copies
+import persistence.engine
+from persistence.engine import checked, to_stored, from_stored, reads, writes, queryset_copies
 from persistence.mapping import DocumentMapper
 from mongoengine.queryset.base import BaseQuerySet
 print(checked.enabled())
-print(materialize.from_son is materialize._checked_from_son)
-print(dump._dump is dump._checked_dump)
+print(from_stored.from_son is from_stored._checked_from_son)
+print(to_stored._dump is to_stored._checked_dump)
 print(reads.queryset_async_get.__module__)
 print(writes.document_async_save.__module__)
 print(DocumentMapper.from_son.__name__)
@@ -520,9 +520,9 @@ def test_the_environment_variable_switches_checked_mode_on() -> None:
 
 
 _SWALLOWING_TEST = """
-import persistence
+import persistence.engine
 from mongoengine import Document, IntField
-from persistence.engine import materialize
+from persistence.engine import from_stored
 
 
 class Swallowed(Document):
@@ -531,16 +531,16 @@ class Swallowed(Document):
 
 
 def test_a_caller_swallows_the_difference(monkeypatch):
-    build = materialize._build
+    build = from_stored._build
 
     def dropping(plan, son, created):
         doc = build(plan, son, created)
         doc._data["qty"] = None
         return doc
 
-    monkeypatch.setattr(materialize, "_build", dropping)
+    monkeypatch.setattr(from_stored, "_build", dropping)
     try:
-        materialize.from_son(Swallowed, {"_id": 1, "qty": 3})
+        from_stored.from_son(Swallowed, {"_id": 1, "qty": 3})
     except AssertionError:
         pass  # the code under test hides it
 """
@@ -550,12 +550,12 @@ def test_the_plugin_fails_a_test_whose_difference_was_swallowed(tmp_path: Any) -
     (tmp_path / "test_swallowing.py").write_text(_SWALLOWING_TEST)
     env = {**os.environ, "PERSISTENCE_CHECKED": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rE", "-p", "no:cacheprovider", "-p",
-         "persistence.testing.pytest_plugin", "-c", os.devnull, "-o",
+        [sys.executable, "-m", "pytest", "-q", "-rE", "-p", "no:cacheprovider",
+         "-c", os.devnull, "-o",
          "asyncio_default_fixture_loop_scope=function", str(tmp_path)],
         env=env, capture_output=True, text=True, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 1, done.stdout  # reported at the test's teardown
     assert "1 error" in done.stdout
-    assert "the fast path materialize.from_son differs" in done.stdout
+    assert "the fast path from_stored.from_son differs" in done.stdout
     assert "checked mode: 1 comparisons" in done.stdout

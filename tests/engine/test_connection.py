@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ServerSelectionTimeoutError
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine import (
     DEFAULT_UUID_REPRESENTATION,
     TransactionsNotSupportedError,

@@ -27,7 +27,7 @@ from mongoengine import (
 from mongoengine.context_managers import no_dereferencing_active_for_class
 from pymongo.asynchronous.database import AsyncDatabase
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine import get_async_connection
 from persistence.engine.sessions import session_for
 from persistence.engine.task_switches import active_switch

@@ -25,7 +25,7 @@ from mongoengine import (
 from mongoengine.errors import DoesNotExist, MultipleObjectsReturned
 from pymongo import monitoring
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine import connect_async, disconnect_async
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from mongoengine.connection import get_connection, get_db
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine import run_sync
 from persistence.engine.facades import ClientFacade, DatabaseFacade, SessionFacade
 

@@ -37,8 +37,8 @@ from mongoengine import (
 )
 from mongoengine.base.fields import BaseField
 
-import persistence  # noqa: F401
-from persistence.engine import checked, checked_paths, dump, materialize, writes
+import persistence.engine  # noqa: F401
+from persistence.engine import checked, checked_paths, from_stored, to_stored, writes
 from persistence.engine.checked import FastPathDifference
 from persistence.engine.class_collections import async_collection_of
 
@@ -211,15 +211,15 @@ SETTINGS = settings(
 def _load_and_dump(cls: Any, son: dict[str, Any]) -> None:
     """Both fast paths, checked against MongoEngine's own on the same input."""
     try:
-        document = materialize._checked_from_son(cls, son)
+        document = from_stored._checked_from_son(cls, son)
     except FastPathDifference:
         raise
     except Exception:  # MongoEngine refuses it too (the check compared both errors)
         return
-    plan = dump.plan_for(type(document))
+    plan = to_stored.plan_for(type(document))
     if plan is not None and document._fields_ordered is plan.fields_ordered:
         try:
-            dump._checked_dump(document, plan, None)
+            to_stored._checked_dump(document, plan, None)
         except FastPathDifference:
             raise
         except Exception:  # MongoEngine's to_mongo fails alike (compared)
@@ -256,9 +256,9 @@ def test_a_dynamic_document(son: dict[str, Any]) -> None:
 
 def test_the_fast_paths_took_part() -> None:
     """The cases above reach the plans (they are not all handed to MongoEngine)."""
-    assert materialize.plan_for(Root) is not None and dump.plan_for(Root) is not None
-    assert materialize.plan_for(Loud) is None  # __init__ overridden: MongoEngine's path
-    assert materialize.plan_for(Leaf) is not None and materialize.plan_for(SubLeaf) is not None
+    assert from_stored.plan_for(Root) is not None and to_stored.plan_for(Root) is not None
+    assert from_stored.plan_for(Loud) is None  # __init__ overridden: MongoEngine's path
+    assert from_stored.plan_for(Leaf) is not None and from_stored.plan_for(SubLeaf) is not None
 
 
 # -- native writes on such documents -----------------------------------------------------

@@ -21,7 +21,7 @@ from mongoengine.connection import ConnectionFailure
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
 from pymongo.asynchronous.database import AsyncDatabase
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine import connect_async, get_async_db, is_async_connection
 from persistence.engine.references import AsyncReferenceProxy
 

@@ -12,7 +12,7 @@ from bson import ObjectId
 from mongoengine import Document, FileField, ImageField, StringField
 from mongoengine.fields import GridFSError
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine import async_run_in_transaction
 
 

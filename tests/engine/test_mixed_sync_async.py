@@ -6,7 +6,7 @@ from typing import Any
 
 from mongoengine import Document, IntField, StringField
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 
 
 class AsyncCounter(Document):

@@ -22,7 +22,7 @@ from mongoengine.errors import DoesNotExist, MultipleObjectsReturned
 from pymongo import monitoring
 from pymongo.results import UpdateResult
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine import connect_async, disconnect_async
 
 

@@ -12,7 +12,7 @@ from mongoengine.queryset.field_list import QueryFieldList
 from mongoengine.queryset.visitor import QCombination
 from pymongo import ReadPreference
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine.facades import Facade
 from persistence.engine.queryset_copies import COPIED
 

@@ -23,7 +23,7 @@ from mongoengine import (
 from mongoengine.errors import DoesNotExist
 from pymongo import monitoring
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine import connect_async, disconnect_async
 from persistence.engine.references import AsyncReferenceProxy
 

@@ -22,7 +22,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.asynchronous.mongo_client import AsyncMongoClient
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine import run_sync
 from persistence.engine.references import AsyncReferenceProxy
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from mongoengine import Document, StringField, signals
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 
 
 class Note(Document):

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-import persistence  # noqa: F401  (the one activating import)
+import persistence.engine  # noqa: F401  (the one activating import)
 
 
 @pytest.fixture

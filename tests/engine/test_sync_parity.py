@@ -13,7 +13,7 @@ from mongoengine import (
     StringField,
 )
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 
 
 class ParityOwner(Document):

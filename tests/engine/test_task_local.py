@@ -11,7 +11,7 @@ from typing import Any
 from mongoengine import Document, ReferenceField, StringField
 from mongoengine.context_managers import no_dereference, no_dereferencing_active_for_class
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from markers import reads_twice_when_checked
 from persistence.engine import connect_async, disconnect_async
 from persistence.engine.context_managers import (

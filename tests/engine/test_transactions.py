@@ -11,7 +11,7 @@ from mongoengine import Document, IntField, StringField
 from mongoengine.errors import OperationError
 from pymongo.errors import OperationFailure
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine import (
     TransactionsNotSupportedError,
     async_run_in_transaction,

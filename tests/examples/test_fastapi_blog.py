@@ -13,11 +13,11 @@ import httpx
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from domain.errors import NotFound
+from adapters.http.app import VISIBLE, Name, create_app
 from domain.library import Author
 from domain.services import add_comment, create_author, publish_post, transfer_funds, write_post
-from examples.fastapi_blog.app import VISIBLE, Name, create_app
 from persistence.engine import get_async_connection
+from persistence.errors import NotFound
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ import httpx
 import pymongo
 import pytest
 
-from adapters.mongo import MongoUnitOfWork
-from examples.fastapi_blog.app import create_app
+from adapters.http.app import create_app
+from adapters.registry import registry
 from persistence.engine import get_async_connection
-from persistence.models import registry
+from persistence.mongo import MongoUnitOfWork
 from persistence.testing import EmbeddedServer, ReplyDroppingProxy, fail_point
 
 DATA = bytes(range(256)) * 3000  # 768,000 bytes: three GridFS chunks

@@ -12,9 +12,9 @@ import httpx
 import pymongo
 import pytest
 
-from adapters.mongo.deadlines import outage_watch
+from adapters.http.app import OUTAGE_BUDGET, REQUEST_DEADLINE, create_app
 from eventually import HANG_S
-from examples.fastapi_blog.app import OUTAGE_BUDGET, REQUEST_DEADLINE, create_app
+from persistence.mongo.deadlines import outage_watch
 from persistence.testing import EmbeddedServer
 
 
@@ -30,7 +30,7 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         seen.append(seconds)
         return timeout(seconds)
 
-    monkeypatch.setattr(pymongo, "timeout", recorded)  # what adapters.mongo.deadlines calls
+    monkeypatch.setattr(pymongo, "timeout", recorded)  # what persistence.mongo.deadlines calls
     watch = outage_watch.__init__
 
     def watched(self: outage_watch, seconds: float, reachable: Any) -> None:

@@ -11,14 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from adapters.http.app import create_app
+from adapters.registry import registry
 from domain.errors import InsufficientFunds
 from domain.events import TransferCompleted
 from domain.services import transfer_funds
 from eventually import until
-from examples.fastapi_blog.app import create_app
 from persistence.engine import get_async_connection
-from persistence.models import registry
+from persistence.memory import InMemoryStore, InMemoryUnitOfWork
 from persistence.outbox.memory import MemoryOutbox
 
 

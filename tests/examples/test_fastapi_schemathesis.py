@@ -25,8 +25,8 @@ from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
+from adapters.http.app import create_app
 from eventually import HANG_S
-from examples.fastapi_blog.app import create_app
 
 MAX_EXAMPLES = 100
 SEED = 22

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from eventually import HANG_S
 from persistence.engine import connect_async, disconnect_async
 

@@ -20,11 +20,11 @@ from outbox_crash_model import (
 )
 
 import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
-from domain.specs import F
 from persistence.engine import connect_async, get_async_db
+from persistence.mongo import MongoUnitOfWork
 from persistence.outbox import Delivery, handle_once
 from persistence.outbox.mongo import MongoOutbox
+from persistence.specs import F
 
 
 async def main(port: int, index: int) -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import attrs
 from mongoengine import BooleanField, Document, IntField, StringField
 
-from domain.ids import new_id
 from persistence.fields import VersionField
+from persistence.ids import new_id
 from persistence.outbox import domain_event
 from persistence.registry import Registry
 

@@ -12,11 +12,11 @@ from mongoengine import Document, StringField
 from mongoengine.errors import OperationError
 from pymongo.errors import OperationFailure
 
-import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
+import persistence.engine  # noqa: F401
+from adapters.registry import registry
 from domain.entities import User
 from persistence.engine import connect_async, disconnect_async, get_async_connection
-from persistence.models import registry
+from persistence.mongo import MongoUnitOfWork
 from persistence.testing import EmbeddedServer
 
 PASSWORD = "s3cr3t-Pa55word"

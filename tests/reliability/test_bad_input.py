@@ -15,12 +15,12 @@ from mongoengine.errors import (
     ValidationError,
 )
 
-import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
+import persistence.engine  # noqa: F401
+from adapters.registry import registry
 from domain.entities import User
-from domain.errors import Conflict, UnknownField, UnsupportedSpec
-from domain.specs import F, Matches
-from persistence.models import registry
+from persistence.errors import Conflict, UnknownField, UnsupportedSpec
+from persistence.mongo import MongoUnitOfWork
+from persistence.specs import F, Matches
 
 COUNT_ONLY = "count"
 

@@ -9,10 +9,10 @@ import time
 from collections import Counter
 from typing import Any
 
-from adapters.mongo import MongoUnitOfWork
+from adapters.registry import registry
 from domain.app_ports import AppUnitOfWork
 from domain.entities import Account
-from persistence.models import registry
+from persistence.mongo import MongoUnitOfWork
 
 TRANSFERS = 200
 ACCOUNTS = 10

@@ -17,7 +17,7 @@ from collections import Counter
 import pytest
 from mongoengine import Document, IntField, StringField
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.engine import async_run_in_transaction, connect_async, disconnect_async
 from persistence.testing import EmbeddedServer
 

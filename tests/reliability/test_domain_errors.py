@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from mongoengine import connect_async, disconnect_async
 
-import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
-from adapters.retry_policy import RetryPolicy
+import persistence.engine  # noqa: F401
+from adapters.registry import registry
 from domain.entities import Account, Product, User
-from domain.errors import EntityTooLarge, InvalidEntity, StoreUnavailable, UnitOfWorkError
 from domain.services import transfer_funds
-from domain.specs import Changes, F
-from persistence.models import registry
+from persistence.errors import EntityTooLarge, InvalidEntity, StoreUnavailable, UnitOfWorkError
+from persistence.mongo import MongoUnitOfWork
+from persistence.retry_policy import RetryPolicy
+from persistence.specs import Changes, F
 from persistence.testing import async_fail_point
 
 INT64_MAX = 2**63 - 1

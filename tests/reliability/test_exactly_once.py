@@ -33,15 +33,15 @@ import pytest
 from mongoengine import Document, IntField, StringField
 from pymongo import monitoring
 
-import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
-from adapters.retry_policy import RetryPolicy
-from domain.errors import CommitOutcomeUnknown, StoreUnavailable
-from domain.ids import new_id
+import persistence.engine  # noqa: F401
 from eventually import HANG_S
 from persistence.engine import connect_async, disconnect_async
+from persistence.errors import CommitOutcomeUnknown, StoreUnavailable
 from persistence.fields import VersionField
+from persistence.ids import new_id
+from persistence.mongo import MongoUnitOfWork
 from persistence.registry import Registry
+from persistence.retry_policy import RetryPolicy
 from persistence.testing import EmbeddedServer
 
 ALIAS = "exactly_once"

@@ -20,14 +20,14 @@ import pymongo
 import pytest
 from bson import Binary
 
-import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
-from adapters.mongo.files import GridFSFileStore
-from domain.errors import Conflict, FileStoreError, NotFound, StoreUnavailable
+import persistence.engine  # noqa: F401
+from adapters.registry import registry
 from domain.library import Author, Book
 from domain.services import attach_file, remove_attachment
 from persistence.engine import connect_async, disconnect_async, get_async_db
-from persistence.models import registry
+from persistence.errors import Conflict, FileStoreError, NotFound, StoreUnavailable
+from persistence.mongo import MongoUnitOfWork
+from persistence.mongo.files import GridFSFileStore
 from persistence.testing import EmbeddedServer, ReplyDroppingProxy, async_fail_point
 
 ALIAS = "files_faults"

@@ -19,12 +19,12 @@ import pytest
 from mongoengine import Document, IntField
 from pymongo.errors import AutoReconnect
 
-import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
+import persistence.engine  # noqa: F401
+from adapters.registry import registry
 from domain.entities import User
 from persistence.engine import async_run_in_transaction, connect_async, disconnect_async
 from persistence.engine.connection import DEFAULT_MAX_IDLE_TIME_MS
-from persistence.models import registry
+from persistence.mongo import MongoUnitOfWork
 from persistence.testing import EmbeddedServer
 
 PROXY_IDLE = 1.5  # seconds before the proxy drops a silent connection

@@ -20,9 +20,8 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
-import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
-from adapters.retry_policy import is_retryable
+import persistence.engine  # noqa: F401
+from adapters.registry import registry
 from domain.entities import User
 from eventually import HANG_S, until
 from persistence.engine import (
@@ -32,7 +31,8 @@ from persistence.engine import (
 )
 from persistence.engine.bridge import live_bridge_greenlets
 from persistence.engine.transactions import open_transaction_sessions
-from persistence.models import registry
+from persistence.mongo import MongoUnitOfWork
+from persistence.retry_policy import is_retryable
 from persistence.testing import async_fail_point
 
 ONCE = {"times": 1}
@@ -144,7 +144,7 @@ seen = []
 sys.addaudithook(lambda event, args: seen.append(event) if event in WATCHED else None)
 WATCHED = {"socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.sendto"}
 
-import persistence, mongoengine
+import persistence.engine, mongoengine
 from mongoengine import Document, StringField, connect_async
 
 async def main():

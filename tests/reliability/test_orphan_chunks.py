@@ -12,11 +12,11 @@ import pytest
 from mongoengine import Document, FileField, connect_async, disconnect_async
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-import persistence  # noqa: F401
-from adapters.mongo.files import GridFSFileStore
-from domain.errors import FileStoreError, StoreUnavailable
+import persistence.engine  # noqa: F401
 from persistence.engine.connection import get_async_db
 from persistence.engine.files import StreamingWriter
+from persistence.errors import FileStoreError, StoreUnavailable
+from persistence.mongo.files import GridFSFileStore
 from persistence.testing import EmbeddedServer, async_fail_point
 
 PART = b"q" * (300 * 1024)

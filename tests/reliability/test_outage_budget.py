@@ -11,14 +11,14 @@ from typing import Any
 import pymongo
 import pytest
 
-import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
-from adapters.mongo.deadlines import outage_watch
-from adapters.retry_policy import RetryPolicy, is_outage
+import persistence.engine  # noqa: F401
+from adapters.registry import registry
 from domain.entities import User
-from domain.errors import StoreUnavailable
 from persistence.engine import connect_async, disconnect_async
-from persistence.models import registry
+from persistence.errors import StoreUnavailable
+from persistence.mongo import MongoUnitOfWork
+from persistence.mongo.deadlines import outage_watch
+from persistence.retry_policy import RetryPolicy, is_outage
 from persistence.testing import EmbeddedServer
 
 ALIAS = "outage"
@@ -68,7 +68,7 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         seen.append(seconds)
         return timeout(seconds)
 
-    monkeypatch.setattr(pymongo, "timeout", recorded)  # what adapters.mongo.deadlines calls
+    monkeypatch.setattr(pymongo, "timeout", recorded)  # what persistence.mongo.deadlines calls
     watch = outage_watch.__init__
 
     def watched(self: outage_watch, seconds: float, reachable: Any) -> None:

@@ -38,10 +38,10 @@ from outbox_crash_model import (
 )
 
 import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
-from domain.errors import CommitOutcomeUnknown, StoreUnavailable
 from eventually import HANG_S
 from persistence.engine import connect_async, disconnect_async, get_async_db
+from persistence.errors import CommitOutcomeUnknown, StoreUnavailable
+from persistence.mongo import MongoUnitOfWork
 from persistence.testing import EmbeddedServer
 from persistence.testing.bound_processes import spawn_bound
 

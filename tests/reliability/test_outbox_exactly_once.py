@@ -12,9 +12,9 @@ import pytest
 from test_exactly_once import ALIAS, _connect, _open_wallets, _proxied, _restart, _transfer, ledger
 
 import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
 from eventually import HANG_S
 from persistence.engine import get_async_db
+from persistence.mongo import MongoUnitOfWork
 from persistence.outbox import domain_event
 
 

@@ -15,10 +15,10 @@ import pymongo
 import pytest
 
 import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
 from eventually import until
 from markers import EMBEDDED, server_gap
 from persistence.engine import connect_async, disconnect_async, get_async_db
+from persistence.mongo import MongoUnitOfWork
 from persistence.outbox import Delivery, domain_event
 from persistence.outbox.mongo import CONSUMERS, MongoOutbox
 from persistence.registry import Registry

@@ -9,7 +9,7 @@ import pytest
 from mongoengine import Document, IntField
 from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from eventually import HANG_S
 from persistence.engine import connect_async, disconnect_async
 from persistence.testing import EmbeddedServer

@@ -27,17 +27,18 @@ from typing import Any, TypeVar
 
 import pytest
 
-import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
+import persistence.engine  # noqa: F401
+from adapters.registry import registry
 from domain.entities import Account, Product
-from domain.errors import ConcurrencyConflict, InsufficientFunds, NotFound, UnitOfWorkError
+from domain.errors import InsufficientFunds
 from domain.library import Author, Book
 from domain.services import transfer_funds
-from domain.specs import ALL, Change, Changes, F
 from eventually import HANG_S, until
 from persistence.engine.bridge import live_bridge_greenlets
 from persistence.engine.transactions import open_transaction_sessions
-from persistence.models import registry
+from persistence.errors import ConcurrencyConflict, NotFound, UnitOfWorkError
+from persistence.mongo import MongoUnitOfWork
+from persistence.specs import ALL, Change, Changes, F
 
 T = TypeVar("T")
 

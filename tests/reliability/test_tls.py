@@ -15,12 +15,12 @@ import pytest
 from mongoengine import Document, StringField
 from pymongo.errors import ServerSelectionTimeoutError
 
-import persistence  # noqa: F401
-from adapters.mongo import MongoUnitOfWork
+import persistence.engine  # noqa: F401
+from adapters.registry import registry
 from domain.entities import User
-from domain.errors import StoreUnavailable
 from persistence.engine import connect_async, disconnect_async
-from persistence.models import registry
+from persistence.errors import StoreUnavailable
+from persistence.mongo import MongoUnitOfWork
 from persistence.testing import Certificates, EmbeddedServer, ServerTLS, make_certificates
 
 ALIAS = "tls"

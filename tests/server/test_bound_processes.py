@@ -170,8 +170,7 @@ def _server_on_port(port: int) -> int | None:
 def test_a_killed_pytest_session_takes_its_mongodb_uri_server_along(
     tmp_path: Path, leftovers: list[Any]
 ) -> None:
-    plugin = 'pytest_plugins = ["persistence.testing.pytest_plugin"]\n'
-    (tmp_path / "conftest.py").write_text(plugin)
+    (tmp_path / "conftest.py").write_text("")  # the layer's plugin comes with the install
     (tmp_path / "test_waits.py").write_text(
         textwrap.dedent(
             """

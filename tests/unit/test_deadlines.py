@@ -11,7 +11,7 @@ import pytest
 from pymongo import _csot
 from pymongo.errors import NetworkTimeout
 
-from adapters.mongo.deadlines import bounded, outage_watch
+from persistence.mongo.deadlines import bounded, outage_watch
 
 
 async def _swallows_its_cancellation() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.entities import User
-from domain.ids import is_valid_id, new_id
+from persistence.ids import is_valid_id, new_id
 
 
 def test_new_ids_are_valid_unique_and_time_ordered() -> None:

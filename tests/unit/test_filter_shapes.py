@@ -9,12 +9,12 @@ from bson import ObjectId
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import persistence  # noqa: F401
-from adapters.mongo_query import compile_filter
-from adapters.query_plan import QueryPlanner
+import persistence.engine  # noqa: F401
+from adapters.registry import registry
 from domain.library import Book
-from domain.specs import F, Predicate
-from persistence.models import registry
+from persistence.query.mongo_filter import compile_filter
+from persistence.query.plan import QueryPlanner
+from persistence.specs import F, Predicate
 
 PLANNER = QueryPlanner(registry.registration(Book))
 

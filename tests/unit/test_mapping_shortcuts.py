@@ -12,9 +12,9 @@ import bson
 import pytest
 from bson import SON, CodecOptions, ObjectId
 
-from domain.errors import UnknownField
-from domain.specs import validate_paths
+from persistence.errors import UnknownField
 from persistence.mapping import kept_as_is, stored_form
+from persistence.specs import validate_paths
 
 
 @attrs.define

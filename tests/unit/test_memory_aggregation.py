@@ -9,8 +9,8 @@ from typing import Any
 import mongomock
 import pytest
 
-from adapters.memory.aggregation import MISSING, bson_compare, evaluate
-from domain.aggregation import AddToSet, Aggregation, Count, Field, Max, Min, Sum, Unwind
+from persistence.aggregation import AddToSet, Aggregation, Count, Field, Max, Min, Sum, Unwind
+from persistence.memory.aggregation import MISSING, bson_compare, evaluate
 
 DOCS: list[dict[str, Any]] = [
     {"_id": "1", "k": 1, "v": 2**62, "s": "b", "tags": ["x", "y"]},
@@ -70,7 +70,7 @@ def test_unwind_keep_empty_drops_an_empty_array_and_keeps_a_null() -> None:
 
 def test_same_answers_as_mongomock_where_it_follows_mongodb() -> None:
     """The pipeline compiled for MongoDB, run by mongomock, gives the evaluator's rows."""
-    from adapters.aggregation_pipeline import compile_aggregation
+    from persistence.query.aggregation_pipeline import compile_aggregation
 
     collection = mongomock.MongoClient().db.c
     docs = [

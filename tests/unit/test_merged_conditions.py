@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.mongo_query import compile_filter, merged_conditions
-from domain.specs import F
+from persistence.query.mongo_filter import compile_filter, merged_conditions
+from persistence.specs import F
 
 
 @pytest.mark.parametrize(

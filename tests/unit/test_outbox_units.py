@@ -11,8 +11,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from domain.errors import StoreUnavailable
+from persistence.errors import StoreUnavailable
+from persistence.memory import InMemoryStore, InMemoryUnitOfWork
 from persistence.outbox import (
     Delivery,
     EventTypes,

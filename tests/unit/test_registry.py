@@ -21,15 +21,15 @@ from mongoengine import (
     StringField,
 )
 
-from adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from adapters.query_plan import QueryPlanner
-from domain.errors import UnsupportedSpec
-from domain.ids import new_id
-from domain.ports import AggregateRepository
-from domain.relations import Rule
-from domain.specs import F
+from persistence.errors import UnsupportedSpec
 from persistence.fields import FileIdField, IdReferenceField, VersionField
+from persistence.ids import new_id
+from persistence.memory import InMemoryStore, InMemoryUnitOfWork
+from persistence.ports import AggregateRepository
+from persistence.query.plan import QueryPlanner
 from persistence.registry import RegistrationError, Registry
+from persistence.relations import Rule
+from persistence.specs import F
 
 
 @attrs.define(kw_only=True)

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from pymongo.errors import OperationFailure
 
-from adapters.retry_policy import (
+from persistence.errors import CommitOutcomeUnknown, ConcurrencyConflict, StoreUnavailable
+from persistence.retry_policy import (
     DEFAULT_RETRY_POLICY,
     NO_RETRY,
     RetryPolicy,
     is_outage,
     is_retryable,
 )
-from domain.errors import CommitOutcomeUnknown, ConcurrencyConflict, StoreUnavailable
 
 
 def _conflict() -> ConcurrencyConflict:

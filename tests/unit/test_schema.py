@@ -8,9 +8,9 @@ import attrs
 import pytest
 from mongoengine import DictField, Document, ListField
 
-from domain.schema import FieldType
+from adapters.registry import registry
 from persistence.document_schema import document_schema
-from persistence.models import registry
+from persistence.schema import FieldType
 
 NAMES = sorted(r.name for r in registry)
 

@@ -24,7 +24,7 @@ from mongoengine import (
     StringField,
 )
 
-import persistence  # noqa: F401
+import persistence.engine  # noqa: F401
 from persistence.fields import IdReferenceField, VersionField
 from persistence.mapping import DocumentMapper
 from persistence.stored_entities import direct_plan, direct_values
