@@ -52,6 +52,9 @@ __all__ = ["CONSUMERS", "DEAD_LETTERS", "MongoFeed", "MongoOutbox"]
 
 log = logging.getLogger("persistence.outbox")
 
+VERIFY_OVERLAP = 60.0
+"""Seconds each check of an idle stream looks back past the previous one's cutoff."""
+
 _PIPELINE = [{"$match": {"operationType": "insert", "fullDocument.events": {"$exists": True}}}]
 _UNFINISHED = "done"
 
@@ -90,6 +93,7 @@ class MongoFeed:
         self.verify_every = verify_every
         self.verify_after = 2.0
         self._verified: dict[str, float] = {}
+        self._checked: dict[str, datetime.datetime] = {}  # the last check's cutoff
 
     # -- collections ----------------------------------------------------------------------
 
@@ -188,6 +192,7 @@ class MongoFeed:
         else:
             stream = await records.watch(_PIPELINE, **options)
             backlog = await self._unfinished(position)
+        self._checked.pop(position, None)  # a new stream: its first check sees every record
         async with stream:
             start = stream.resume_token
             seen = set()
@@ -217,16 +222,22 @@ class MongoFeed:
         position's, published ``verify_after`` seconds ago or more, is still unfinished.
         An idle stream has shown everything committed by then, so such a record means the
         stream went silent (a server that took a resume token from a history it no longer
-        has: docs/server-gaps.md); the consumer then catches up by polling."""
+        has: docs/server-gaps.md); the consumer then catches up by polling.  The first
+        check of a stream looks at every record; later ones at those published since the
+        previous check (less ``VERIFY_OVERLAP`` seconds for commits that took long)."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         if now - self._verified.get(position, 0.0) < self.verify_every:
             return False
         self._verified[position] = now
         cutoff = _utcnow() - datetime.timedelta(seconds=self.verify_after)
+        published: dict[str, Any] = {"$lt": cutoff}
+        since = self._checked.get(position)
+        if since is not None:
+            published["$gte"] = since - datetime.timedelta(seconds=VERIFY_OVERLAP)
+        self._checked[position] = cutoff
         cursor = self._records().find(
-            {"published": {"$lt": cutoff}, _UNFINISHED: {"$ne": position}},
-            {"events.key": 1},
+            {"published": published, _UNFINISHED: {"$ne": position}}, {"events.key": 1}
         )
         async for document in cursor:
             if any(in_partition(e.get("key"), partition) for e in document["events"]):
