@@ -24,6 +24,8 @@ PURE = [
     "import persistence.errors, persistence.ids, persistence.ports, persistence.specs",
     "import persistence.aggregation, persistence.relations, persistence.schema",
     "import persistence.codec",
+    "import persistence.outbox, persistence.outbox.events, persistence.outbox.delivery",
+    "import persistence.outbox.recording, persistence.outbox.idempotency, domain.events",
     "import persistence.testing, persistence.testing.pytest_plugin",
     "import domain, domain.entities, domain.library, domain.sales, domain.errors",
     "import domain.services, domain.app_ports",
