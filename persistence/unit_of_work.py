@@ -50,7 +50,7 @@ returns or raises: it returns if the record is stored (the commit landed), raise
 ``run`` never re-runs a block that may have committed.
 
 Domain events: ``uow.publish(event)`` records an event in the block; the adapter's
-``_commit`` writes the block's events (``self._events``) in its commit record, in the
+``_commit`` writes the block's events (``self._published_events``) in its commit record, in the
 transaction (issue 24, :mod:`persistence.outbox`); a block that rolls back drops them.
 ``record_processed`` (the adapter's ``_record_processed``) writes a processed mark in
 the block, for :func:`persistence.outbox.handle_once`.
@@ -181,7 +181,7 @@ class BaseUnitOfWork:
         self._token: Token[Mapping[BaseUnitOfWork, BaseUnitOfWork]] | None = None
         self._pending = PendingOperations()
         self._task = asyncio.current_task()
-        self._events: list[PendingEvent] = []  # published since the last commit
+        self._published_events: list[PendingEvent] = []  # published since the last commit
 
     def _new_block(self: U, outage: OutageClock) -> U:
         block = object.__new__(type(self))
@@ -323,12 +323,12 @@ class BaseUnitOfWork:
         block = self._open_block()
         if block.read_only:
             raise UnitOfWorkError("a read-only unit of work cannot publish events")
-        block._events.append(prepare_event(event, key))
+        block._published_events.append(prepare_event(event, key))
 
     @property
     def published(self) -> list[Any]:
         """The events published in the current task's block since its last commit."""
-        return [pending.event for pending in self._open_block()._events]
+        return [pending.event for pending in self._open_block()._published_events]
 
     async def record_processed(self, consumer: str, event_id: str) -> bool:
         """Mark the event ``event_id`` processed by ``consumer`` in this block (kept if
@@ -423,7 +423,7 @@ class BaseUnitOfWork:
                     block.mark_rollback_only(error)
             return
         block._pending.take_unawaited()  # rolled back with the rest of the block
-        block._events.clear()
+        block._published_events.clear()
         try:
             await block._abort(exc)
         finally:
@@ -472,7 +472,7 @@ class BaseUnitOfWork:
         async with block._lock:
             failed, block._failed = block._failed, None
             if failed is not None:
-                block._events.clear()
+                block._published_events.clear()
                 await block._abort(None)
                 await block._begin_next()
                 await block._files.rolled_back()
@@ -482,9 +482,10 @@ class BaseUnitOfWork:
             try:
                 await block._commit()
             except AmbiguousCommit as ambiguous:
-                block._events.clear()  # in the record: stored exactly if the commit landed
+                # in the record: stored exactly if the commit landed
+                block._published_events.clear()
                 await block._settle(ambiguous.record, ambiguous)
-            block._events.clear()
+            block._published_events.clear()
             await block._begin_next()
             await block._files.committed()
 
@@ -543,7 +544,7 @@ class BaseUnitOfWork:
                 block.mark_rollback_only(UnitOfWorkError("a nested block rolled back"))
             return
         block._pending.take_unawaited()
-        block._events.clear()
+        block._published_events.clear()
         async with block._lock:
             block._failed = None
             await block._abort(None)

@@ -120,7 +120,7 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         with the commit record (unless a simulated lost answer says otherwise)."""
         async with self.store.commit_lock:
             self._check()
-            events = self._events
+            events = self._published_events
             wrote = any(self._staged.values()) or bool(events) or bool(self._marks)
             record = new_commit_record() if wrote else None
             lost = self.store.take_lost_reply() if wrote else None  # only reads: nothing to lose

@@ -283,7 +283,7 @@ class MongoUnitOfWork(BaseUnitOfWork):
         return cached[1]
 
     async def _commit(self) -> None:
-        events = self._events
+        events = self._published_events
         if events and self._deferred:  # an events-only unit: its transaction begins now
             self._deferred = False
             await self._begin()

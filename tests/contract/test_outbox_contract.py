@@ -329,7 +329,7 @@ async def test_a_stored_event_of_an_older_version_is_upgraded_and_an_unknown_one
         from persistence.outbox.recording import prepare_event
 
         for event in (Gone(1), OldDeposited("a", 1)):  # as an older deployment wrote them
-            uow._open_block()._events.append(prepare_event(event, types=old_types))
+            uow._open_block()._published_events.append(prepare_event(event, types=old_types))
 
     await uow.run(block)
     (got,) = await take(ob.outbox, "billing", 1)

@@ -21,6 +21,7 @@ PURE = [
     "from persistence import F, Order, Page, Change, Aggregation, Sum, Relation",
     "from persistence import DomainError, NotFound, StoreUnavailable, new_id, is_valid_id",
     "from persistence import UnitOfWork, Repository, QueryRepository, FileStore, FileInfo",
+    "from persistence import Outbox, Delivery, DeadLetter, domain_event, handle_once",
     "import persistence.errors, persistence.ids, persistence.ports, persistence.specs",
     "import persistence.aggregation, persistence.relations, persistence.schema",
     "import persistence.codec",
