@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from domain.app_ports import AppUnitOfWork
 from domain.entities import User
 from domain.errors import InsufficientFunds
+from domain.events import TransferCompleted
 from domain.library import Attachment, Author, Book, Comment, Post
 from persistence.errors import NotFound
 from persistence.ids import is_valid_id
@@ -119,7 +120,8 @@ async def remove_attachment(uow: AppUnitOfWork, book_id: str, file_id: str) -> N
 async def transfer_funds(
     uow: AppUnitOfWork, source_id: str, target_id: str, amount: int
 ) -> None:
-    """Move ``amount`` cents between two accounts, atomically.
+    """Move ``amount`` cents between two accounts, atomically, publishing
+    ``TransferCompleted`` with the commit.
 
     ``InsufficientFunds`` (nothing moves) if the source cannot cover it; a concurrent
     change to either account re-runs the transfer with fresh balances.
@@ -140,6 +142,7 @@ async def transfer_funds(
         target.balance += amount
         await uow.accounts.save(source)
         await uow.accounts.save(target)
+        uow.publish(TransferCompleted(source_id, target_id, amount))
 
     await uow.run(move)
 

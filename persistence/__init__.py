@@ -149,6 +149,33 @@ if TYPE_CHECKING:
     from persistence.mongo import (
         MongoUnitOfWork as MongoUnitOfWork,
     )
+    from persistence.outbox import (
+        DeadLetter as DeadLetter,
+    )
+    from persistence.outbox import (
+        Delivery as Delivery,
+    )
+    from persistence.outbox import (
+        HandlerRetry as HandlerRetry,
+    )
+    from persistence.outbox import (
+        MemoryOutbox as MemoryOutbox,
+    )
+    from persistence.outbox import (
+        MongoOutbox as MongoOutbox,
+    )
+    from persistence.outbox import (
+        Outbox as Outbox,
+    )
+    from persistence.outbox import (
+        UnknownEvent as UnknownEvent,
+    )
+    from persistence.outbox import (
+        domain_event as domain_event,
+    )
+    from persistence.outbox import (
+        handle_once as handle_once,
+    )
     from persistence.ports import (
         AggregateRepository as AggregateRepository,
     )
@@ -334,6 +361,15 @@ _HOMES: dict[str, str] = {
     "load_related": "relations",
     "from_dict": "codec",
     "to_dict": "codec",
+    "DeadLetter": "outbox",
+    "Delivery": "outbox",
+    "HandlerRetry": "outbox",
+    "MemoryOutbox": "outbox",
+    "MongoOutbox": "outbox",
+    "Outbox": "outbox",
+    "UnknownEvent": "outbox",
+    "domain_event": "outbox",
+    "handle_once": "outbox",
     "Registration": "registry",
     "RegistrationError": "registry",
     "Registry": "registry",

@@ -12,8 +12,9 @@ with the same id, which a commit still in flight can then never write: see
 
 Records are kept for ``retention`` seconds (a TTL index on MongoDB, pruning at commit in
 memory): far longer than any unit of work keeps trying to learn an outcome (its outage
-budget).  A record also has room for what issue 24's outbox will add (the block's
-domain events), so that one write carries both.
+budget).  The record of a block that published domain events carries them (the
+outbox: :mod:`persistence.outbox.recording`); such a record has ``published`` instead of
+``at``, so the TTL index leaves it to the outbox's retention (``MongoOutbox.prune``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import datetime
 import attrs
 from bson import ObjectId
 
+from persistence.outbox.names import COMMITS
+
 __all__ = [
     "COLLECTION",
     "DEFAULT_RETENTION",
@@ -31,7 +34,7 @@ __all__ = [
     "new_commit_record",
 ]
 
-COLLECTION = "persistence_commits"
+COLLECTION = COMMITS
 """The collection of commit records, in each alias's database (MongoDB adapter)."""
 
 DEFAULT_RETENTION = 3600.0

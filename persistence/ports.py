@@ -307,6 +307,16 @@ class UnitOfWork(Protocol):
         """The file store, compensated by the unit of work."""
         ...
 
+    def publish(self, event: object, *, key: str | None = None) -> None:
+        """Record a domain event in the block: written with the block's commit (in its
+        transaction), never if the block rolls back (see docs/events.md)."""
+        ...
+
+    async def record_processed(self, consumer: str, event_id: str) -> bool:
+        """Mark an event processed by ``consumer`` in the block (kept if it commits);
+        False if a committed block already marked it (see docs/events.md)."""
+        ...
+
     @property
     def read_only(self) -> bool:
         """True for a unit of work made by :meth:`reading`."""

@@ -49,6 +49,12 @@ returns or raises: it returns if the record is stored (the commit landed), raise
 ``CommitOutcomeUnknown`` if the store stays out of reach for the outage budget.  So
 ``run`` never re-runs a block that may have committed.
 
+Domain events: ``uow.publish(event)`` records an event in the block; the adapter's
+``_commit`` writes the block's events (``self._published_events``) in its commit record, in the
+transaction (issue 24, :mod:`persistence.outbox`); a block that rolls back drops them.
+``record_processed`` (the adapter's ``_record_processed``) writes a processed mark in
+the block, for :func:`persistence.outbox.handle_once`.
+
 One unit of work per task: opening a block of a *different* unit of work while a block
 is open in the same task is refused with ``UnitOfWorkError`` at block start, on every
 adapter (MongoDB runs one transaction per client and task).  Pass the open unit of work
@@ -68,6 +74,7 @@ from typing import Any, TypeVar, overload
 from persistence.commit_records import DEFAULT_RETENTION, AmbiguousCommit, CommitRecord
 from persistence.errors import CommitOutcomeUnknown, StoreUnavailable, UnitOfWorkError
 from persistence.files.compensated import CompensatedFiles
+from persistence.outbox.recording import PendingEvent, prepare_event
 from persistence.pending_operations import PendingOperations, tracked_subclass
 from persistence.ports import AggregateRepository, FileStore, QueryRepository
 from persistence.read_only import ReadOnlyFiles, ReadOnlyRepository
@@ -174,6 +181,7 @@ class BaseUnitOfWork:
         self._token: Token[Mapping[BaseUnitOfWork, BaseUnitOfWork]] | None = None
         self._pending = PendingOperations()
         self._task = asyncio.current_task()
+        self._published_events: list[PendingEvent] = []  # published since the last commit
 
     def _new_block(self: U, outage: OutageClock) -> U:
         block = object.__new__(type(self))
@@ -216,6 +224,10 @@ class BaseUnitOfWork:
 
     async def _abort(self, error: BaseException | None) -> None:
         """Discard the work of the unit (``error``: why, if it failed)."""
+
+    async def _record_processed(self, key: str) -> bool:
+        """Write the processed mark ``key`` in the unit (False if a committed one exists)."""
+        raise NotImplementedError  # pragma: no cover - every adapter has its own
 
     # -- the current task's block -----------------------------------------------------
 
@@ -299,6 +311,33 @@ class BaseUnitOfWork:
         store after the commit, kept if the block rolls back."""
         if file_ids:
             self._open_block()._files.delete_after_commit(file_ids)
+
+    # -- domain events (issue 24: the outbox) ----------------------------------------------
+
+    def publish(self, event: Any, *, key: str | None = None) -> None:
+        """Record the domain event ``event`` in the current task's block: the commit writes
+        it to the outbox in the same transaction as the block's data (a block that rolls
+        back publishes nothing).  ``key`` overrides the event type's key field (events of
+        one key are delivered in commit order).  The event is encoded and checked now
+        (``TypeError`` for an unregistered class or a value the store cannot hold)."""
+        block = self._open_block()
+        if block.read_only:
+            raise UnitOfWorkError("a read-only unit of work cannot publish events")
+        block._published_events.append(prepare_event(event, key))
+
+    @property
+    def published(self) -> list[Any]:
+        """The events published in the current task's block since its last commit."""
+        return [pending.event for pending in self._open_block()._published_events]
+
+    async def record_processed(self, consumer: str, event_id: str) -> bool:
+        """Mark the event ``event_id`` processed by ``consumer`` in this block (kept if
+        the block commits); False if a committed block already marked it, so the caller
+        skips its effects (:func:`persistence.outbox.handle_once` does this)."""
+        block = self._open_block()
+        if block.read_only:
+            raise UnitOfWorkError("a read-only unit of work cannot record processed events")
+        return await block._record_processed(f"{consumer}/{event_id}")
 
     # -- state ----------------------------------------------------------------------------
 
@@ -384,6 +423,7 @@ class BaseUnitOfWork:
                     block.mark_rollback_only(error)
             return
         block._pending.take_unawaited()  # rolled back with the rest of the block
+        block._published_events.clear()
         try:
             await block._abort(exc)
         finally:
@@ -432,6 +472,7 @@ class BaseUnitOfWork:
         async with block._lock:
             failed, block._failed = block._failed, None
             if failed is not None:
+                block._published_events.clear()
                 await block._abort(None)
                 await block._begin_next()
                 await block._files.rolled_back()
@@ -441,7 +482,10 @@ class BaseUnitOfWork:
             try:
                 await block._commit()
             except AmbiguousCommit as ambiguous:
+                # in the record: stored exactly if the commit landed
+                block._published_events.clear()
                 await block._settle(ambiguous.record, ambiguous)
+            block._published_events.clear()
             await block._begin_next()
             await block._files.committed()
 
@@ -500,6 +544,7 @@ class BaseUnitOfWork:
                 block.mark_rollback_only(UnitOfWorkError("a nested block rolled back"))
             return
         block._pending.take_unawaited()
+        block._published_events.clear()
         async with block._lock:
             block._failed = None
             await block._abort(None)

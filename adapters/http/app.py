@@ -11,6 +11,7 @@ half the app's :data:`REQUEST_DEADLINE`), so an outage is a 503 within the deadl
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import AsyncIterator, Callable
@@ -54,9 +55,13 @@ from persistence.errors import (
 )
 from persistence.ids import is_valid_id
 from persistence.mongo import MongoUnitOfWork
+from persistence.outbox import Outbox
+from persistence.outbox.mongo import MongoOutbox
 from persistence.ports import UnitOfWork
 from persistence.retry_policy import RetryPolicy
 from persistence.specs import F, Order
+
+from .worker import TransferNotices, start_worker
 
 __all__ = ["OUTAGE_BUDGET", "REQUEST_DEADLINE", "create_app"]
 
@@ -260,23 +265,42 @@ def _known_shape(entity: str, entity_id: str) -> None:
         raise NotFound(entity, entity_id)
 
 
+@asynccontextmanager
+async def _worker(outbox: Outbox | None, notices: TransferNotices) -> AsyncIterator[None]:
+    """The transfer-notices worker running while the app serves (if there is an outbox)."""
+    task = start_worker(outbox, notices) if outbox is not None else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 def create_app(
     uow_factory: Callable[[], UnitOfWork] | None = None,
     *,
     uri: str | None = None,
     db: str = "blog",
     outage_budget: float = OUTAGE_BUDGET,
+    outbox: Outbox | None = None,
 ) -> FastAPI:
-    """The blog app; see the module docstring."""
+    """The blog app; see the module docstring.  ``outbox``: where the transfer-notices
+    worker (:mod:`.worker`, started in the lifespan) consumes (default: the MongoDB
+    outbox of the app's database; none with a ``uow_factory`` and no ``outbox``)."""
+    notices = TransferNotices()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.transfer_notices = notices
         if uow_factory is not None:
-            yield
+            async with _worker(outbox, notices):
+                yield
             return
         await connect_async(db, host=uri or os.environ.get("MONGODB_URI", "localhost"))
         try:
-            yield
+            async with _worker(outbox or MongoOutbox(), notices):
+                yield
         finally:
             await disconnect_async()
 

@@ -46,6 +46,14 @@ class InMemoryStore:
         # commit record id -> when it was stored (time.monotonic), oldest first
         self.commit_records: OrderedDict[str, float] = OrderedDict()
         self._lost_replies: list[_LostReply] = []
+        # the outbox (persistence.outbox.memory): commit records with events, in commit
+        # order; per key the last event number; processed marks; woken on each commit
+        self.outbox: list[dict[str, Any]] = []
+        self.outbox_keys: dict[str, int] = {}
+        self.processed: set[str] = set()
+        self.outbox_changed = asyncio.Condition()
+        self.outbox_positions: dict[str, int] = {}  # consumer -> index of its next record
+        self.dead_letters: dict[str, Any] = {}  # id -> DeadLetter, oldest first
 
     def table(self, name: str) -> dict[str, dict[str, Any]]:
         """The committed documents of ``name`` by id (created empty on first use)."""

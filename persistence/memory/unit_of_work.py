@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import bson
+
 from persistence.commit_records import AmbiguousCommit, CommitRecord, new_commit_record
 from persistence.errors import ConcurrencyConflict, Conflict, StoreUnavailable
 from persistence.memory.files import InMemoryFileStore
 from persistence.memory.repositories import DELETED, InMemoryRepository, unique_clash
 from persistence.memory.store import InMemoryStore
+from persistence.outbox.recording import keys_needed, record_events, utcnow
 from persistence.registry import Registration, Registry
 from persistence.retry_policy import RetryPolicy
 from persistence.unit_of_work import BaseUnitOfWork
@@ -52,6 +55,7 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         # (name, id) -> the committed document the staged write was based on (None: absent)
         self._expected: dict[tuple[str, str], Any] = {}
         self._unresolvable = False  # a simulated outage while an outcome is learnt
+        self._marks: set[str] = set()  # processed marks written in the unit
 
     def reading(self) -> InMemoryUnitOfWork:
         """A read-only unit of work on the same store: each read sees what is committed
@@ -99,6 +103,14 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
     async def _begin(self) -> None:
         self._staged = {}
         self._expected = {}
+        self._marks = set()
+
+    async def _record_processed(self, key: str) -> bool:
+        async with self.operation():
+            if key in self.store.processed:
+                return False
+            self._marks.add(key)
+            return True
 
     async def _abort(self, error: BaseException | None) -> None:
         await self._begin()
@@ -108,7 +120,8 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         with the commit record (unless a simulated lost answer says otherwise)."""
         async with self.store.commit_lock:
             self._check()
-            wrote = any(self._staged.values())
+            events = self._published_events
+            wrote = any(self._staged.values()) or bool(events) or bool(self._marks)
             record = new_commit_record() if wrote else None
             lost = self.store.take_lost_reply() if wrote else None  # only reads: nothing to lose
             if lost is None or lost.applied:
@@ -119,11 +132,31 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
                             committed.pop(entity_id, None)
                         else:
                             committed[entity_id] = son
+                self.store.processed.update(self._marks)
                 if record is not None:
                     self.store.keep_commit_record(record.id)
+                    if events:
+                        await self._keep_events(record.id, events)
             if lost is not None and record is not None:
                 self._unresolvable = not lost.resolvable
                 raise AmbiguousCommit(record, "the commit's answer was lost (simulated)")
+
+    async def _keep_events(self, commit_id: str, events: list[Any]) -> None:
+        """Append the commit's record with its events to the store's outbox (stored as
+        the server would return them) and wake the consumers."""
+        store = self.store
+        last = {}
+        for key, count in keys_needed(events).items():
+            last[key] = store.outbox_keys[key] = store.outbox_keys.get(key, 0) + count
+        record = {
+            "_id": commit_id,
+            "published": utcnow(),
+            "events": record_events(commit_id, events, last),
+            "done": [],
+        }
+        store.outbox.append(bson.decode(bson.encode(record), store.codec_options))
+        async with store.outbox_changed:
+            store.outbox_changed.notify_all()
 
     async def _commit_landed(self, record: CommitRecord) -> bool:
         if self._unresolvable:
@@ -131,6 +164,9 @@ class InMemoryUnitOfWork(BaseUnitOfWork):
         return record.id in self.store.commit_records
 
     def _check(self) -> None:
+        for mark in self._marks:
+            if mark in self.store.processed:  # a concurrent block marked it first
+                raise ConcurrencyConflict("processed event", mark)
         for (name, entity_id), based_on in self._expected.items():
             committed = self.store.table(name).get(entity_id)
             if committed is based_on:

@@ -4,6 +4,7 @@ with a commit record written in it; outages bounded by the unit's outage budget.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import weakref
 from contextlib import AbstractAsyncContextManager, ExitStack
@@ -11,6 +12,7 @@ from typing import Any
 
 from bson import ObjectId
 from mongoengine.connection import DEFAULT_CONNECTION_NAME
+from pymongo import ReturnDocument
 from pymongo.errors import (
     ConnectionFailure,
     DuplicateKeyError,
@@ -35,11 +37,13 @@ from persistence.engine.sessions import (
 from persistence.engine.task_switches import switched
 from persistence.engine.transactions import DURABLE
 from persistence.error_chain import error_chain
-from persistence.errors import StoreUnavailable, TransactionsUnsupported
+from persistence.errors import ConcurrencyConflict, StoreUnavailable, TransactionsUnsupported
 from persistence.mongo.deadlines import bounded, outage_watch
 from persistence.mongo.errors import tls_advice, unavailable_from
 from persistence.mongo.files import GridFSFileStore
 from persistence.mongo.repositories import MongoRepository
+from persistence.outbox.names import OUTBOX_KEYS, PROCESSED
+from persistence.outbox.recording import PendingEvent, keys_needed, record_events
 from persistence.ports import FileStore
 from persistence.registry import Registration, Registry
 from persistence.retry_policy import RetryPolicy
@@ -52,6 +56,17 @@ _ILLEGAL_OPERATION = 20  # "Transaction numbers are only allowed on a replica se
 
 _INDEX_OPTIONS_CONFLICT = (85, 86)  # an index of that name/key exists with other options
 _TTL_INDEX = "persistence_commit_ttl"
+_WRITE_CONFLICT = 112
+
+# mongomock runs no transactions: one commit at a time numbers and stores its events
+_UNTRANSACTED_OUTBOX = asyncio.Lock()
+
+
+def _is_write_conflict(exc: BaseException) -> bool:
+    return any(
+        isinstance(link, OperationFailure) and link.code == _WRITE_CONFLICT
+        for link in error_chain(exc)
+    )
 
 
 class _Rollback(Exception):
@@ -143,6 +158,7 @@ class MongoUnitOfWork(BaseUnitOfWork):
         self._deferred = False  # the next transaction begins with the next operation
         self._switches = ExitStack()
         self._wrote = False  # whether the transaction holds a write of the repositories
+        self._late_marks: list[str] = []  # without transactions: marks written at commit
         # (operations of other code in the transaction are seen by the engine's sessions)
 
     def reading(self) -> MongoUnitOfWork:
@@ -267,22 +283,40 @@ class MongoUnitOfWork(BaseUnitOfWork):
         return cached[1]
 
     async def _commit(self) -> None:
+        events = self._published_events
+        if events and self._deferred:  # an events-only unit: its transaction begins now
+            self._deferred = False
+            await self._begin()
         self._deferred = False
         context = self._context
         if context is None:
+            marks, self._late_marks = self._late_marks, []
+            for mark in marks:  # no transactions (mongomock): after the block's writes
+                with contextlib.suppress(DuplicateKeyError):
+                    await get_async_db(self.alias)[PROCESSED].insert_one(
+                        {"_id": mark, "at": _utcnow()}
+                    )
+            if events and not self.read_only:  # no transactions (mongomock)
+                async with _UNTRANSACTED_OUTBOX:
+                    await get_async_db(self.alias)[COLLECTION].insert_one(
+                        await self._record_document(new_commit_record(), events, None)
+                    )
             return
         # a repository wrote, or other code joined the transaction (an engine write made
         # directly in the block): only a block of repository reads commits without one
-        wrote = self._wrote or joined_by_other_code(self._session)
+        wrote = self._wrote or bool(events) or joined_by_other_code(self._session)
         self._wrote = False
         record = new_commit_record() if wrote else None
         if record is not None:
             try:  # the record, in the transaction: stored exactly when the commit lands
                 with self._watch():
-                    await self._records().insert_one(
-                        {"_id": ObjectId(record.id), "at": _utcnow()}, session=self._session
-                    )
+                    document = await self._record_document(record, events, self._session)
+                    await self._records().insert_one(document, session=self._session)
             except PyMongoError as exc:  # not committed: the block's exit aborts
+                if _is_write_conflict(exc):  # another block numbered the same key first
+                    raise self.mark_rollback_only(
+                        ConcurrencyConflict("outbox key", "(a key of this block's events)")
+                    ) from exc
                 self.mark_rollback_only(exc)
                 unavailable = unavailable_from(exc, retry_safe=True)
                 if unavailable is None:
@@ -305,6 +339,68 @@ class MongoUnitOfWork(BaseUnitOfWork):
                 # UnknownTransactionCommitResult, a write concern error...
                 raise AmbiguousCommit(record, "the commit's outcome is unknown") from exc
             raise
+
+    async def _record_document(
+        self, record: CommitRecord, events: list[PendingEvent], session: Any
+    ) -> dict[str, Any]:
+        """The commit record to insert: with the block's events (numbered per key by the
+        keys' counters, incremented in the same transaction) if it published any.  A
+        record with events has ``published`` instead of ``at``: the TTL index leaves it
+        to the outbox's retention (``persistence.outbox``)."""
+        oid = ObjectId(record.id)
+        if not events:
+            return {"_id": oid, "at": _utcnow()}
+        keys = get_async_db(self.alias)[OUTBOX_KEYS]
+        last = {}
+        for key, count in sorted(keys_needed(events).items()):
+            counter = await keys.find_one_and_update(
+                {"_id": key},
+                {"$inc": {"seq": count}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+                session=session,
+            )
+            assert counter is not None  # an upsert returning the document after it
+            last[key] = int(counter["seq"])
+        return {
+            "_id": oid,
+            "published": _utcnow(),
+            "events": record_events(record.id, events, last),
+            "done": [],
+        }
+
+    async def _record_processed(self, key: str) -> bool:
+        """Find the mark in the transaction's snapshot, else insert it there: a block
+        that committed the same mark meanwhile makes this one a write conflict (run
+        again, it finds the mark)."""
+        marks = get_async_db(self.alias)[PROCESSED]
+        async with self.operation():
+            session = self._session if self._context is not None else None
+            try:
+                with self._watch():
+                    if await marks.find_one({"_id": key}, session=session) is not None:
+                        return False
+                    if session is None:  # no transaction: written by the commit
+                        self._late_marks.append(key)
+                        return True
+                    self.wrote()
+                    await marks.insert_one({"_id": key, "at": _utcnow()}, session=session)
+            except PyMongoError as exc:
+                if _is_write_conflict(exc) or (
+                    isinstance(exc, DuplicateKeyError) and session is not None
+                ):
+                    raise self.mark_rollback_only(
+                        ConcurrencyConflict("processed event", key)
+                    ) from exc
+                if isinstance(exc, DuplicateKeyError):
+                    return False
+                unavailable = unavailable_from(exc, retry_safe=True)
+                if unavailable is None:
+                    raise
+                if session is not None:
+                    self.mark_rollback_only(unavailable)
+                raise unavailable from exc
+            return True
 
     async def _commit_landed(self, record: CommitRecord) -> bool:
         """Settle the commit of ``record`` for good: insert a *void* record with its id
@@ -337,6 +433,7 @@ class MongoUnitOfWork(BaseUnitOfWork):
 
     async def _abort(self, error: BaseException | None) -> None:
         self._deferred = False
+        self._late_marks = []
         context, self._context = self._context, None
         if context is None:
             return

@@ -1,0 +1,104 @@
+"""The outbox on the memory adapter: delivery in process, after each commit, in commit
+order, with the same acknowledgements, retries and dead letters as on MongoDB.
+
+::
+
+    store = InMemoryStore()
+    uow = InMemoryUnitOfWork(registry, store)
+    outbox = MemoryOutbox(store)
+    ...
+    assert [e.event for e in outbox.events()] == [TransferCompleted(...)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from functools import partial
+from typing import Any
+
+from .delivery import DeadLetter, HandlerRetry, Outbox, StoredEvent, StoredRecord
+from .events import EVENT_TYPES, EventTypes
+
+__all__ = ["MemoryFeed", "MemoryOutbox", "PublishedEvent"]
+
+
+def _longer(records: list[Any], than: int) -> bool:
+    return len(records) > than
+
+
+class MemoryFeed:
+    """The feed of an ``InMemoryStore``: its committed records in commit order; a
+    consumer's position is the index of its next record (kept in the store)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    async def records(self, position: str) -> AsyncGenerator[StoredRecord, None]:
+        store = self.store
+        index = store.outbox_positions.get(position, 0)
+        while True:
+            if index < len(store.outbox):
+                yield StoredRecord.from_document(store.outbox[index], token=index + 1)
+                index = max(index + 1, store.outbox_positions.get(position, 0))
+                continue
+            async with store.outbox_changed:
+                await store.outbox_changed.wait_for(partial(_longer, store.outbox, index))
+
+    async def done(self, position: str, record: StoredRecord) -> None:
+        store = self.store
+        if record.token is not None:
+            store.outbox_positions[position] = max(
+                store.outbox_positions.get(position, 0), int(record.token)
+            )
+        index = int(record.token) - 1 if record.token is not None else None
+        if index is None or store.outbox[index]["_id"] != record.id:
+            found = [i for i, d in enumerate(store.outbox) if d["_id"] == record.id]
+            index = found[0] if found else None
+        if index is not None and position not in store.outbox[index]["done"]:
+            store.outbox[index]["done"].append(position)
+
+    async def skip(self, position: str, record: StoredRecord) -> None:
+        await self.done(position, record)
+
+    async def park(self, letter: DeadLetter) -> None:
+        self.store.dead_letters[letter.id] = letter
+
+    async def dead_letters(self, position: str) -> list[DeadLetter]:
+        return [d for d in self.store.dead_letters.values() if d.consumer == position]
+
+    async def drop_dead(self, letter: DeadLetter) -> None:
+        self.store.dead_letters.pop(letter.id, None)
+
+    async def update_dead(self, letter: DeadLetter) -> None:
+        self.store.dead_letters[letter.id] = letter
+
+
+class PublishedEvent:
+    """An event committed to the memory outbox: ``event`` (loaded), and how it is stored."""
+
+    def __init__(self, stored: StoredEvent, event: Any) -> None:
+        self.stored = stored
+        self.event = event
+
+    def __repr__(self) -> str:
+        return f"PublishedEvent({self.event!r})"
+
+
+class MemoryOutbox(Outbox):
+    """:class:`~persistence.outbox.delivery.Outbox` over an ``InMemoryStore``."""
+
+    def __init__(
+        self, store: Any, *, types: EventTypes = EVENT_TYPES, retry: HandlerRetry | None = None
+    ) -> None:
+        super().__init__(MemoryFeed(store), types=types, retry=retry)
+        self.store = store
+
+    def events(self) -> list[PublishedEvent]:
+        """Every event committed so far, in commit order (what services' tests assert)."""
+        found = []
+        for document in self.store.outbox:
+            record = StoredRecord.from_document(document)
+            for stored in record.events:
+                loaded = self.types.named(stored.type).load(stored.version, stored.data)
+                found.append(PublishedEvent(stored, loaded))
+        return found

@@ -1,0 +1,415 @@
+"""The outbox's contract (issue 24), the same on memory, mongomock (polling: no change
+streams, no transactions) and the server (change streams): what a block publishes is
+delivered after its commit, never from a rolled-back block; in commit order per key; at
+least once across a consumer's restart; failing handlers retried, then parked dead and
+replayable; effects exactly once through ``handle_once``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import pytest
+
+from adapters.documents.accounts import AccountDocument
+from eventually import HANG_S
+from persistence.errors import UnitOfWorkError
+from persistence.ids import new_id
+from persistence.memory import InMemoryStore, InMemoryUnitOfWork
+from persistence.outbox import (
+    Delivery,
+    EventTypes,
+    HandlerRetry,
+    Outbox,
+    UnknownEvent,
+    domain_event,
+    handle_once,
+)
+from persistence.registry import Registry
+
+
+@attrs.define(kw_only=True)
+class Account:
+    id: str = attrs.field(factory=new_id)
+    owner: str
+    balance: int = 0
+    version: int = 0
+
+
+registry = Registry()
+registry.add(Account, AccountDocument)
+
+
+@domain_event(
+    "contract.deposited", version=2, key="account", upgrade={1: lambda d: {**d, "note": ""}}
+)
+@attrs.frozen
+class Deposited:
+    account: str
+    amount: int
+    note: str = ""
+
+
+@domain_event("contract.pinged")
+@attrs.frozen
+class Pinged:
+    n: int
+
+
+class Unregistered:
+    pass
+
+
+RETRY = HandlerRetry(attempts=3, base_delay=0.001, max_delay=0.01)
+
+
+@attrs.define
+class Backend:
+    make_uow: Callable[[], Any]
+    outbox: Outbox
+    name: str
+
+
+@pytest.fixture
+def ob(backend_name: str, request: pytest.FixtureRequest) -> Backend:
+    """Units of work and the outbox of one backend state."""
+    if backend_name == "memory":
+        from persistence.outbox.memory import MemoryOutbox
+
+        store = InMemoryStore()
+        return Backend(
+            lambda: InMemoryUnitOfWork(registry, store), MemoryOutbox(store, retry=RETRY), "memory"
+        )
+    from persistence.outbox.mongo import MongoOutbox
+
+    make = request.getfixturevalue(f"{backend_name}_backend")
+    outbox = MongoOutbox(retry=RETRY, poll_interval=0.02)
+    return Backend(lambda: make(registry), outbox, backend_name)
+
+
+async def take(outbox: Outbox, consumer: str, count: int, *, ack: bool = True) -> list[Delivery]:
+    """The next ``count`` deliveries to ``consumer`` (acknowledged), within a hang guard."""
+    got: list[Delivery] = []
+
+    async def collect() -> None:
+        consuming = outbox.consume(consumer)
+        try:
+            async for delivery in consuming:
+                got.append(delivery)
+                if ack:
+                    await delivery.ack()
+                if len(got) == count:
+                    return
+        finally:
+            await consuming.aclose()  # type: ignore[attr-defined]
+
+    await asyncio.wait_for(collect(), HANG_S)
+    return got
+
+
+async def nothing_more(outbox: Outbox, consumer: str) -> None:
+    """No delivery is pending for ``consumer``: a marker event comes next."""
+    uow = outbox_uow[0]
+
+    async def mark(uow: Any) -> None:
+        uow.publish(Pinged(-1))
+
+    await uow.run(mark)
+    (marker,) = await take(outbox, consumer, 1)
+    assert marker.event == Pinged(-1)
+
+
+outbox_uow: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _uow_for_markers(ob: Backend) -> None:
+    outbox_uow[:] = [ob.make_uow()]
+
+
+async def test_a_committed_block_delivers_its_events_and_a_rolled_back_one_none(
+    ob: Backend,
+) -> None:
+    uow = ob.make_uow()
+    account = Account(owner="ann")
+
+    async def deposit(uow: Any) -> None:
+        await uow.repo(Account).add(account)
+        uow.publish(Deposited(account.id, 10))
+        uow.publish(Pinged(1))
+        assert uow.published == [Deposited(account.id, 10), Pinged(1)]
+
+    await uow.run(deposit)
+    with pytest.raises(RuntimeError):
+        async with uow:
+            uow.publish(Pinged(2))
+            raise RuntimeError("the block fails")
+    async with uow:
+        uow.publish(Pinged(3))
+        await uow.rollback()
+        uow.publish(Pinged(4))  # an events-only unit still commits its events
+        await uow.commit()
+    got = await take(ob.outbox, "billing", 3)
+    assert [d.event for d in got] == [Deposited(account.id, 10), Pinged(1), Pinged(4)]
+    assert [d.type for d in got] == ["contract.deposited", "contract.pinged", "contract.pinged"]
+    assert got[0].key == account.id and got[0].seq == 1 and got[1].key is None
+    assert len({d.id for d in got}) == 3
+    await nothing_more(ob.outbox, "billing")
+    async with uow.reading() as reader:  # the block's data committed with its events
+        assert (await reader.repo(Account).get(account.id)).owner == "ann"
+
+
+async def test_a_nested_block_that_fails_makes_the_whole_unit_publish_nothing(ob: Backend) -> None:
+    uow = ob.make_uow()
+    async with uow:
+        uow.publish(Pinged(1))
+        with pytest.raises(RuntimeError):
+            async with uow:
+                uow.publish(Pinged(2))
+                raise RuntimeError("inner")
+        with pytest.raises(UnitOfWorkError):
+            await uow.commit()
+    await nothing_more(ob.outbox, "billing")
+
+
+async def test_events_of_one_key_come_in_commit_order_from_concurrent_blocks(ob: Backend) -> None:
+    uow = ob.make_uow()  # one unit shared by every task: a block per task
+    accounts = [Account(owner=f"o{i}") for i in range(2)]
+
+    async def open_accounts(uow: Any) -> None:
+        await uow.repo(Account).add_many(accounts)
+
+    await uow.run(open_accounts)
+
+    async def deposit(account: Account, amount: int) -> None:
+        async def block(uow: Any) -> None:
+            stored = await uow.repo(Account).get(account.id)
+            stored.balance += amount
+            await uow.repo(Account).save(stored)
+            uow.publish(Deposited(account.id, stored.balance))  # the running balance
+
+        await uow.run(block)
+
+    await asyncio.gather(*(deposit(accounts[i % 2], i + 1) for i in range(20)))
+    got = await take(ob.outbox, "ledger", 20)
+    for account in accounts:
+        mine = [d for d in got if d.key == account.id]
+        assert [d.seq for d in mine] == list(range(1, 11))
+        balances = [d.event.amount for d in mine]
+        assert balances == sorted(balances)  # each commit saw the one before it
+        async with uow.reading() as reader:
+            assert (await reader.repo(Account).get(account.id)).balance == balances[-1]
+
+
+async def test_a_consumer_that_stops_resumes_after_its_last_acknowledgement(ob: Backend) -> None:
+    uow = ob.make_uow()
+
+    async def publish(n: int) -> None:
+        async def block(uow: Any) -> None:
+            uow.publish(Pinged(n))
+
+        await uow.run(block)
+
+    for n in range(3):
+        await publish(n)
+    assert [d.event.n for d in await take(ob.outbox, "mail", 2)] == [0, 1]
+    unacked = await take(ob.outbox, "mail", 1, ack=False)  # stops before acknowledging
+    assert unacked[0].event == Pinged(2)
+    for n in range(3, 5):
+        await publish(n)
+    again = await take(ob.outbox, "mail", 3)  # at least once: the unacknowledged again
+    assert [d.event.n for d in again] == [2, 3, 4]
+    assert again[0].id == unacked[0].id
+    other = await take(ob.outbox, "audit", 5)  # each consumer gets every event
+    assert [d.event.n for d in other] == [0, 1, 2, 3, 4]
+
+
+async def test_a_failing_handler_is_retried_then_parked_and_replayed(ob: Backend) -> None:
+    uow = ob.make_uow()
+
+    async def block(uow: Any) -> None:
+        uow.publish(Pinged(1))
+        uow.publish(Pinged(2))
+
+    await uow.run(block)
+    calls: list[tuple[int, int]] = []
+
+    async def handler(delivery: Delivery) -> None:
+        calls.append((delivery.event.n, delivery.attempt))
+        if delivery.event.n == 1:
+            raise ValueError("the mail server said no")
+
+    running = asyncio.create_task(ob.outbox.run("mail", handler))
+    try:
+        give_up = asyncio.get_running_loop().time() + HANG_S
+        while (2, 1) not in calls:
+            assert asyncio.get_running_loop().time() < give_up
+            await asyncio.sleep(0.01)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert calls == [(1, 1), (1, 2), (1, 3), (2, 1)]  # 3 attempts, then the next event
+    (letter,) = await ob.outbox.dead_letters("mail")
+    assert letter.event.data == {"n": 1} and letter.attempts == 3
+    assert letter.error == "ValueError: the mail server said no"
+
+    async def still_failing(delivery: Delivery) -> None:
+        raise KeyError("still")
+
+    assert await ob.outbox.replay("mail", still_failing) == 0
+    (kept,) = await ob.outbox.dead_letters("mail")
+    assert kept.attempts == 4 and "KeyError" in kept.error
+    replayed: list[Any] = []
+
+    async def fixed(delivery: Delivery) -> None:
+        replayed.append(delivery.event)
+
+    assert await ob.outbox.replay("mail", fixed) == 1
+    assert replayed == [Pinged(1)]
+    assert await ob.outbox.dead_letters("mail") == []
+    await nothing_more(ob.outbox, "mail")  # neither event comes again
+
+
+async def test_handle_once_takes_effect_once_when_an_event_comes_twice(ob: Backend) -> None:
+    uow = ob.make_uow()
+    account = Account(owner="ann")
+
+    async def open_and_publish(uow: Any) -> None:
+        await uow.repo(Account).add(account)
+        uow.publish(Deposited(account.id, 7))
+
+    await uow.run(open_and_publish)
+    (first,) = await take(ob.outbox, "billing", 1, ack=False)
+    (second,) = await take(ob.outbox, "billing", 1)  # the same event, delivered again
+    assert first.id == second.id
+
+    async def apply(delivery: Delivery) -> bool:
+        async def work(uow: Any) -> None:
+            stored = await uow.repo(Account).get(account.id)
+            stored.balance += delivery.event.amount
+            await uow.repo(Account).save(stored)
+
+        return await handle_once(uow, delivery, work)
+
+    results = await asyncio.gather(apply(first), apply(second), apply(first))
+    assert sorted(results) == [False, False, True]
+    async with uow.reading() as reader:
+        assert (await reader.repo(Account).get(account.id)).balance == 7
+
+    async def failing(uow: Any) -> None:
+        raise RuntimeError("the handler fails: the mark rolls back with it")
+
+    other = attrs.evolve(second.stored, id=second.id + "x")
+    retry = Delivery(None, "billing", None, other, second.event, 1, True)
+    with pytest.raises(RuntimeError):
+        await handle_once(uow, retry, failing)
+    assert await handle_once(uow, retry, lambda uow: asyncio.sleep(0)) is True
+
+
+async def test_a_stored_event_of_an_older_version_is_upgraded_and_an_unknown_one_parked(
+    ob: Backend,
+) -> None:
+    uow = ob.make_uow()
+    old_types = EventTypes()
+
+    @domain_event("contract.deposited", version=1, key="account", types=old_types)
+    @attrs.frozen
+    class OldDeposited:
+        account: str
+        amount: int
+
+    @domain_event("contract.gone", types=old_types)
+    @attrs.frozen
+    class Gone:
+        n: int
+
+    async def block(uow: Any) -> None:
+        from persistence.outbox.recording import prepare_event
+
+        for event in (Gone(1), OldDeposited("a", 1)):  # as an older deployment wrote them
+            uow._open_block()._published_events.append(prepare_event(event, types=old_types))
+
+    await uow.run(block)
+    (got,) = await take(ob.outbox, "billing", 1)
+    assert got.event == Deposited("a", 1, "")  # version 1 read through its upgrade
+    await nothing_more(ob.outbox, "billing")
+    (letter,) = await ob.outbox.dead_letters("billing")
+    assert letter.event.type == "contract.gone" and "UnknownEvent" in letter.error
+    assert issubclass(UnknownEvent, LookupError)
+
+
+async def test_publish_refuses_what_it_cannot_store_before_any_write(ob: Backend) -> None:
+    uow = ob.make_uow()
+    async with uow:
+        with pytest.raises(TypeError, match="Unregistered is not a domain event"):
+            uow.publish(Unregistered())
+        with pytest.raises(TypeError, match=r"contract\.pinged.*cannot keep"):
+            uow.publish(Pinged(n=object()))  # type: ignore[arg-type]
+        assert uow.published == []
+    async with uow.reading() as reader:
+        with pytest.raises(UnitOfWorkError, match="read-only"):
+            reader.publish(Pinged(1))
+    with pytest.raises(UnitOfWorkError):
+        uow.publish(Pinged(1))  # outside a block
+    await nothing_more(ob.outbox, "billing")
+
+
+async def test_a_block_whose_commit_answer_is_lost_publishes_once(
+    ob: Backend, backend_name: str
+) -> None:
+    if backend_name != "memory":
+        pytest.skip("lost answers are simulated by the memory store; the server's in "
+                    "tests/reliability/test_outbox_exactly_once.py")
+    uow = ob.make_uow()
+    store = uow.store
+    runs: list[int] = []
+
+    async def block(uow: Any) -> None:
+        runs.append(1)
+        uow.publish(Pinged(len(runs)))
+
+    store.lose_commit_replies(applied=True)  # landed: not run again
+    await uow.run(block)
+    store.lose_commit_replies(applied=False)  # did not land: run again, published once
+    await uow.run(block)
+    got = await take(ob.outbox, "billing", 2)
+    assert [d.event for d in got] == [Pinged(1), Pinged(3)]
+    assert runs == [1, 1, 1]
+    await nothing_more(ob.outbox, "billing")
+
+
+async def test_prune_deletes_what_every_consumer_finished_and_nothing_else(
+    ob: Backend, backend_name: str
+) -> None:
+    if backend_name == "memory":
+        pytest.skip("the memory store keeps its outbox for the test's life")
+    from persistence.engine import get_async_db
+    from persistence.outbox.mongo import MongoOutbox
+
+    outbox = ob.outbox
+    assert isinstance(outbox, MongoOutbox)
+    await outbox.ensure_indexes()
+    uow = ob.make_uow()
+    account = Account(owner="ann")
+
+    async def publish(uow: Any, n: int) -> None:
+        uow.publish(Deposited(account.id, n))
+
+    for n in (1, 2):
+        await uow.run(lambda uow, n=n: publish(uow, n))
+    (first, second) = await take(outbox, "billing", 2)
+
+    async def effect(uow: Any) -> None:
+        return None
+
+    assert await handle_once(uow, first, effect)
+    assert await take(outbox, "audit", 1)  # audit finished only the first record
+    records = get_async_db("default")["persistence_commits"]
+    assert await outbox.prune(3600) == 0  # too young
+    assert await outbox.prune(0) == 1  # the first: finished by both consumers
+    left = await records.find({"published": {"$exists": True}}).to_list(None)
+    assert [d["events"][0]["id"] for d in left] == [second.id]
+    assert await get_async_db("default")["persistence_processed"].count_documents({}) == 0
+    assert [d.event.amount for d in await take(outbox, "audit", 1)] == [2]
