@@ -10,8 +10,9 @@ versions).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from persistence.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from persistence.aggregation import (
@@ -388,15 +389,4 @@ _HOMES: dict[str, str] = {
 
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'persistence' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"persistence.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({name for name in globals() if name.startswith("__")} | set(_HOMES))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _HOMES)

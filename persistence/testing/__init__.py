@@ -6,8 +6,9 @@ beside them stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from persistence.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from persistence.testing.embedded_server import (
@@ -54,15 +55,4 @@ _HOMES = {
 
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'persistence.testing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"persistence.testing.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOMES))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _HOMES)
