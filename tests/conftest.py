@@ -58,3 +58,28 @@ def sync_client(mongodb_uri: str) -> Iterator[pymongo.MongoClient[Any]]:
 
 
 # --- Shared fixtures added by other test packages go below ------------------------------
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every bound the units of work set on their waits for the server (seconds): driver
+    deadlines and outage watches."""
+    from persistence.mongo.deadlines import outage_watch
+
+    seen: list[float] = []
+    timeout = pymongo.timeout
+
+    def recorded(seconds: float | None) -> Any:
+        assert seconds is not None
+        seen.append(seconds)
+        return timeout(seconds)
+
+    monkeypatch.setattr(pymongo, "timeout", recorded)  # what persistence.mongo.deadlines calls
+    watch = outage_watch.__init__
+
+    def watched(self: outage_watch, seconds: float, reachable: Any) -> None:
+        seen.append(seconds)
+        watch(self, seconds, reachable)
+
+    monkeypatch.setattr(outage_watch, "__init__", watched)
+    return seen

@@ -6,39 +6,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
-import pymongo
 import pytest
 
 from adapters.http.app import OUTAGE_BUDGET, REQUEST_DEADLINE, create_app
 from eventually import HANG_S
-from persistence.mongo.deadlines import outage_watch
 from persistence.testing import EmbeddedServer
-
-
-@pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every bound the units of work set on their waits for the database (seconds):
-    driver deadlines and outage watches."""
-    seen: list[float] = []
-    timeout = pymongo.timeout
-
-    def recorded(seconds: float | None) -> Any:
-        assert seconds is not None
-        seen.append(seconds)
-        return timeout(seconds)
-
-    monkeypatch.setattr(pymongo, "timeout", recorded)  # what persistence.mongo.deadlines calls
-    watch = outage_watch.__init__
-
-    def watched(self: outage_watch, seconds: float, reachable: Any) -> None:
-        seen.append(seconds)
-        watch(self, seconds, reachable)
-
-    monkeypatch.setattr(outage_watch, "__init__", watched)
-    return seen
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from domain.entities import User
 from persistence.engine import connect_async, disconnect_async
 from persistence.errors import StoreUnavailable
 from persistence.mongo import MongoUnitOfWork
-from persistence.mongo.deadlines import outage_watch
 from persistence.retry_policy import RetryPolicy, is_outage
 from persistence.testing import EmbeddedServer
 
@@ -55,28 +54,6 @@ async def stopped_server() -> AsyncIterator[EmbeddedServer]:
             await disconnect_async(ALIAS)
         server.stop()
 
-
-@pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every bound the unit of work set on its waits for the server (seconds): driver
-    deadlines and outage watches."""
-    seen: list[float] = []
-    timeout = pymongo.timeout
-
-    def recorded(seconds: float | None) -> Any:
-        assert seconds is not None
-        seen.append(seconds)
-        return timeout(seconds)
-
-    monkeypatch.setattr(pymongo, "timeout", recorded)  # what persistence.mongo.deadlines calls
-    watch = outage_watch.__init__
-
-    def watched(self: outage_watch, seconds: float, reachable: Any) -> None:
-        seen.append(seconds)
-        watch(self, seconds, reachable)
-
-    monkeypatch.setattr(outage_watch, "__init__", watched)
-    return seen
 
 
 async def test_a_write_during_an_outage_ends_within_the_outage_budget(
