@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -20,6 +20,15 @@ async def until(condition: Callable[[], bool], what: str, hang_s: float = HANG_S
     """Return once ``condition()`` is true; fail naming ``what`` after ``hang_s``."""
     give_up = time.monotonic() + hang_s
     while not condition():
+        if time.monotonic() > give_up:
+            pytest.fail(f"{what}: still not true after {hang_s:g} s")
+        await asyncio.sleep(0.01)
+
+
+async def until_found(probe: Callable[[], Awaitable[bool]], what: str, hang_s: float = HANG_S) -> None:
+    """:func:`until` for a condition that has to ask the store (``await probe()``)."""
+    give_up = time.monotonic() + hang_s
+    while not await probe():
         if time.monotonic() > give_up:
             pytest.fail(f"{what}: still not true after {hang_s:g} s")
         await asyncio.sleep(0.01)

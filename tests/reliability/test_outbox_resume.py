@@ -15,7 +15,7 @@ import pymongo
 import pytest
 
 import persistence  # noqa: F401
-from eventually import until
+from eventually import until, until_found
 from markers import EMBEDDED, server_gap
 from persistence.engine import connect_async, disconnect_async, get_async_db
 from persistence.mongo import MongoUnitOfWork
@@ -67,8 +67,12 @@ async def test_a_refused_resume_token_makes_the_consumer_catch_up(database: Any)
     try:
         await _publish(uow, 1)
         await until(lambda: seen.numbers == [1], "the first event")
-        stored = await database[CONSUMERS].find_one({"_id": "notes"})
-        assert stored is not None and stored["token"] is not None  # kept after the ack
+
+        async def token_kept() -> bool:  # saved after the handler returns: not at once
+            stored = await database[CONSUMERS].find_one({"_id": "notes"})
+            return stored is not None and stored["token"] is not None
+
+        await until_found(token_kept, "the consumer's token kept after the ack")
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
@@ -129,7 +133,14 @@ async def test_a_consumer_catches_up_after_a_restart_that_lost_the_servers_histo
             await _publish(uow, 2)
             await until(lambda: 2 in seen.numbers, f"the event after the restart ({seen.numbers})")
             assert seen.numbers in ([1, 2], [1, 1, 2])  # 1 again if the restart kept it
-            assert await get_async_db(ALIAS)[CONSUMERS].count_documents({}) == 1
+            consumers = get_async_db(ALIAS)[CONSUMERS]
+
+            async def position_stored_again() -> bool:  # after the handler returns
+                stored = await consumers.find_one({"_id": "notes"})
+                return stored is not None and stored["token"] is not None
+
+            await until_found(position_stored_again, "the position on the restarted server")
+            assert await consumers.count_documents({}) == 1
         finally:
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
