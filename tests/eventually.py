@@ -25,7 +25,9 @@ async def until(condition: Callable[[], bool], what: str, hang_s: float = HANG_S
         await asyncio.sleep(0.01)
 
 
-async def until_found(probe: Callable[[], Awaitable[bool]], what: str, hang_s: float = HANG_S) -> None:
+async def until_found(
+    probe: Callable[[], Awaitable[bool]], what: str, hang_s: float = HANG_S
+) -> None:
     """:func:`until` for a condition that has to ask the store (``await probe()``)."""
     give_up = time.monotonic() + hang_s
     while not await probe():

@@ -111,7 +111,7 @@ def _is_mongomock_class(cls: Any) -> bool:
 
 
 def _new_client(alias: str, settings: dict[str, Any]) -> Any:
-    client_class = settings.get("mongo_client_class")
+    client_class: Any = settings.get("mongo_client_class")
     kwargs = _driver_kwargs(settings)
     try:
         if _is_mongomock_class(client_class):

@@ -264,7 +264,7 @@ class CollectionFacade(Facade):
 
 class _CursorBase(Facade):
     __slots__ = ()
-    hand_written = ("next",)
+    hand_written: tuple[str, ...] = ("next",)
 
     @staticmethod
     def _find_client(target: Any) -> Any:

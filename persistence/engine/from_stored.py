@@ -260,9 +260,9 @@ def _build(plan: _LoadPlan, son: dict[str, Any], created: bool) -> Any:
         data["_cls"] = plan.class_name
     # 3. the present values: declared-name fields in document order, renamed ones last
     for key in son:
-        name = plan.order.get(key)
-        if name is not None:
-            _assign(obj, data, name, *converted[name])
+        declared = plan.order.get(key)
+        if declared is not None:
+            _assign(obj, data, declared, *converted[declared])
     for name, _db, _field, _how, _extra in plan.renamed_entries:
         entry = converted.get(name)
         if entry is not None:

@@ -84,6 +84,11 @@ def _guard(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
     compat.replace(owner, name, make, twin_guard=True)
 
 
+def _guarding(guard: Callable[[Any, str], Any], twin: str) -> Callable[[Any], Any]:
+    """The wrapper maker ``_guard`` takes: ``guard`` applied to the original and ``twin``."""
+    return lambda original: guard(original, twin)
+
+
 # -- connections -------------------------------------------------------------------
 
 
@@ -204,13 +209,13 @@ def _graft_documents() -> None:
     native = hand_written_document_twins()
     for owner, sync_name, twin, make in TWINS:
         if owner is Owner.DOCUMENT:
-            _guard(Document, sync_name, lambda original, t=twin: guard_method(original, t))
+            _guard(Document, sync_name, _guarding(guard_method, twin))
             if make is Make.HAND_WRITTEN:
                 _add(Document, twin, native[twin])
             else:
                 _add(Document, twin, twin_factories.instance_twin(sync_name, twin))
         elif owner is Owner.DOCUMENT_CLASS:
-            _guard(Document, sync_name, lambda original, t=twin: guard_classmethod(original, t))
+            _guard(Document, sync_name, _guarding(guard_classmethod, twin))
             _add(Document, twin, twin_factories.class_twin(sync_name, twin))
     # The async MongoEngine fork's spelling: ``await Model._async_get_collection()``.
     _add(Document, "_async_get_collection", classmethod(class_collections.async_get_collection))
@@ -226,7 +231,7 @@ def _graft_querysets() -> None:
         for _, sync_name, twin, _ in rows:
             if sync_name in vars(owner):
                 guard = guard_item_access if sync_name == "__getitem__" else guard_method
-                _guard(owner, sync_name, lambda original, t=twin, g=guard: g(original, t))
+                _guard(owner, sync_name, _guarding(guard, twin))
         if "__repr__" in vars(owner):
             _replace(owner, "__repr__", _safe_repr_wrapper)
     for _, sync_name, twin, make in rows:

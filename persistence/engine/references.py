@@ -112,7 +112,7 @@ class AsyncReferenceProxy(DBRef):
         if isinstance(other, DBRef):
             return self.id == other.id and self.collection == other.collection
         if compat.has_collection_name(other) and hasattr(other, "pk"):
-            return other.pk == self.id and compat.collection_name(other) == self.collection
+            return bool(other.pk == self.id and compat.collection_name(other) == self.collection)
         return bool(self.id == other)
 
     def __ne__(self, other: object) -> bool:

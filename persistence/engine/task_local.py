@@ -39,13 +39,13 @@ class TaskLocal:
         object.__setattr__(self, "_var", ContextVar(f"task_local_{id(self)}"))
 
     def _namespace(self) -> dict[str, Any]:
-        var: ContextVar[tuple[tuple[int, int], dict[str, Any]]] = self._var  # type: ignore[attr-defined]
+        var: ContextVar[tuple[tuple[int, int], dict[str, Any]]] = self._var
         owner = _owner()
         current = var.get(None)
         if current is not None and current[0] == owner:
             return current[1]
         if current is None:
-            namespace = {name: make() for name, make in self._defaults.items()}  # type: ignore[attr-defined]
+            namespace = {name: make() for name, make in self._defaults.items()}
         else:
             namespace = {
                 name: value.copy() if hasattr(value, "copy") else value
@@ -63,7 +63,7 @@ class TaskLocal:
         """Read and write ``namespace`` (another task's, from :meth:`namespace`) as the
         current task's while the block runs: to undo, from wherever it runs, what a
         task did to its own values."""
-        var: ContextVar[tuple[tuple[int, int], dict[str, Any]]] = self._var  # type: ignore[attr-defined]
+        var: ContextVar[tuple[tuple[int, int], dict[str, Any]]] = self._var
         token = var.set((_owner(), namespace))
         try:
             yield

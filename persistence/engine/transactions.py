@@ -111,7 +111,7 @@ async def _end(client: Any, session: Any, uncertain: bool) -> None:
 _CAPABLE: dict[int, tuple[weakref.ref[Any], bool]] = {}
 
 
-class TransactionsNotSupportedError(OperationError):
+class TransactionsNotSupportedError(OperationError):  # type: ignore[misc]
     """The alias's backend cannot run transactions (mongomock, a standalone server)."""
 
 

@@ -94,10 +94,10 @@ def queryset_twin(sync_name: str, twin: str) -> Callable[..., Any]:
 
 
 def _has_data(queryset: Any) -> bool:
-    return compat.has_data(queryset)  # type: ignore[no-any-return]
+    return bool(compat.has_data(queryset))
 
 
 async def queryset_exists(self: Any) -> bool:
     """True when the queryset matches at least one document."""
     check_async_target(self, "async_exists")
-    return await greenlet_spawn(_run, compat.document(self), _has_data, (self,), {})  # type: ignore[no-any-return]
+    return bool(await greenlet_spawn(_run, compat.document(self), _has_data, (self,), {}))
