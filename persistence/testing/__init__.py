@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from persistence.testing.tls import (
         make_certificates as make_certificates,
     )
+    from persistence.testing.wire_proxy import LoopbackProxy as LoopbackProxy
+    from persistence.testing.wire_proxy import WireMessage as WireMessage
+    from persistence.testing.wire_proxy import copy_bytes as copy_bytes
+    from persistence.testing.wire_proxy import wire_messages as wire_messages
 
 _HOMES = {
     "EmbeddedServer": "embedded_server",
@@ -51,6 +55,10 @@ _HOMES = {
     "ReplyDroppingProxy": "reply_loss",
     "Certificates": "tls",
     "make_certificates": "tls",
+    "LoopbackProxy": "wire_proxy",
+    "WireMessage": "wire_proxy",
+    "copy_bytes": "wire_proxy",
+    "wire_messages": "wire_proxy",
 }
 
 __all__ = sorted(_HOMES)

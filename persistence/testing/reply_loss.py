@@ -19,32 +19,15 @@ Only ``OP_MSG`` commands are looked at (what drivers send; without compression).
 from __future__ import annotations
 
 import asyncio
-import struct
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
-import bson
+from .wire_proxy import LoopbackProxy, WireMessage, wire_messages
 
 __all__ = ["ReplyDroppingProxy"]
 
-_HEADER = struct.Struct("<iiii")  # messageLength, requestID, responseTo, opCode
-_OP_MSG = 2013
 
-
-def command_of(body: bytes) -> dict[str, Any] | None:
-    """The command document (section kind 0) of an ``OP_MSG`` body, after the header."""
-    position = 4  # flagBits
-    while position < len(body):
-        kind = body[position]
-        position += 1
-        (size,) = struct.unpack_from("<i", body, position)
-        if kind == 0:
-            return bson.decode(body[position : position + size])
-        position += size  # a document sequence (kind 1): its size counts itself
-    return None
-
-
-class ReplyDroppingProxy:
+class ReplyDroppingProxy(LoopbackProxy):
     """A TCP proxy on a free loopback port to ``upstream_port``.
 
     For the first ``times`` commands ``drop(command)`` accepts, the command goes to the
@@ -61,105 +44,55 @@ class ReplyDroppingProxy:
         times: int = 1,
         upstream_host: str = "127.0.0.1",
     ) -> None:
-        self.upstream_host = upstream_host
-        self.upstream_port = upstream_port
+        super().__init__(upstream_port, upstream_host=upstream_host)
         self.drop = drop
         self.then = then
         self.times = times
         self.dropped: list[dict[str, Any]] = []
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._handlers: set[asyncio.Task[Any]] = set()
         self._then_failed: BaseException | None = None
-
-    @property
-    def uri(self) -> str:
-        """A direct connection string through the proxy."""
-        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
-
-    async def start(self) -> ReplyDroppingProxy:
-        """Listen; returns ``self``."""
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
 
     async def close(self) -> None:
         """Stop listening and cut every connection; raises if ``then`` failed."""
-        if self._server is not None:
-            self._server.close()
-            for task in list(self._handlers):
-                task.cancel()
-            await asyncio.gather(*self._handlers, return_exceptions=True)
-            await self._server.wait_closed()
-            self._server = None
+        await super().close()
         failed, self._then_failed = self._then_failed, None
         if failed is not None:
             raise RuntimeError("the proxy's `then` failed") from failed
 
-    async def __aenter__(self) -> ReplyDroppingProxy:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    def _chosen(self, body: bytes) -> bool:
+    def _chosen(self, message: WireMessage) -> bool:
         if len(self.dropped) >= self.times:
             return False
-        command = command_of(body)
+        command = message.command()
         if command is None or not self.drop(command):
             return False
         self.dropped.append(command)
         return True
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
+    def _pipes(
+        self,
+        client_reader: asyncio.StreamReader,
+        client_writer: asyncio.StreamWriter,
+        server_reader: asyncio.StreamReader,
+        server_writer: asyncio.StreamWriter,
+    ) -> list[Coroutine[Any, Any, None]]:
         lost: set[int] = set()  # request ids whose replies are dropped
 
-        async def to_server(upstream: asyncio.StreamWriter) -> None:
-            while True:
-                header = await reader.readexactly(_HEADER.size)
-                length, request_id, _, op_code = _HEADER.unpack(header)
-                body = await reader.readexactly(length - _HEADER.size)
-                if op_code == _OP_MSG and self._chosen(body):
-                    lost.add(request_id)
-                upstream.write(header + body)
-                await upstream.drain()
+        async def to_server() -> None:
+            async for message in wire_messages(client_reader):
+                if self._chosen(message):
+                    lost.add(message.request_id)
+                server_writer.write(message.raw)
+                await server_writer.drain()
 
-        async def to_client(upstream: asyncio.StreamReader) -> None:
-            while True:
-                header = await upstream.readexactly(_HEADER.size)
-                length, _, response_to, _ = _HEADER.unpack(header)
-                body = await upstream.readexactly(length - _HEADER.size)
-                if response_to in lost:
+        async def to_client() -> None:
+            async for message in wire_messages(server_reader):
+                if message.response_to in lost:
                     if self.then is not None:
                         try:
                             await self.then()
                         except Exception as exc:
                             self._then_failed = exc
                     return  # the client's connection closes without the reply
-                writer.write(header + body)
-                await writer.drain()
+                client_writer.write(message.raw)
+                await client_writer.drain()
 
-        pipes: list[asyncio.Task[None]] = []
-        up_writer: asyncio.StreamWriter | None = None
-        try:
-            up_reader, up_writer = await asyncio.open_connection(
-                self.upstream_host, self.upstream_port
-            )
-            pipes = [
-                asyncio.create_task(to_server(up_writer)),
-                asyncio.create_task(to_client(up_reader)),
-            ]
-            await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
-        except (OSError, asyncio.CancelledError):
-            pass  # the server is down, or the proxy is closing
-        finally:
-            for pipe in pipes:
-                pipe.cancel()
-            await asyncio.gather(*pipes, return_exceptions=True)
-            writer.close()
-            if up_writer is not None:
-                up_writer.close()
-            self._handlers.discard(task)
+        return [to_server(), to_client()]

@@ -21,11 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import struct
 import tempfile
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import attrs
@@ -42,7 +41,7 @@ from persistence.ids import new_id
 from persistence.mongo import MongoUnitOfWork
 from persistence.registry import Registry
 from persistence.retry_policy import RetryPolicy
-from persistence.testing import EmbeddedServer
+from persistence.testing import EmbeddedServer, LoopbackProxy, wire_messages
 
 ALIAS = "exactly_once"
 OPENING_BALANCE = 1_000
@@ -209,117 +208,54 @@ async def _restart(server: EmbeddedServer) -> None:
 
 # -- the proxy --------------------------------------------------------------------------
 
-_OP_MSG = 2013
-_HEADER = struct.Struct("<iiii")  # messageLength, requestID, responseTo, opCode
 
-
-def _command_name(body: bytes) -> str | None:
-    """The command an OP_MSG carries: the first key of its kind-0 section."""
-    if len(body) < 10 or body[4] != 0:  # flagBits, then section kind 0
-        return None
-    start = 4 + 1 + 4 + 1  # flagBits, kind, the document's length, the first type byte
-    end = body.find(b"\0", start)
-    return body[start:end].decode("utf-8", "replace") if end > 0 else None
-
-
-@attrs.frozen
-class _Message:
-    raw: bytes
-    request_id: int
-    response_to: int
-    command: str | None  # an OP_MSG's command name
-
-
-async def _messages(reader: asyncio.StreamReader) -> AsyncIterator[_Message]:
-    """Each whole wire message read from ``reader``, until it closes."""
-    while True:
-        try:
-            header = await reader.readexactly(_HEADER.size)
-            length, request_id, response_to, op_code = _HEADER.unpack(header)
-            body = await reader.readexactly(length - _HEADER.size)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return
-        command = _command_name(body) if op_code == _OP_MSG else None
-        yield _Message(header + body, request_id, response_to, command)
-
-
-class CommitSwallowingProxy:
+class CommitSwallowingProxy(LoopbackProxy):
     """A TCP proxy to ``upstream_port``.  Once armed, it swallows the next
     ``commitTransaction``: its reply (the commit runs, the client never hears of it) or,
     with ``swallow_command``, the command itself (the commit never runs).  ``swallowed``
     is set then; the client's connection hangs until the upstream side goes away."""
 
     def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.port = 0
+        super().__init__(upstream_port)
         self.armed = False
         self.swallow_command = False
         self.swallowed = asyncio.Event()
-        self._server: asyncio.Server | None = None
-        self._handlers: set[asyncio.Task[Any]] = set()
-
-    async def start(self) -> CommitSwallowingProxy:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def close(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
-        await self._server.wait_closed()
 
     def arm(self, *, swallow_command: bool = False) -> None:
         self.swallow_command = swallow_command
         self.swallowed.clear()
         self.armed = True
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
-        except OSError:  # the server is down
-            writer.close()
-            self._handlers.discard(task)
-            return
+    def _pipes(
+        self,
+        client_reader: asyncio.StreamReader,
+        client_writer: asyncio.StreamWriter,
+        server_reader: asyncio.StreamReader,
+        server_writer: asyncio.StreamWriter,
+    ) -> list[Coroutine[Any, Any, None]]:
         commits: set[int] = set()
 
         async def upstream() -> None:
-            async for message in _messages(reader):
-                if self.armed and message.command == "commitTransaction":
+            async for message in wire_messages(client_reader):
+                if self.armed and message.command_name == "commitTransaction":
                     self.armed = False
                     if self.swallow_command:
                         self.swallowed.set()  # the commit never reaches the server
                         continue
                     commits.add(message.request_id)
-                up_writer.write(message.raw)
-                await up_writer.drain()
+                server_writer.write(message.raw)
+                await server_writer.drain()
 
         async def downstream() -> None:
-            async for message in _messages(up_reader):
+            async for message in wire_messages(server_reader):
                 if message.response_to in commits:
                     commits.discard(message.response_to)
                     self.swallowed.set()  # the commit ran; its reply goes nowhere
                     continue
-                writer.write(message.raw)
-                await writer.drain()
+                client_writer.write(message.raw)
+                await client_writer.drain()
 
-        pipes = [asyncio.create_task(upstream()), asyncio.create_task(downstream())]
-        try:
-            await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            pass
-        finally:
-            for pipe in pipes:
-                pipe.cancel()
-            await asyncio.gather(*pipes, return_exceptions=True)
-            writer.close()
-            up_writer.close()
-            self._handlers.discard(task)
+        return [upstream(), downstream()]
 
 
 @contextlib.asynccontextmanager

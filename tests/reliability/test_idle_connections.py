@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import pytest
@@ -25,44 +25,30 @@ from domain.entities import User
 from persistence.engine import async_run_in_transaction, connect_async, disconnect_async
 from persistence.engine.connection import DEFAULT_MAX_IDLE_TIME_MS
 from persistence.mongo import MongoUnitOfWork
-from persistence.testing import EmbeddedServer
+from persistence.testing import EmbeddedServer, LoopbackProxy
 
 PROXY_IDLE = 1.5  # seconds before the proxy drops a silent connection
 IDLE_SPELL = 3.0
 ALIAS = "idle"
 
 
-class IdleClosingProxy:
+class IdleClosingProxy(LoopbackProxy):
     """A TCP proxy to ``upstream_port`` that closes connections silent for ``idle`` s."""
 
     def __init__(self, upstream_port: int, idle: float) -> None:
-        self.upstream_port = upstream_port
+        super().__init__(upstream_port)
         self.idle = idle
         self.dropped = 0
-        self.port = 0
-        self._handlers: set[asyncio.Task[Any]] = set()
-        self._server: asyncio.Server | None = None
 
-    async def start(self) -> IdleClosingProxy:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def close(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
-        await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
+    def _pipes(
+        self,
+        client_reader: asyncio.StreamReader,
+        client_writer: asyncio.StreamWriter,
+        server_reader: asyncio.StreamReader,
+        server_writer: asyncio.StreamWriter,
+    ) -> list[Coroutine[Any, Any, None]]:
         loop = asyncio.get_running_loop()
-        last = loop.time()
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        last = loop.time()  # when a byte last passed, either way
 
         async def pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
             nonlocal last
@@ -72,25 +58,12 @@ class IdleClosingProxy:
                     target.write(data)
                     await target.drain()
 
-        pipes = [
-            asyncio.create_task(pipe(reader, up_writer)),
-            asyncio.create_task(pipe(up_reader, writer)),
-        ]
-        try:
-            while not any(p.done() for p in pipes):
-                await asyncio.wait(pipes, timeout=0.1)
-                if loop.time() - last > self.idle:
-                    self.dropped += 1
-                    break
-        except asyncio.CancelledError:
-            pass
-        finally:
-            for p in pipes:
-                p.cancel()
-            await asyncio.gather(*pipes, return_exceptions=True)
-            writer.close()
-            up_writer.close()
-            self._handlers.discard(task)
+        async def watchdog() -> None:  # ends the connection once it has been silent
+            while loop.time() - last <= self.idle:
+                await asyncio.sleep(0.1)
+            self.dropped += 1
+
+        return [pipe(client_reader, server_writer), pipe(server_reader, client_writer), watchdog()]
 
 
 class Tick(Document):
