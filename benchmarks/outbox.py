@@ -36,6 +36,7 @@ from persistence.outbox import Delivery, Outbox, domain_event, handle_once
 from persistence.outbox.memory import MemoryOutbox
 from persistence.outbox.mongo import MongoOutbox
 from persistence.registry import Registry
+from persistence.testing import server_uri_from_env_or_start
 
 
 @attrs.define(kw_only=True)
@@ -206,13 +207,7 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--out")
     args = parser.parse_args(argv)
-    server = None
-    uri = os.environ.get("MONGODB_URI")
-    if not uri:
-        from persistence.testing.embedded_server import EmbeddedServer
-
-        server = EmbeddedServer().start()
-        uri = server.uri
+    uri, server = server_uri_from_env_or_start()
     try:
         results = await run(uri, args.events, args.writers)
     finally:

@@ -35,6 +35,7 @@ from pymongo import AsyncMongoClient
 import persistence.engine  # noqa: F401
 from persistence.engine import connect_async, disconnect_async
 from persistence.engine.facades import unwrap
+from persistence.testing import server_uri_from_env_or_start
 
 ALIAS = "bench_update_breakdown"
 
@@ -118,13 +119,7 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reps", type=int, default=9)
     parser.add_argument("--out")
     args = parser.parse_args(argv)
-    server = None
-    uri = os.environ.get("MONGODB_URI")
-    if not uri:
-        from persistence.testing.embedded_server import EmbeddedServer
-
-        server = EmbeddedServer(durable=False).start()
-        uri = server.uri
+    uri, server = server_uri_from_env_or_start()
     try:
         seen = await run(uri, args.ops, args.reps)
     finally:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from persistence.testing.tls import (
         make_certificates as make_certificates,
     )
+    from persistence.testing.wire_proxy import Link as Link
     from persistence.testing.wire_proxy import LoopbackProxy as LoopbackProxy
     from persistence.testing.wire_proxy import WireMessage as WireMessage
     from persistence.testing.wire_proxy import copy_bytes as copy_bytes
@@ -55,6 +56,7 @@ _HOMES = {
     "ReplyDroppingProxy": "reply_loss",
     "Certificates": "tls",
     "make_certificates": "tls",
+    "Link": "wire_proxy",
     "LoopbackProxy": "wire_proxy",
     "WireMessage": "wire_proxy",
     "copy_bytes": "wire_proxy",

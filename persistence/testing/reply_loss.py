@@ -18,11 +18,10 @@ Only ``OP_MSG`` commands are looked at (what drivers send; without compression).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
-from .wire_proxy import LoopbackProxy, WireMessage, wire_messages
+from .wire_proxy import Link, LoopbackProxy, WireMessage, wire_messages
 
 __all__ = ["ReplyDroppingProxy"]
 
@@ -67,24 +66,18 @@ class ReplyDroppingProxy(LoopbackProxy):
         self.dropped.append(command)
         return True
 
-    def _pipes(
-        self,
-        client_reader: asyncio.StreamReader,
-        client_writer: asyncio.StreamWriter,
-        server_reader: asyncio.StreamReader,
-        server_writer: asyncio.StreamWriter,
-    ) -> list[Coroutine[Any, Any, None]]:
+    def _pipes(self, link: Link) -> list[Coroutine[Any, Any, None]]:
         lost: set[int] = set()  # request ids whose replies are dropped
 
         async def to_server() -> None:
-            async for message in wire_messages(client_reader):
+            async for message in wire_messages(link.client_reader):
                 if self._chosen(message):
                     lost.add(message.request_id)
-                server_writer.write(message.raw)
-                await server_writer.drain()
+                link.server_writer.write(message.raw)
+                await link.server_writer.drain()
 
         async def to_client() -> None:
-            async for message in wire_messages(server_reader):
+            async for message in wire_messages(link.server_reader):
                 if message.response_to in lost:
                     if self.then is not None:
                         try:
@@ -92,7 +85,7 @@ class ReplyDroppingProxy(LoopbackProxy):
                         except Exception as exc:
                             self._then_failed = exc
                     return  # the client's connection closes without the reply
-                client_writer.write(message.raw)
-                await client_writer.drain()
+                link.client_writer.write(message.raw)
+                await link.client_writer.drain()
 
         return [to_server(), to_client()]

@@ -10,14 +10,14 @@ wire-protocol messages, so a subclass can look at commands and replies::
             super().__init__(upstream_port)
             self.commands: list[str | None] = []
 
-        def _pipes(self, client_reader, client_writer, server_reader, server_writer):
-            async def up() -> None:
-                async for message in wire_messages(client_reader):
+        def _pipes(self, link: Link) -> list[Coroutine[Any, Any, None]]:
+            async def to_server() -> None:
+                async for message in wire_messages(link.client_reader):
                     self.commands.append(message.command_name)
-                    server_writer.write(message.raw)
-                    await server_writer.drain()
+                    link.server_writer.write(message.raw)
+                    await link.server_writer.drain()
 
-            return [up(), copy_bytes(server_reader, client_writer)]
+            return [to_server(), copy_bytes(link.server_reader, link.client_writer)]
 """
 
 from __future__ import annotations
@@ -31,7 +31,15 @@ from typing import Any, TypeVar
 import attrs
 import bson
 
-__all__ = ["OP_MSG", "LoopbackProxy", "WireMessage", "command_of", "copy_bytes", "wire_messages"]
+__all__ = [
+    "OP_MSG",
+    "Link",
+    "LoopbackProxy",
+    "WireMessage",
+    "command_of",
+    "copy_bytes",
+    "wire_messages",
+]
 
 HEADER = struct.Struct("<iiii")  # messageLength, requestID, responseTo, opCode
 OP_MSG = 2013
@@ -102,6 +110,16 @@ async def copy_bytes(source: asyncio.StreamReader, target: asyncio.StreamWriter)
             await target.drain()
 
 
+@attrs.frozen
+class Link:
+    """One proxied connection: the client's side and the server's."""
+
+    client_reader: asyncio.StreamReader
+    client_writer: asyncio.StreamWriter
+    server_reader: asyncio.StreamReader
+    server_writer: asyncio.StreamWriter
+
+
 class LoopbackProxy:
     """A TCP proxy on a free loopback port to ``upstream_host:upstream_port``.
 
@@ -145,16 +163,13 @@ class LoopbackProxy:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _pipes(
-        self,
-        client_reader: asyncio.StreamReader,
-        client_writer: asyncio.StreamWriter,
-        server_reader: asyncio.StreamReader,
-        server_writer: asyncio.StreamWriter,
-    ) -> list[Coroutine[Any, Any, None]]:
+    def _pipes(self, link: Link) -> list[Coroutine[Any, Any, None]]:
         """What runs for one connection, until the first of them returns: by default the
         bytes, both ways, unchanged."""
-        return [copy_bytes(client_reader, server_writer), copy_bytes(server_reader, client_writer)]
+        return [
+            copy_bytes(link.client_reader, link.server_writer),
+            copy_bytes(link.server_reader, link.client_writer),
+        ]
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -166,10 +181,8 @@ class LoopbackProxy:
             up_reader, up_writer = await asyncio.open_connection(
                 self.upstream_host, self.upstream_port
             )
-            pipes = [
-                asyncio.create_task(pipe)
-                for pipe in self._pipes(reader, writer, up_reader, up_writer)
-            ]
+            link = Link(reader, writer, up_reader, up_writer)
+            pipes = [asyncio.create_task(pipe) for pipe in self._pipes(link)]
             await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
         except (OSError, asyncio.CancelledError):
             pass  # the server is down, or the proxy is closing

@@ -41,7 +41,7 @@ from persistence.ids import new_id
 from persistence.mongo import MongoUnitOfWork
 from persistence.registry import Registry
 from persistence.retry_policy import RetryPolicy
-from persistence.testing import EmbeddedServer, LoopbackProxy, wire_messages
+from persistence.testing import EmbeddedServer, Link, LoopbackProxy, wire_messages
 
 ALIAS = "exactly_once"
 OPENING_BALANCE = 1_000
@@ -226,34 +226,28 @@ class CommitSwallowingProxy(LoopbackProxy):
         self.swallowed.clear()
         self.armed = True
 
-    def _pipes(
-        self,
-        client_reader: asyncio.StreamReader,
-        client_writer: asyncio.StreamWriter,
-        server_reader: asyncio.StreamReader,
-        server_writer: asyncio.StreamWriter,
-    ) -> list[Coroutine[Any, Any, None]]:
+    def _pipes(self, link: Link) -> list[Coroutine[Any, Any, None]]:
         commits: set[int] = set()
 
         async def upstream() -> None:
-            async for message in wire_messages(client_reader):
+            async for message in wire_messages(link.client_reader):
                 if self.armed and message.command_name == "commitTransaction":
                     self.armed = False
                     if self.swallow_command:
                         self.swallowed.set()  # the commit never reaches the server
                         continue
                     commits.add(message.request_id)
-                server_writer.write(message.raw)
-                await server_writer.drain()
+                link.server_writer.write(message.raw)
+                await link.server_writer.drain()
 
         async def downstream() -> None:
-            async for message in wire_messages(server_reader):
+            async for message in wire_messages(link.server_reader):
                 if message.response_to in commits:
                     commits.discard(message.response_to)
                     self.swallowed.set()  # the commit ran; its reply goes nowhere
                     continue
-                client_writer.write(message.raw)
-                await client_writer.drain()
+                link.client_writer.write(message.raw)
+                await link.client_writer.drain()
 
         return [upstream(), downstream()]
 

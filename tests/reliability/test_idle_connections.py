@@ -25,7 +25,7 @@ from domain.entities import User
 from persistence.engine import async_run_in_transaction, connect_async, disconnect_async
 from persistence.engine.connection import DEFAULT_MAX_IDLE_TIME_MS
 from persistence.mongo import MongoUnitOfWork
-from persistence.testing import EmbeddedServer, LoopbackProxy
+from persistence.testing import EmbeddedServer, Link, LoopbackProxy
 
 PROXY_IDLE = 1.5  # seconds before the proxy drops a silent connection
 IDLE_SPELL = 3.0
@@ -40,13 +40,7 @@ class IdleClosingProxy(LoopbackProxy):
         self.idle = idle
         self.dropped = 0
 
-    def _pipes(
-        self,
-        client_reader: asyncio.StreamReader,
-        client_writer: asyncio.StreamWriter,
-        server_reader: asyncio.StreamReader,
-        server_writer: asyncio.StreamWriter,
-    ) -> list[Coroutine[Any, Any, None]]:
+    def _pipes(self, link: Link) -> list[Coroutine[Any, Any, None]]:
         loop = asyncio.get_running_loop()
         last = loop.time()  # when a byte last passed, either way
 
@@ -63,7 +57,11 @@ class IdleClosingProxy(LoopbackProxy):
                 await asyncio.sleep(0.1)
             self.dropped += 1
 
-        return [pipe(client_reader, server_writer), pipe(server_reader, client_writer), watchdog()]
+        return [
+            pipe(link.client_reader, link.server_writer),
+            pipe(link.server_reader, link.client_writer),
+            watchdog(),
+        ]
 
 
 class Tick(Document):
