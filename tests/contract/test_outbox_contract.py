@@ -7,6 +7,7 @@ replayable; effects exactly once through ``handle_once``."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ from persistence.outbox import (
     domain_event,
     handle_once,
 )
+from persistence.outbox.delivery import in_partition
 from persistence.registry import Registry
 
 
@@ -90,12 +92,19 @@ def ob(backend_name: str, request: pytest.FixtureRequest) -> Backend:
     return Backend(lambda: make(registry), outbox, backend_name)
 
 
-async def take(outbox: Outbox, consumer: str, count: int, *, ack: bool = True) -> list[Delivery]:
+async def take(
+    outbox: Outbox,
+    consumer: str,
+    count: int,
+    *,
+    ack: bool = True,
+    partition: tuple[int, int] | None = None,
+) -> list[Delivery]:
     """The next ``count`` deliveries to ``consumer`` (acknowledged), within a hang guard."""
     got: list[Delivery] = []
 
     async def collect() -> None:
-        consuming = outbox.consume(consumer)
+        consuming = outbox.consume(consumer, partition=partition)
         try:
             async for delivery in consuming:
                 got.append(delivery)
@@ -423,3 +432,44 @@ async def test_prune_deletes_what_every_consumer_finished_and_nothing_else(
     assert [d["events"][0]["id"] for d in left] == [second.id]
     assert await get_async_db("default")["persistence_processed"].count_documents({}) == 0
     assert [d.event.amount for d in await take(outbox, "audit", 1)] == [2]
+
+
+async def test_a_partition_consumer_waits_for_its_own_events_past_other_partitions(
+    ob: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record with no event in the partition is passed over once: polling used to find
+    it again at once, without end (on mongomock the event loop never ran anything else)."""
+    uow = ob.make_uow()
+    keys = [f"key{i}" for i in range(64)]
+    theirs = next(k for k in keys if in_partition(k, (0, 2)))
+    mine = next(k for k in keys if in_partition(k, (1, 2)))
+
+    async def deposit(uow: Any, key: str, amount: int) -> None:
+        uow.publish(Deposited(key, amount))
+
+    await uow.run(lambda uow: deposit(uow, theirs, 1))
+    await uow.run(lambda uow: deposit(uow, mine, 2))
+    passed_over: Counter[str] = Counter()
+    feed_skip = ob.outbox.feed.skip
+
+    async def skip(position: str, record: StoredRecord) -> None:
+        passed_over[record.id] += 1
+        assert passed_over[record.id] <= 100, f"{record.id} passed over without end"
+        await feed_skip(position, record)
+
+    monkeypatch.setattr(ob.outbox.feed, "skip", skip)
+    got: list[Delivery] = []
+
+    async def publish_once_idle() -> None:  # the consumer has only others' records left
+        await until(lambda: len(got) == 1, "the partition's first event")
+        await uow.run(lambda uow: deposit(uow, mine, 3))
+
+    publishing = asyncio.create_task(publish_once_idle())
+    try:
+        got.extend(await take(ob.outbox, "ledger", 1, partition=(1, 2)))
+        got.extend(await take(ob.outbox, "ledger", 1, partition=(1, 2)))
+        await asyncio.wait_for(publishing, HANG_S)
+    finally:
+        publishing.cancel()
+    assert [(d.key, d.event.amount) for d in got] == [(mine, 2), (mine, 3)]
+    assert [d.event.amount for d in await take(ob.outbox, "ledger", 1, partition=(0, 2))] == [1]
