@@ -112,13 +112,19 @@ class MongoFeed:
     # -- reading ----------------------------------------------------------------------------
 
     async def _unfinished(self, position: str) -> list[StoredRecord]:
-        """The records with events ``position`` has not finished, in commit order per key."""
+        """The records with events ``position`` has not finished, in commit order per key;
+        for a partition, only those with an event in it (the others are never marked
+        done for it: polling would find them again at once, without end)."""
         cursor = self._records().find(
             {"published": {"$exists": True}, _UNFINISHED: {"$ne": position}},
             {"done": 0},
         )
         documents = await cursor.to_list(None)
-        return commit_order([StoredRecord.from_document(d) for d in documents])
+        partition = partition_of(position)
+        records = [StoredRecord.from_document(d) for d in documents]
+        return commit_order(
+            [r for r in records if any(in_partition(e.key, partition) for e in r.events)]
+        )
 
     async def _stored_token(self, position: str) -> Any:
         """The position's stored token; the position is registered if new (from then on

@@ -21,6 +21,7 @@ from persistence.engine import connect_async, disconnect_async, get_async_db
 from persistence.mongo import MongoUnitOfWork
 from persistence.outbox import Delivery, domain_event
 from persistence.outbox.mongo import CONSUMERS, MongoOutbox
+from persistence.outbox.names import COMMITS
 from persistence.registry import Registry
 from persistence.testing import EmbeddedServer
 
@@ -68,11 +69,14 @@ async def test_a_refused_resume_token_makes_the_consumer_catch_up(database: Any)
         await _publish(uow, 1)
         await until(lambda: seen.numbers == [1], "the first event")
 
-        async def token_kept() -> bool:  # saved after the handler returns: not at once
+        async def acknowledged() -> bool:  # after the handler returns: not at once
             stored = await database[CONSUMERS].find_one({"_id": "notes"})
-            return stored is not None and stored["token"] is not None
+            # the token alone is no sign: a stream opened before the commit keeps its
+            # starting token before the event comes; the record's mark is
+            finished = await database[COMMITS].count_documents({"done": "notes"})
+            return stored is not None and stored["token"] is not None and finished == 1
 
-        await until_found(token_kept, "the consumer's token kept after the ack")
+        await until_found(acknowledged, "the first event's record finished, a token kept")
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)

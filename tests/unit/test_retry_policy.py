@@ -62,9 +62,17 @@ async def test_the_last_conflict_propagates_once_the_budget_is_spent() -> None:
         await NO_RETRY.run(attempt)
     assert calls == [1]
     calls.clear()
+    clock = FakeClock()  # not the wall clock: a paused process would spend the budget
+
+    async def a_second_each() -> None:
+        calls.append(1)
+        clock.now += 1.0
+        raise _conflict()
+
+    policy = RetryPolicy(budget=2.5, base_delay=1e-4, max_delay=1e-4, clock=clock)
     with pytest.raises(ConcurrencyConflict):
-        await RetryPolicy(budget=0.05, base_delay=0.001, max_delay=0.01).run(attempt)
-    assert len(calls) > 1
+        await policy.run(a_second_each)
+    assert len(calls) == 3  # the third ends 3 s after the first began: past the budget
 
 
 def test_backoff_is_full_jitter_under_an_exponential_ceiling() -> None:
