@@ -39,6 +39,10 @@ __all__ = [
 
 EXECUTABLE = "secantusd-py"
 STOP_TIMEOUT = 10.0
+# each readiness probe waits longer than the one before, up to the last: a server that is
+# alive but starved of CPU still gets a probe long enough to answer
+_FIRST_PROBE_MS = 500
+_LAST_PROBE_MS = 8_000
 
 
 def _free_port() -> int:
@@ -151,7 +155,7 @@ class EmbeddedServer:
         auth: bool = False,
         durable: bool | None = None,
         extra_args: Sequence[str] = (),
-        start_timeout: float = 30.0,
+        start_timeout: float = 120.0,
         tls: ServerTLS | None = None,
     ) -> None:
         self._host = "127.0.0.1"
@@ -242,6 +246,7 @@ class EmbeddedServer:
         self._process = process
         self._stop_process = weakref.finalize(self, _terminate, process)
         deadline = time.monotonic() + self.start_timeout
+        probe_ms = _FIRST_PROBE_MS
         while True:
             if process.poll() is not None:
                 self._process = None
@@ -252,7 +257,7 @@ class EmbeddedServer:
             try:
                 client: pymongo.MongoClient[dict[str, Any]]
                 with pymongo.MongoClient(
-                    self.uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500
+                    self.uri, serverSelectionTimeoutMS=probe_ms, connectTimeoutMS=probe_ms
                 ) as client:
                     client.admin.command("hello")
                 return self
@@ -263,6 +268,7 @@ class EmbeddedServer:
                         f"{EXECUTABLE} did not answer within {self.start_timeout}s; log tail:\n"
                         + self._log_tail()
                     ) from None
+                probe_ms = min(probe_ms * 2, _LAST_PROBE_MS)  # a starved machine answers late
                 time.sleep(0.1)
 
     def stop(self, *, keep_storage: bool = False) -> None:

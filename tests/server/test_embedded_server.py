@@ -284,3 +284,29 @@ def test_sum_of_doubles_is_compensated(sync_client: pymongo.MongoClient[Any]) ->
     )
     # MongoDB adds doubles in double-double precision and rounds once at the end
     assert (row["sum"], row["avg"]) == (0.6, 0.6 / 3)
+
+
+def test_a_starved_server_gets_longer_readiness_probes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server alive but slow to answer (a busy CI machine) is not given up on after a
+    few short probes: each probe waits longer than the one before, up to a ceiling."""
+    from persistence.testing import embedded_server
+
+    real_client = pymongo.MongoClient
+    probes: list[int] = []
+
+    def answers_late(uri: str, **options: Any) -> pymongo.MongoClient[Any]:
+        probes.append(options["serverSelectionTimeoutMS"])
+        if len(probes) < 6:  # as if each probe ran out before the answer came
+            raise pymongo.errors.ServerSelectionTimeoutError("no answer yet")
+        return real_client(uri, **options)
+
+    monkeypatch.setattr(embedded_server.pymongo, "MongoClient", answers_late)
+    server = EmbeddedServer(durable=False).start()
+    monkeypatch.undo()
+    try:
+        with pymongo.MongoClient(server.uri) as client:
+            assert client.admin.command("ping")["ok"] == 1
+        assert probes == [500, 1000, 2000, 4000, 8000, 8000]
+        assert server.start_timeout >= HANG_S  # a hang guard, not a speed limit
+    finally:
+        server.stop()
