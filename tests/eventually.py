@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 
 HANG_S = 120.0
+
+_T = TypeVar("_T")
 
 
 async def until(condition: Callable[[], bool], what: str, hang_s: float = HANG_S) -> None:
@@ -34,3 +37,22 @@ async def until_found(
         if time.monotonic() > give_up:
             pytest.fail(f"{what}: still not true after {hang_s:g} s")
         await asyncio.sleep(0.01)
+
+
+async def until_back(
+    attempt: Callable[[], Awaitable[_T]],
+    unavailable: type[BaseException] | tuple[type[BaseException], ...],
+    what: str,
+    hang_s: float = HANG_S,
+) -> _T:
+    """``await attempt()`` once it stops raising ``unavailable``: a client rediscovering a
+    restarted server takes its time on a busy machine (a short server selection timeout
+    may run out first).  Fails naming ``what`` after ``hang_s``."""
+    give_up = time.monotonic() + hang_s
+    while True:
+        try:
+            return await attempt()
+        except unavailable:
+            if time.monotonic() > give_up:
+                pytest.fail(f"{what}: still unavailable after {hang_s:g} s")
+            await asyncio.sleep(0.05)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ import pytest
 
 from adapters.http.app import create_app
 from adapters.registry import registry
+from eventually import HANG_S
 from persistence.engine import get_async_connection
 from persistence.mongo import MongoUnitOfWork
 from persistence.testing import EmbeddedServer, ReplyDroppingProxy, fail_point
@@ -111,7 +113,9 @@ async def test_a_download_answers_503_while_the_database_is_down(
         assert download.status_code == 503, download.text  # not 404: the file exists
         assert download.json()["error"] == "StoreUnavailable"
         server.start()
-        download = await http.get(f"/files/{file_id}")
+        give_up = time.monotonic() + HANG_S  # a hang guard, not a speed requirement
+        while (download := await http.get(f"/files/{file_id}")).status_code == 503:
+            assert time.monotonic() < give_up, "the app did not recover"
         assert download.status_code == 200
         assert download.content == DATA
 

@@ -19,11 +19,13 @@ from typing import Any
 import pymongo
 import pytest
 from bson import Binary
+from pymongo.errors import PyMongoError
 
 import persistence.engine  # noqa: F401
 from adapters.registry import registry
 from domain.library import Author, Book
 from domain.services import attach_file, remove_attachment
+from eventually import until_back
 from persistence.engine import connect_async, disconnect_async, get_async_db
 from persistence.errors import Conflict, FileStoreError, NotFound, StoreUnavailable
 from persistence.mongo import MongoUnitOfWork
@@ -180,7 +182,8 @@ async def test_every_method_is_store_unavailable_while_the_server_is_down(
             assert "127.0.0.1" not in str(raised.value)  # no driver text
 
         server.start()
-        assert await store.ids() == [kept]
+        back = await until_back(store.ids, StoreUnavailable, "the store after the restart")
+        assert back == [kept]
         assert await store.read(kept) == DATA
     finally:
         await disconnect_async(ALIAS)
@@ -207,7 +210,7 @@ async def test_an_outage_in_the_middle_of_a_stream_is_store_unavailable(
         assert raised.value.retry_safe
         assert 1 <= len(received) < 10
         server.start()
-        assert await store.read(file_id) == big
+        assert await until_back(lambda: store.read(file_id), StoreUnavailable, "a read") == big
     finally:
         await disconnect_async(ALIAS)
 
@@ -230,7 +233,7 @@ async def test_an_outage_in_the_middle_of_a_streamed_put_leaves_chunks_for_the_s
             await store.put(cut(), filename="cut.bin")
         assert raised.value.retry_safe
         server.start()
-        assert await _counts() == (0, 2)
+        assert await until_back(_counts, PyMongoError, "a count after the restart") == (0, 2)
         assert len(await store.sweep_orphans(grace=0)) == 1
         assert await _counts() == (0, 0)
     finally:

@@ -7,24 +7,42 @@ certificate, or no client certificate where one is required, fails within
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pymongo
 import pytest
 from mongoengine import Document, StringField
-from pymongo.errors import ServerSelectionTimeoutError
+from pymongo.errors import PyMongoError, ServerSelectionTimeoutError
 
 import persistence.engine  # noqa: F401
 from adapters.registry import registry
 from domain.entities import User
-from persistence.engine import connect_async, disconnect_async
+from eventually import until
+from persistence.engine import connect_async, disconnect_async, get_async_connection
 from persistence.errors import StoreUnavailable
 from persistence.mongo import MongoUnitOfWork
 from persistence.testing import Certificates, EmbeddedServer, ServerTLS, make_certificates
 
 ALIAS = "tls"
 QUICK = {"serverSelectionTimeoutMS": 1000}
+
+
+async def _handshake_tried(alias: str) -> None:
+    """Wait until the client's monitor has tried the server once: a failure then names
+    what the handshake met, however long the handshake took on a busy machine (with a
+    short selection timeout it could otherwise end before the first try did)."""
+    client = get_async_connection(alias)
+    with contextlib.suppress(PyMongoError):
+        await client.admin.command("ping")  # opens the client; fails
+    await until(
+        lambda: any(
+            server.error is not None
+            for server in client.topology_description.server_descriptions().values()
+        ),
+        "the monitor's first try",
+    )
 
 
 class Secret(Document):
@@ -115,6 +133,7 @@ async def test_a_ca_that_did_not_sign_the_server_fails_clearly(
     await connect_async(
         "tls_db", alias=alias, host=_address(tls_server), tls=True, tlsCAFile=str(other_ca), **QUICK
     )
+    await _handshake_tried(alias)
     with pytest.raises(ServerSelectionTimeoutError, match="CERTIFICATE_VERIFY_FAILED"):
         await Secret(text="never").async_save()
     await _refused_by_the_repositories(alias)
