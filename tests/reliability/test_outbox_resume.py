@@ -99,22 +99,22 @@ async def test_a_refused_resume_token_makes_the_consumer_catch_up(database: Any)
 def test_the_server_refuses_a_resume_token_from_a_history_it_lost() -> None:
     server = EmbeddedServer(durable=False).start()
     try:
-        client: pymongo.MongoClient[Any] = pymongo.MongoClient(server.uri)
-        records = client.gaps.records
-        with records.watch(max_await_time_ms=100) as stream:
-            records.insert_one({"_id": 1})
-            token = stream.next()["_id"]
-        client.close()
+        client: pymongo.MongoClient[Any]
+        with pymongo.MongoClient(server.uri) as client:
+            records = client.gaps.records
+            with records.watch(max_await_time_ms=100) as stream:
+                records.insert_one({"_id": 1})
+                token = stream.next()["_id"]
         server.kill()  # not durable: the restarted server has lost its history
         server.start()
-        client = pymongo.MongoClient(server.uri)
-        records = client.gaps.records
-        try:
-            with records.watch(resume_after=token, max_await_time_ms=100) as stream:
-                records.insert_one({"_id": 2})
-                changes = [stream.try_next() for _ in range(20)]
-        except pymongo.errors.OperationFailure:
-            return  # MongoDB: ChangeStreamHistoryLost / ChangeStreamFatalError
+        with pymongo.MongoClient(server.uri) as client:
+            records = client.gaps.records
+            try:
+                with records.watch(resume_after=token, max_await_time_ms=100) as stream:
+                    records.insert_one({"_id": 2})
+                    changes = [stream.try_next() for _ in range(20)]
+            except pymongo.errors.OperationFailure:
+                return  # MongoDB: ChangeStreamHistoryLost / ChangeStreamFatalError
         assert any(c is not None for c in changes), "the resumed stream stays silent"
     finally:
         server.stop()
