@@ -30,6 +30,7 @@ from persistence.outbox import (
     handle_once,
 )
 from persistence.outbox.delivery import in_partition
+from persistence.outbox.recording import MAX_EVENTS_BYTES
 from persistence.registry import Registry
 
 
@@ -473,3 +474,40 @@ async def test_a_partition_consumer_waits_for_its_own_events_past_other_partitio
         publishing.cancel()
     assert [(d.key, d.event.amount) for d in got] == [(mine, 2), (mine, 3)]
     assert [d.event.amount for d in await take(ob.outbox, "ledger", 1, partition=(0, 2))] == [1]
+
+
+@domain_event("attack.blob", key="key")
+@attrs.frozen
+class Blob:
+    key: str
+    text: str
+
+
+async def test_a_block_whose_events_cannot_fit_one_commit_is_refused_at_publish(
+    ob: Backend,
+) -> None:
+    """Memory used to store a 17 MB commit record the server (and mongomock) refused
+    at commit with PyMongo's DocumentTooLarge (on mongomock after the block's writes)."""
+    uow = ob.make_uow()
+    account = Account(owner="ann")
+    big = "x" * 1_000_000
+    accepted = 0
+
+    async def block(uow: Any) -> None:
+        nonlocal accepted
+        await uow.repo(Account).add(account)
+        with pytest.raises(ValueError, match="more than one commit can store"):
+            for _ in range(20):
+                uow.publish(Blob(account.id, big))
+                accepted += 1
+        assert len(uow.published) == accepted  # the refused event is not recorded
+
+    await uow.run(block)
+    assert accepted * 1_000_000 < MAX_EVENTS_BYTES < (accepted + 1) * 1_000_000
+    got = await take(ob.outbox, "billing", accepted)  # near the limit: stored, delivered,
+    assert [d.seq for d in got] == list(range(1, accepted + 1))
+    assert all(d.event.text == big for d in got)
+    assert len(await take(ob.outbox, "audit", accepted)) == accepted  # finished by two
+    await nothing_more(ob.outbox, "billing")
+    async with uow.reading() as reader:
+        assert (await reader.repo(Account).get(account.id)).owner == "ann"
