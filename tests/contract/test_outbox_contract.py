@@ -15,7 +15,7 @@ import attrs
 import pytest
 
 from adapters.documents.accounts import AccountDocument
-from eventually import HANG_S, until
+from eventually import HANG_S, until, until_found
 from persistence.errors import UnitOfWorkError
 from persistence.ids import new_id
 from persistence.memory import InMemoryStore, InMemoryUnitOfWork
@@ -511,3 +511,115 @@ async def test_a_block_whose_events_cannot_fit_one_commit_is_refused_at_publish(
     await nothing_more(ob.outbox, "billing")
     async with uow.reading() as reader:
         assert (await reader.repo(Account).get(account.id)).owner == "ann"
+
+
+async def test_a_consumer_cancelled_at_any_step_then_restarted_loses_and_repeats_nothing(
+    ob: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancel the consumer at each of its steps in turn (before and after the handler's
+    block, each acknowledgement's writes, each parking), restart it: every event takes
+    effect once through ``handle_once``, and the poisoned one is parked, once."""
+    uow = ob.make_uow()
+    amounts = [1, 2, 4, 8, 16, 32]
+    poisoned = 8
+    applied = [a for a in amounts if a != poisoned]
+    feed = ob.outbox.feed
+    steps: list[str] = []
+    cancel_at = [-1]
+
+    async def step(name: str) -> None:
+        steps.append(name)
+        if len(steps) - 1 == cancel_at[0]:
+            current = asyncio.current_task()
+            assert current is not None
+            current.cancel()
+            await asyncio.sleep(0)
+
+    def around(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        async def wrapped(*args: Any) -> Any:
+            await step(f"{name}<")
+            result = await method(*args)
+            await step(f"{name}>")
+            return result
+
+        return wrapped
+
+    for name in ("done", "skip", "park"):
+        monkeypatch.setattr(feed, name, around(name, getattr(feed, name)))
+    handled: list[int] = []
+
+    async def apply(delivery: Delivery) -> None:
+        async def work(uow: Any) -> None:
+            if delivery.event.amount == poisoned:  # before writing: mongomock keeps writes
+                raise ValueError("poisoned")
+            stored = await uow.repo(Account).get(delivery.event.account)
+            stored.balance += delivery.event.amount
+            await uow.repo(Account).save(stored)
+
+        await step("handler<")
+        if await handle_once(uow, delivery, work):
+            handled.append(delivery.event.amount)
+        await step("handler>")
+
+    async def open_accounts(uow: Any, accounts: list[Account]) -> None:
+        await uow.repo(Account).add_many(accounts)
+
+    async def deposit(uow: Any, account: Account, amount: int) -> None:
+        uow.publish(Deposited(account.id, amount))
+
+    async def mark(uow: Any) -> None:
+        uow.publish(Pinged(-1))
+
+    async def balances(accounts: list[Account]) -> list[int]:
+        async with uow.reading() as reader:
+            return [(await reader.repo(Account).get(a.id)).balance for a in accounts]
+
+    async def parked(accounts: list[Account]) -> list[int]:
+        ids = {a.id for a in accounts}
+        letters = await ob.outbox.dead_letters("ledger")
+        return [x.event.data["amount"] for x in letters if x.event.data["account"] in ids]
+
+    k = 0
+    reached = True
+    while reached:
+        accounts = [Account(owner=f"o{i}") for i in range(2)]
+        await uow.run(lambda uow, accounts=accounts: open_accounts(uow, accounts))
+        for i, amount in enumerate(amounts):
+            account = accounts[i % 2]
+            await uow.run(lambda uow, a=account, n=amount: deposit(uow, a, n))
+        handled.clear()
+        for cancelling in (k, -1):  # cancelled at step k, then restarted to the end
+            steps.clear()
+            cancel_at[0] = cancelling
+            running = asyncio.create_task(ob.outbox.run("ledger", apply))
+
+            async def stopped(running: asyncio.Task[None] = running, batch: list[Account]
+                              = accounts) -> bool:
+                if running.done():
+                    return True
+                return sorted(handled) == applied and await parked(batch) == [poisoned]
+
+            try:
+                await until_found(stopped, f"the consumer cancelled at step {k}")
+            finally:
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+            if cancelling == k:
+                reached = len(steps) > k
+                if not reached:
+                    break  # no step k: every step has had its turn
+        cancel_at[0] = -1
+        assert sorted(handled) == applied, (k, handled)
+        got = await balances(accounts)
+        assert got == [1 + 4 + 16, 2 + 32], (k, got)
+        assert await parked(accounts) == [poisoned], k
+        await uow.run(mark)
+        while True:  # what was handled but not acknowledged comes again, with no effect
+            (again,) = await take(ob.outbox, "ledger", 1)
+            if again.event == Pinged(-1):
+                break
+            await apply(again)
+        assert sorted(handled) == applied, (k, handled)
+        assert await balances(accounts) == got
+        k += 1
+    assert k > 10  # the steps of six events were all tried
