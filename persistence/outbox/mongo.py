@@ -305,7 +305,8 @@ class MongoFeed:
         await self._db()[DEAD_LETTERS].delete_one({"_id": letter.id})
 
     async def update_dead(self, letter: DeadLetter) -> None:
-        await self.park(letter)
+        """Not an upsert: a letter a replay meanwhile forgot stays forgotten."""
+        await self._db()[DEAD_LETTERS].replace_one({"_id": letter.id}, _letter_document(letter))
 
 
 def _finished(record: dict[str, Any], position: str) -> bool:

@@ -623,3 +623,50 @@ async def test_a_consumer_cancelled_at_any_step_then_restarted_loses_and_repeats
         assert await balances(accounts) == got
         k += 1
     assert k > 10  # the steps of six events were all tried
+
+
+async def test_replaying_a_dead_letter_already_replayed_keeps_no_dead_letter(ob: Backend) -> None:
+    """Two replays of one letter (two operators, two workers starting): the second one
+    used to deliver again the letter the first had handled and forgotten, and on failing
+    park it again (an upsert), inventing a dead letter for a handled event."""
+    uow = ob.make_uow()
+
+    async def block(uow: Any) -> None:
+        uow.publish(Pinged(1))
+        uow.publish(Pinged(2))
+
+    await uow.run(block)
+
+    async def failing(delivery: Delivery) -> None:
+        raise ValueError("down")
+
+    async def both_parked() -> bool:
+        return len(await ob.outbox.dead_letters("mail")) == 2
+
+    running = asyncio.create_task(ob.outbox.run("mail", failing))
+    try:
+        await until_found(both_parked, "both events parked")
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    first, _ = await ob.outbox.dead_letters("mail")
+    handled: list[Any] = []
+
+    async def fixed(delivery: Delivery) -> None:
+        handled.append(delivery.event)
+
+    async def failing_again(delivery: Delivery) -> None:
+        handled.append(delivery.event)
+        raise ValueError("down again")
+
+    assert await ob.outbox.replay("mail", fixed, letters=[first]) == 1
+    assert await ob.outbox.replay("mail", failing_again, letters=[first]) == 0  # stale
+    assert handled == [Pinged(1)]  # not delivered again: it is no longer dead
+
+    async def racing(delivery: Delivery) -> None:  # another replay forgets it meanwhile
+        assert await ob.outbox.replay("mail", fixed) == 1
+        raise ValueError("down again")
+
+    assert await ob.outbox.replay("mail", racing) == 0
+    assert handled == [Pinged(1), Pinged(2)]
+    assert await ob.outbox.dead_letters("mail") == []
