@@ -670,3 +670,43 @@ async def test_replaying_a_dead_letter_already_replayed_keeps_no_dead_letter(ob:
     assert await ob.outbox.replay("mail", racing) == 0
     assert handled == [Pinged(1), Pinged(2)]
     assert await ob.outbox.dead_letters("mail") == []
+
+
+async def test_odd_keys_and_a_changed_partition_count_lose_nothing(ob: Backend) -> None:
+    """Keys empty, unicode, with ``$``, ``.`` or NUL, and no key; consumed by 2
+    partitions, then (redeployed) by 3: each count's partitions share every event
+    exactly once between them, in order per key (the new count starts over: at least
+    once across the change)."""
+    uow = ob.make_uow()
+    keys: list[str | None] = ["", "ü名", "None", "$x.y", "a\x00b", None, "k1", "k2", "k3"]
+
+    async def block(uow: Any, round_: int) -> None:
+        for key in keys:
+            uow.publish(Deposited(key or "", round_), key=key) if key is not None else (
+                uow.publish(Pinged(round_))
+            )
+
+    for round_ in range(3):
+        await uow.run(lambda uow, r=round_: block(uow, r))
+    total = 3 * len(keys)
+    for count in (2, 3):
+        everything: list[Delivery] = []
+        for index in range(count):
+            mine = sum(1 for k in keys if in_partition(k, (index, count))) * 3
+            assert mine, (count, index)  # the keys reach every partition
+            got = await take(ob.outbox, "ledger", mine, partition=(index, count))
+            assert all(in_partition(d.key, (index, count)) for d in got)
+            everything.extend(got)
+        assert len({d.id for d in everything}) == total
+        for key in keys:
+            if key is not None:
+                assert [d.seq for d in everything if d.key == key] == [1, 2, 3], repr(key)
+    for index in range(3):  # nothing more for any: a marker of its own comes next
+        marker = next(f"m{i}" for i in range(100) if in_partition(f"m{i}", (index, 3)))
+        await uow.run(lambda uow, m=marker: deposit_marker(uow, m))
+        (got,) = await take(ob.outbox, "ledger", 1, partition=(index, 3))
+        assert got.event == Deposited(marker, -1)
+
+
+async def deposit_marker(uow: Any, key: str) -> None:
+    uow.publish(Deposited(key, -1))
