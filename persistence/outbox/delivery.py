@@ -167,6 +167,11 @@ def position_name(consumer: str, partition: Partition | None = None) -> str:
     """Where a consumer (and partition) keeps its position: ``billing``, ``billing[0/3]``."""
     if not consumer or not isinstance(consumer, str):
         raise ValueError("a consumer needs a non-empty name")
+    if "[" in consumer or "]" in consumer:
+        raise ValueError(
+            f"consumer name {consumer!r} holds [ or ], which mark a partition's position: "
+            "name the consumer without them and pass partition=(index, count)"
+        )
     if partition is None:
         return consumer
     index, count = partition

@@ -710,3 +710,25 @@ async def test_odd_keys_and_a_changed_partition_count_lose_nothing(ob: Backend) 
 
 async def deposit_marker(uow: Any, key: str) -> None:
     uow.publish(Deposited(key, -1))
+
+
+async def test_a_consumer_name_that_looks_like_a_partition_is_refused(ob: Backend) -> None:
+    """``consume("ledger[1/2]")`` (no partition) used to take everything on memory, while
+    on MongoDB the catch-up, polling and ``prune`` read the name as partition 1 of 2:
+    records of the other keys were never delivered from a poll, and pruned as finished."""
+    uow = ob.make_uow()
+    mine = next(f"k{i}" for i in range(100) if in_partition(f"k{i}", (1, 2)))
+    theirs = next(f"k{i}" for i in range(100) if in_partition(f"k{i}", (0, 2)))
+
+    async def block(uow: Any) -> None:
+        uow.publish(Deposited(theirs, 1))
+        uow.publish(Deposited(mine, 2))
+
+    await uow.run(block)
+    for name in ("ledger[1/2]", "ledger]", "a[b"):
+        with pytest.raises(ValueError, match=r"consumer name.*\[ or \]"):
+            await take(ob.outbox, name, 1)
+        with pytest.raises(ValueError, match=r"consumer name.*\[ or \]"):
+            await ob.outbox.dead_letters(name)
+    got = await take(ob.outbox, "ledger", 2)  # a plain name takes every event
+    assert [d.event.amount for d in got] == [1, 2]
