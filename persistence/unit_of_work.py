@@ -74,7 +74,7 @@ from typing import Any, TypeVar, overload
 from persistence.commit_records import DEFAULT_RETENTION, AmbiguousCommit, CommitRecord
 from persistence.errors import CommitOutcomeUnknown, StoreUnavailable, UnitOfWorkError
 from persistence.files.compensated import CompensatedFiles
-from persistence.outbox.recording import PendingEvent, prepare_event
+from persistence.outbox.recording import PendingEvent, check_room, prepare_event
 from persistence.pending_operations import PendingOperations, tracked_subclass
 from persistence.ports import AggregateRepository, FileStore, QueryRepository
 from persistence.read_only import ReadOnlyFiles, ReadOnlyRepository
@@ -319,11 +319,13 @@ class BaseUnitOfWork:
         it to the outbox in the same transaction as the block's data (a block that rolls
         back publishes nothing).  ``key`` overrides the event type's key field (events of
         one key are delivered in commit order).  The event is encoded and checked now
-        (``TypeError`` for an unregistered class or a value the store cannot hold)."""
+        (``TypeError`` for an unregistered class or a value the store cannot hold;
+        ``ValueError`` when the block's events would not fit in one commit record)."""
         block = self._open_block()
         if block.read_only:
             raise UnitOfWorkError("a read-only unit of work cannot publish events")
-        block._published_events.append(prepare_event(event, key))
+        events = block._published_events
+        events.append(check_room(events, prepare_event(event, key)))
 
     @property
     def published(self) -> list[Any]:

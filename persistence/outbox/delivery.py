@@ -146,7 +146,7 @@ class Feed(Protocol):
         ...
 
     async def update_dead(self, letter: DeadLetter) -> None:
-        """Keep a dead letter's new error and attempts."""
+        """Keep a dead letter's new error and attempts, if it is still kept."""
         ...
 
 
@@ -167,6 +167,11 @@ def position_name(consumer: str, partition: Partition | None = None) -> str:
     """Where a consumer (and partition) keeps its position: ``billing``, ``billing[0/3]``."""
     if not consumer or not isinstance(consumer, str):
         raise ValueError("a consumer needs a non-empty name")
+    if "[" in consumer or "]" in consumer:
+        raise ValueError(
+            f"consumer name {consumer!r} holds [ or ], which mark a partition's position: "
+            "name the consumer without them and pass partition=(index, count)"
+        )
     if partition is None:
         return consumer
     index, count = partition
@@ -410,11 +415,16 @@ class Outbox:
         partition: Partition | None = None,
         letters: Iterable[DeadLetter] | None = None,
     ) -> int:
-        """Deliver ``consumer``'s dead letters (or just ``letters``) to ``handler`` again,
-        oldest first: each one handled is forgotten, each one failing again is kept with
-        its new error.  Returns how many were handled."""
+        """Deliver ``consumer``'s dead letters (or just those of ``letters`` still dead) to
+        ``handler`` again, oldest first: each one handled is forgotten, each one failing
+        again is kept with its new error (unless a replay meanwhile forgot it).  Returns
+        how many were handled."""
         position = position_name(consumer, partition)
-        chosen = list(letters) if letters is not None else await self.feed.dead_letters(position)
+        dead = await self.feed.dead_letters(position)
+        chosen = dead
+        if letters is not None:  # those still dead (a replay meanwhile forgot the others)
+            still = {letter.id for letter in dead}
+            chosen = [letter for letter in letters if letter.id in still]
         handled = 0
         for letter in chosen:
             stored = letter.event

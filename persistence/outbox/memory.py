@@ -70,7 +70,8 @@ class MemoryFeed:
         self.store.dead_letters.pop(letter.id, None)
 
     async def update_dead(self, letter: DeadLetter) -> None:
-        self.store.dead_letters[letter.id] = letter
+        if letter.id in self.store.dead_letters:  # not one a replay meanwhile forgot
+            self.store.dead_letters[letter.id] = letter
 
 
 class PublishedEvent:

@@ -201,6 +201,8 @@ class MongoFeed:
         self._checked.pop(position, None)  # a new stream: its first check sees every record
         async with stream:
             start = stream.resume_token
+            partition = partition_of(position)
+            resumed = token is not None  # until its first record of ours not yet finished
             seen = set()
             for record in backlog:
                 seen.add(record.id)
@@ -221,7 +223,22 @@ class MongoFeed:
                 document = change["fullDocument"]
                 if str(document["_id"]) in seen:
                     continue
-                yield StoredRecord.from_document(document, token=change["_id"])
+                record = StoredRecord.from_document(document, token=change["_id"])
+                if resumed and any(in_partition(e.key, partition) for e in record.events):
+                    if await self._finished_before(position, document["_id"]):
+                        continue
+                    resumed = False
+                yield record
+
+    async def _finished_before(self, position: str, record_id: Any) -> bool:
+        """Whether ``position`` finished the record ``record_id`` that its stream, resumed
+        from the stored token, shows again: a consumer that died inside an
+        acknowledgement (its ``done`` mark written, its token not) gets that record
+        again, and :meth:`MongoOutbox.prune` may have deleted it since (every consumer
+        finished it) with its processed marks, so ``handle_once`` could no longer tell
+        it was applied.  A record that is gone was finished (prune deletes nothing else)."""
+        found = await self._records().find_one({"_id": record_id}, {"done": 1})
+        return found is None or position in found.get("done", ())
 
     async def _stream_missed(self, position: str, partition: tuple[int, int] | None) -> bool:
         """Every ``verify_every`` seconds of an idle stream: whether a record of this
@@ -288,7 +305,8 @@ class MongoFeed:
         await self._db()[DEAD_LETTERS].delete_one({"_id": letter.id})
 
     async def update_dead(self, letter: DeadLetter) -> None:
-        await self.park(letter)
+        """Not an upsert: a letter a replay meanwhile forgot stays forgotten."""
+        await self._db()[DEAD_LETTERS].replace_one({"_id": letter.id}, _letter_document(letter))
 
 
 def _finished(record: dict[str, Any], position: str) -> bool:

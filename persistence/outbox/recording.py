@@ -24,7 +24,19 @@ import attrs
 
 from .events import EVENT_TYPES, EventTypes
 
-__all__ = ["PendingEvent", "keys_needed", "prepare_event", "record_events"]
+__all__ = [
+    "MAX_EVENTS_BYTES",
+    "PendingEvent",
+    "check_room",
+    "keys_needed",
+    "prepare_event",
+    "record_events",
+]
+
+MAX_EVENTS_BYTES = 16 * 1024 * 1024 - 256 * 1024
+"""The most one commit's events may take, stored: the commit record holding them must fit
+the store's 16 MiB document limit (and its change event too), with room left for its
+``done`` list growing as consumers finish it."""
 
 
 @attrs.frozen
@@ -37,6 +49,10 @@ class PendingEvent:
     data: dict[str, Any]
     event: Any = attrs.field(eq=False, repr=False)
     """The event object as published (what the memory adapter's tests may look at)."""
+    size: int = attrs.field(default=0, eq=False, repr=False)
+    """At most how many bytes the event takes in its commit record."""
+    total: int = attrs.field(default=0, eq=False, repr=False)
+    """``size`` summed over the block's events up to this one (set by :func:`check_room`)."""
 
 
 def prepare_event(
@@ -50,21 +66,36 @@ def prepare_event(
     data = event_type.payload(event)
     import bson  # only here: this module stays free of PyMongo at import time
 
+    chosen = key if key is not None else event_type.key_of(event)
     try:
-        bson.encode(data)
+        size = len(
+            bson.encode(
+                {"id": "0" * 40, "type": event_type.name, "v": event_type.version,
+                 "key": chosen, "seq": 2**62, "data": data}
+            )
+        ) + 24  # the entry's name in the events array, and room for larger numbers
     except Exception as exc:
         raise TypeError(
             f"event {event_type.name!r} ({type(event).__qualname__}) holds a value the store "
             f"cannot keep: {exc}; use str, int, float, bool, datetime, lists, dicts or "
             "nested attrs classes of them"
         ) from exc
-    return PendingEvent(
-        event_type.name,
-        event_type.version,
-        key if key is not None else event_type.key_of(event),
-        data,
-        event,
-    )
+    return PendingEvent(event_type.name, event_type.version, chosen, data, event, size)
+
+
+def check_room(published: Sequence[PendingEvent], pending: PendingEvent) -> PendingEvent:
+    """``pending``, to follow ``published`` in one commit; ``ValueError`` if it would take
+    the commit's events past :data:`MAX_EVENTS_BYTES` (the same on every adapter, before
+    anything is written)."""
+    total = (published[-1].total if published else 0) + pending.size
+    if total > MAX_EVENTS_BYTES:
+        raise ValueError(
+            f"publishing event {pending.type!r} would take this block's events to about "
+            f"{total} bytes, more than one commit can store ({MAX_EVENTS_BYTES} bytes): "
+            "publish fewer or smaller events per block (keep large payloads in a document "
+            "or a file and put its id in the event)"
+        )
+    return attrs.evolve(pending, total=total)
 
 
 def keys_needed(events: Sequence[PendingEvent]) -> Counter[str]:

@@ -15,7 +15,7 @@ import attrs
 import pytest
 
 from adapters.documents.accounts import AccountDocument
-from eventually import HANG_S, until
+from eventually import HANG_S, until, until_found
 from persistence.errors import UnitOfWorkError
 from persistence.ids import new_id
 from persistence.memory import InMemoryStore, InMemoryUnitOfWork
@@ -30,6 +30,7 @@ from persistence.outbox import (
     handle_once,
 )
 from persistence.outbox.delivery import in_partition
+from persistence.outbox.recording import MAX_EVENTS_BYTES
 from persistence.registry import Registry
 
 
@@ -473,3 +474,261 @@ async def test_a_partition_consumer_waits_for_its_own_events_past_other_partitio
         publishing.cancel()
     assert [(d.key, d.event.amount) for d in got] == [(mine, 2), (mine, 3)]
     assert [d.event.amount for d in await take(ob.outbox, "ledger", 1, partition=(0, 2))] == [1]
+
+
+@domain_event("attack.blob", key="key")
+@attrs.frozen
+class Blob:
+    key: str
+    text: str
+
+
+async def test_a_block_whose_events_cannot_fit_one_commit_is_refused_at_publish(
+    ob: Backend,
+) -> None:
+    """Memory used to store a 17 MB commit record the server (and mongomock) refused
+    at commit with PyMongo's DocumentTooLarge (on mongomock after the block's writes)."""
+    uow = ob.make_uow()
+    account = Account(owner="ann")
+    big = "x" * 1_000_000
+    accepted = 0
+
+    async def block(uow: Any) -> None:
+        nonlocal accepted
+        await uow.repo(Account).add(account)
+        with pytest.raises(ValueError, match="more than one commit can store"):
+            for _ in range(20):
+                uow.publish(Blob(account.id, big))
+                accepted += 1
+        assert len(uow.published) == accepted  # the refused event is not recorded
+
+    await uow.run(block)
+    assert accepted * 1_000_000 < MAX_EVENTS_BYTES < (accepted + 1) * 1_000_000
+    got = await take(ob.outbox, "billing", accepted)  # near the limit: stored, delivered,
+    assert [d.seq for d in got] == list(range(1, accepted + 1))
+    assert all(d.event.text == big for d in got)
+    assert len(await take(ob.outbox, "audit", accepted)) == accepted  # finished by two
+    await nothing_more(ob.outbox, "billing")
+    async with uow.reading() as reader:
+        assert (await reader.repo(Account).get(account.id)).owner == "ann"
+
+
+async def test_a_consumer_cancelled_at_any_step_then_restarted_loses_and_repeats_nothing(
+    ob: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancel the consumer at each of its steps in turn (before and after the handler's
+    block, each acknowledgement's writes, each parking), restart it: every event takes
+    effect once through ``handle_once``, and the poisoned one is parked, once."""
+    uow = ob.make_uow()
+    amounts = [1, 2, 4, 8, 16, 32]
+    poisoned = 8
+    applied = [a for a in amounts if a != poisoned]
+    feed = ob.outbox.feed
+    steps: list[str] = []
+    cancel_at = [-1]
+
+    async def step(name: str) -> None:
+        steps.append(name)
+        if len(steps) - 1 == cancel_at[0]:
+            current = asyncio.current_task()
+            assert current is not None
+            current.cancel()
+            await asyncio.sleep(0)
+
+    def around(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        async def wrapped(*args: Any) -> Any:
+            await step(f"{name}<")
+            result = await method(*args)
+            await step(f"{name}>")
+            return result
+
+        return wrapped
+
+    for name in ("done", "skip", "park"):
+        monkeypatch.setattr(feed, name, around(name, getattr(feed, name)))
+    handled: list[int] = []
+
+    async def apply(delivery: Delivery) -> None:
+        async def work(uow: Any) -> None:
+            if delivery.event.amount == poisoned:  # before writing: mongomock keeps writes
+                raise ValueError("poisoned")
+            stored = await uow.repo(Account).get(delivery.event.account)
+            stored.balance += delivery.event.amount
+            await uow.repo(Account).save(stored)
+
+        await step("handler<")
+        if await handle_once(uow, delivery, work):
+            handled.append(delivery.event.amount)
+        await step("handler>")
+
+    async def open_accounts(uow: Any, accounts: list[Account]) -> None:
+        await uow.repo(Account).add_many(accounts)
+
+    async def deposit(uow: Any, account: Account, amount: int) -> None:
+        uow.publish(Deposited(account.id, amount))
+
+    async def mark(uow: Any) -> None:
+        uow.publish(Pinged(-1))
+
+    async def balances(accounts: list[Account]) -> list[int]:
+        async with uow.reading() as reader:
+            return [(await reader.repo(Account).get(a.id)).balance for a in accounts]
+
+    async def parked(accounts: list[Account]) -> list[int]:
+        ids = {a.id for a in accounts}
+        letters = await ob.outbox.dead_letters("ledger")
+        return [x.event.data["amount"] for x in letters if x.event.data["account"] in ids]
+
+    k = 0
+    reached = True
+    while reached:
+        accounts = [Account(owner=f"o{i}") for i in range(2)]
+        await uow.run(lambda uow, accounts=accounts: open_accounts(uow, accounts))
+        for i, amount in enumerate(amounts):
+            account = accounts[i % 2]
+            await uow.run(lambda uow, a=account, n=amount: deposit(uow, a, n))
+        handled.clear()
+        for cancelling in (k, -1):  # cancelled at step k, then restarted to the end
+            steps.clear()
+            cancel_at[0] = cancelling
+            running = asyncio.create_task(ob.outbox.run("ledger", apply))
+
+            async def stopped(running: asyncio.Task[None] = running, batch: list[Account]
+                              = accounts) -> bool:
+                if running.done():
+                    return True
+                return sorted(handled) == applied and await parked(batch) == [poisoned]
+
+            try:
+                await until_found(stopped, f"the consumer cancelled at step {k}")
+            finally:
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+            if cancelling == k:
+                reached = len(steps) > k
+                if not reached:
+                    break  # no step k: every step has had its turn
+        cancel_at[0] = -1
+        assert sorted(handled) == applied, (k, handled)
+        got = await balances(accounts)
+        assert got == [1 + 4 + 16, 2 + 32], (k, got)
+        assert await parked(accounts) == [poisoned], k
+        await uow.run(mark)
+        while True:  # what was handled but not acknowledged comes again, with no effect
+            (again,) = await take(ob.outbox, "ledger", 1)
+            if again.event == Pinged(-1):
+                break
+            await apply(again)
+        assert sorted(handled) == applied, (k, handled)
+        assert await balances(accounts) == got
+        k += 1
+    assert k > 10  # the steps of six events were all tried
+
+
+async def test_replaying_a_dead_letter_already_replayed_keeps_no_dead_letter(ob: Backend) -> None:
+    """Two replays of one letter (two operators, two workers starting): the second one
+    used to deliver again the letter the first had handled and forgotten, and on failing
+    park it again (an upsert), inventing a dead letter for a handled event."""
+    uow = ob.make_uow()
+
+    async def block(uow: Any) -> None:
+        uow.publish(Pinged(1))
+        uow.publish(Pinged(2))
+
+    await uow.run(block)
+
+    async def failing(delivery: Delivery) -> None:
+        raise ValueError("down")
+
+    async def both_parked() -> bool:
+        return len(await ob.outbox.dead_letters("mail")) == 2
+
+    running = asyncio.create_task(ob.outbox.run("mail", failing))
+    try:
+        await until_found(both_parked, "both events parked")
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    first, _ = await ob.outbox.dead_letters("mail")
+    handled: list[Any] = []
+
+    async def fixed(delivery: Delivery) -> None:
+        handled.append(delivery.event)
+
+    async def failing_again(delivery: Delivery) -> None:
+        handled.append(delivery.event)
+        raise ValueError("down again")
+
+    assert await ob.outbox.replay("mail", fixed, letters=[first]) == 1
+    assert await ob.outbox.replay("mail", failing_again, letters=[first]) == 0  # stale
+    assert handled == [Pinged(1)]  # not delivered again: it is no longer dead
+
+    async def racing(delivery: Delivery) -> None:  # another replay forgets it meanwhile
+        assert await ob.outbox.replay("mail", fixed) == 1
+        raise ValueError("down again")
+
+    assert await ob.outbox.replay("mail", racing) == 0
+    assert handled == [Pinged(1), Pinged(2)]
+    assert await ob.outbox.dead_letters("mail") == []
+
+
+async def test_odd_keys_and_a_changed_partition_count_lose_nothing(ob: Backend) -> None:
+    """Keys empty, unicode, with ``$``, ``.`` or NUL, and no key; consumed by 2
+    partitions, then (redeployed) by 3: each count's partitions share every event
+    exactly once between them, in order per key (the new count starts over: at least
+    once across the change)."""
+    uow = ob.make_uow()
+    keys: list[str | None] = ["", "ü名", "None", "$x.y", "a\x00b", None, "k1", "k2", "k3"]
+
+    async def block(uow: Any, round_: int) -> None:
+        for key in keys:
+            uow.publish(Deposited(key or "", round_), key=key) if key is not None else (
+                uow.publish(Pinged(round_))
+            )
+
+    for round_ in range(3):
+        await uow.run(lambda uow, r=round_: block(uow, r))
+    total = 3 * len(keys)
+    for count in (2, 3):
+        everything: list[Delivery] = []
+        for index in range(count):
+            mine = sum(1 for k in keys if in_partition(k, (index, count))) * 3
+            assert mine, (count, index)  # the keys reach every partition
+            got = await take(ob.outbox, "ledger", mine, partition=(index, count))
+            assert all(in_partition(d.key, (index, count)) for d in got)
+            everything.extend(got)
+        assert len({d.id for d in everything}) == total
+        for key in keys:
+            if key is not None:
+                assert [d.seq for d in everything if d.key == key] == [1, 2, 3], repr(key)
+    for index in range(3):  # nothing more for any: a marker of its own comes next
+        marker = next(f"m{i}" for i in range(100) if in_partition(f"m{i}", (index, 3)))
+        await uow.run(lambda uow, m=marker: deposit_marker(uow, m))
+        (got,) = await take(ob.outbox, "ledger", 1, partition=(index, 3))
+        assert got.event == Deposited(marker, -1)
+
+
+async def deposit_marker(uow: Any, key: str) -> None:
+    uow.publish(Deposited(key, -1))
+
+
+async def test_a_consumer_name_that_looks_like_a_partition_is_refused(ob: Backend) -> None:
+    """``consume("ledger[1/2]")`` (no partition) used to take everything on memory, while
+    on MongoDB the catch-up, polling and ``prune`` read the name as partition 1 of 2:
+    records of the other keys were never delivered from a poll, and pruned as finished."""
+    uow = ob.make_uow()
+    mine = next(f"k{i}" for i in range(100) if in_partition(f"k{i}", (1, 2)))
+    theirs = next(f"k{i}" for i in range(100) if in_partition(f"k{i}", (0, 2)))
+
+    async def block(uow: Any) -> None:
+        uow.publish(Deposited(theirs, 1))
+        uow.publish(Deposited(mine, 2))
+
+    await uow.run(block)
+    for name in ("ledger[1/2]", "ledger]", "a[b"):
+        with pytest.raises(ValueError, match=r"consumer name.*\[ or \]"):
+            await take(ob.outbox, name, 1)
+        with pytest.raises(ValueError, match=r"consumer name.*\[ or \]"):
+            await ob.outbox.dead_letters(name)
+    got = await take(ob.outbox, "ledger", 2)  # a plain name takes every event
+    assert [d.event.amount for d in got] == [1, 2]
