@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 from bson import ObjectId
 from pymongo import ReturnDocument
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import CollectionInvalid, ConnectionFailure, OperationFailure, PyMongoError
 
 from persistence.engine import get_async_connection, get_async_db
 from persistence.engine.mongomock_async import AsyncMongomockClient
@@ -48,6 +48,8 @@ from .names import COMMITS as COLLECTION
 from .names import CONSUMERS, DEAD_LETTERS, PROCESSED
 
 __all__ = ["CONSUMERS", "DEAD_LETTERS", "MongoFeed", "MongoOutbox"]
+
+_NAMESPACE_EXISTS = 48  # a create racing another's creation of the collection
 
 
 log = logging.getLogger("persistence.outbox")
@@ -184,8 +186,23 @@ class MongoFeed:
             await asyncio.sleep(idle)
             idle = min(idle * 2, self.poll_interval)
 
+    async def _created_records(self) -> Any:
+        """The records' collection, created first if the server has none yet (after a
+        restart that lost its data, say).  The embedded server gives a collection its
+        identity on the first change stream opened on it; once, racing the first
+        commit's creation of the collection, that never answered (docs/server-gaps.md).
+        Created here, the collection has its identity before any stream opens."""
+        try:
+            await self._db().create_collection(COLLECTION)
+        except CollectionInvalid:
+            pass  # it exists: the usual case
+        except OperationFailure as exc:
+            if exc.code != _NAMESPACE_EXISTS:  # created meanwhile by a commit
+                raise
+        return self._records()
+
     async def _streamed(self, position: str, token: Any) -> AsyncGenerator[StoredRecord, None]:
-        records = self._records()
+        records = await self._created_records()
         options: dict[str, Any] = {"max_await_time_ms": self.max_await_ms}
         if token is not None:
             try:

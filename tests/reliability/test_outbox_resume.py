@@ -15,7 +15,7 @@ import pymongo
 import pytest
 
 import persistence  # noqa: F401
-from eventually import until, until_found
+from eventually import HANG_S, until, until_found
 from markers import EMBEDDED, server_gap
 from persistence.engine import connect_async, disconnect_async, get_async_db
 from persistence.mongo import MongoUnitOfWork
@@ -134,7 +134,8 @@ async def test_a_consumer_catches_up_after_a_restart_that_lost_the_servers_histo
             await until(lambda: seen.numbers == [1], "the first event")
             server.kill()
             await asyncio.to_thread(server.start)  # empty: its history is gone
-            await _publish(uow, 2)
+            # a hang guard (docs/server-gaps.md: a server that stopped answering)
+            await asyncio.wait_for(_publish(uow, 2), HANG_S)
             await until(lambda: 2 in seen.numbers, f"the event after the restart ({seen.numbers})")
             assert seen.numbers in ([1, 2], [1, 1, 2])  # 1 again if the restart kept it
             consumers = get_async_db(ALIAS)[CONSUMERS]
@@ -151,3 +152,26 @@ async def test_a_consumer_catches_up_after_a_restart_that_lost_the_servers_histo
     finally:
         await disconnect_async(ALIAS)
         server.stop()
+
+
+async def test_a_consumer_creates_the_records_collection_before_watching_it(
+    database: Any,
+) -> None:
+    """On a database with no records yet (a fresh or restarted server), the consumer's
+    stream opens on an existing collection: the embedded server once never answered a
+    stream opened on a collection the first commit was creating (docs/server-gaps.md)."""
+    assert COMMITS not in await database.list_collection_names()
+    outbox = MongoOutbox(ALIAS)
+    running = asyncio.create_task(outbox.run("notes", Seen()))
+    try:
+
+        async def stream_open() -> bool:  # its starting token is saved once it is open
+            stored = await database[CONSUMERS].find_one({"_id": "notes"})
+            return stored is not None and stored["token"] is not None
+
+        await until_found(stream_open, "the consumer's stream open")
+        assert COMMITS in await database.list_collection_names()
+        assert await database[COMMITS].count_documents({}) == 0  # no commit created it
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
