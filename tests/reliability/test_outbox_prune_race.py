@@ -11,26 +11,13 @@ from typing import Any
 import attrs
 import pytest
 
-from adapters.documents.accounts import AccountDocument
+from adapters.registry import registry
+from domain.entities import Account
 from eventually import HANG_S, until_found
 from persistence.engine import get_async_db
-from persistence.ids import new_id
 from persistence.mongo import MongoUnitOfWork
 from persistence.outbox import Delivery, domain_event, handle_once
 from persistence.outbox.mongo import CONSUMERS, MongoOutbox
-from persistence.registry import Registry
-
-
-@attrs.define(kw_only=True)
-class Account:
-    id: str = attrs.field(factory=new_id)
-    owner: str
-    balance: int = 0
-    version: int = 0
-
-
-registry = Registry()
-registry.add(Account, AccountDocument)
 
 
 @domain_event("prune_race.credited", key="account")
