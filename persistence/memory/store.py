@@ -48,7 +48,7 @@ class InMemoryStore:
         self._lost_replies: list[_LostReply] = []
         # the outbox (persistence.outbox.memory): commit records with events, in commit
         # order; per key the last event number; processed marks; woken on each commit
-        self.outbox: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any] | None] = []  # None: pruned
         self.outbox_keys: dict[str, int] = {}
         self.processed: set[str] = set()
         self.outbox_changed = asyncio.Condition()

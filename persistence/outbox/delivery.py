@@ -29,7 +29,15 @@ import itertools
 import logging
 import random
 import zlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from typing import Any, Protocol
 
 import attrs
@@ -47,9 +55,11 @@ __all__ = [
     "StoredEvent",
     "StoredRecord",
     "commit_order",
+    "finished_by",
     "in_partition",
     "partition_of",
     "position_name",
+    "processed_marks",
 ]
 
 log = logging.getLogger("persistence.outbox")
@@ -193,6 +203,24 @@ def in_partition(key: str | None, partition: Partition | None) -> bool:
         return True
     index, count = partition
     return (0 if key is None else zlib.crc32(key.encode()) % count) == index
+
+
+def finished_by(record: Mapping[str, Any], position: str) -> bool:
+    """Whether ``position`` is done with the stored ``record`` (a partition's position
+    also when no event of the record is in it): what ``prune`` asks of every consumer."""
+    if position in record.get("done", ()):
+        return True
+    partition = partition_of(position)
+    if partition is None:
+        return False
+    return not any(in_partition(e.get("key"), partition) for e in record["events"])
+
+
+def processed_marks(records: Sequence[Mapping[str, Any]], positions: Sequence[str]) -> set[str]:
+    """The ``handle_once`` marks of the events of ``records`` for the consumers of
+    ``positions`` (a partition's marks are its consumer's)."""
+    names = {position.split("[")[0] for position in positions}
+    return {f"{name}/{e['id']}" for r in records for e in r["events"] for name in names}
 
 
 def commit_order(records: Sequence[StoredRecord]) -> list[StoredRecord]:

@@ -12,18 +12,32 @@ order, with the same acknowledgements, retries and dead letters as on MongoDB.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import AsyncGenerator
 from functools import partial
 from typing import Any
 
-from .delivery import DeadLetter, HandlerRetry, Outbox, StoredEvent, StoredRecord
+from .delivery import (
+    DeadLetter,
+    HandlerRetry,
+    Outbox,
+    StoredEvent,
+    StoredRecord,
+    finished_by,
+    processed_marks,
+)
 from .events import EVENT_TYPES, EventTypes
+from .recording import utcnow
 
 __all__ = ["MemoryFeed", "MemoryOutbox", "PublishedEvent"]
 
 
 def _longer(records: list[Any], than: int) -> bool:
     return len(records) > than
+
+
+def _record_id(document: dict[str, Any] | None) -> str | None:
+    return None if document is None else str(document["_id"])
 
 
 class MemoryFeed:
@@ -35,10 +49,14 @@ class MemoryFeed:
 
     async def records(self, position: str) -> AsyncGenerator[StoredRecord, None]:
         store = self.store
-        index = store.outbox_positions.get(position, 0)
+        # registered from its start, as on MongoDB: from then on prune keeps what it has
+        # not finished
+        index = store.outbox_positions.setdefault(position, 0)
         while True:
             if index < len(store.outbox):
-                yield StoredRecord.from_document(store.outbox[index], token=index + 1)
+                document = store.outbox[index]
+                if document is not None:  # None: pruned
+                    yield StoredRecord.from_document(document, token=index + 1)
                 index = max(index + 1, store.outbox_positions.get(position, 0))
                 continue
             async with store.outbox_changed:
@@ -51,11 +69,12 @@ class MemoryFeed:
                 store.outbox_positions.get(position, 0), int(record.token)
             )
         index = int(record.token) - 1 if record.token is not None else None
-        if index is None or store.outbox[index]["_id"] != record.id:
-            found = [i for i, d in enumerate(store.outbox) if d["_id"] == record.id]
+        if index is None or _record_id(store.outbox[index]) != record.id:
+            found = [i for i, d in enumerate(store.outbox) if _record_id(d) == record.id]
             index = found[0] if found else None
-        if index is not None and position not in store.outbox[index]["done"]:
-            store.outbox[index]["done"].append(position)
+        document = None if index is None else store.outbox[index]
+        if document is not None and position not in document["done"]:
+            document["done"].append(position)
 
     async def skip(self, position: str, record: StoredRecord) -> None:
         await self.done(position, record)
@@ -98,8 +117,40 @@ class MemoryOutbox(Outbox):
         """Every event committed so far, in commit order (what services' tests assert)."""
         found = []
         for document in self.store.outbox:
+            if document is None:  # pruned
+                continue
             record = StoredRecord.from_document(document)
             for stored in record.events:
                 loaded = self.types.named(stored.type).load(stored.version, stored.data)
                 found.append(PublishedEvent(stored, loaded))
         return found
+
+    async def ensure_indexes(self) -> None:
+        """Nothing to create in memory (:meth:`MongoOutbox.ensure_indexes`'s twin)."""
+
+    async def prune(self, retention: float) -> int:
+        """Forget the records with events published more than ``retention`` seconds ago
+        that every known consumer (one that has started) finished, and the processed
+        marks of their events, as :meth:`MongoOutbox.prune` does.  Returns how many went.
+        A pruned record keeps its place (consumers' positions are places), empty."""
+        store = self.store
+        positions = list(store.outbox_positions)
+        cutoff = utcnow() - datetime.timedelta(seconds=retention)
+        old = [
+            (index, document)
+            for index, document in enumerate(store.outbox)
+            if document is not None
+            and _aware(document["published"]) < cutoff
+            and all(finished_by(document, p) for p in positions)
+        ]
+        for index, _document in old:
+            store.outbox[index] = None
+        store.processed.difference_update(processed_marks([d for _, d in old], positions))
+        return len(old)
+
+
+def _aware(moment: datetime.datetime) -> datetime.datetime:
+    """``moment`` as aware UTC (the store keeps what its codec options give back)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=datetime.timezone.utc)
+    return moment

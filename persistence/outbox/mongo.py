@@ -40,8 +40,10 @@ from .delivery import (
     StoredEvent,
     StoredRecord,
     commit_order,
+    finished_by,
     in_partition,
     partition_of,
+    processed_marks,
 )
 from .events import EVENT_TYPES, EventTypes
 from .names import COMMITS as COLLECTION
@@ -326,17 +328,6 @@ class MongoFeed:
         await self._db()[DEAD_LETTERS].replace_one({"_id": letter.id}, _letter_document(letter))
 
 
-def _finished(record: dict[str, Any], position: str) -> bool:
-    """Whether ``position`` is done with ``record`` (a partition: also when no event
-    of the record is in it)."""
-    if position in record.get("done", ()):
-        return True
-    partition = partition_of(position)
-    if partition is None:
-        return False
-    return not any(in_partition(e.get("key"), partition) for e in record["events"])
-
-
 class _TokenRefused(Exception):
     """The server cannot resume from the stored token."""
 
@@ -406,12 +397,11 @@ class MongoOutbox(Outbox):
         candidates = await db[COLLECTION].find(
             {"published": {"$lt": cutoff}}, {"events.id": 1, "events.key": 1, "done": 1}
         ).to_list(None)
-        old = [d for d in candidates if all(_finished(d, c) for c in consumers)]
+        old = [d for d in candidates if all(finished_by(d, c) for c in consumers)]
         if not old:
             return 0
-        names = {c.split("[")[0] for c in consumers}  # a partition's marks: its consumer's
-        marks = [f"{name}/{e['id']}" for d in old for e in d["events"] for name in names]
+        marks = processed_marks(old, consumers)
         if marks:
-            await db[PROCESSED].delete_many({"_id": {"$in": marks}})
+            await db[PROCESSED].delete_many({"_id": {"$in": sorted(marks)}})
         result = await db[COLLECTION].delete_many({"_id": {"$in": [d["_id"] for d in old]}})
         return int(result.deleted_count)
